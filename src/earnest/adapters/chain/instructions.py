@@ -1,0 +1,99 @@
+"""The SPL instructions the market signs: mint setup, payout lines, faucet mints."""
+
+from __future__ import annotations
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from solders.system_program import CreateAccountParams, create_account
+from spl.memo.constants import MEMO_PROGRAM_ID
+from spl.memo.instructions import create_memo
+from spl.memo.models import MemoParams
+from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token.instructions import (
+    create_idempotent_associated_token_account,
+    initialize_mint2,
+    mint_to_checked,
+    transfer_checked,
+)
+from spl.token.models import InitializeMint2Params, MintToCheckedParams, TransferCheckedParams
+
+from earnest.domain.errors import InvalidInput
+
+MINT_SIZE = 82  # bytes of an SPL Token mint account
+_U64_LIMIT = 2**64
+
+
+def check_amount(amount: int, what: str) -> None:
+    """Refuse amounts an SPL u64 cannot carry (and zero, which pays nobody)."""
+    if type(amount) is not int or not 0 < amount < _U64_LIMIT:
+        raise InvalidInput(f"{what} must be an integer between 1 and 2**64-1, got {amount!r}")
+
+
+def create_mint(market: Pubkey, mint: Pubkey, decimals: int, rent: int) -> list[Instruction]:
+    """Create `mint` with the market as mint authority, and the market's vault for it."""
+    return [
+        create_account(
+            CreateAccountParams(
+                from_pubkey=market,
+                to_pubkey=mint,
+                lamports=rent,
+                space=MINT_SIZE,
+                owner=TOKEN_PROGRAM_ID,
+            )
+        ),
+        initialize_mint2(
+            InitializeMint2Params(
+                decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint, mint_authority=market
+            )
+        ),
+        create_token_account(market, market, mint),
+    ]
+
+
+def create_token_account(payer: Pubkey, owner: Pubkey, mint: Pubkey) -> Instruction:
+    """Create `owner`'s associated token account unless it exists (idempotent)."""
+    return create_idempotent_associated_token_account(payer, owner, mint)
+
+
+def transfer(
+    *, source: Pubkey, mint: Pubkey, dest: Pubkey, owner: Pubkey, amount: int, decimals: int
+) -> Instruction:
+    """A TransferChecked of `amount` base units, authorized by `owner`."""
+    check_amount(amount, "a transfer amount")
+    return transfer_checked(
+        TransferCheckedParams(
+            program_id=TOKEN_PROGRAM_ID,
+            source=source,
+            mint=mint,
+            dest=dest,
+            owner=owner,
+            amount=amount,
+            decimals=decimals,
+        )
+    )
+
+
+def mint_to(
+    *, mint: Pubkey, dest: Pubkey, authority: Pubkey, amount: int, decimals: int
+) -> Instruction:
+    """A MintToChecked of `amount` new base units into `dest`."""
+    check_amount(amount, "a mint amount")
+    return mint_to_checked(
+        MintToCheckedParams(
+            program_id=TOKEN_PROGRAM_ID,
+            mint=mint,
+            dest=dest,
+            mint_authority=authority,
+            amount=amount,
+            decimals=decimals,
+        )
+    )
+
+
+def memo(signer: Pubkey, text: bytes) -> Instruction:
+    """A Memo instruction signed by `signer`; the Memo program accepts only UTF-8."""
+    try:
+        text.decode("utf-8")
+    except (UnicodeDecodeError, AttributeError) as exc:
+        raise InvalidInput("a memo must be UTF-8 text given as bytes") from exc
+    return create_memo(MemoParams(program_id=MEMO_PROGRAM_ID, signer=signer, message=text))

@@ -1,0 +1,171 @@
+"""LiteSVM made durable and thread-safe: every landed transaction is written to SQLite.
+
+LiteSVM lives only in memory and forgets its history on restart. `Runtime` executes
+transactions under one lock and, for each one that lands (success or failure), writes the
+accounts it referenced and the transaction itself in one SQLite transaction, before the
+caller hears back. Restoring replays those accounts into a fresh LiteSVM.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from solders.account import Account
+from solders.hash import Hash
+from solders.litesvm import LiteSVM
+from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.token.state import TokenAccount
+from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
+
+from earnest.adapters.chain import decode
+from earnest.adapters.chain.state import ChainState, StoredTransaction
+from earnest.domain.errors import ChainError
+
+# Owners whose accounts LiteSVM rebuilds itself (sysvars, loaders): never persisted.
+_RUNTIME_OWNERS = {
+    Pubkey.from_string("Sysvar1111111111111111111111111111111111111"),
+    Pubkey.from_string("NativeLoader1111111111111111111111111111111"),
+    Pubkey.from_string("BPFLoader2111111111111111111111111111111111"),
+    Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"),
+}
+# Settings that change as the chain runs, as opposed to market, mint and decimals.
+_COUNTERS = ("height", "blockhash_generation")
+
+
+class Runtime:
+    """One LiteSVM, its state file, a block-height counter and the lock around them."""
+
+    def __init__(self, svm: LiteSVM, state: ChainState, settings: dict[str, str]) -> None:
+        self._svm = svm
+        self._state = state
+        self._settings = {k: v for k, v in settings.items() if k not in _COUNTERS}
+        self._height = int(settings.get("height", svm.get_clock().slot))
+        self._generation = int(settings.get("blockhash_generation", 0))
+        # LiteSVM and the SQLite connection are not thread-safe; the API calls from a pool.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def restore(cls, state: ChainState, settings: dict[str, str]) -> Runtime:
+        """A fresh LiteSVM holding every persisted account and the persisted blockhash."""
+        svm = LiteSVM()
+        try:
+            for address, data in state.accounts():
+                svm.set_account(Pubkey.from_string(address), Account.from_bytes(data))
+        except ValueError as exc:
+            raise ChainError(f"the chain state file holds a corrupt account: {exc}") from exc
+        # LiteSVM derives each blockhash from the previous one, so replaying the expiries
+        # brings back today's blockhash: expired transactions stay expired after a restart.
+        for _ in range(int(settings.get("blockhash_generation", "0"))):
+            svm.expire_blockhash()
+        return cls(svm, state, settings)
+
+    @property
+    def height(self) -> int:
+        """The block height: one block per landed transaction."""
+        with self._lock:
+            return self._height
+
+    def latest_blockhash(self) -> Hash:
+        """The only blockhash LiteSVM accepts right now."""
+        with self._lock:
+            return self._svm.latest_blockhash()
+
+    def rent_exempt_minimum(self, size: int) -> int:
+        """Lamports an account of `size` bytes needs to be rent exempt."""
+        with self._lock:
+            return int(self._svm.minimum_balance_for_rent_exemption(size))
+
+    def account(self, address: Pubkey) -> Account | None:
+        """The account at `address`, or None."""
+        with self._lock:
+            return self._svm.get_account(address)
+
+    def mint_of(self, token_account: Pubkey) -> Pubkey | None:
+        """The mint of a token account, or None if it is not one (or is gone)."""
+        account = self.account(token_account)
+        try:
+            return None if account is None else TokenAccount.from_bytes(account.data).mint
+        except ValueError:
+            return None
+
+    def stored(self, signature: str) -> StoredTransaction | None:
+        """The landed transaction with this signature, from the state file."""
+        with self._lock:
+            return self._state.transaction(signature)
+
+    def credit_lamports(self, owner: Pubkey, lamports: int) -> None:
+        """Add SOL to `owner` out of thin air (persisted with the next transaction)."""
+        # set_account rather than svm.airdrop: LiteSVM's airdrop is a transaction, and two
+        # equal airdrops within one blockhash would be refused as already processed.
+        with self._lock:
+            now = self._svm.get_account(owner) or Account(0, b"", SYSTEM_PROGRAM_ID)
+            self._svm.set_account(
+                owner,
+                Account(
+                    now.lamports + lamports, now.data, now.owner, now.executable, now.rent_epoch
+                ),
+            )
+
+    def expire_blockhash(self) -> None:
+        """Move to a new blockhash, so transactions signed before can never land."""
+        with self._lock:
+            self._svm.expire_blockhash()
+            self._generation += 1
+            self._state.record(meta=self._meta())
+
+    def execute(self, tx: VersionedTransaction) -> str:
+        """Run `tx` once and persist it; a re-run of a landed success returns quietly."""
+        signature = tx.signatures[0]
+        key = str(signature)
+        with self._lock:
+            known = self._state.transaction(key)
+            if known is not None:
+                if known.ok:
+                    return key  # re-sending landed bytes is how exactly-once retries work
+                raise ChainError(f"transaction {key} already landed and failed: {known.error}")
+            try:
+                result = self._svm.send_transaction(tx)
+            except Exception as exc:
+                raise ChainError(f"the local chain refused transaction {key}: {exc}") from exc
+            # History, not the send result, says whether it landed: "already processed" means
+            # an earlier send landed but was not persisted (a crash in between).
+            landed = self._svm.get_transaction(signature)
+            if landed is None:
+                raise ChainError(
+                    f"transaction {key} was rejected: {_reason(result) or 'not recorded'}"
+                )
+            error = _reason(landed)
+            self._persist(tx, error)
+        if error is not None:
+            raise ChainError(f"transaction {key} failed: {error}")
+        return key
+
+    def close(self) -> None:
+        """Close the state file."""
+        with self._lock:
+            self._state.close()
+
+    def _persist(self, tx: VersionedTransaction, error: str | None) -> None:
+        self._height += 1
+        accounts: dict[str, bytes | None] = {}
+        for address in tx.message.account_keys:
+            account = self._svm.get_account(address)
+            if account is None:
+                accounts[str(address)] = None
+            elif not account.executable and account.owner not in _RUNTIME_OWNERS:
+                accounts[str(address)] = bytes(account)
+        key = str(tx.signatures[0])
+        stored = StoredTransaction(key, bytes(tx), self._height, error is None, error)
+        self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
+
+    def _meta(self) -> dict[str, str]:
+        counters = {"height": str(self._height), "blockhash_generation": str(self._generation)}
+        return {**self._settings, **counters}
+
+
+def _reason(result: object) -> str | None:
+    if isinstance(result, FailedTransactionMetadata):
+        return decode.failure_reason(result)
+    return None

@@ -1,0 +1,109 @@
+"""The SQLite file that lets a LocalChain survive restarts.
+
+LiteSVM keeps everything in memory, so after every landed transaction the accounts it
+touched and the transaction itself are written here in one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from earnest.domain.errors import ChainError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (address TEXT PRIMARY KEY, account BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS transactions (
+    signature TEXT PRIMARY KEY,
+    raw BLOB NOT NULL,
+    slot INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    error TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredTransaction:
+    """A transaction that landed on the local chain, successful or not."""
+
+    signature: str
+    raw: bytes
+    slot: int
+    ok: bool
+    error: str | None
+
+
+class ChainState:
+    """Accounts, landed transactions and counters of one LocalChain, on disk."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The caller serializes every use behind its own lock, so sharing across threads is safe.
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ChainError(f"cannot open the chain state file {path}: {exc}") from exc
+
+    def meta(self) -> dict[str, str]:
+        """Every stored counter and setting."""
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def accounts(self) -> Iterator[tuple[str, bytes]]:
+        """Every persisted account as (address, serialized Account)."""
+        yield from self._db.execute("SELECT address, account FROM accounts")
+
+    def transaction(self, signature: str) -> StoredTransaction | None:
+        """The landed transaction with this signature, if any."""
+        row = self._db.execute(
+            "SELECT signature, raw, slot, ok, error FROM transactions WHERE signature = ?",
+            (signature,),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredTransaction(row[0], bytes(row[1]), row[2], bool(row[3]), row[4])
+
+    def record(
+        self,
+        *,
+        meta: Mapping[str, str],
+        accounts: Mapping[str, bytes | None] = {},
+        transaction: StoredTransaction | None = None,
+    ) -> None:
+        """Write counters, account states (None deletes) and a transaction atomically."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items()
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO accounts (address, account) VALUES (?, ?)",
+                    [(a, data) for a, data in accounts.items() if data is not None],
+                )
+                self._db.executemany(
+                    "DELETE FROM accounts WHERE address = ?",
+                    [(a,) for a, data in accounts.items() if data is None],
+                )
+                if transaction is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO transactions VALUES (?, ?, ?, ?, ?)",
+                        (
+                            transaction.signature,
+                            transaction.raw,
+                            transaction.slot,
+                            int(transaction.ok),
+                            transaction.error,
+                        ),
+                    )
+        except sqlite3.Error as exc:
+            raise ChainError(f"cannot persist the local chain state: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()

@@ -1,0 +1,69 @@
+"""A client-side Solana wallet for the SDK, the demo and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.transaction import Transaction
+from spl.token.instructions import get_associated_token_address
+
+from earnest.adapters.chain import instructions
+from earnest.adapters.chain.keys import parse_address, read_keypair, write_keypair
+from earnest.domain.errors import InvalidInput
+
+
+class Wallet:
+    """An Ed25519 keypair that signs sign-in messages and deposit transactions."""
+
+    def __init__(self, keypair: Keypair) -> None:
+        self.keypair = keypair
+
+    @classmethod
+    def generate(cls) -> Wallet:
+        """A wallet with a fresh random key."""
+        return cls(Keypair())
+
+    @classmethod
+    def load(cls, path: Path) -> Wallet:
+        """The wallet stored in a Solana-CLI keypair file."""
+        return cls(read_keypair(path))
+
+    def save(self, path: Path) -> None:
+        """Store the key in a new Solana-CLI keypair file with mode 0600."""
+        write_keypair(path, self.keypair)
+
+    @property
+    def address(self) -> str:
+        """The wallet's base58 address."""
+        return str(self.keypair.pubkey())
+
+    def sign_message(self, message: bytes) -> str:
+        """The wallet's Ed25519 signature of `message`, base58."""
+        return str(self.keypair.sign_message(message))
+
+    def token_account(self, mint: str) -> str:
+        """The wallet's associated token account for `mint`."""
+        return str(get_associated_token_address(self.keypair.pubkey(), parse_address(mint)))
+
+    def deposit_transaction(
+        self, *, mint: str, decimals: int, vault: str, amount: int, blockhash: str
+    ) -> bytes:
+        """A signed legacy transaction moving `amount` from the wallet's token account to `vault`."""
+        owner = self.keypair.pubkey()
+        mint_key = parse_address(mint)
+        move = instructions.transfer(
+            source=get_associated_token_address(owner, mint_key),
+            mint=mint_key,
+            dest=parse_address(vault),
+            owner=owner,
+            amount=amount,
+            decimals=decimals,
+        )
+        try:
+            recent = Hash.from_string(blockhash)
+        except ValueError as exc:
+            raise InvalidInput(f"not a blockhash: {blockhash!r}") from exc
+        return bytes(Transaction([self.keypair], Message([move], owner), recent))

@@ -1,0 +1,41 @@
+"""Schema migrations: an ordered list of steps, each applied once, recorded in schema_version.
+
+Written here rather than with Alembic because the market embeds its database and must
+upgrade itself at start on two dialects with no migration scripts directory to ship; each
+step is plain SQLAlchemy Core, so Alembic can take over if autogeneration is ever needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from earnest.adapters.store import tables
+
+
+def _v1_initial(conn: Connection) -> None:
+    tables.metadata.create_all(conn)
+
+
+STEPS: list[Callable[[Connection], None]] = [_v1_initial]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to the newest version; return that version."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # One migrator at a time when N API processes start together.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
+        if not inspect(conn).has_table("schema_version"):
+            tables.schema_version.create(conn)
+        done = set(conn.scalars(select(tables.schema_version.c.version)))
+        for version, step in enumerate(STEPS, start=1):
+            if version in done:
+                continue
+            step(conn)
+            conn.execute(
+                tables.schema_version.insert().values(version=version, applied_at=datetime.now(UTC))
+            )
+    return len(STEPS)

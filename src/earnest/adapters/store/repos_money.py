@@ -1,0 +1,235 @@
+"""Repositories for the ledger, deposits, receipts, and the payout outbox with its batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from earnest.adapters.store.tables import (
+    batches,
+    deposits,
+    journal,
+    ledger_accounts,
+    payouts,
+    postings,
+    receipts,
+)
+from earnest.domain.errors import AlreadyDone
+from earnest.domain.ledger import JournalEntry, check_balances
+from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
+
+
+class Ledger:
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self._insert = postgresql.insert if pg else sqlite.insert
+
+    def post(self, entry: JournalEntry, now: datetime) -> bool:
+        """Apply the entry once; False if its key was applied before. Refuses overdrafts."""
+        if self.c.scalar(select(journal.c.id).where(journal.c.key == entry.key)) is not None:
+            return False
+        entry_id = self.c.execute(
+            insert(journal).values(key=entry.key, kind=entry.kind, memo=entry.memo, created_at=now)
+        ).inserted_primary_key[0]  # type: ignore[index]
+        self.c.execute(
+            insert(postings),
+            [
+                {"entry_id": entry_id, "account": p.account, "amount": p.amount}
+                for p in entry.postings
+            ],
+        )
+        after: dict[str, int] = {}
+        # Sorted, so that concurrent entries lock account rows in one order (no deadlock).
+        for account, delta in sorted(entry.deltas().items()):
+            stmt = self._insert(ledger_accounts).values(name=account, balance=delta)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[ledger_accounts.c.name],
+                set_={"balance": ledger_accounts.c.balance + delta},
+            ).returning(ledger_accounts.c.balance)
+            after[account] = int(self.c.scalar(stmt))
+        check_balances(after, after)
+        return True
+
+    def balance(self, account: str) -> int:
+        value = self.c.scalar(
+            select(ledger_accounts.c.balance).where(ledger_accounts.c.name == account)
+        )
+        return int(value or 0)
+
+    def balances(self, prefix: str = "") -> dict[str, int]:
+        rows = self.c.execute(
+            select(ledger_accounts.c.name, ledger_accounts.c.balance)
+            .where(ledger_accounts.c.name.startswith(prefix))
+            .order_by(ledger_accounts.c.name)
+        )
+        return {r.name: int(r.balance) for r in rows}
+
+    def entry_exists(self, key: str) -> bool:
+        return self.c.scalar(select(journal.c.id).where(journal.c.key == key)) is not None
+
+
+class Deposits:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, signature: str, requester: str, amount: int, now: datetime) -> None:
+        """Record a credited deposit; AlreadyDone if that signature was credited before."""
+        found = self.c.scalar(select(deposits.c.requester).where(deposits.c.signature == signature))
+        if found is not None:
+            raise AlreadyDone("this deposit transaction was already credited", signature=signature)
+        self.c.execute(
+            insert(deposits).values(
+                signature=signature, requester=requester, amount=amount, created_at=now
+            )
+        )
+
+
+class Receipts:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, record: ReceiptRecord, now: datetime) -> None:
+        self.c.execute(
+            insert(receipts).values(
+                id=record.id,
+                assignment_id=record.body["assignment_id"],
+                worker=record.worker,
+                campaign_id=record.campaign_id,
+                body=record.body,
+                digest=record.digest,
+                signature=record.signature,
+                created_at=now,
+            )
+        )
+
+    def get(self, receipt_id: str) -> ReceiptRecord | None:
+        row = self.c.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
+        if row is None:
+            return None
+        return ReceiptRecord(
+            row.id, row.body, row.digest, row.signature, row.worker, row.campaign_id
+        )
+
+    def digests(self, receipt_ids: list[str]) -> dict[str, str]:
+        rows = self.c.execute(
+            select(receipts.c.id, receipts.c.digest).where(receipts.c.id.in_(receipt_ids))
+        )
+        return {r.id: r.digest for r in rows}
+
+
+class Payouts:
+    """The outbox: a payout row is written with the ledger entry that owes it."""
+
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self.pg = pg
+
+    def add(self, record: PayoutRecord) -> None:
+        self.c.execute(insert(payouts).values(**record.__dict__))
+
+    def pending(self, limit: int) -> list[PayoutRecord]:
+        stmt = select(payouts).where(payouts.c.status == "pending")
+        stmt = stmt.order_by(payouts.c.created_at, payouts.c.id).limit(limit)
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [PayoutRecord(**r._mapping) for r in self.c.execute(stmt)]
+
+    def of_batch(self, batch_id: str) -> list[PayoutRecord]:
+        rows = self.c.execute(
+            select(payouts).where(payouts.c.batch_id == batch_id).order_by(payouts.c.id)
+        )
+        return [PayoutRecord(**r._mapping) for r in rows]
+
+    def by_receipt(self, receipt_id: str) -> PayoutRecord | None:
+        row = self.c.execute(select(payouts).where(payouts.c.receipt_id == receipt_id)).first()
+        return PayoutRecord(**row._mapping) if row else None
+
+    def of_recipient(self, recipient: str, limit: int = 200) -> list[PayoutRecord]:
+        rows = self.c.execute(
+            select(payouts)
+            .where(payouts.c.recipient == recipient)
+            .order_by(payouts.c.created_at.desc())
+            .limit(limit)
+        )
+        return [PayoutRecord(**r._mapping) for r in rows]
+
+    def add_batch(self, batch: BatchRecord, payout_ids: list[str]) -> None:
+        """Record the signed batch and attach its payouts, before anything is sent."""
+        self.c.execute(insert(batches).values(**batch.__dict__))
+        self.c.execute(
+            update(payouts)
+            .where(payouts.c.id.in_(payout_ids))
+            .values(status="batched", batch_id=batch.id)
+        )
+
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        row = self.c.execute(select(batches).where(batches.c.id == batch_id)).first()
+        return BatchRecord(**row._mapping) if row else None
+
+    def unfinished_batches(self) -> list[BatchRecord]:
+        rows = self.c.execute(
+            select(batches)
+            .where(batches.c.status.in_(["signed", "sent"]))
+            .order_by(batches.c.created_at)
+        )
+        return [BatchRecord(**r._mapping) for r in rows]
+
+    def set_batch_status(self, batch_id: str, status: str, now: datetime | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status == "confirmed":
+            values["confirmed_at"] = now
+        self.c.execute(update(batches).where(batches.c.id == batch_id).values(values))
+
+    def mark_paid(self, batch_id: str, now: datetime) -> None:
+        self.c.execute(
+            update(payouts).where(payouts.c.batch_id == batch_id).values(status="paid", paid_at=now)
+        )
+
+    def release(self, batch_id: str) -> None:
+        """Return a dropped batch's payouts to the queue (the transaction never landed)."""
+        self.c.execute(
+            update(payouts)
+            .where(payouts.c.batch_id == batch_id)
+            .values(status="pending", batch_id=None)
+        )
+
+    def backlog(self) -> dict[str, int]:
+        """Count and amount of payouts per status (pending, batched, paid)."""
+        rows = self.c.execute(
+            select(
+                payouts.c.status, func.count(), func.coalesce(func.sum(payouts.c.amount), 0)
+            ).group_by(payouts.c.status)
+        ).all()
+        counts = {f"{r[0]}_count": int(r[1]) for r in rows}
+        return counts | {f"{r[0]}_amount": int(r[2]) for r in rows}
+
+    def confirmed_batches(self) -> list[BatchRecord]:
+        rows = self.c.execute(
+            select(batches).where(batches.c.status == "confirmed").order_by(batches.c.created_at)
+        )
+        return [BatchRecord(**r._mapping) for r in rows]
+
+    def latencies(self) -> list[float]:
+        """Seconds from owed to paid, for every paid payout (verification → confirmation)."""
+        rows = self.c.execute(
+            select(payouts.c.created_at, payouts.c.paid_at).where(payouts.c.status == "paid")
+        )
+        return [(paid - created).total_seconds() for created, paid in rows]
+
+    def stats(self) -> dict[str, Any]:
+        row = self.c.execute(
+            select(func.count(), func.coalesce(func.sum(batches.c.transfers), 0)).where(
+                batches.c.status == "confirmed"
+            )
+        ).one()
+        paid = self.c.scalar(
+            select(func.coalesce(func.sum(payouts.c.amount), 0)).where(payouts.c.status == "paid")
+        )
+        return {
+            "transactions": int(row[0]),
+            "transfers": int(row[1]),
+            "paid_amount": int(paid or 0),
+        }

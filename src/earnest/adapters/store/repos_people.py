@@ -1,0 +1,181 @@
+"""Repositories for parties, sign-in, API keys, worker history and idempotency records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from earnest.adapters.store.tables import (
+    api_keys,
+    idempotency,
+    nonces,
+    parties,
+    sessions,
+    worker_stats,
+)
+from earnest.domain.verification import WorkerHistory
+from earnest.services.ports import ApiKeyRecord, IdempotencyRecord
+
+
+class Parties:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def ensure(self, address: str, kind: str, now: datetime) -> None:
+        """Create the party on first sign-in."""
+        found = self.c.scalar(select(parties.c.address).where(parties.c.address == address))
+        if found is None:
+            self.c.execute(insert(parties).values(address=address, kind=kind, created_at=now))
+
+    def kind(self, address: str) -> str | None:
+        return self.c.scalar(select(parties.c.kind).where(parties.c.address == address))
+
+
+class Auth:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add_nonce(self, nonce: str, address: str, message: str, expires_at: datetime) -> None:
+        self.c.execute(
+            insert(nonces).values(
+                nonce=nonce, address=address, message=message, expires_at=expires_at
+            )
+        )
+
+    def consume_nonce(self, nonce: str, now: datetime) -> tuple[str, str, datetime] | None:
+        """Mark the nonce used; return (address, message, expiry) only if this call used it."""
+        row = self.c.execute(
+            select(nonces.c.address, nonces.c.message, nonces.c.expires_at).where(
+                nonces.c.nonce == nonce
+            )
+        ).first()
+        if row is None:
+            return None
+        used = self.c.execute(
+            update(nonces)
+            .where(and_(nonces.c.nonce == nonce, nonces.c.used_at.is_(None)))
+            .values(used_at=now)
+        )
+        return (row.address, row.message, row.expires_at) if used.rowcount == 1 else None
+
+    def add_session(
+        self, token_hash: str, address: str, now: datetime, expires_at: datetime
+    ) -> None:
+        self.c.execute(
+            insert(sessions).values(
+                token_hash=token_hash, address=address, created_at=now, expires_at=expires_at
+            )
+        )
+
+    def session_owner(self, token_hash: str, now: datetime) -> str | None:
+        return self.c.scalar(
+            select(sessions.c.address).where(
+                and_(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
+            )
+        )
+
+    def add_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
+        self.c.execute(
+            insert(api_keys).values(
+                id=record.id,
+                address=record.address,
+                name=record.name,
+                key_hash=key_hash,
+                scopes=" ".join(record.scopes),
+                created_at=record.created_at,
+            )
+        )
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        row = self.c.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return _key(row) if row else None
+
+    def api_keys_of(self, address: str) -> list[ApiKeyRecord]:
+        rows = self.c.execute(
+            select(api_keys).where(api_keys.c.address == address).order_by(api_keys.c.created_at)
+        )
+        return [_key(r) for r in rows]
+
+    def revoke_api_key(self, key_id: str, address: str, now: datetime) -> bool:
+        done = self.c.execute(
+            update(api_keys)
+            .where(and_(api_keys.c.id == key_id, api_keys.c.address == address))
+            .where(api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return done.rowcount == 1
+
+
+def _key(row: object) -> ApiKeyRecord:
+    r = row._mapping  # type: ignore[attr-defined]
+    return ApiKeyRecord(
+        r["id"],
+        r["address"],
+        r["name"],
+        tuple(r["scopes"].split()),
+        r["created_at"],
+        r["revoked_at"],
+    )
+
+
+class Workers:
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self.pg = pg
+
+    def history(self, workers: Iterable[str]) -> dict[str, WorkerHistory]:
+        wanted = sorted(set(workers))
+        rows = self.c.execute(
+            select(
+                worker_stats.c.worker, worker_stats.c.gold_correct, worker_stats.c.gold_total
+            ).where(worker_stats.c.worker.in_(wanted))
+        )
+        return {r.worker: WorkerHistory(r.gold_correct, r.gold_total) for r in rows}
+
+    def record(self, worker: str, *, accepted: bool, gold: bool) -> None:
+        """Count one decided answer (and a gold outcome) in the worker's history."""
+        values = {
+            "accepted": worker_stats.c.accepted + int(accepted),
+            "rejected": worker_stats.c.rejected + int(not accepted),
+            "gold_total": worker_stats.c.gold_total + int(gold),
+            "gold_correct": worker_stats.c.gold_correct + int(gold and accepted),
+        }
+        done = self.c.execute(
+            update(worker_stats).where(worker_stats.c.worker == worker).values(values)
+        )
+        if done.rowcount == 0:
+            self.c.execute(
+                insert(worker_stats).values(
+                    worker=worker,
+                    accepted=int(accepted),
+                    rejected=int(not accepted),
+                    gold_total=int(gold),
+                    gold_correct=int(gold and accepted),
+                )
+            )
+
+
+class Idempotency:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def get(self, scope: str) -> IdempotencyRecord | None:
+        row = self.c.execute(select(idempotency).where(idempotency.c.scope == scope)).first()
+        return IdempotencyRecord(row.fingerprint, row.status_code, row.body) if row else None
+
+    def start(self, scope: str, fingerprint: str, now: datetime) -> None:
+        self.c.execute(
+            insert(idempotency).values(scope=scope, fingerprint=fingerprint, created_at=now)
+        )
+
+    def finish(self, scope: str, status_code: int, body: bytes) -> None:
+        self.c.execute(
+            update(idempotency)
+            .where(idempotency.c.scope == scope)
+            .values(status_code=status_code, body=body)
+        )
+
+    def forget(self, scope: str) -> None:
+        self.c.execute(delete(idempotency).where(idempotency.c.scope == scope))

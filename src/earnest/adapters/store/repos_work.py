@@ -1,0 +1,335 @@
+"""Repositories for campaigns, tasks and assignments, including the claim query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, insert, select, update
+
+from earnest.adapters.store.tables import assignments, campaigns, tasks
+from earnest.domain.verification import Submission
+from earnest.domain.work import (
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    CampaignSpec,
+    CampaignStatus,
+    Task,
+    TaskStatus,
+)
+
+
+class Campaigns:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, campaign: Campaign) -> None:
+        spec = campaign.spec
+        self.c.execute(
+            insert(campaigns).values(
+                id=campaign.id,
+                requester=campaign.requester,
+                type=spec.type,
+                title=spec.title,
+                instructions=spec.instructions,
+                input_schema=spec.input_schema,
+                output_schema=spec.output_schema,
+                reward=spec.reward,
+                fee_bps=campaign.fee_bps,
+                overlap=spec.overlap,
+                gold_share=spec.gold_share,
+                lease_seconds=spec.lease_seconds,
+                deadline=spec.deadline,
+                verifier=spec.verifier,
+                status=campaign.status.value,
+                created_at=campaign.created_at,
+            )
+        )
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        row = self.c.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        return _campaign(row._mapping) if row else None
+
+    def of_requester(self, requester: str) -> list[Campaign]:
+        rows = self.c.execute(
+            select(campaigns)
+            .where(campaigns.c.requester == requester)
+            .order_by(campaigns.c.created_at)
+        )
+        return [_campaign(r._mapping) for r in rows]
+
+    def active(self, limit: int = 100) -> list[Campaign]:
+        rows = self.c.execute(
+            select(campaigns)
+            .where(campaigns.c.status == CampaignStatus.ACTIVE.value)
+            .order_by(campaigns.c.created_at)
+            .limit(limit)
+        )
+        return [_campaign(r._mapping) for r in rows]
+
+    def set_status(self, campaign_id: str, status: CampaignStatus) -> None:
+        self.c.execute(
+            update(campaigns).where(campaigns.c.id == campaign_id).values(status=status.value)
+        )
+
+
+def _campaign(r: Mapping[str, Any]) -> Campaign:
+    spec = CampaignSpec(
+        type=r["type"],
+        title=r["title"],
+        instructions=r["instructions"],
+        input_schema=r["input_schema"],
+        output_schema=r["output_schema"],
+        reward=int(r["reward"]),
+        overlap=r["overlap"],
+        gold_share=r["gold_share"],
+        lease_seconds=r["lease_seconds"],
+        deadline=r["deadline"],
+        verifier=r["verifier"],
+    )
+    return Campaign(
+        r["id"], r["requester"], spec, r["fee_bps"], CampaignStatus(r["status"]), r["created_at"]
+    )
+
+
+class Tasks:
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self.pg = pg
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold)."""
+        if rows:
+            self.c.execute(
+                insert(tasks),
+                [
+                    r | {"is_gold": r["gold"] is not None, "status": "open", "filled": 0}
+                    for r in rows
+                ],
+            )
+
+    def get(self, task_id: int) -> Task | None:
+        row = self.c.execute(select(tasks).where(tasks.c.id == task_id)).first()
+        return _task(row._mapping) if row else None
+
+    def pick(self, campaign_id: str, worker: str, gold: bool, overlap: int) -> Task | None:
+        """The first open task with a free slot that `worker` has never been given."""
+        seen = exists().where(
+            and_(assignments.c.task_id == tasks.c.id, assignments.c.worker == worker)
+        )
+        stmt = (
+            select(tasks)
+            .where(tasks.c.campaign_id == campaign_id, tasks.c.status == "open")
+            .where(tasks.c.is_gold == gold, tasks.c.filled < overlap, ~seen)
+            .order_by(tasks.c.id)
+            .limit(1)
+        )
+        if self.pg:
+            # Concurrent claimers skip rows another transaction is leasing, instead of
+            # queueing on them; the slot counter below is updated under the same lock.
+            stmt = stmt.with_for_update(skip_locked=True, of=tasks)
+        row = self.c.execute(stmt).first()
+        return _task(row._mapping) if row else None
+
+    def change_filled(self, task_id: int, delta: int) -> None:
+        self.c.execute(
+            update(tasks).where(tasks.c.id == task_id).values(filled=tasks.c.filled + delta)
+        )
+
+    def resolve(self, task_id: int, result: Any, confidence: float | None, now: datetime) -> None:
+        self.c.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(status="resolved", result=result, confidence=confidence, resolved_at=now)
+        )
+
+    def counts(self, campaign_id: str) -> dict[str, int]:
+        rows = self.c.execute(
+            select(tasks.c.status, tasks.c.is_gold, func.count())
+            .where(tasks.c.campaign_id == campaign_id)
+            .group_by(tasks.c.status, tasks.c.is_gold)
+        )
+        out = {"tasks": 0, "gold_tasks": 0, "open": 0, "resolved": 0}
+        for status, is_gold, n in rows:
+            out["tasks"] += n
+            out["gold_tasks"] += n if is_gold else 0
+            out[status] += n
+        return out
+
+    def resolved(self, campaign_id: str, after_id: int, limit: int) -> list[Task]:
+        rows = self.c.execute(
+            select(tasks)
+            .where(
+                tasks.c.campaign_id == campaign_id,
+                tasks.c.status == "resolved",
+                tasks.c.id > after_id,
+            )
+            .where(tasks.c.is_gold.is_(False))
+            .order_by(tasks.c.id)
+            .limit(limit)
+        )
+        return [_task(r._mapping) for r in rows]
+
+
+def _task(r: Mapping[str, Any]) -> Task:
+    return Task(
+        r["id"],
+        r["campaign_id"],
+        r["external_id"],
+        r["data"],
+        r["gold"],
+        TaskStatus(r["status"]),
+        r["result"],
+        r["confidence"],
+    )
+
+
+class Assignments:
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self.pg = pg
+
+    def add(self, a: Assignment) -> None:
+        self.c.execute(
+            insert(assignments).values(
+                id=a.id,
+                task_id=a.task_id,
+                campaign_id=a.campaign_id,
+                worker=a.worker,
+                status=a.status.value,
+                leased_at=a.leased_at,
+                expires_at=a.expires_at,
+                reward=0,
+            )
+        )
+
+    def get(self, assignment_id: str, *, lock: bool = False) -> Assignment | None:
+        stmt = select(assignments).where(assignments.c.id == assignment_id)
+        if lock and self.pg:
+            stmt = stmt.with_for_update()
+        row = self.c.execute(stmt).first()
+        return _assignment(row._mapping) if row else None
+
+    def lock_task(self, task_id: int) -> None:
+        """Serialize verification of one task's answers (a no-op on SQLite's single writer)."""
+        if self.pg:
+            self.c.execute(select(tasks.c.id).where(tasks.c.id == task_id).with_for_update())
+
+    def submissions(self, task_id: int) -> list[Submission]:
+        rows = self.c.execute(
+            select(assignments)
+            .where(assignments.c.task_id == task_id, assignments.c.submitted_at.is_not(None))
+            .order_by(assignments.c.submitted_at, assignments.c.id)
+        )
+        return [
+            Submission(r.id, r.worker, r.answer, AssignmentStatus(r.status), r.submitted_at)
+            for r in rows
+        ]
+
+    def submit(self, assignment_id: str, answer: Any, now: datetime) -> bool:
+        """Move a live lease to submitted; False if it was not leased any more."""
+        done = self.c.execute(
+            update(assignments)
+            .where(assignments.c.id == assignment_id, assignments.c.status == "leased")
+            .values(status="submitted", answer=answer, submitted_at=now)
+        )
+        return done.rowcount == 1
+
+    def decide(
+        self, assignment_id: str, status: AssignmentStatus, reason: str, reward: int, now: datetime
+    ) -> None:
+        self.c.execute(
+            update(assignments)
+            .where(assignments.c.id == assignment_id, assignments.c.status == "submitted")
+            .values(status=status.value, reason=reason, reward=reward, decided_at=now)
+        )
+
+    def expire_due(
+        self, now: datetime, limit: int, campaign_id: str | None = None
+    ) -> list[tuple[str, int]]:
+        """Expire up to `limit` leases past their deadline; return (assignment, task) pairs."""
+        stmt = select(assignments.c.id, assignments.c.task_id).where(
+            assignments.c.status == "leased", assignments.c.expires_at <= now
+        )
+        if campaign_id is not None:
+            stmt = stmt.where(assignments.c.campaign_id == campaign_id)
+        stmt = stmt.limit(limit)
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        due = [(r.id, r.task_id) for r in self.c.execute(stmt)]
+        if due:
+            self.c.execute(
+                update(assignments)
+                .where(assignments.c.id.in_([d[0] for d in due]), assignments.c.status == "leased")
+                .values(status="expired", decided_at=now)
+            )
+        return due
+
+    def outstanding(self, campaign_id: str) -> int:
+        """Leases and submissions of the campaign not yet decided: each may still cost a unit."""
+        return int(
+            self.c.scalar(
+                select(func.count())
+                .select_from(assignments)
+                .where(assignments.c.campaign_id == campaign_id)
+                .where(assignments.c.status.in_(["leased", "submitted"]))
+            )
+            or 0
+        )
+
+    def counts(self, campaign_id: str) -> dict[str, int]:
+        rows = self.c.execute(
+            select(assignments.c.status, func.count())
+            .where(assignments.c.campaign_id == campaign_id)
+            .group_by(assignments.c.status)
+        )
+        out = {s.value: 0 for s in AssignmentStatus}
+        out.update({status: int(n) for status, n in rows})
+        return out
+
+    def of_worker(
+        self, worker: str, limit: int = 100, statuses: Iterable[str] | None = None
+    ) -> list[Assignment]:
+        stmt = select(assignments).where(assignments.c.worker == worker)
+        if statuses is not None:
+            stmt = stmt.where(assignments.c.status.in_(list(statuses)))
+        rows = self.c.execute(stmt.order_by(assignments.c.leased_at.desc()).limit(limit))
+        return [_assignment(r._mapping) for r in rows]
+
+    def answers_for_tasks(self, task_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """Decided answers per task, for results exports."""
+        rows = self.c.execute(
+            select(
+                assignments.c.task_id,
+                assignments.c.worker,
+                assignments.c.answer,
+                assignments.c.status,
+            )
+            .where(assignments.c.task_id.in_(task_ids))
+            .where(assignments.c.status.in_(["accepted", "rejected"]))
+            .order_by(assignments.c.submitted_at)
+        )
+        out: dict[int, list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault(r.task_id, []).append(
+                {"worker": r.worker, "answer": r.answer, "status": r.status}
+            )
+        return out
+
+
+def _assignment(r: Mapping[str, Any]) -> Assignment:
+    return Assignment(
+        r["id"],
+        r["task_id"],
+        r["campaign_id"],
+        r["worker"],
+        AssignmentStatus(r["status"]),
+        r["leased_at"],
+        r["expires_at"],
+        r["answer"],
+        r["submitted_at"],
+        r["reason"],
+        int(r["reward"]),
+    )

@@ -1,0 +1,266 @@
+"""Storage tables (SQLAlchemy Core). The same schema runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Amounts are integers of base units. BIGINT (i64) on both dialects: money.MAX_AMOUNT keeps
+# every amount and balance below 2**63, far above any real token supply in base units.
+Amount = BigInteger
+Address = String(44)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both dialects (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+Moment = UtcDateTime()
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("address", Address, primary_key=True),
+    Column("kind", String(16), nullable=False, default="person"),
+    Column("created_at", Moment, nullable=False),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("address", Address, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("expires_at", Moment, nullable=False),
+    Column("used_at", Moment),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("address", Address, ForeignKey("parties.address"), nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("expires_at", Moment, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("address", Address, ForeignKey("parties.address"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(400), nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("revoked_at", Moment),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("balance", Amount, nullable=False),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("memo", Text, nullable=False, default=""),
+    Column("created_at", Moment, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey("journal.id"), nullable=False, index=True),
+    Column("account", String(120), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+deposits = Table(
+    "deposits",
+    metadata,
+    Column("signature", String(100), primary_key=True),
+    Column("requester", Address, nullable=False, index=True),
+    Column("amount", Amount, nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("requester", Address, ForeignKey("parties.address"), nullable=False, index=True),
+    Column("type", String(40), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("instructions", Text, nullable=False),
+    Column("input_schema", JSON, nullable=False),
+    Column("output_schema", JSON, nullable=False),
+    Column("reward", Amount, nullable=False),
+    Column("fee_bps", Integer, nullable=False),
+    Column("overlap", Integer, nullable=False),
+    Column("gold_share", Float, nullable=False),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("deadline", Moment),
+    Column("verifier", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("campaign_id", String(32), ForeignKey("campaigns.id"), nullable=False),
+    Column("external_id", String(200)),
+    Column("data", JSON, nullable=False),
+    Column("gold", JSON),
+    Column("is_gold", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filled", Integer, nullable=False, default=0),
+    Column("result", JSON),
+    Column("confidence", Float),
+    Column("resolved_at", Moment),
+    Index("ix_tasks_claim", "campaign_id", "status", "is_gold", "id"),
+    Index("ix_tasks_resolved", "campaign_id", "resolved_at"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "task_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("tasks.id"),
+        nullable=False,
+    ),
+    Column("campaign_id", String(32), nullable=False),
+    Column("worker", Address, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("leased_at", Moment, nullable=False),
+    Column("expires_at", Moment, nullable=False),
+    Column("answer", JSON),
+    Column("submitted_at", Moment),
+    Column("decided_at", Moment),
+    Column("reason", Text),
+    Column("reward", Amount, nullable=False, default=0),
+    UniqueConstraint("task_id", "worker", name="uq_assignment_task_worker"),
+    Index("ix_assignments_task", "task_id", "status"),
+    Index("ix_assignments_lease", "campaign_id", "status", "expires_at"),
+    Index("ix_assignments_worker", "worker", "status"),
+)
+
+worker_stats = Table(
+    "worker_stats",
+    metadata,
+    Column("worker", Address, primary_key=True),
+    Column("gold_correct", Integer, nullable=False, default=0),
+    Column("gold_total", Integer, nullable=False, default=0),
+    Column("accepted", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("assignment_id", String(32), nullable=False, unique=True),
+    Column("worker", Address, nullable=False, index=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
+    Column("body", JSON, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("signature", String(100), nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account", String(120), nullable=False),  # the ledger account the payout settles
+    Column("recipient", Address, nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("receipt_id", String(32)),  # withdrawals carry no receipt
+    Column("status", String(16), nullable=False),  # pending | batched | paid
+    Column("batch_id", String(32), index=True),
+    Column("created_at", Moment, nullable=False),
+    Column("paid_at", Moment),
+    Index("ix_payouts_status", "status", "created_at"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # signed | sent | confirmed | dropped
+    Column("signature", String(100), nullable=False, unique=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("blockhash", String(64), nullable=False),
+    Column("last_valid_height", BigInteger, nullable=False),
+    Column("merkle_root", String(64), nullable=False),
+    Column("receipt_digests", JSON, nullable=False),  # ordered: the Merkle leaves
+    Column("transfers", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("confirmed_at", Moment),
+    Index("ix_batches_status", "status"),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("scope", String(64), primary_key=True),  # sha256 of credential + key
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("body", LargeBinary),
+    Column("created_at", Moment, nullable=False),
+)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Moment, nullable=False),
+)

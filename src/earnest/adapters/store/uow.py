@@ -1,0 +1,81 @@
+"""The SQL store and its unit of work: `with store.uow() as uow: ...; uow.commit()`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
+from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
+from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
+from earnest.domain.errors import Conflict
+
+
+class SqlUnitOfWork:
+    """One database transaction; nothing is written unless `commit()` is called."""
+
+    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+        self._engine = engine
+        self._readonly = readonly
+        self._committed = False
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn: Connection = self._engine.connect()
+        if self._readonly:
+            conn = conn.execution_options(earnest_readonly=True)
+        self.conn = conn
+        self._tx = conn.begin()
+        pg = self._engine.dialect.name == "postgresql"
+        self.parties = Parties(conn)
+        self.auth = Auth(conn)
+        self.idempotency = Idempotency(conn)
+        self.workers = Workers(conn, pg)
+        self.ledger = Ledger(conn, pg)
+        self.deposits = Deposits(conn)
+        self.campaigns = Campaigns(conn)
+        self.tasks = Tasks(conn, pg)
+        self.assignments = Assignments(conn, pg)
+        self.receipts = Receipts(conn)
+        self.payouts = Payouts(conn, pg)
+        return self
+
+    def commit(self) -> None:
+        try:
+            self._tx.commit()
+        except IntegrityError as exc:
+            raise Conflict("a concurrent request changed the same object; retry") from exc
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        try:
+            if not self._committed and self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
+        if isinstance(exc, IntegrityError):
+            raise Conflict("a concurrent request changed the same object; retry") from exc
+        return False
+
+
+class SqlStore:
+    """The Store port over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, readonly=readonly)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,29 @@
+"""Dependencies shared by routes: the market, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from earnest.bootstrap import Market
+from earnest.services.identity import Principal, authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="a session token or an API key (ek_...)")
+
+
+def market(request: Request) -> Market:
+    return request.app.state.market  # type: ignore[no-any-return]
+
+
+MarketDep = Annotated[Market, Depends(market)]
+
+
+def principal(
+    m: MarketDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    return authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+
+
+Caller = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,207 @@
+"""ASGI middleware: request body limits, and Idempotency-Key on every POST."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from anyio import to_thread
+
+from earnest.domain.errors import Conflict, IdempotencyConflict
+from earnest.services.ports import Clock, Store
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def is_upload(scope: Scope) -> bool:
+    return bool(scope["method"] == "POST" and scope["path"].endswith("/tasks"))
+
+
+async def _problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+    body = json.dumps(
+        {
+            "type": f"https://earnest.dev/problems/{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/problem+json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse bodies over the limit (413) before a route reads them whole."""
+
+    def __init__(self, app: App, *, max_body: int, max_upload: int) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.max_upload if is_upload(scope) else self.max_body
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _problem(
+                send, 413, "too_large", "Request body too large", f"the limit is {limit} bytes"
+            )
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await _problem(
+                send, 413, "too_large", "Request body too large", f"the limit is {exc.limit} bytes"
+            )
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+class Idempotency:
+    """A POST with an Idempotency-Key runs once per credential; a retry gets the first answer."""
+
+    def __init__(self, app: App, *, store: Store, clock: Clock) -> None:
+        self.app, self.store, self.clock = app, store, clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if key is None or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        if not 1 <= len(key) <= 200:
+            return await _problem(
+                send,
+                422,
+                "invalid_input",
+                "Invalid input",
+                "Idempotency-Key must be 1 to 200 characters",
+            )
+        owner = _header(scope, b"authorization") or "anonymous"
+        slot = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        body, receive = await _buffer(scope, receive)
+        fingerprint = hashlib.sha256(
+            b"\n".join(
+                [
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    body,
+                ]
+            )
+        ).hexdigest()
+        try:
+            record = await to_thread.run_sync(self._claim, slot, fingerprint)
+        except IdempotencyConflict as exc:
+            status = 422 if "different" in exc.detail else 409
+            return await _problem(send, status, exc.code, exc.title, exc.detail)
+        if record is not None:
+            return await _replay(send, *record)
+        await self._run_and_remember(scope, receive, send, slot)
+
+    def _claim(self, slot: str, fingerprint: str) -> tuple[int, bytes] | None:
+        try:
+            with self.store.uow() as uow:
+                found = uow.idempotency.get(slot)
+                if found is None:
+                    uow.idempotency.start(slot, fingerprint, self.clock.now())
+                    uow.commit()
+                    return None
+        except Conflict as exc:
+            raise IdempotencyConflict("a request with this Idempotency-Key is in progress") from exc
+        if found.fingerprint != fingerprint:
+            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+        if found.status_code is None or found.body is None:
+            raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
+        return found.status_code, found.body
+
+    def _save(self, slot: str, status: int, body: bytes) -> None:
+        with self.store.uow() as uow:
+            if status >= 500:
+                uow.idempotency.forget(slot)  # a server fault is not an answer: let a retry run
+            else:
+                uow.idempotency.finish(slot, status, body)
+            uow.commit()
+
+    async def _run_and_remember(
+        self, scope: Scope, receive: Receive, send: Send, slot: str
+    ) -> None:
+        status = 500
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+
+
+async def _buffer(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """Read a JSON body to fingerprint it; uploads stream through and are fingerprinted by size."""
+    if is_upload(scope):
+        return (_header(scope, b"content-length") or "").encode(), receive
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(parts)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
+
+
+async def _replay(send: Send, status: int, body: bytes) -> None:
+    media = b"application/problem+json" if status >= 400 else b"application/json"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", media), (b"idempotent-replayed", b"true")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

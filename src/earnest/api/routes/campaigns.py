@@ -1,0 +1,173 @@
+"""Campaigns: create, fund, upload tasks, watch progress, close, export results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+import ijson
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from earnest.api.deps import Caller, MarketDep
+from earnest.api.schemas import (
+    AmountIn,
+    CampaignIn,
+    CampaignOut,
+    CampaignStatusOut,
+    CloseOut,
+    FundOut,
+    UploadOut,
+)
+from earnest.domain.errors import InvalidInput
+from earnest.domain.work import CampaignSpec
+from earnest.services import campaigns
+from earnest.services.campaigns import TaskLine
+
+router = APIRouter(tags=["campaigns"])
+SPOOL_IN_MEMORY = 8 << 20  # an upload above 8 MiB is spooled to a temporary file
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
+    """Create a draft campaign; fund it to open it to workers."""
+    spec = CampaignSpec(**body.model_dump())
+    return CampaignOut.of(
+        campaigns.create_campaign(
+            who, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
+        )
+    )
+
+
+@router.get("/campaigns", response_model=list[CampaignOut])
+def mine(who: Caller, m: MarketDep) -> list[CampaignOut]:
+    return [CampaignOut.of(c) for c in campaigns.my_campaigns(who, store=m.store)]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignStatusOut)
+def status(campaign_id: str, who: Caller, m: MarketDep) -> CampaignStatusOut:
+    """Progress (tasks, assignments) and money (escrow, reserved, spent)."""
+    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    return CampaignStatusOut(**(found | {"campaign": CampaignOut.of(found["campaign"])}))
+
+
+@router.post("/campaigns/{campaign_id}/fund", response_model=FundOut)
+def fund(campaign_id: str, body: AmountIn, who: Caller, m: MarketDep) -> FundOut:
+    """Move balance into the campaign's escrow; the campaign opens to workers."""
+    return FundOut(
+        escrow=campaigns.fund_campaign(
+            who, campaign_id, body.amount, store=m.store, clock=m.clock, rand=m.rand
+        )
+    )
+
+
+@router.post("/campaigns/{campaign_id}/close", response_model=CloseOut)
+def close(campaign_id: str, who: Caller, m: MarketDep) -> CloseOut:
+    """Stop new claims; unreserved escrow returns to the requester's balance."""
+    return CloseOut(
+        refunded=campaigns.close_campaign(
+            who, campaign_id, store=m.store, clock=m.clock, rand=m.rand
+        )
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/tasks",
+    response_model=UploadOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            }
+        }
+    },
+)
+async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) -> UploadOut:
+    """Add tasks: JSON Lines (one {"id", "data", "gold"?} per line) or a JSON array; all or none."""
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip()
+    if kind not in ("application/json", "application/x-ndjson", "application/jsonl"):
+        raise InvalidInput(
+            "send tasks as application/x-ndjson (JSON Lines) or application/json (an array)"
+        )
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            await to_thread.run_sync(spool.write, chunk)
+        spool.seek(0)
+        lines = _json_array(spool) if kind == "application/json" else _json_lines(spool)
+        added = await to_thread.run_sync(
+            lambda: campaigns.add_tasks(who, campaign_id, lines, store=m.store)
+        )
+    return UploadOut(added=added)
+
+
+def _json_lines(stream: IO[bytes]) -> Iterator[TaskLine]:
+    for row, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield TaskLine(row, json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield TaskLine(row, parse_error=f"not valid JSON: {exc}")
+
+
+def _json_array(stream: IO[bytes]) -> Iterator[TaskLine]:
+    try:
+        for row, value in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+            yield TaskLine(row, value)
+    except ijson.JSONError as exc:
+        raise InvalidInput(f"the body is not a valid JSON array of tasks: {exc}") from exc
+
+
+@router.get("/campaigns/{campaign_id}/results")
+def results(
+    campaign_id: str,
+    who: Caller,
+    m: MarketDep,
+    format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
+) -> StreamingResponse:
+    """Resolved tasks with result, confidence and answers, streamed as JSON Lines or CSV."""
+    rows = campaigns.results(who, campaign_id, store=m.store)
+    first = next(rows, None)  # runs the ownership check before the response starts
+    stream = _chain(first, rows)
+    if format == "csv":
+        return StreamingResponse(_csv(stream), media_type="text/csv")
+    return StreamingResponse(
+        (json.dumps(r) + "\n" for r in stream), media_type="application/x-ndjson"
+    )
+
+
+def _chain(
+    first: dict[str, Any] | None, rest: Iterator[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    columns = ["task_id", "external_id", "result", "confidence", "answers", "data"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [
+                row["task_id"],
+                row["external_id"] or "",
+                json.dumps(row["result"]),
+                row["confidence"],
+                len(row["answers"]),
+                json.dumps(row["data"]),
+            ]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,292 @@
+"""The Python SDK: `Earnest` (sync) and `AsyncEarnest` for requesters and workers.
+
+    with Earnest.sign_in("http://127.0.0.1:8000", wallet) as api:
+        campaign = api.create_campaign(title=..., input_schema=..., output_schema=..., reward=1000)
+        api.upload_tasks(campaign["id"], ({"data": row} for row in rows))
+
+Every POST carries an Idempotency-Key, reused on retries, so a retried call never acts
+twice. Errors arrive as `ApiError` (an EarnestError) with the server's problem JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from earnest.adapters.chain.wallet import Wallet
+from earnest.domain.errors import EarnestError
+
+__all__ = ["ApiError", "AsyncEarnest", "Earnest"]
+
+RETRIES = 3
+_RETRY_STATUS = {502, 503, 504}
+
+
+class ApiError(EarnestError):
+    """The server answered with a problem JSON (RFC 9457)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail") or problem.get("title") or status))
+        self.status = status
+        self.problem = problem
+        self.code = str(problem.get("code", "http_error"))
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"detail": response.text[:500]}
+    raise ApiError(response.status_code, body if isinstance(body, dict) else {"detail": str(body)})
+
+
+def _result(response: httpx.Response, none_on: str | None) -> Any:
+    if none_on and response.status_code == 404 and response.json().get("code") == none_on:
+        return None
+    _raise_for(response)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def _jsonl(tasks: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    for task in tasks:
+        yield (json.dumps(task) + "\n").encode()
+
+
+class _Endpoints:
+    """Every API call, described once; the sync and async clients only differ in `_call`."""
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        none_on: str | None = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    # identity
+    def challenge(self, address: str) -> Any:
+        return self._call("POST", "/v1/auth/challenge", json_body={"address": address})
+
+    def create_api_key(self, name: str, scopes: list[str]) -> Any:
+        return self._call("POST", "/v1/api-keys", json_body={"name": name, "scopes": scopes})
+
+    def api_keys(self) -> Any:
+        return self._call("GET", "/v1/api-keys")
+
+    def revoke_api_key(self, key_id: str) -> Any:
+        return self._call("POST", f"/v1/api-keys/{key_id}/revoke")
+
+    # money
+    def market(self) -> Any:
+        return self._call("GET", "/v1/market")
+
+    def deposit(self, signature: str) -> Any:
+        return self._call("POST", "/v1/deposits", json_body={"signature": signature})
+
+    def withdraw(self, amount: int) -> Any:
+        return self._call("POST", "/v1/withdrawals", json_body={"amount": amount})
+
+    def balance(self) -> Any:
+        return self._call("GET", "/v1/balance")
+
+    def payouts(self) -> Any:
+        return self._call("GET", "/v1/payouts")
+
+    def receipt(self, receipt_id: str) -> Any:
+        return self._call("GET", f"/v1/receipts/{receipt_id}")
+
+    # campaigns
+    def create_campaign(self, **spec: Any) -> Any:
+        return self._call("POST", "/v1/campaigns", json_body=spec)
+
+    def campaigns(self) -> Any:
+        return self._call("GET", "/v1/campaigns")
+
+    def campaign(self, campaign_id: str) -> Any:
+        return self._call("GET", f"/v1/campaigns/{campaign_id}")
+
+    def fund(self, campaign_id: str, amount: int) -> Any:
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/fund", json_body={"amount": amount})
+
+    def close(self, campaign_id: str) -> Any:
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/close")
+
+    def upload_tasks(self, campaign_id: str, tasks: Iterable[dict[str, Any]]) -> Any:
+        """Stream tasks as JSON Lines; nothing is held in memory but the current line."""
+        return self._call(
+            "POST",
+            f"/v1/campaigns/{campaign_id}/tasks",
+            content=_jsonl(tasks),
+            headers={"content-type": "application/x-ndjson"},
+        )
+
+    # work
+    def claim(self, campaign_id: str | None = None) -> Any:
+        """A leased task, or None when there is no work for you right now."""
+        return self._call(
+            "POST",
+            "/v1/claims",
+            json_body={"campaign_id": campaign_id},
+            none_on="no_work_available",
+        )
+
+    def submit(self, assignment_id: str, answer: Any) -> Any:
+        return self._call(
+            "POST", f"/v1/assignments/{assignment_id}/submit", json_body={"answer": answer}
+        )
+
+    def assignments(self) -> Any:
+        return self._call("GET", "/v1/assignments")
+
+
+def _headers(token: str | None, method: str, extra: dict[str, str] | None) -> dict[str, str]:
+    headers = dict(extra or {})
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if method == "POST":
+        headers["idempotency-key"] = uuid.uuid4().hex
+    return headers
+
+
+class Earnest(_Endpoints):
+    """Synchronous client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.token = token
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+
+    @classmethod
+    def sign_in(cls, base_url: str, wallet: Wallet, *, kind: str = "person", **kw: Any) -> Earnest:
+        """Sign in with a wallet (Sign-In-With-Solana) and return a client holding the session."""
+        client = cls(base_url, **kw)
+        issued = client.challenge(wallet.address)
+        signature = wallet.sign_message(issued["message"].encode())
+        session = client._call(
+            "POST",
+            "/v1/auth/session",
+            json_body={"message": issued["message"], "signature": signature, "kind": kind},
+        )
+        client.token = session["token"]
+        return client
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        none_on: str | None = None,
+    ) -> Any:
+        sent = _headers(self.token, method, headers)
+        for attempt in range(RETRIES):
+            try:
+                response = self.http.request(
+                    method, path, json=json_body, content=content, headers=sent, params=params
+                )
+            except httpx.TransportError:
+                if attempt == RETRIES - 1 or content is not None:
+                    raise
+                continue
+            if response.status_code not in _RETRY_STATUS or content is not None:
+                break
+        return _result(response, none_on)
+
+    def results(self, campaign_id: str, fmt: str = "jsonl") -> Iterator[str]:
+        """Stream the campaign's results, line by line (JSON Lines or CSV)."""
+        with self.http.stream(
+            "GET",
+            f"/v1/campaigns/{campaign_id}/results",
+            params={"format": fmt},
+            headers=_headers(self.token, "GET", None),
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            yield from response.iter_lines()
+
+    def close_client(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Earnest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_client()
+
+
+class AsyncEarnest(_Endpoints):
+    """Asynchronous client: the same calls, awaited. Pass a shared `httpx.AsyncClient` to pool."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.token = token
+        self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    @classmethod
+    async def sign_in(
+        cls, base_url: str, wallet: Wallet, *, kind: str = "person", **kw: Any
+    ) -> AsyncEarnest:
+        client = cls(base_url, **kw)
+        issued = await client.challenge(wallet.address)
+        signature = wallet.sign_message(issued["message"].encode())
+        session = await client._call(
+            "POST",
+            "/v1/auth/session",
+            json_body={"message": issued["message"], "signature": signature, "kind": kind},
+        )
+        client.token = session["token"]
+        return client
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: Any = None,  # type: ignore[override]
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        none_on: str | None = None,
+    ) -> Any:
+        sent = _headers(self.token, method, headers)
+        for attempt in range(RETRIES):
+            try:
+                response = await self.http.request(
+                    method, path, json=json_body, content=content, headers=sent, params=params
+                )
+            except httpx.TransportError:
+                if attempt == RETRIES - 1:
+                    raise
+                continue
+            if response.status_code not in _RETRY_STATUS:
+                break
+        return _result(response, none_on)

@@ -1,0 +1,218 @@
+"""The labeling demo: a requester funds a campaign on chain, a crowd works it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from earnest.adapters.chain.wallet import Wallet
+from earnest.bootstrap import Market, build_market
+from earnest.client import AsyncEarnest, Earnest
+from earnest.config import Settings
+from earnest.demo.crowd import INPUT_SCHEMA, OUTPUT_SCHEMA, SimWorker, make_crowd, make_tasks
+from earnest.demo.server import BackgroundServer
+from earnest.domain.money import format_units
+from earnest.services.campaigns import results
+from earnest.services.identity import SESSION_SCOPES, Principal
+from earnest.services.reconcile import reconcile
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    tasks: int = 500
+    workers: int = 200
+    gold_share: float = 0.1
+    overlap: int = 3
+    reward: int = 10_000  # base units: 0.01 of a 6-decimal token
+    seed: int = 7
+    data_dir: Path | None = None
+
+
+def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
+    """Run the whole story and return the summary."""
+    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="earnest-demo-"))
+    market = build_market(Settings(data_dir=data_dir, port=0))
+    server = BackgroundServer(market)
+    url = server.start()
+    market.settler.start()
+    console.print(f"Earnest market on {url}  (API docs: {url}/docs, data in {data_dir})")
+    try:
+        started = time.monotonic()
+        campaign_id, truth = _requester_setup(market, url, options, console)
+        asyncio.run(_crowd(url, campaign_id, options, console))
+        _wait_settled(market, console)
+        summary = _summary(market, url, campaign_id, truth, options)
+        summary["seconds"] = round(time.monotonic() - started, 1)
+        return summary
+    finally:
+        market.settler.stop()
+        server.stop()
+        market.close()
+
+
+def _requester_setup(
+    market: Market, url: str, o: DemoOptions, console: Console
+) -> tuple[str, dict[str, str]]:
+    rng = random.Random(o.seed)
+    tasks, truth = make_tasks(o.tasks, o.gold_share, rng)
+    units = o.tasks * o.overlap
+    fee = o.reward * market.settings.fee_bps // 10_000
+    budget = units * (o.reward + fee)
+    requester = Wallet.generate()
+    market.chain.faucet(requester.address, budget)
+    with Earnest.sign_in(url, requester) as api:
+        info = api.market()
+        raw = requester.deposit_transaction(
+            mint=info["mint"],
+            decimals=info["decimals"],
+            vault=info["vault"],
+            amount=budget,
+            blockhash=market.chain.latest_blockhash(),
+        )
+        signature = market.chain.submit(raw)
+        api.deposit(signature)
+        campaign = api.create_campaign(
+            type="labeling",
+            title="Which topic is this headline about?",
+            instructions="Pick the topic that best fits the headline.",
+            input_schema=INPUT_SCHEMA,
+            output_schema=OUTPUT_SCHEMA,
+            reward=o.reward,
+            overlap=o.overlap,
+            gold_share=o.gold_share,
+            lease_seconds=120,
+        )
+        api.upload_tasks(campaign["id"], tasks)
+        api.fund(campaign["id"], budget)
+    console.print(
+        f"Requester deposited {format_units(budget, info['decimals'])} tokens on chain "
+        f"and funded campaign {campaign['id']}: {o.tasks} tasks, {round(o.tasks * o.gold_share)} gold, "
+        f"overlap {o.overlap}"
+    )
+    return campaign["id"], truth
+
+
+async def _crowd(url: str, campaign_id: str, o: DemoOptions, console: Console) -> None:
+    crowd = make_crowd(o.workers, random.Random(o.seed + 1))
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        progress = Progress(
+            TextColumn("answers"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        with progress:
+            bar = progress.add_task("answers", total=o.tasks * o.overlap)
+            workers = [
+                asyncio.create_task(_work(url, http, sim, campaign_id, progress, bar))
+                for sim in crowd
+            ]
+            await asyncio.gather(*workers)
+
+
+async def _work(
+    url: str,
+    http: httpx.AsyncClient,
+    sim: SimWorker,
+    campaign_id: str,
+    progress: Progress,
+    bar: Any,
+) -> int:
+    api = await AsyncEarnest.sign_in(url, Wallet.generate(), http=http)
+    answered, idle = 0, 0
+    while idle < 3:
+        lease = await api.claim(campaign_id)
+        if lease is None:
+            idle += 1
+            await asyncio.sleep(0.2)
+            continue
+        idle = 0
+        await api.submit(lease["assignment"]["id"], sim.answer(lease["task"]["text"]))
+        answered += 1
+        progress.advance(bar)
+    return answered
+
+
+def _wait_settled(market: Market, console: Console, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        market.settler.round()
+        with market.store.uow(readonly=True) as uow:
+            backlog = uow.payouts.backlog()
+        if not backlog.get("pending_count") and not backlog.get("batched_count"):
+            return
+        time.sleep(0.1)
+    console.print("[yellow]settlement still has a backlog after the timeout[/yellow]")
+
+
+def _summary(
+    market: Market, url: str, campaign_id: str, truth: dict[str, str], o: DemoOptions
+) -> dict[str, Any]:
+    with market.store.uow(readonly=True) as uow:
+        stats = uow.payouts.stats()
+        latencies = uow.payouts.latencies()
+        paid = uow.ledger.balances("worker:")
+    results = _results(market, campaign_id)
+    correct = sum(
+        1 for r in results if r["result"] and r["result"]["label"] == truth.get(r["external_id"])
+    )
+    report = reconcile(store=market.store, chain=market.chain)
+    tokens_paid = stats["paid_amount"]
+    return {
+        "tasks": o.tasks,
+        "workers": o.workers,
+        "campaign": campaign_id,
+        "tasks_resolved": len(results),
+        "accuracy": round(correct / len(results), 4) if results else 0.0,
+        "tokens_paid": format_units(tokens_paid, market.chain.decimals),
+        "base_units_paid": tokens_paid,
+        "transactions": stats["transactions"],
+        "transfers_per_tx": round(stats["transfers"] / stats["transactions"], 2)
+        if stats["transactions"]
+        else 0.0,
+        "pay_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+        "pay_latency_p99_s": round(_p99(latencies), 3) if latencies else None,
+        "unpaid_payable": sum(paid.values()),
+        "reconciled": report.ok,
+        "reconcile_problems": report.problems,
+    }
+
+
+def _results(market: Market, campaign_id: str) -> list[dict[str, Any]]:
+    with market.store.uow(readonly=True) as uow:
+        campaign = uow.campaigns.get(campaign_id)
+    requester = Principal(campaign.requester if campaign else "", SESSION_SCOPES, "session")
+    return list(results(requester, campaign_id, store=market.store))
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def print_summary(summary: dict[str, Any], console: Console, as_json: bool) -> None:
+    table = Table(title="Earnest demo")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key != "reconcile_problems":
+            table.add_row(key, str(value))
+    console.print(table)
+    for problem in summary["reconcile_problems"]:
+        console.print(f"[red]reconcile: {problem}[/red]")
+    if as_json:
+        print(json.dumps(summary))

@@ -1,0 +1,1 @@
+"""The domain: money, ledger rules, work state machines, receipts. Standard library only."""

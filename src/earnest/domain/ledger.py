@@ -1,0 +1,155 @@
+"""Double-entry ledger rules: accounts, postings, balanced journal entries.
+
+A posting's amount is signed: positive debits the account, negative credits it. Every entry
+sums to zero. An account's *balance* is read on its normal side (debit-normal assets such as
+the vault are positive when debited; credit-normal liabilities when credited), and no
+account's balance may go below zero unless it is a contra account.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from earnest.domain.errors import InsufficientFunds, InvalidInput
+
+
+class Side(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+VAULT = "chain:vault"
+FEES = "market:fees"
+
+
+def requester_available(address: str) -> str:
+    return f"requester:{address}:available"
+
+
+def requester_payable(address: str) -> str:
+    """What a requester has asked to withdraw and the settler has not yet sent."""
+    return f"requester:{address}:payable"
+
+
+def campaign_escrow(campaign_id: str) -> str:
+    return f"campaign:{campaign_id}:escrow"
+
+
+def worker_payable(address: str) -> str:
+    return f"worker:{address}:payable"
+
+
+def normal_side(account: str) -> Side:
+    """The vault is the one asset the market holds; everything else is owed to someone."""
+    return Side.DEBIT if account == VAULT else Side.CREDIT
+
+
+def is_contra(account: str) -> bool:
+    """No contra accounts yet: every balance must stay at or above zero."""
+    return False
+
+
+def liability_accounts_prefixes() -> tuple[str, ...]:
+    return ("requester:", "campaign:", "worker:", FEES)
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    amount: int  # > 0 debit, < 0 credit, base units
+
+    def balance_delta(self) -> int:
+        """How this posting moves the account's balance on its normal side."""
+        return self.amount if normal_side(self.account) is Side.DEBIT else -self.amount
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One balanced movement of money, applied at most once per idempotency key."""
+
+    key: str
+    kind: str
+    postings: tuple[Posting, ...]
+    memo: str = ""
+    meta: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise InvalidInput("a journal entry needs an idempotency key")
+        if len(self.postings) < 2:
+            raise InvalidInput("a journal entry needs at least two postings")
+        for p in self.postings:
+            if not isinstance(p.amount, int) or isinstance(p.amount, bool):
+                raise InvalidInput(f"amount for {p.account} must be an integer of base units")
+            if p.amount == 0:
+                raise InvalidInput(f"zero posting to {p.account}")
+        if sum(p.amount for p in self.postings) != 0:
+            raise InvalidInput(f"journal entry {self.key} does not balance")
+
+    def deltas(self) -> dict[str, int]:
+        """Net balance change per account (normal side)."""
+        out: dict[str, int] = defaultdict(int)
+        for p in self.postings:
+            out[p.account] += p.balance_delta()
+        return dict(out)
+
+
+def transfer(
+    key: str, kind: str, source: str, dest: str, amount: int, memo: str = ""
+) -> JournalEntry:
+    """An entry moving `amount` from one liability-side account to another (or from the vault)."""
+    if amount <= 0:
+        raise InvalidInput("amount must be a positive integer of base units")
+    return JournalEntry(
+        key=key,
+        kind=kind,
+        postings=(_decrease(source, amount), _increase(dest, amount)),
+        memo=memo,
+    )
+
+
+def _increase(account: str, amount: int) -> Posting:
+    return Posting(account, amount if normal_side(account) is Side.DEBIT else -amount)
+
+
+def _decrease(account: str, amount: int) -> Posting:
+    return Posting(account, -amount if normal_side(account) is Side.DEBIT else amount)
+
+
+def deposit(key: str, requester: str, amount: int) -> JournalEntry:
+    """Tokens arrived in the vault on chain: the market now owes them to the requester."""
+    if amount <= 0:
+        raise InvalidInput("deposit amount must be positive")
+    return JournalEntry(
+        key,
+        "deposit",
+        (_increase(VAULT, amount), _increase(requester_available(requester), amount)),
+    )
+
+
+def payout_confirmed(key: str, payable_account: str, amount: int) -> JournalEntry:
+    """Tokens left the vault on chain: the debt to the recipient is paid."""
+    return JournalEntry(
+        key, "payout", (_decrease(payable_account, amount), _decrease(VAULT, amount))
+    )
+
+
+def accept_unit(key: str, campaign_id: str, worker: str, reward: int, fee: int) -> JournalEntry:
+    """An accepted unit: escrow pays the worker's reward and the market fee in one entry."""
+    postings = [
+        _decrease(campaign_escrow(campaign_id), reward + fee),
+        _increase(worker_payable(worker), reward),
+    ]
+    if fee:
+        postings.append(_increase(FEES, fee))
+    return JournalEntry(key, "accept", tuple(postings))
+
+
+def check_balances(balances: dict[str, int], accounts: Iterable[str]) -> None:
+    """Raise if any non-contra account in `accounts` has a negative balance."""
+    for account in accounts:
+        if balances.get(account, 0) < 0 and not is_contra(account):
+            raise InsufficientFunds(f"{account} would go below zero", account=account)

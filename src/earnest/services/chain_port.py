@@ -1,0 +1,143 @@
+"""The chain port: what the market needs from Solana, in the domain's words.
+
+Addresses, signatures and blockhashes cross this boundary as base58 strings and amounts as
+integers of the mint's base units, so nothing outside `adapters/chain` imports solders.
+Two adapters implement it: LocalChain (the real runtime in-process, persisted) and, later,
+RpcChain (any Solana JSON-RPC endpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+# Solana's maximum serialized transaction size (IPv6 MTU 1280 - 48 header bytes).
+MAX_TRANSACTION_BYTES = 1232
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One payout line: `amount` base units to the token account of wallet `owner`."""
+
+    owner: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    """A transaction signed and serialized, ready to send (or to re-send byte for byte)."""
+
+    signature: str
+    raw: bytes
+    blockhash: str
+    last_valid_height: int
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+
+class TxState(StrEnum):
+    UNKNOWN = "unknown"  # the chain has never seen it (or forgot it)
+    FAILED = "failed"  # landed, but its instructions failed: nothing moved
+    CONFIRMED = "confirmed"  # landed and succeeded
+
+
+@dataclass(frozen=True)
+class TxStatus:
+    state: TxState
+    slot: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenTransfer:
+    """A token movement read back from a landed transaction (for deposits)."""
+
+    source: str  # token account debited
+    destination: str  # token account credited
+    authority: str  # wallet that signed for the source
+    mint: str
+    amount: int
+
+
+class Chain(Protocol):
+    """Solana as the market sees it: one mint, one vault, batched payouts."""
+
+    @property
+    def mint(self) -> str: ...
+
+    @property
+    def decimals(self) -> int: ...
+
+    @property
+    def vault_owner(self) -> str:
+        """The market's wallet address, owner of the vault token account."""
+        ...
+
+    @property
+    def vault(self) -> str:
+        """The vault: the market wallet's associated token account for the mint."""
+        ...
+
+    def token_account(self, owner: str) -> str:
+        """The associated token account address of `owner` for the mint."""
+        ...
+
+    def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
+        """The owners among `owners` whose associated token account does not exist yet."""
+        ...
+
+    def build_payout(
+        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
+    ) -> SignedTransaction:
+        """Sign one legacy transaction: idempotent ATA creates, transfer_checked each, a memo.
+
+        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
+        """
+        ...
+
+    def send(self, tx: SignedTransaction) -> None:
+        """Send the signed bytes. Raises ChainError if the chain refuses them."""
+        ...
+
+    def status(self, signature: str) -> TxStatus:
+        """What the chain knows of a signature, including from history."""
+        ...
+
+    def blockhash_valid(self, tx: SignedTransaction) -> bool:
+        """Whether `tx` can still land (its blockhash has not expired)."""
+        ...
+
+    def token_transfers(self, signature: str) -> list[TokenTransfer] | None:
+        """The SPL token transfers of a confirmed transaction; None if unknown or failed."""
+        ...
+
+    def token_balance(self, token_account: str) -> int:
+        """Balance of a token account in base units (0 if it does not exist)."""
+        ...
+
+    def slot(self) -> int:
+        """The current slot, stated with reconciliation reports."""
+        ...
+
+
+class Crypto(Protocol):
+    """Ed25519 over Solana addresses: check wallet signatures, sign as the market."""
+
+    @property
+    def market_address(self) -> str: ...
+
+    def is_address(self, text: str) -> bool:
+        """Whether `text` is a base58 Solana address (32 bytes)."""
+        ...
+
+    def verify(self, address: str, message: bytes, signature: str) -> bool:
+        """Whether `signature` (base58) is `address`'s Ed25519 signature of `message`."""
+        ...
+
+    def sign(self, message: bytes) -> str:
+        """The market key's signature of `message`, base58."""
+        ...

@@ -1,0 +1,120 @@
+"""Money use cases: on-chain deposits, withdrawals, balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from earnest.domain import ledger
+from earnest.domain.errors import Forbidden, InsufficientFunds, InvalidInput, NotFound
+from earnest.domain.money import parse_amount
+from earnest.services.chain_port import Chain
+from earnest.services.common import new_id
+from earnest.services.identity import Principal
+from earnest.services.ports import Clock, PayoutRecord, Random, Store
+
+
+@dataclass(frozen=True)
+class Balances:
+    available: int
+    pending_withdrawal: int
+    payable: int  # earned as a worker, not yet on chain
+
+
+def record_deposit(
+    who: Principal, signature: str, *, store: Store, chain: Chain, clock: Clock
+) -> int:
+    """Credit the caller with the tokens a confirmed transaction sent to the vault, once."""
+    who.require("funds:write")
+    transfers = chain.token_transfers(signature)
+    if transfers is None:
+        raise NotFound("no confirmed transaction with that signature on chain")
+    to_vault = [t for t in transfers if t.destination == chain.vault]
+    if not to_vault:
+        raise InvalidInput("that transaction sends nothing to the market vault")
+    if any(t.mint != chain.mint for t in to_vault):
+        raise InvalidInput("that transaction sends another token than the market's mint")
+    if any(t.authority != who.address for t in to_vault):
+        raise Forbidden("that deposit was signed by another wallet than the caller's")
+    amount = sum(t.amount for t in to_vault)
+    now = clock.now()
+    with store.uow() as uow:
+        uow.deposits.add(signature, who.address, amount, now)
+        uow.ledger.post(ledger.deposit(f"deposit:{signature}", who.address, amount), now)
+        uow.commit()
+    return amount
+
+
+def withdraw(
+    who: Principal, amount: int, *, store: Store, clock: Clock, rand: Random
+) -> PayoutRecord:
+    """Queue unspent balance for payment back to the caller's wallet."""
+    who.require("funds:write")
+    parse_amount(amount)
+    if amount <= 0:
+        raise InvalidInput("amount must be positive")
+    now = clock.now()
+    payout = PayoutRecord(
+        new_id("pay", rand),
+        ledger.requester_payable(who.address),
+        who.address,
+        amount,
+        None,
+        "pending",
+        None,
+        now,
+    )
+    entry = ledger.transfer(
+        f"withdraw:{payout.id}",
+        "withdraw",
+        ledger.requester_available(who.address),
+        payout.account,
+        amount,
+    )
+    with store.uow() as uow:
+        available = uow.ledger.balance(ledger.requester_available(who.address))
+        if available < amount:
+            raise InsufficientFunds(f"available balance is {available}, less than {amount}")
+        uow.ledger.post(entry, now)
+        uow.payouts.add(payout)
+        uow.commit()
+    return payout
+
+
+def balances(who: Principal, *, store: Store) -> Balances:
+    with store.uow(readonly=True) as uow:
+        return Balances(
+            uow.ledger.balance(ledger.requester_available(who.address)),
+            uow.ledger.balance(ledger.requester_payable(who.address)),
+            uow.ledger.balance(ledger.worker_payable(who.address)),
+        )
+
+
+@dataclass(frozen=True)
+class PaidPayout:
+    payout: PayoutRecord
+    transaction: str | None
+    paid_at: datetime | None
+
+
+def my_payouts(who: Principal, *, store: Store) -> list[PaidPayout]:
+    """The caller's payouts, newest first, each with the transaction that paid it."""
+    out = []
+    with store.uow(readonly=True) as uow:
+        for p in uow.payouts.of_recipient(who.address):
+            batch = uow.payouts.batch(p.batch_id) if p.batch_id else None
+            paid = batch is not None and batch.status == "confirmed"
+            out.append(
+                PaidPayout(
+                    p,
+                    batch.signature if paid and batch else None,
+                    batch.confirmed_at if paid and batch else None,
+                )
+            )
+    return out
+
+
+def settlement_stats(*, store: Store) -> dict[str, int]:
+    """Confirmed transactions and transfers, and the payout backlog by status."""
+    with store.uow(readonly=True) as uow:
+        return uow.payouts.stats() | uow.payouts.backlog()

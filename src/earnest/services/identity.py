@@ -1,0 +1,161 @@
+"""Identity use cases: wallet sign-in, sessions, and requester API keys."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from earnest.domain import siws
+from earnest.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from earnest.services.chain_port import Crypto
+from earnest.services.ports import ApiKeyRecord, Clock, Random, Store
+
+CHALLENGE_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(hours=24)
+API_KEY_PREFIX = "ek_"
+SCOPES = frozenset(
+    {"campaigns:read", "campaigns:write", "tasks:write", "results:read", "funds:write", "work"}
+)
+SESSION_SCOPES = tuple(sorted(SCOPES))
+PARTY_KINDS = ("person", "agent")
+
+
+@dataclass(frozen=True)
+class SiteIdentity:
+    """How this market names itself in sign-in messages."""
+
+    domain: str
+    uri: str
+    chain_id: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and what the credential allows."""
+
+    address: str
+    scopes: tuple[str, ...]
+    credential: str  # "session" or "api_key:<id>"
+
+    def require(self, scope: str) -> None:
+        """Raise Forbidden unless the credential carries `scope`."""
+        if scope not in self.scopes:
+            raise Forbidden(f"this credential lacks the {scope!r} scope")
+
+
+def digest(secret: str) -> str:
+    """How secrets are stored: sha256 hex (they carry 256 bits of entropy; no salt needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_challenge(
+    address: str, *, site: SiteIdentity, store: Store, crypto: Crypto, clock: Clock, rand: Random
+) -> siws.SignInMessage:
+    """Issue a one-use sign-in message for `address` to sign."""
+    if not crypto.is_address(address):
+        raise InvalidInput("address is not a valid Solana address")
+    now = clock.now().replace(microsecond=0)
+    message = siws.SignInMessage(
+        domain=site.domain,
+        address=address,
+        statement=siws.STATEMENT,
+        uri=site.uri,
+        chain_id=site.chain_id,
+        nonce=rand.token(16).replace("-", "a").replace("_", "b"),
+        issued_at=now,
+        expires_at=now + CHALLENGE_TTL,
+    )
+    with store.uow() as uow:
+        uow.auth.add_nonce(message.nonce, address, message.text(), message.expires_at)
+        uow.commit()
+    return message
+
+
+def sign_in(
+    message: str,
+    signature: str,
+    *,
+    kind: str,
+    site: SiteIdentity,
+    store: Store,
+    crypto: Crypto,
+    clock: Clock,
+    rand: Random,
+) -> tuple[str, Principal, datetime]:
+    """Check a signed challenge, consume its nonce, and open a session: (token, who, expiry)."""
+    parsed = siws.parse(message)
+    if parsed.domain != site.domain or parsed.uri != site.uri or parsed.chain_id != site.chain_id:
+        raise Unauthenticated("the message was issued for another site")
+    if kind not in PARTY_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(PARTY_KINDS)}")
+    if not crypto.verify(parsed.address, message.encode(), signature):
+        raise Unauthenticated("the signature does not match the address")
+    now = clock.now()
+    token = rand.token(32)
+    expires = now + SESSION_TTL
+    with store.uow() as uow:
+        consumed = uow.auth.consume_nonce(parsed.nonce, now)
+        if consumed is None:
+            raise Unauthenticated("unknown or already used sign-in nonce")
+        address, issued_text, nonce_expiry = consumed
+        if issued_text != message or address != parsed.address:
+            raise Unauthenticated("the message differs from the one issued")
+        if now >= nonce_expiry:
+            uow.commit()  # the nonce stays spent
+            raise Unauthenticated("the sign-in message has expired")
+        uow.parties.ensure(address, kind, now)
+        uow.auth.add_session(digest(token), address, now, expires)
+        uow.commit()
+    return token, Principal(address, SESSION_SCOPES, "session"), expires
+
+
+def authenticate(credential: str, *, store: Store, clock: Clock) -> Principal:
+    """Resolve a bearer credential (session token or API key) to a principal."""
+    if not credential:
+        raise Unauthenticated("missing credentials")
+    with store.uow(readonly=True) as uow:
+        if credential.startswith(API_KEY_PREFIX):
+            key = uow.auth.api_key_by_hash(digest(credential))
+            if key is None or key.revoked_at is not None:
+                raise Unauthenticated("unknown or revoked API key")
+            return Principal(key.address, key.scopes, f"api_key:{key.id}")
+        owner = uow.auth.session_owner(digest(credential), clock.now())
+    if owner is None:
+        raise Unauthenticated("unknown or expired session")
+    return Principal(owner, SESSION_SCOPES, "session")
+
+
+def create_api_key(
+    who: Principal, name: str, scopes: list[str], *, store: Store, clock: Clock, rand: Random
+) -> tuple[str, ApiKeyRecord]:
+    """Create a scoped API key; the secret is returned once and stored only as a hash."""
+    if who.credential != "session":
+        raise Forbidden("API keys are created from a wallet session, not from another key")
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown or not scopes:
+        raise InvalidInput(
+            f"scopes must be a non-empty subset of {sorted(SCOPES)}; unknown: {unknown}"
+        )
+    if not name.strip() or len(name) > 100:
+        raise InvalidInput("name must be 1 to 100 characters")
+    key_id = "key_" + rand.token(9)
+    secret = f"{API_KEY_PREFIX}{rand.token(32)}"
+    record = ApiKeyRecord(key_id, who.address, name, tuple(sorted(set(scopes))), clock.now(), None)
+    with store.uow() as uow:
+        uow.auth.add_api_key(record, digest(secret))
+        uow.commit()
+    return secret, record
+
+
+def list_api_keys(who: Principal, *, store: Store) -> list[ApiKeyRecord]:
+    with store.uow(readonly=True) as uow:
+        return uow.auth.api_keys_of(who.address)
+
+
+def revoke_api_key(who: Principal, key_id: str, *, store: Store, clock: Clock) -> None:
+    """Revoke one of the caller's keys (someone else's key is simply not found)."""
+    with store.uow() as uow:
+        if not uow.auth.revoke_api_key(key_id, who.address, clock.now()):
+            raise NotFound("no such active API key")
+        uow.commit()
