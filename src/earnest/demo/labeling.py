@@ -22,7 +22,7 @@ from earnest.bootstrap import Market, build_market
 from earnest.client import AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.crowd import INPUT_SCHEMA, OUTPUT_SCHEMA, SimWorker, make_crowd, make_tasks
-from earnest.demo.server import BackgroundServer
+from earnest.demo.server import ServerProcess
 from earnest.domain.money import format_units
 from earnest.services.campaigns import results
 from earnest.services.identity import SESSION_SCOPES, Principal
@@ -43,45 +43,57 @@ class DemoOptions:
 def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     """Run the whole story and return the summary."""
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="earnest-demo-"))
-    market = build_market(Settings(data_dir=data_dir, port=0))
-    server = BackgroundServer(market)
+    settings = Settings(data_dir=data_dir)
+    started = time.monotonic()
+    requester, deposit_signature, budget = _deposit_on_chain(settings, options)
+    server = ServerProcess(data_dir)
     url = server.start()
-    market.settler.start()
     console.print(f"Earnest market on {url}  (API docs: {url}/docs, data in {data_dir})")
     try:
-        started = time.monotonic()
-        campaign_id, truth = _requester_setup(market, url, options, console)
+        campaign_id, truth = _post_work(url, requester, deposit_signature, budget, options, console)
         asyncio.run(_crowd(url, campaign_id, options, console))
-        _wait_settled(market, console)
-        summary = _summary(market, url, campaign_id, truth, options)
-        summary["seconds"] = round(time.monotonic() - started, 1)
-        return summary
+        _wait_settled(url, requester, console)
     finally:
-        market.settler.stop()
         server.stop()
+    market = build_market(settings)
+    try:
+        summary = _summary(market, campaign_id, truth, options)
+    finally:
         market.close()
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    return summary
 
 
-def _requester_setup(
-    market: Market, url: str, o: DemoOptions, console: Console
-) -> tuple[str, dict[str, str]]:
-    rng = random.Random(o.seed)
-    tasks, truth = make_tasks(o.tasks, o.gold_share, rng)
-    units = o.tasks * o.overlap
-    fee = o.reward * market.settings.fee_bps // 10_000
-    budget = units * (o.reward + fee)
-    requester = Wallet.generate()
-    market.chain.faucet(requester.address, budget)
-    with Earnest.sign_in(url, requester) as api:
-        info = api.market()
+def _budget(o: DemoOptions, fee_bps: int) -> int:
+    return o.tasks * o.overlap * (o.reward + o.reward * fee_bps // 10_000)
+
+
+def _deposit_on_chain(settings: Settings, o: DemoOptions) -> tuple[Wallet, str, int]:
+    """The requester gets tokens and sends them to the market's vault, on chain."""
+    market = build_market(settings)
+    try:
+        budget = _budget(o, settings.fee_bps)
+        requester = Wallet.generate()
+        market.chain.faucet(requester.address, budget)
         raw = requester.deposit_transaction(
-            mint=info["mint"],
-            decimals=info["decimals"],
-            vault=info["vault"],
+            mint=market.chain.mint,
+            decimals=market.chain.decimals,
+            vault=market.chain.vault,
             amount=budget,
             blockhash=market.chain.latest_blockhash(),
         )
-        signature = market.chain.submit(raw)
+        return requester, market.chain.submit(raw), budget
+    finally:
+        market.close()
+
+
+def _post_work(
+    url: str, requester: Wallet, signature: str, budget: int, o: DemoOptions, console: Console
+) -> tuple[str, dict[str, str]]:
+    """The requester credits the deposit, creates and funds a campaign, uploads tasks."""
+    tasks, truth = make_tasks(o.tasks, o.gold_share, random.Random(o.seed))
+    with Earnest.sign_in(url, requester) as api:
+        decimals = api.market()["decimals"]
         api.deposit(signature)
         campaign = api.create_campaign(
             type="labeling",
@@ -97,16 +109,15 @@ def _requester_setup(
         api.upload_tasks(campaign["id"], tasks)
         api.fund(campaign["id"], budget)
     console.print(
-        f"Requester deposited {format_units(budget, info['decimals'])} tokens on chain "
-        f"and funded campaign {campaign['id']}: {o.tasks} tasks, {round(o.tasks * o.gold_share)} gold, "
-        f"overlap {o.overlap}"
+        f"Requester deposited {format_units(budget, decimals)} tokens on chain and funded campaign "
+        f"{campaign['id']}: {o.tasks} tasks, {round(o.tasks * o.gold_share)} gold, overlap {o.overlap}"
     )
     return campaign["id"], truth
 
 
 async def _crowd(url: str, campaign_id: str, o: DemoOptions, console: Console) -> None:
     crowd = make_crowd(o.workers, random.Random(o.seed + 1))
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=o.workers, max_keepalive_connections=o.workers)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         progress = Progress(
             TextColumn("answers"),
@@ -147,20 +158,20 @@ async def _work(
     return answered
 
 
-def _wait_settled(market: Market, console: Console, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        market.settler.round()
-        with market.store.uow(readonly=True) as uow:
-            backlog = uow.payouts.backlog()
-        if not backlog.get("pending_count") and not backlog.get("batched_count"):
-            return
-        time.sleep(0.1)
+def _wait_settled(url: str, requester: Wallet, console: Console, timeout: float = 60.0) -> None:
+    """Wait until the market's settler has paid everything owed."""
+    with Earnest.sign_in(url, requester) as api:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            backlog = api.market()["settlement"]
+            if not backlog.get("pending_count") and not backlog.get("batched_count"):
+                return
+            time.sleep(0.2)
     console.print("[yellow]settlement still has a backlog after the timeout[/yellow]")
 
 
 def _summary(
-    market: Market, url: str, campaign_id: str, truth: dict[str, str], o: DemoOptions
+    market: Market, campaign_id: str, truth: dict[str, str], o: DemoOptions
 ) -> dict[str, Any]:
     with market.store.uow(readonly=True) as uow:
         stats = uow.payouts.stats()

@@ -170,6 +170,7 @@ def close_campaign(
     now = clock.now()
     with store.uow() as uow:
         campaign = owned_campaign(uow, campaign_id, who.address)
+        uow.campaigns.lock(campaign_id)
         escrow = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
         refund = escrow - uow.assignments.outstanding(campaign_id) * campaign.unit_cost
         uow.campaigns.set_status(campaign_id, CampaignStatus.CLOSED)

@@ -75,6 +75,7 @@ def _claim_in(
 ) -> Claim | None:
     if not campaign.is_open_for_work(now) or campaign.requester == worker:
         return None
+    uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
     escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
     if escrow < (uow.assignments.outstanding(campaign.id) + 1) * campaign.unit_cost:
         return None  # every unit that might still be accepted must stay covered

@@ -7,6 +7,7 @@ keeps LiteSVM's accounts and landed transactions on disk. One process owns a sta
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -224,6 +225,8 @@ class LocalChain:
                     decimals=self._decimals,
                 )
             )
+        # A nonce memo keeps two equal faucet calls from being one deduplicated transaction.
+        ixs.append(instructions.memo(market, f"earnest:faucet:{secrets.token_hex(8)}".encode()))
         self._runtime.credit_lamports(wallet, lamports)
         return self._runtime.execute(self._sign(ixs))
 

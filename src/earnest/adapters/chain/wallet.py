@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from solders.hash import Hash
@@ -66,4 +67,7 @@ class Wallet:
             recent = Hash.from_string(blockhash)
         except ValueError as exc:
             raise InvalidInput(f"not a blockhash: {blockhash!r}") from exc
-        return bytes(Transaction([self.keypair], Message([move], owner), recent))
+        # A nonce memo makes two equal deposits two transactions: with the same blockhash
+        # they would otherwise share a signature, and the chain would run only the first.
+        nonce = instructions.memo(owner, f"earnest:deposit:{secrets.token_hex(8)}".encode())
+        return bytes(Transaction([self.keypair], Message([move, nonce], owner), recent))

@@ -28,9 +28,23 @@ class Ledger:
         self._insert = postgresql.insert if pg else sqlite.insert
 
     def post(self, entry: JournalEntry, now: datetime) -> bool:
-        """Apply the entry once; False if its key was applied before. Refuses overdrafts."""
+        """Apply the entry once; False if its key was applied before. Refuses overdrafts.
+
+        The entry runs in a savepoint, so a refused one leaves nothing behind even if the
+        caller goes on and commits the rest of its transaction.
+        """
         if self.c.scalar(select(journal.c.id).where(journal.c.key == entry.key)) is not None:
             return False
+        savepoint = self.c.begin_nested()
+        try:
+            self._apply(entry, now)
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return True
+
+    def _apply(self, entry: JournalEntry, now: datetime) -> None:
         entry_id = self.c.execute(
             insert(journal).values(key=entry.key, kind=entry.kind, memo=entry.memo, created_at=now)
         ).inserted_primary_key[0]  # type: ignore[index]
@@ -51,7 +65,6 @@ class Ledger:
             ).returning(ledger_accounts.c.balance)
             after[account] = int(self.c.scalar(stmt))
         check_balances(after, after)
-        return True
 
     def balance(self, account: str) -> int:
         value = self.c.scalar(

@@ -22,8 +22,9 @@ from earnest.domain.work import (
 
 
 class Campaigns:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
+        self.pg = pg
 
     def add(self, campaign: Campaign) -> None:
         spec = campaign.spec
@@ -68,6 +69,13 @@ class Campaigns:
             .limit(limit)
         )
         return [_campaign(r._mapping) for r in rows]
+
+    def lock(self, campaign_id: str) -> None:
+        """Serialize escrow checks of one campaign (PostgreSQL; SQLite has a single writer)."""
+        if self.pg:
+            self.c.execute(
+                select(campaigns.c.id).where(campaigns.c.id == campaign_id).with_for_update()
+            )
 
     def set_status(self, campaign_id: str, status: CampaignStatus) -> None:
         self.c.execute(

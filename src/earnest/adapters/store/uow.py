@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -16,12 +17,17 @@ from earnest.domain.errors import Conflict
 class SqlUnitOfWork:
     """One database transaction; nothing is written unless `commit()` is called."""
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, readonly: bool = False, write_lock: threading.RLock | None = None
+    ) -> None:
         self._engine = engine
         self._readonly = readonly
         self._committed = False
+        self._lock = None if readonly else write_lock
 
     def __enter__(self) -> SqlUnitOfWork:
+        if self._lock is not None:
+            self._lock.acquire()
         conn: Connection = self._engine.connect()
         if self._readonly:
             conn = conn.execution_options(earnest_readonly=True)
@@ -34,7 +40,7 @@ class SqlUnitOfWork:
         self.workers = Workers(conn, pg)
         self.ledger = Ledger(conn, pg)
         self.deposits = Deposits(conn)
-        self.campaigns = Campaigns(conn)
+        self.campaigns = Campaigns(conn, pg)
         self.tasks = Tasks(conn, pg)
         self.assignments = Assignments(conn, pg)
         self.receipts = Receipts(conn)
@@ -59,6 +65,8 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._lock is not None:
+                self._lock.release()
         if isinstance(exc, IntegrityError):
             raise Conflict("a concurrent request changed the same object; retry") from exc
         return False
@@ -69,13 +77,16 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Queueing writers on a lock in-process is far
+        # cheaper than letting them collide on BEGIN IMMEDIATE, whose busy handler sleeps.
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly)
+        return SqlUnitOfWork(self.engine, readonly=readonly, write_lock=self._write_lock)
 
     def dispose(self) -> None:
         self.engine.dispose()

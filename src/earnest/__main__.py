@@ -1,0 +1,5 @@
+"""`python -m earnest` runs the CLI."""
+
+from earnest.cli import main
+
+main()

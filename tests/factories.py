@@ -1,0 +1,207 @@
+"""Factories for integration tests: funded requesters, labeling campaigns, workers, a clock.
+
+Everything goes through the real use cases, the real SQL store and the real LocalChain;
+nothing here fakes a port except the clock and randomness, which tests must control.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from earnest.adapters.chain import Wallet
+from earnest.bootstrap import Market
+from earnest.domain.work import Campaign, CampaignSpec
+from earnest.services import campaigns, funds, work
+from earnest.services.campaigns import TaskLine
+from earnest.services.identity import SESSION_SCOPES, Principal
+from earnest.services.ports import Clock, Random
+
+LABELS = ("a", "b", "c")
+INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {"text": {"type": "string"}},
+}
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["label"],
+    "properties": {"label": {"enum": list(LABELS)}},
+    "additionalProperties": False,
+}
+REWARD = 1_000
+
+
+class FakeClock:
+    """A clock that moves only when told to (aware UTC)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+class FixedRandom:
+    """`random()` always returns `value` (decides gold or not); tokens stay unique."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+    def token(self, nbytes: int) -> str:
+        return secrets.token_urlsafe(nbytes)
+
+
+def principal(address: str) -> Principal:
+    """A wallet session for `address` with every scope."""
+    return Principal(address, SESSION_SCOPES, "session")
+
+
+def worker() -> Principal:
+    """A worker: a session for a brand-new wallet (no token account on chain yet)."""
+    return principal(Wallet.generate().address)
+
+
+def unit_cost(market: Market, reward: int = REWARD) -> int:
+    """What escrow pays per accepted unit at this market's fee."""
+    return reward + reward * market.settings.fee_bps // 10_000
+
+
+def send_deposit(market: Market, wallet: Wallet, amount: int) -> str:
+    """Move `amount` tokens from the wallet to the vault on chain; the signature."""
+    raw = wallet.deposit_transaction(
+        mint=market.chain.mint,
+        decimals=market.chain.decimals,
+        vault=market.chain.vault,
+        amount=amount,
+        blockhash=market.chain.latest_blockhash(),
+    )
+    return market.chain.submit(raw)
+
+
+def funded_requester(
+    market: Market, amount: int, *, clock: Clock | None = None
+) -> tuple[Wallet, Principal]:
+    """A new wallet given `amount` tokens by the faucet, all deposited and credited."""
+    wallet = Wallet.generate()
+    market.chain.faucet(wallet.address, amount)
+    signature = send_deposit(market, wallet, amount)
+    who = principal(wallet.address)
+    credited = funds.record_deposit(
+        who, signature, store=market.store, chain=market.chain, clock=clock or market.clock
+    )
+    assert credited == amount
+    return wallet, who
+
+
+def labeling_campaign(
+    market: Market,
+    who: Principal,
+    *,
+    tasks: int,
+    gold: int = 0,
+    overlap: int = 3,
+    reward: int = REWARD,
+    fund: int | None = None,
+    gold_share: float = 0.0,
+    lease_seconds: int = 600,
+    clock: Clock | None = None,
+    rand: Random | None = None,
+) -> Campaign:
+    """A funded, active labeling campaign: the first `gold` tasks are gold.
+
+    Gold task i has the hidden answer {"label": LABELS[i % 3]}. `fund` defaults to every
+    slot of every task (tasks x overlap units).
+    """
+    clock = clock or market.clock
+    rand = rand or market.rand
+    spec = CampaignSpec(
+        type="labeling",
+        title="Label short texts",
+        instructions="Pick a, b or c.",
+        input_schema=INPUT_SCHEMA,
+        output_schema=OUTPUT_SCHEMA,
+        reward=reward,
+        overlap=overlap,
+        gold_share=gold_share,
+        lease_seconds=lease_seconds,
+    )
+    campaign = campaigns.create_campaign(
+        who, spec, fee_bps=market.settings.fee_bps, store=market.store, clock=clock, rand=rand
+    )
+    lines = []
+    for i in range(tasks):
+        value: dict[str, Any] = {"id": f"t{i}", "data": {"text": f"item {i}"}}
+        if i < gold:
+            value["gold"] = {"label": LABELS[i % 3]}
+        lines.append(TaskLine(i + 1, value))
+    assert campaigns.add_tasks(who, campaign.id, lines, store=market.store) == tasks
+    amount = fund if fund is not None else tasks * overlap * unit_cost(market, reward)
+    campaigns.fund_campaign(who, campaign.id, amount, store=market.store, clock=clock, rand=rand)
+    return campaign
+
+
+def claim(
+    market: Market,
+    who: Principal,
+    campaign_id: str | None,
+    *,
+    clock: Clock | None = None,
+    rand: Random | None = None,
+) -> work.Claim:
+    return work.claim_task(
+        who,
+        campaign_id,
+        store=market.store,
+        clock=clock or market.clock,
+        rand=rand or market.rand,
+    )
+
+
+def submit(
+    market: Market,
+    who: Principal,
+    assignment_id: str,
+    answer: Any,
+    *,
+    clock: Clock | None = None,
+) -> work.SubmitResult:
+    return work.submit_work(
+        who,
+        assignment_id,
+        answer,
+        store=market.store,
+        crypto=market.crypto,
+        clock=clock or market.clock,
+        rand=market.rand,
+    )
+
+
+def do_unit(
+    market: Market, who: Principal, campaign_id: str, label: str = "a"
+) -> work.SubmitResult:
+    """Claim one task of the campaign and answer it."""
+    got = claim(market, who, campaign_id)
+    return submit(market, who, got.assignment.id, {"label": label})
+
+
+def balance(market: Market, account: str) -> int:
+    with market.store.uow(readonly=True) as uow:
+        return uow.ledger.balance(account)
+
+
+def ledger_balances(market: Market) -> dict[str, int]:
+    with market.store.uow(readonly=True) as uow:
+        return uow.ledger.balances()
+
+
+def token_balance(market: Market, owner: str) -> int:
+    """Tokens held on chain by wallet `owner` (its associated token account)."""
+    return market.chain.token_balance(market.chain.token_account(owner))

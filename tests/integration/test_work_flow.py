@@ -1,0 +1,238 @@
+"""Claim, submit, verify: leases, majority and gold verdicts, and the escrow limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from earnest.bootstrap import Market
+from earnest.domain import ledger
+from earnest.domain.errors import (
+    AlreadyDone,
+    LeaseExpired,
+    NotFound,
+    NoWorkAvailable,
+    SchemaViolation,
+)
+from earnest.domain.verification import Decision
+from earnest.domain.work import Assignment, AssignmentStatus
+from earnest.services import campaigns, work
+from earnest.services.identity import Principal
+from tests.factories import (
+    REWARD,
+    FakeClock,
+    FixedRandom,
+    balance,
+    claim,
+    funded_requester,
+    labeling_campaign,
+    ledger_balances,
+    submit,
+    unit_cost,
+    worker,
+)
+
+
+def _assignment(market: Market, who: Principal, assignment_id: str) -> Assignment:
+    return work.get_assignment(who, assignment_id, store=market.store)
+
+
+def test_two_agreeing_workers_are_accepted_and_the_third_rejected(market: Market) -> None:
+    cost = unit_cost(market)
+    _, requester = funded_requester(market, 50_000)
+    campaign = labeling_campaign(market, requester, tasks=1, overlap=3)
+    w1, w2, w3 = worker(), worker(), worker()
+    c1, c2, c3 = (claim(market, w, campaign.id) for w in (w1, w2, w3))
+    assert c1.assignment.task_id == c2.assignment.task_id == c3.assignment.task_id
+
+    first = submit(market, w3, c3.assignment.id, {"label": "b"})
+    second = submit(market, w1, c1.assignment.id, {"label": "a"})
+    assert (first.decision, second.decision) == (Decision.WAIT, Decision.WAIT)
+    assert first.receipt_id is None
+    assert balance(market, ledger.worker_payable(w1.address)) == 0
+
+    last = submit(market, w2, c2.assignment.id, {"label": "a"})
+    assert last.decision is Decision.ACCEPT
+    assert last.reason == "agrees with 2 of 3"
+    assert last.receipt_id is not None
+
+    a1 = _assignment(market, w1, c1.assignment.id)
+    a3 = _assignment(market, w3, c3.assignment.id)
+    assert (a1.status, a1.reward, a1.reason) == (
+        AssignmentStatus.ACCEPTED,
+        REWARD,
+        "agrees with 2 of 3",
+    )
+    assert a3.status is AssignmentStatus.REJECTED
+    assert a3.reward == 0
+    assert a3.reason == (
+        'your answer {"label":"b"} disagreed with the majority answer {"label":"a"} '
+        "(2 of 3 workers)"
+    )
+    assert balance(market, ledger.worker_payable(w1.address)) == REWARD
+    assert balance(market, ledger.worker_payable(w2.address)) == REWARD
+    assert balance(market, ledger.worker_payable(w3.address)) == 0
+    assert balance(market, ledger.campaign_escrow(campaign.id)) == 3 * cost - 2 * cost
+    assert balance(market, ledger.FEES) == 2 * (cost - REWARD)
+    [row] = campaigns.results(requester, campaign.id, store=market.store)
+    assert row["result"] == {"label": "a"}
+    assert len(row["answers"]) == 3
+
+
+def test_a_worker_never_gets_the_same_task_twice(market: Market) -> None:
+    _, requester = funded_requester(market, 100_000)
+    campaign = labeling_campaign(market, requester, tasks=6, overlap=3)
+    w = worker()
+    seen = []
+    for _ in range(6):
+        seen.append(claim(market, w, campaign.id).assignment)
+    assert len({a.task_id for a in seen}) == 6
+    with pytest.raises(NoWorkAvailable):
+        claim(market, w, campaign.id)
+    for a in seen[:3]:
+        submit(market, w, a.id, {"label": "a"})
+    with pytest.raises(NoWorkAvailable):
+        claim(market, w, campaign.id)
+    # Other workers still find every task: each has two free slots.
+    other = worker()
+    assert len({claim(market, other, campaign.id).assignment.task_id for _ in range(6)}) == 6
+
+
+def test_the_gold_answer_is_never_shown_and_gold_is_decided_at_once(market: Market) -> None:
+    _, requester = funded_requester(market, 100_000)
+    always_gold = FixedRandom(0.0)
+    campaign = labeling_campaign(
+        market, requester, tasks=3, gold=3, overlap=3, gold_share=0.5, rand=always_gold
+    )
+    right, wrong = worker(), worker()
+    got = claim(market, right, campaign.id, rand=always_gold)
+    index = int(got.task_data["text"].split()[-1])
+    assert got.task_data == {"text": f"item {index}"}
+    assert "gold" not in repr(got.task_data)
+    gold_label = "abc"[index % 3]
+    other_label = "abc"[(index + 1) % 3]
+
+    ok = submit(market, right, got.assignment.id, {"label": gold_label})
+    assert ok.decision is Decision.ACCEPT
+    assert ok.reason == "matches the known answer"
+    assert balance(market, ledger.worker_payable(right.address)) == REWARD
+
+    got_wrong = claim(market, wrong, campaign.id, rand=always_gold)
+    assert got_wrong.assignment.task_id == got.assignment.task_id
+    assert got_wrong.task_data == {"text": f"item {index}"}
+    bad = submit(market, wrong, got_wrong.assignment.id, {"label": other_label})
+    assert bad.decision is Decision.REJECT
+    assert "control task" in bad.reason
+    assert balance(market, ledger.worker_payable(wrong.address)) == 0
+    assert _assignment(market, right, got.assignment.id).answer == {"label": gold_label}
+
+
+def test_a_schema_invalid_answer_is_refused_and_the_lease_kept(market: Market) -> None:
+    _, requester = funded_requester(market, 50_000)
+    campaign = labeling_campaign(market, requester, tasks=1, overlap=1)
+    w = worker()
+    got = claim(market, w, campaign.id)
+    for bad in ({"label": "z"}, {"labl": "a"}, "a", {"label": "a", "extra": 1}):
+        with pytest.raises(SchemaViolation):
+            submit(market, w, got.assignment.id, bad)
+    held = _assignment(market, w, got.assignment.id)
+    assert held.status is AssignmentStatus.LEASED
+    assert held.answer is None
+    assert submit(market, w, got.assignment.id, {"label": "c"}).decision is Decision.ACCEPT
+
+
+def test_someone_elses_assignment_is_not_found(market: Market) -> None:
+    _, requester = funded_requester(market, 50_000)
+    campaign = labeling_campaign(market, requester, tasks=1, overlap=1)
+    owner, intruder = worker(), worker()
+    got = claim(market, owner, campaign.id)
+    with pytest.raises(NotFound):
+        submit(market, intruder, got.assignment.id, {"label": "a"})
+    with pytest.raises(NotFound):
+        _assignment(market, intruder, got.assignment.id)
+    with pytest.raises(NotFound):
+        submit(market, intruder, "asg_doesnotexist", {"label": "a"})
+    assert _assignment(market, owner, got.assignment.id).status is AssignmentStatus.LEASED
+    assert balance(market, ledger.worker_payable(intruder.address)) == 0
+
+
+def test_a_second_submit_is_already_done(market: Market) -> None:
+    _, requester = funded_requester(market, 50_000)
+    decided = labeling_campaign(market, requester, tasks=1, overlap=1)
+    waiting = labeling_campaign(market, requester, tasks=1, overlap=3)
+    w = worker()
+    a = claim(market, w, decided.id).assignment
+    b = claim(market, w, waiting.id).assignment
+    assert submit(market, w, a.id, {"label": "a"}).decision is Decision.ACCEPT
+    assert submit(market, w, b.id, {"label": "a"}).decision is Decision.WAIT
+    with pytest.raises(AlreadyDone):
+        submit(market, w, a.id, {"label": "b"})
+    with pytest.raises(AlreadyDone):
+        submit(market, w, b.id, {"label": "b"})
+    assert balance(market, ledger.worker_payable(w.address)) == REWARD
+    assert _assignment(market, w, b.id).answer == {"label": "a"}
+
+
+def test_an_expired_lease_is_refused_and_the_slot_reopens(market: Market) -> None:
+    clock = FakeClock()
+    _, requester = funded_requester(market, 50_000, clock=clock)
+    campaign = labeling_campaign(
+        market,
+        requester,
+        tasks=1,
+        overlap=1,
+        lease_seconds=60,
+        fund=unit_cost(market),
+        clock=clock,
+    )
+    slow, fast = worker(), worker()
+    got = claim(market, slow, campaign.id, clock=clock)
+    with pytest.raises(NoWorkAvailable):
+        claim(market, fast, campaign.id, clock=clock)
+    clock.advance(59)
+    with pytest.raises(NoWorkAvailable):
+        claim(market, fast, campaign.id, clock=clock)
+    clock.advance(1)
+    with pytest.raises(LeaseExpired):
+        submit(market, slow, got.assignment.id, {"label": "a"}, clock=clock)
+
+    reopened = claim(market, fast, campaign.id, clock=clock)
+    assert reopened.assignment.task_id == got.assignment.task_id
+    assert _assignment(market, slow, got.assignment.id).status is AssignmentStatus.EXPIRED
+    with pytest.raises(LeaseExpired):
+        submit(market, slow, got.assignment.id, {"label": "a"}, clock=clock)
+    with pytest.raises(NoWorkAvailable):  # the slow worker may not take it back
+        claim(market, slow, campaign.id, clock=clock)
+    done = submit(market, fast, reopened.assignment.id, {"label": "b"}, clock=clock)
+    assert done.decision is Decision.ACCEPT
+    assert balance(market, ledger.worker_payable(fast.address)) == REWARD
+    assert balance(market, ledger.worker_payable(slow.address)) == 0
+    assert balance(market, ledger.campaign_escrow(campaign.id)) == 0
+
+
+def test_claims_stop_when_the_escrow_is_spoken_for(market: Market) -> None:
+    cost = unit_cost(market)
+    _, requester = funded_requester(market, 50_000)
+    campaign = labeling_campaign(market, requester, tasks=10, overlap=1, fund=3 * cost)
+    crew = [worker() for _ in range(3)]
+    leases = [claim(market, w, campaign.id).assignment for w in crew]
+    with pytest.raises(NoWorkAvailable):
+        claim(market, worker(), campaign.id)
+    for w, a in zip(crew, leases, strict=True):
+        assert submit(market, w, a.id, {"label": "a"}).decision is Decision.ACCEPT
+    with pytest.raises(NoWorkAvailable):
+        claim(market, worker(), campaign.id)
+    balances = ledger_balances(market)
+    assert balances[ledger.campaign_escrow(campaign.id)] == 0
+    assert all(v >= 0 for v in balances.values())
+    status = campaigns.campaign_status(requester, campaign.id, store=market.store)
+    assert (status["spent"], status["reserved"], status["escrow"]) == (3 * cost, 0, 0)
+
+
+def test_a_requester_cannot_work_on_their_own_campaign(market: Market) -> None:
+    _, requester = funded_requester(market, 50_000)
+    campaign = labeling_campaign(market, requester, tasks=2, overlap=1)
+    with pytest.raises(NoWorkAvailable):
+        claim(market, requester, campaign.id)
+    with pytest.raises(NoWorkAvailable):
+        claim(market, requester, None)
+    assert claim(market, worker(), None).campaign.id == campaign.id

@@ -1,0 +1,176 @@
+"""Import boundaries: dependencies point inward, third-party libraries stay in their adapters."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import earnest
+
+PACKAGE_ROOT = Path(earnest.__file__).resolve().parent  # src/earnest
+STDLIB = sys.stdlib_module_names
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted, e.g. earnest.domain.ledger
+    path: Path
+    tree: ast.Module
+
+    def under(self, package: str) -> bool:
+        return self.name == package or self.name.startswith(package + ".")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> list[Module]:
+    return [
+        Module(_module_name(p), p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p)))
+        for p in sorted(PACKAGE_ROOT.rglob("*.py"))
+    ]
+
+
+MODULES = _modules()
+
+
+def imports_of(module: Module) -> list[tuple[int, str]]:
+    """Every module an import statement names (also inside functions), relative ones resolved."""
+    package = module.name if module.path.name == "__init__.py" else module.name.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _names(name: str, *roots: str) -> bool:
+    return any(name == r or name.startswith(r + ".") for r in roots)
+
+
+def violations(rule: str, modules: list[Module] = MODULES) -> list[str]:
+    out: list[str] = []
+    for m in modules:
+        for line, name in imports_of(m):
+            if _broken(rule, m, name):
+                out.append(f"{m.path}:{line}: {m.name} imports {name}")
+        if rule == "http_exception" and not m.under("earnest.api"):
+            out += [
+                f"{m.path}:{node.lineno}: {m.name} uses HTTPException"
+                for node in ast.walk(m.tree)
+                if (isinstance(node, ast.Attribute) and node.attr == "HTTPException")
+                or (isinstance(node, ast.Name) and node.id == "HTTPException")
+            ]
+    return sorted(set(out))
+
+
+def _broken(rule: str, m: Module, name: str) -> bool:
+    if rule == "domain_stdlib_only":
+        return m.under("earnest.domain") and not (
+            _top(name) in STDLIB or _names(name, "earnest.domain")
+        )
+    if rule == "solana_in_chain_adapter":
+        return not m.under("earnest.adapters.chain") and _names(name, "solders", "solana", "spl")
+    if rule == "sqlalchemy_in_store_adapter":
+        return not m.under("earnest.adapters.store") and _names(name, "sqlalchemy")
+    if rule == "http_exception":
+        return not m.under("earnest.api") and name.endswith(".HTTPException")
+    if rule == "inner_layers_point_inward":
+        inner = m.under("earnest.services") or m.under("earnest.domain")
+        return inner and _names(name, "earnest.api", "earnest.adapters", "earnest.cli")
+    raise AssertionError(rule)
+
+
+RULES = [
+    "domain_stdlib_only",
+    "solana_in_chain_adapter",
+    "sqlalchemy_in_store_adapter",
+    "http_exception",
+    "inner_layers_point_inward",
+]
+
+
+def test_modules_were_found() -> None:
+    names = {m.name for m in MODULES}
+    assert {"earnest.domain.ledger", "earnest.services.work", "earnest.api.app"} <= names
+    assert len(MODULES) > 40
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_import_boundary(rule: str) -> None:
+    assert violations(rule) == []
+
+
+def _fake(name: str, source: str) -> Module:
+    path = PACKAGE_ROOT.joinpath(*name.split(".")[1:]).with_suffix(".py")
+    return Module(name, path, ast.parse(source))
+
+
+@pytest.mark.parametrize(
+    ("rule", "name", "source"),
+    [
+        ("domain_stdlib_only", "earnest.domain.x", "import pydantic"),
+        ("domain_stdlib_only", "earnest.domain.x", "from earnest.services import work"),
+        ("domain_stdlib_only", "earnest.domain.x", "def f():\n    import numpy\n"),
+        ("solana_in_chain_adapter", "earnest.services.x", "from solders.pubkey import Pubkey"),
+        ("solana_in_chain_adapter", "earnest.api.x", "import spl.token"),
+        ("solana_in_chain_adapter", "earnest.cli", "from solana.rpc import api"),
+        ("sqlalchemy_in_store_adapter", "earnest.services.x", "from sqlalchemy import text"),
+        ("http_exception", "earnest.services.x", "from fastapi import HTTPException"),
+        (
+            "http_exception",
+            "earnest.services.x",
+            "import fastapi\nraise fastapi.HTTPException(400)",
+        ),
+        ("inner_layers_point_inward", "earnest.services.x", "from earnest.api import deps"),
+        ("inner_layers_point_inward", "earnest.domain.x", "from ..adapters import store"),
+        ("inner_layers_point_inward", "earnest.services.x", "import earnest.cli"),
+    ],
+)
+def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
+    assert violations(rule, [_fake(name, source)])
+
+
+@pytest.mark.parametrize(
+    ("rule", "name", "source"),
+    [
+        (
+            "domain_stdlib_only",
+            "earnest.domain.x",
+            "from __future__ import annotations\nimport json",
+        ),
+        ("domain_stdlib_only", "earnest.domain.x", "from earnest.domain.errors import NotFound"),
+        ("domain_stdlib_only", "earnest.domain.x", "from .errors import NotFound"),
+        (
+            "solana_in_chain_adapter",
+            "earnest.adapters.chain.x",
+            "from solders.pubkey import Pubkey",
+        ),
+        ("sqlalchemy_in_store_adapter", "earnest.adapters.store.x", "import sqlalchemy"),
+        ("http_exception", "earnest.api.x", "from fastapi import HTTPException"),
+        ("inner_layers_point_inward", "earnest.api.x", "from earnest.adapters import store"),
+    ],
+)
+def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> None:
+    assert violations(rule, [_fake(name, source)]) == []

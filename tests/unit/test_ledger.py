@@ -1,0 +1,152 @@
+"""Double-entry ledger rules: balanced entries, signs by normal side, and a property test."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from earnest.domain import ledger
+from earnest.domain.errors import InsufficientFunds, InvalidInput
+from earnest.domain.ledger import FEES, VAULT, JournalEntry, Posting
+
+REQ = "requester:R:available"
+ESCROW = "campaign:C:escrow"
+
+
+def test_entry_must_balance() -> None:
+    with pytest.raises(InvalidInput, match="does not balance"):
+        JournalEntry("k", "x", (Posting(VAULT, 10), Posting(REQ, -9)))
+
+
+def test_balanced_entry_is_accepted() -> None:
+    entry = JournalEntry("k", "x", (Posting(VAULT, 10), Posting(REQ, -10)))
+    assert sum(p.amount for p in entry.postings) == 0
+
+
+@pytest.mark.parametrize("amount", [0, 1.5, 10.0, True, False, "10", None])
+def test_entry_rejects_non_integer_or_zero_amounts(amount: object) -> None:
+    with pytest.raises(InvalidInput):
+        JournalEntry("k", "x", (Posting(VAULT, amount), Posting(REQ, -10)))  # type: ignore[arg-type]
+
+
+def test_entry_needs_a_key() -> None:
+    with pytest.raises(InvalidInput, match="idempotency key"):
+        JournalEntry("", "x", (Posting(VAULT, 10), Posting(REQ, -10)))
+
+
+def test_entry_needs_two_postings() -> None:
+    with pytest.raises(InvalidInput, match="two postings"):
+        JournalEntry("k", "x", (Posting(VAULT, 0),))
+
+
+def test_deltas_sign_by_normal_side() -> None:
+    entry = ledger.deposit("dep:1", "R", 500)
+    assert entry.deltas() == {VAULT: 500, REQ: 500}
+    paid = ledger.payout_confirmed("pay:1", ledger.worker_payable("W"), 200)
+    assert paid.deltas() == {VAULT: -200, "worker:W:payable": -200}
+
+
+def test_vault_is_debit_normal_everything_else_credit_normal() -> None:
+    assert ledger.normal_side(VAULT) is ledger.Side.DEBIT
+    for account in (REQ, ESCROW, FEES, ledger.worker_payable("W"), ledger.requester_payable("R")):
+        assert ledger.normal_side(account) is ledger.Side.CREDIT
+    assert Posting(VAULT, 7).balance_delta() == 7
+    assert Posting(REQ, -7).balance_delta() == 7
+
+
+def test_transfer_moves_between_liabilities() -> None:
+    entry = ledger.transfer("f:1", "fund", REQ, ESCROW, 300)
+    assert entry.deltas() == {REQ: -300, ESCROW: 300}
+
+
+@pytest.mark.parametrize("amount", [0, -5])
+def test_transfer_and_deposit_reject_non_positive(amount: int) -> None:
+    with pytest.raises(InvalidInput):
+        ledger.transfer("f:1", "fund", REQ, ESCROW, amount)
+    with pytest.raises(InvalidInput):
+        ledger.deposit("d:1", "R", amount)
+
+
+def test_accept_unit_moves_reward_and_fee_out_of_escrow() -> None:
+    entry = ledger.accept_unit("accept:a1", "C", "W", reward=1000, fee=25)
+    assert entry.kind == "accept"
+    assert entry.deltas() == {ESCROW: -1025, "worker:W:payable": 1000, FEES: 25}
+
+
+def test_accept_unit_without_fee_has_no_fee_posting() -> None:
+    entry = ledger.accept_unit("accept:a1", "C", "W", reward=1000, fee=0)
+    assert entry.deltas() == {ESCROW: -1000, "worker:W:payable": 1000}
+
+
+def test_check_balances_raises_on_negative() -> None:
+    ledger.check_balances({REQ: 0, VAULT: 5}, [REQ, VAULT])
+    with pytest.raises(InsufficientFunds) as info:
+        ledger.check_balances({REQ: -1}, [REQ])
+    assert info.value.extra["account"] == REQ
+
+
+# --- property: random valid movements keep the books square --------------------------------
+
+LIABILITIES = [
+    "requester:A:available",
+    "requester:B:available",
+    "requester:A:payable",
+    "campaign:C1:escrow",
+    "campaign:C2:escrow",
+    "worker:W1:payable",
+    "worker:W2:payable",
+    FEES,
+]
+
+amounts = st.integers(min_value=1, max_value=10**12)
+operation = st.one_of(
+    st.tuples(st.just("deposit"), st.sampled_from(["A", "B"]), amounts),
+    st.tuples(
+        st.just("transfer"), st.sampled_from(LIABILITIES), st.sampled_from(LIABILITIES), amounts
+    ),
+    st.tuples(
+        st.just("accept"),
+        st.sampled_from(["C1", "C2"]),
+        st.sampled_from(["W1", "W2"]),
+        amounts,
+        st.integers(min_value=0, max_value=10**9),
+    ),
+    st.tuples(
+        st.just("payout"),
+        st.sampled_from(["worker:W1:payable", "worker:W2:payable", "requester:A:payable"]),
+        amounts,
+    ),
+)
+
+
+def _entry(i: int, op: tuple[object, ...]) -> JournalEntry:
+    kind = op[0]
+    if kind == "deposit":
+        return ledger.deposit(f"d:{i}", str(op[1]), int(op[2]))  # type: ignore[call-overload]
+    if kind == "transfer":
+        return ledger.transfer(f"t:{i}", "move", str(op[1]), str(op[2]), int(op[3]))  # type: ignore[call-overload]
+    if kind == "accept":
+        return ledger.accept_unit(f"a:{i}", str(op[1]), str(op[2]), int(op[3]), int(op[4]))  # type: ignore[call-overload]
+    return ledger.payout_confirmed(f"p:{i}", str(op[1]), int(op[2]))  # type: ignore[call-overload]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(operation, max_size=60))
+def test_random_movements_keep_vault_equal_to_liabilities(ops: list[tuple[object, ...]]) -> None:
+    balances: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        entry = _entry(i, op)
+        candidate = dict(balances)
+        for account, delta in entry.deltas().items():
+            candidate[account] = candidate.get(account, 0) + delta
+        try:
+            ledger.check_balances(candidate, entry.deltas())
+        except InsufficientFunds:
+            continue  # refused: the books stay as they were
+        balances = candidate
+        assert all(v >= 0 for v in balances.values()), balances
+        liabilities = sum(
+            v for k, v in balances.items() if k.startswith(ledger.liability_accounts_prefixes())
+        )
+        assert balances.get(VAULT, 0) == liabilities
