@@ -114,11 +114,6 @@ def test_chunked_body_over_the_limit_with_idempotency_key_is_413(
     assert api.campaigns() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without Idempotency-Key, BodyLimit's _TooLarge is raised inside FastAPI's body "
-    "parsing, which turns any Exception into 400 'There was an error parsing the body'",
-)
 def test_chunked_body_over_the_limit_without_idempotency_key_is_413(
     http: httpx.Client, sign_in: Callable[..., Earnest], sqlite_market: Market
 ) -> None:
@@ -253,11 +248,6 @@ def test_idempotent_replay(http: httpx.Client, sign_in: Callable[..., Earnest]) 
     assert [c["id"] for c in api.campaigns()] == [first.json()["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Idempotency middleware forwards the response before it records it (_save runs "
-    "in `finally` after the body is sent), so a retry right after the answer gets 409 'in progress'",
-)
 def test_retry_right_after_the_answer_is_replayed(
     http: httpx.Client, sign_in: Callable[..., Earnest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,11 +315,6 @@ def test_overlong_idempotency_key_is_422(
     problem_of(response, 422)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: uploads are fingerprinted by Content-Length only; a streamed (chunked) upload has "
-    "none, so the same Idempotency-Key with a different body is replayed instead of refused (422)",
-)
 def test_idempotency_key_reused_for_a_different_streamed_upload_is_422(
     http: httpx.Client, sign_in: Callable[..., Earnest]
 ) -> None:

@@ -64,9 +64,5 @@ def test_format_units(amount: int, decimals: int, text: str) -> None:
     assert format_units(amount, decimals) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: format_units(-1, 6) gives '-1.999999' (divmod floors negatives); should be '-0.000001'",
-)
 def test_format_units_negative() -> None:
     assert format_units(-1, 6) == "-0.000001"

@@ -77,10 +77,6 @@ def test_malformed_messages_are_unauthenticated(text: str) -> None:
         siws.parse(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: siws._PATTERN ends with `$`, which also matches before a trailing newline; use \\Z",
-)
 def test_trailing_newline_is_malformed() -> None:
     with pytest.raises(Unauthenticated):
         siws.parse(GOOD + "\n")

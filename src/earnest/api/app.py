@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 
 from earnest import __version__
@@ -10,10 +14,21 @@ from earnest.api.middleware import BodyLimit, Idempotency
 from earnest.api.routes import auth, campaigns, funds, work
 from earnest.bootstrap import Market
 
+# Routes run in a thread pool. A few threads keep the database busy; dozens only queue
+# on the store's writer lock and the GIL, and each switch costs every request time.
+API_THREADS = 8
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+    yield
+
 
 def create_app(market: Market) -> FastAPI:
     """The API for one market, under /v1, OpenAPI at /docs."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="Earnest",
         version=__version__,
         description="An Internet Labor Market: post verifiable work, pay contributors at once on Solana.",

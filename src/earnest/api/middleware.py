@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 
 from anyio import to_thread
+from starlette.exceptions import HTTPException
 
 from earnest.domain.errors import Conflict, IdempotencyConflict
 from earnest.services.ports import Clock, Store
+
+UPLOAD_SPOOL_IN_MEMORY = 8 << 20
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -83,8 +87,11 @@ class BodyLimit:
             )
 
 
-class _TooLarge(Exception):
+class _TooLarge(HTTPException):
+    """An HTTPException, so that FastAPI's body parsing lets it through as a 413."""
+
     def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the limit is {limit} bytes")
         self.limit = limit
 
 
@@ -108,7 +115,13 @@ class Idempotency:
             )
         owner = _header(scope, b"authorization") or "anonymous"
         slot = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
-        body, receive = await _buffer(scope, receive)
+        with tempfile.SpooledTemporaryFile(max_size=UPLOAD_SPOOL_IN_MEMORY) as spool:
+            await self._once(scope, receive, send, slot, spool)
+
+    async def _once(
+        self, scope: Scope, receive: Receive, send: Send, slot: str, spool: IO[bytes]
+    ) -> None:
+        body, receive = await _buffer(scope, receive, spool)
         fingerprint = hashlib.sha256(
             b"\n".join(
                 [
@@ -158,24 +171,51 @@ class Idempotency:
         status = 500
         chunks: list[bytes] = []
 
+        saved = False
+
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, saved
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    # Recorded before the client sees the answer, so an immediate retry
+                    # is replayed instead of finding the request still "in progress".
+                    await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+                    saved = True
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+            if not saved:
+                await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
 
 
-async def _buffer(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
-    """Read a JSON body to fingerprint it; uploads stream through and are fingerprinted by size."""
+async def _spool(receive: Receive, spool: IO[bytes]) -> tuple[bytes, Receive]:
+    """Spool an upload to `spool` while hashing it; replay it to the app in chunks."""
+    digest = hashlib.sha256()
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        digest.update(chunk)
+        await to_thread.run_sync(spool.write, chunk)
+        if not message.get("more_body"):
+            break
+    spool.seek(0)
+
+    async def replay() -> Message:
+        chunk = await to_thread.run_sync(spool.read, 1 << 20)
+        return {"type": "http.request", "body": chunk, "more_body": len(chunk) == 1 << 20}
+
+    return digest.hexdigest().encode(), replay
+
+
+async def _buffer(scope: Scope, receive: Receive, spool: IO[bytes]) -> tuple[bytes, Receive]:
+    """Read the body to fingerprint it (uploads are spooled to disk, not held in memory)."""
     if is_upload(scope):
-        return (_header(scope, b"content-length") or "").encode(), receive
+        return await _spool(receive, spool)
     parts: list[bytes] = []
     while True:
         message = await receive()

@@ -30,6 +30,8 @@ def parse_amount(value: object, what: str = "amount") -> int:
 
 def format_units(amount: int, decimals: int) -> str:
     """Human form of a base-unit amount, e.g. 1500000 with 6 decimals -> '1.5'."""
+    if amount < 0:
+        return "-" + format_units(-amount, decimals)
     whole, frac = divmod(amount, 10**decimals)
     if not frac:
         return str(whole)

@@ -23,7 +23,7 @@ _PATTERN = re.compile(
     r"Chain ID: (?P<chain_id>[^\n]+)\n"
     r"Nonce: (?P<nonce>[A-Za-z0-9]{8,64})\n"
     r"Issued At: (?P<issued_at>[^\n]+)\n"
-    r"Expiration Time: (?P<expires_at>[^\n]+)$"
+    r"Expiration Time: (?P<expires_at>[^\n]+)\Z"
 )
 
 

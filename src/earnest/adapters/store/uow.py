@@ -59,7 +59,7 @@ class SqlUnitOfWork:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         try:
             if not self._committed and self._tx.is_active:
                 self._tx.rollback()
@@ -69,7 +69,6 @@ class SqlUnitOfWork:
                 self._lock.release()
         if isinstance(exc, IntegrityError):
             raise Conflict("a concurrent request changed the same object; retry") from exc
-        return False
 
 
 class SqlStore:
