@@ -135,7 +135,7 @@ class Idempotency:
         try:
             record = await to_thread.run_sync(self._claim, slot, fingerprint)
         except IdempotencyConflict as exc:
-            status = 422 if "different" in exc.detail else 409
+            status = 422 if exc.extra.get("mismatch") else 409
             return await _problem(send, status, exc.code, exc.title, exc.detail)
         if record is not None:
             return await _replay(send, *record)
@@ -152,7 +152,9 @@ class Idempotency:
         except Conflict as exc:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress") from exc
         if found.fingerprint != fingerprint:
-            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+            raise IdempotencyConflict(
+                "this Idempotency-Key was used for a different request", mismatch=True
+            )
         if found.status_code is None or found.body is None:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
         return found.status_code, found.body
