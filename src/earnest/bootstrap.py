@@ -9,6 +9,7 @@ from earnest.adapters.chain import LocalChain, MarketCrypto, load_or_create_keyp
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
+from earnest.services.aggregation import QualityLoop
 from earnest.services.identity import SiteIdentity
 from earnest.services.settler import Settler
 
@@ -25,9 +26,11 @@ class Market:
     rand: SystemRandom
     site: SiteIdentity
     settler: Settler
+    quality: QualityLoop
 
     def close(self) -> None:
         self.settler.stop()
+        self.quality.stop()
         self.store.dispose()
         self.chain.close()
 
@@ -53,4 +56,6 @@ def build_market(settings: Settings) -> Market:
         interval=settings.settle_interval,
         faults=EnvFaults(),
     )
-    return Market(settings, store, chain, MarketCrypto(keypair), clock, rand, site, settler)
+    crypto = MarketCrypto(keypair)
+    quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)
+    return Market(settings, store, chain, crypto, clock, rand, site, settler, quality)

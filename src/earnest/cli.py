@@ -39,7 +39,8 @@ def serve(
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
 ) -> None:
-    """Run the market: the API, and the settler paying verified work every few hundred ms."""
+    """Run the market: the API, the settler paying verified work every few hundred ms, and
+    the quality loop (re-estimation of worker confusions, automatic acceptance)."""
     import uvicorn
 
     from earnest.api import create_app
@@ -48,6 +49,7 @@ def serve(
     settings = _settings(data_dir).model_copy(update={"host": host, "port": port})
     market = build_market(settings)
     market.settler.start()
+    market.quality.start()
     console.print(f"Earnest on http://{host}:{port}  (docs: /docs)  mint {market.chain.mint}")
     try:
         uvicorn.run(create_app(market), host=host, port=port, log_level="info")

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     settle_interval: float = Field(
         0.25, gt=0, le=60, description="seconds between settlement rounds"
     )
+    quality_interval: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="seconds between quality rounds (re-estimation, automatic acceptance)",
+    )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="largest task upload")
 

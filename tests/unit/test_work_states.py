@@ -28,6 +28,7 @@ ALLOWED = {
     (S.LEASED, S.EXPIRED),
     (S.SUBMITTED, S.ACCEPTED),
     (S.SUBMITTED, S.REJECTED),
+    (S.REJECTED, S.ACCEPTED),  # an appeal overturned the rejection
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from earnest.domain.work import Assignment, Campaign
 from earnest.services.ports import ApiKeyRecord, PayoutRecord
+from earnest.services.ports_quality import AppealRecord
 
 MAX_AMOUNT = 2**63 - 1
 
@@ -121,6 +122,26 @@ class PayoutOut(BaseModel):
         )
 
 
+class QualityIn(Body):
+    """A campaign's quality policy; every field is optional (see docs/quality.md)."""
+
+    confidence: float = Field(0.0, ge=0, le=0.9999, description="dynamic overlap target; 0 = off")
+    min_overlap: int = Field(1, ge=1, le=15)
+    skill: str = Field("", max_length=40, description="reputation skill; default: the type")
+    min_reputation: float = Field(0.0, ge=0, le=1)
+    qualification_tasks: int = Field(0, ge=0, le=100)
+    qualification_accuracy: float = Field(0.8, ge=0, le=1)
+    review: Literal["auto", "requester"] = "auto"
+    review_seconds: int = Field(3 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    appeals: Literal["requester", "panel"] = "requester"
+    allow_agents: bool = True
+    routing: Literal["in_order", "uncertain_first"] = "in_order"
+    min_seconds: float = Field(0.0, ge=0, le=3600)
+    max_gold_failure: float = Field(0.5, ge=0, le=1)
+    max_disagreement: float = Field(0.6, ge=0, le=1)
+    limit_seconds: int = Field(3600, ge=60, le=30 * 24 * 3600)
+
+
 class CampaignIn(Body):
     type: str = Field("labeling", min_length=1, max_length=40)
     title: str = Field(min_length=1, max_length=200)
@@ -132,7 +153,8 @@ class CampaignIn(Body):
     gold_share: float = Field(0.1, ge=0, le=1)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
     deadline: datetime | None = None
-    verifier: str = "majority"
+    verifier: str = Field("majority", max_length=40)
+    quality: QualityIn = Field(default_factory=QualityIn)
 
 
 class CampaignOut(BaseModel):
@@ -151,6 +173,7 @@ class CampaignOut(BaseModel):
     lease_seconds: int
     deadline: datetime | None
     verifier: str
+    quality: dict[str, Any]
     status: str
     created_at: datetime
 
@@ -173,6 +196,7 @@ class CampaignOut(BaseModel):
             lease_seconds=s.lease_seconds,
             deadline=s.deadline,
             verifier=s.verifier,
+            quality=s.quality.as_dict(),
             status=c.status.value,
             created_at=c.created_at,
         )
@@ -213,6 +237,8 @@ class AssignmentOut(BaseModel):
     answer: Any = None
     submitted_at: datetime | None = None
     reason: str | None = None
+    evidence: dict[str, Any] | None = None
+    review_due: datetime | None = None
     reward: int = 0
 
     @classmethod
@@ -227,6 +253,8 @@ class AssignmentOut(BaseModel):
             answer=a.answer,
             submitted_at=a.submitted_at,
             reason=a.reason,
+            evidence=a.evidence,
+            review_due=a.review_due,
             reward=a.reward,
         )
 
@@ -249,3 +277,75 @@ class SubmitOut(BaseModel):
     decision: str
     reason: str
     receipt_id: str | None
+
+
+class ReviewIn(Body):
+    accept: bool
+    reason: str = Field("", max_length=4000, description="required (10+ characters) to reject")
+
+
+class AppealIn(Body):
+    reason: str = Field(min_length=10, max_length=4000)
+
+
+class AppealDecisionIn(Body):
+    overturn: bool
+    reason: str = Field(min_length=10, max_length=4000)
+
+
+class AppealVote(BaseModel):
+    reviewer: str
+    overturn: bool | None
+    reason: str | None
+
+
+class AppealOut(BaseModel):
+    id: str
+    assignment_id: str
+    worker: str
+    campaign_id: str
+    mode: str
+    reason: str
+    status: str
+    decision_reason: str | None
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    votes: list[AppealVote]
+
+    @classmethod
+    def of(cls, r: AppealRecord, viewer: str) -> AppealOut:
+        # Panelists see each other's votes only once the appeal is decided.
+        show = r.status != "open" or viewer in (r.worker, r.requester)
+        return cls(
+            id=r.id,
+            assignment_id=r.assignment_id,
+            worker=r.worker,
+            campaign_id=r.campaign_id,
+            mode=r.mode,
+            reason=r.reason,
+            status=r.status,
+            decision_reason=r.decision_reason,
+            decided_by=r.decided_by,
+            created_at=r.created_at,
+            decided_at=r.decided_at,
+            votes=[
+                AppealVote(
+                    reviewer=v,
+                    overturn=o if show or v == viewer else None,
+                    reason=why if show or v == viewer else None,
+                )
+                for v, o, why in r.votes
+            ],
+        )
+
+
+class AppealCaseOut(BaseModel):
+    appeal: AppealOut
+    assignment: AssignmentOut
+
+
+class QualityOut(BaseModel):
+    address: str
+    skills: dict[str, Any]
+    limits: list[dict[str, Any]]

@@ -34,10 +34,18 @@ class Submission:
 
 @dataclass(frozen=True)
 class WorkerHistory:
-    """What the market knows of a worker's past quality (grows with the quality engine)."""
+    """What the market knows of a worker's past quality when a task is verified.
+
+    `confusion` is the worker's learned confusion matrix for the campaign's classes (row =
+    true class, column = given class, rows sum to 1), or None while the market has not
+    learned one; `reputation` is the posterior mean of the worker's reputation in the
+    campaign's skill.
+    """
 
     gold_correct: int = 0
     gold_total: int = 0
+    confusion: tuple[tuple[float, ...], ...] | None = None
+    reputation: float | None = None
 
     @property
     def gold_accuracy(self) -> float:
@@ -47,10 +55,24 @@ class WorkerHistory:
 
 @dataclass(frozen=True)
 class VerificationInput:
+    """Everything a verifier may look at.
+
+    `overlap` is the most answers a task may take. With `confidence` > 0 the overlap is
+    dynamic: a task resolves as soon as it has `min_overlap` answers and its result's
+    confidence reaches `confidence`, or when `overlap` answers are in. `priors` are the
+    campaign's learned class frequencies and `classes` its possible answers (categorical
+    verifiers), both empty when unknown. A task's model prediction votes under the history
+    key `model_voter(prediction.model)`.
+    """
+
     task: Task
     overlap: int
     submissions: tuple[Submission, ...]
     history: Mapping[str, WorkerHistory] = field(default_factory=dict)
+    min_overlap: int = 1
+    confidence: float = 0.0
+    priors: tuple[float, ...] = ()
+    classes: tuple[Any, ...] = ()
 
     def pending(self) -> tuple[Submission, ...]:
         return tuple(s for s in self.submissions if s.status is AssignmentStatus.SUBMITTED)
@@ -58,9 +80,12 @@ class VerificationInput:
 
 @dataclass(frozen=True)
 class Verdict:
+    """A decision on one submission. A rejection's `evidence` says what it was based on."""
+
     assignment_id: str
     decision: Decision
     reason: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +104,11 @@ class Verifier(Protocol):
     name: str
 
     def verify(self, given: VerificationInput) -> Outcome: ...
+
+
+def model_voter(model: str) -> str:
+    """The voter name under which a model's predictions are learned, like a worker's."""
+    return f"model:{model}"
 
 
 def canonical_json(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -38,7 +38,8 @@ ASSIGNMENT_TRANSITIONS: dict[AssignmentStatus, frozenset[AssignmentStatus]] = {
     AssignmentStatus.LEASED: frozenset({AssignmentStatus.SUBMITTED, AssignmentStatus.EXPIRED}),
     AssignmentStatus.SUBMITTED: frozenset({AssignmentStatus.ACCEPTED, AssignmentStatus.REJECTED}),
     AssignmentStatus.ACCEPTED: frozenset(),
-    AssignmentStatus.REJECTED: frozenset(),
+    # Only an appeal that overturns the rejection takes this edge.
+    AssignmentStatus.REJECTED: frozenset({AssignmentStatus.ACCEPTED}),
     AssignmentStatus.EXPIRED: frozenset(),
 }
 
@@ -57,6 +58,79 @@ def check_transition(current: AssignmentStatus, new: AssignmentStatus) -> None:
         raise Conflict(f"assignment is {current.value}; it cannot become {new.value}")
 
 
+class ReviewMode(StrEnum):
+    AUTO = "auto"  # the verifier decides at once
+    REQUESTER = "requester"  # the requester reviews; silence past the window means accept
+
+
+class AppealMode(StrEnum):
+    REQUESTER = "requester"  # the requester decides appeals
+    PANEL = "panel"  # three qualified reviewers drawn at random decide by majority
+
+
+class Routing(StrEnum):
+    IN_ORDER = "in_order"  # tasks in upload order
+    UNCERTAIN_FIRST = "uncertain_first"  # the tasks the model and the crowd are least sure of
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """How a campaign judges answers and protects workers (all optional, safe defaults).
+
+    `confidence` > 0 turns on dynamic overlap: a task stops being offered once its result
+    reaches that confidence with at least `min_overlap` answers (the spec's `overlap` is
+    then the maximum). Gates: `min_reputation` (the worker's conservative score in `skill`)
+    and `qualification_tasks` control tasks answered with `qualification_accuracy` first.
+    Rules (`min_seconds`, `max_gold_failure`, `max_disagreement`) limit a worker for
+    `limit_seconds` when they fire.
+    """
+
+    confidence: float = 0.0
+    min_overlap: int = 1
+    skill: str = ""
+    min_reputation: float = 0.0
+    qualification_tasks: int = 0
+    qualification_accuracy: float = 0.8
+    review: ReviewMode = ReviewMode.AUTO
+    review_seconds: int = 3 * 24 * 3600
+    appeals: AppealMode = AppealMode.REQUESTER
+    allow_agents: bool = True
+    routing: Routing = Routing.IN_ORDER
+    min_seconds: float = 0.0
+    max_gold_failure: float = 0.5
+    max_disagreement: float = 0.6
+    limit_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        _between("confidence", self.confidence, 0.0, 0.9999)
+        _between("min_overlap", self.min_overlap, 1, MAX_OVERLAP)
+        _between("min_reputation", self.min_reputation, 0.0, 1.0)
+        _between("qualification_tasks", self.qualification_tasks, 0, 100)
+        _between("qualification_accuracy", self.qualification_accuracy, 0.0, 1.0)
+        _between("review_seconds", self.review_seconds, 60, 90 * 24 * 3600)
+        _between("min_seconds", self.min_seconds, 0.0, 3600.0)
+        _between("max_gold_failure", self.max_gold_failure, 0.0, 1.0)
+        _between("max_disagreement", self.max_disagreement, 0.0, 1.0)
+        _between("limit_seconds", self.limit_seconds, 60, 30 * 24 * 3600)
+        if len(self.skill) > 40:
+            raise InvalidInput("skill must be at most 40 characters")
+        for name, kind in (("review", ReviewMode), ("appeals", AppealMode), ("routing", Routing)):
+            value = getattr(self, name)
+            if value not in set(kind):
+                known = ", ".join(k.value for k in kind)
+                raise InvalidInput(f"{name} must be one of: {known}")
+            object.__setattr__(self, name, kind(value))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The policy as plain JSON values (for storage and the API)."""
+        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in self.__dict__.items()}
+
+
+def _between(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}")
+
+
 @dataclass(frozen=True)
 class CampaignSpec:
     """What a requester asks for when creating a campaign (validated here)."""
@@ -72,6 +146,12 @@ class CampaignSpec:
     lease_seconds: int = 600
     deadline: datetime | None = None
     verifier: str = "majority"
+    quality: QualityPolicy = field(default_factory=QualityPolicy)
+
+    @property
+    def skill(self) -> str:
+        """The reputation skill this campaign's work builds: declared, else its type."""
+        return self.quality.skill or self.type
 
     def __post_init__(self) -> None:
         parse_amount(self.reward, "reward")
@@ -85,6 +165,8 @@ class CampaignSpec:
             raise InvalidInput("gold_share must be between 0 and 1")
         if not 10 <= self.lease_seconds <= MAX_LEASE_SECONDS:
             raise InvalidInput(f"lease_seconds must be between 10 and {MAX_LEASE_SECONDS}")
+        if self.quality.min_overlap > self.overlap:
+            raise InvalidInput("quality.min_overlap must not exceed overlap")
 
 
 @dataclass(frozen=True)
@@ -108,6 +190,15 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class Prediction:
+    """A model's answer to a task and how sure the model says it is."""
+
+    answer: Any
+    confidence: float
+    model: str = "model"
+
+
+@dataclass(frozen=True)
 class Task:
     id: int
     campaign_id: str
@@ -117,6 +208,7 @@ class Task:
     status: TaskStatus
     result: Any | None = None
     confidence: float | None = None
+    prediction: Prediction | None = None  # a model's answer, one more voter
 
     @property
     def is_gold(self) -> bool:
@@ -136,6 +228,8 @@ class Assignment:
     submitted_at: datetime | None = None
     reason: str | None = None
     reward: int = 0
+    evidence: dict[str, Any] | None = None
+    review_due: datetime | None = None  # requester review: accepted automatically after this
 
     def check_can_submit(self, now: datetime) -> None:
         """Raise unless this lease may take an answer at `now`."""

@@ -2,11 +2,17 @@
 
 from earnest.domain.errors import InvalidInput
 from earnest.domain.verification import Verifier
+from earnest.quality.boxes import BoxVerifier
+from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
+from earnest.quality.numeric import NumericVerifier
 
-_VERIFIERS: dict[str, Verifier] = {"majority": GoldMajorityVerifier()}
+_VERIFIERS: dict[str, Verifier] = {
+    v.name: v
+    for v in (GoldMajorityVerifier(), DawidSkeneVerifier(), NumericVerifier(), BoxVerifier())
+}
 
-__all__ = ["GoldMajorityVerifier", "verifier_for", "verifier_names"]
+__all__ = ["DawidSkeneVerifier", "GoldMajorityVerifier", "verifier_for", "verifier_names"]
 
 
 def verifier_for(name: str) -> Verifier:

@@ -10,6 +10,7 @@ from earnest.domain import ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput, SchemaViolation
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
 from earnest.quality import verifier_for
+from earnest.quality.classes import classes_of
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store
@@ -36,6 +37,11 @@ def create_campaign(
     compile_schema(spec.input_schema, "input_schema")
     compile_schema(spec.output_schema, "output_schema")
     verifier_for(spec.verifier)
+    if spec.verifier == "dawid_skene" and not classes_of(spec.output_schema):
+        raise InvalidInput(
+            "the dawid_skene verifier needs categorical answers: an output_schema with an "
+            "enum, or one required enum or boolean property"
+        )
     now = clock.now()
     if spec.deadline is not None and spec.deadline <= now:
         raise InvalidInput("deadline must be in the future")
@@ -124,15 +130,23 @@ def _rows(
             "external_id": None if external is None else str(external),
             "data": value["data"],
             "gold": value.get("gold"),
+            "prediction": value.get("prediction"),
         }
 
 
 def _task_problem(value: Any, validate_in: Any, validate_out: Any) -> str | None:
     if not isinstance(value, dict) or "data" not in value:
-        return 'each task must be an object with a "data" field (and optional "id", "gold")'
-    extra = set(value) - {"id", "data", "gold"}
+        return (
+            'each task must be an object with a "data" field '
+            '(and optional "id", "gold", "prediction")'
+        )
+    extra = set(value) - {"id", "data", "gold", "prediction"}
     if extra:
         return f"unknown field(s) {sorted(extra)}"
+    if value.get("prediction") is not None:
+        problem = _prediction_problem(value["prediction"], validate_out)
+        if problem:
+            return problem
     problem = first_error(validate_in, value["data"])
     if problem:
         return f"data {problem}"
@@ -141,6 +155,22 @@ def _task_problem(value: Any, validate_in: Any, validate_out: Any) -> str | None
         if problem:
             return f"gold {problem}"
     return None
+
+
+def _prediction_problem(prediction: Any, validate_out: Any) -> str | None:
+    """A model's vote: {"answer": <valid answer>, "confidence": 0..1, "model": "name"}."""
+    if not isinstance(prediction, dict) or set(prediction) - {"answer", "confidence", "model"}:
+        return 'prediction must be {"answer": ..., "confidence": 0..1, "model": "name"}'
+    confidence = prediction.get("confidence")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        return "prediction.confidence must be a number between 0 and 1"
+    if not 0.0 <= confidence <= 1.0:
+        return "prediction.confidence must be a number between 0 and 1"
+    model = prediction.get("model", "model")
+    if not isinstance(model, str) or not 1 <= len(model) <= 60:
+        return "prediction.model must be a name of 1 to 60 characters"
+    problem = first_error(validate_out, prediction.get("answer"))
+    return f"prediction.answer {problem}" if problem else None
 
 
 def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[str, Any]:

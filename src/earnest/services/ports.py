@@ -6,7 +6,7 @@ cases take them as arguments, so every use case runs against SQLite, PostgreSQL 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from earnest.domain.ledger import JournalEntry
 from earnest.domain.verification import Submission, WorkerHistory
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign, CampaignStatus, Task
+from earnest.services.ports_quality import AppealsRepo, ConfusionsRepo, LimitsRepo, ReputationsRepo
 
 
 class Clock(Protocol):
@@ -140,8 +141,16 @@ class CampaignsRepo(Protocol):
 class TasksRepo(Protocol):
     def add_many(self, rows: list[dict[str, Any]]) -> None: ...
     def get(self, task_id: int) -> Task | None: ...
-    def pick(self, campaign_id: str, worker: str, gold: bool, overlap: int) -> Task | None: ...
+    def pick(
+        self,
+        campaign_id: str,
+        worker: str,
+        gold: bool,
+        overlap: int,
+        uncertain_first: bool = False,
+    ) -> Task | None: ...
     def change_filled(self, task_id: int, delta: int) -> None: ...
+    def set_uncertainty(self, task_id: int, uncertainty: float) -> None: ...
     def resolve(
         self, task_id: int, result: Any, confidence: float | None, now: datetime
     ) -> None: ...
@@ -156,8 +165,26 @@ class AssignmentsRepo(Protocol):
     def submissions(self, task_id: int) -> list[Submission]: ...
     def submit(self, assignment_id: str, answer: Any, now: datetime) -> bool: ...
     def decide(
-        self, assignment_id: str, status: AssignmentStatus, reason: str, reward: int, now: datetime
+        self,
+        assignment_id: str,
+        status: AssignmentStatus,
+        reason: str,
+        reward: int,
+        now: datetime,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        was: AssignmentStatus = AssignmentStatus.SUBMITTED,
+    ) -> bool: ...
+    def await_review(
+        self, assignment_id: str, due: datetime, evidence: Mapping[str, Any]
     ) -> None: ...
+    def awaiting_review(
+        self, campaign_id: str | None, limit: int, due_before: datetime | None = None
+    ) -> list[Assignment]: ...
+    def recent(
+        self, worker: str, campaign_id: str, limit: int
+    ) -> list[tuple[Assignment, bool]]: ...
+    def gold_record(self, worker: str, campaign_id: str) -> tuple[int, int]: ...
     def expire_due(
         self, now: datetime, limit: int, campaign_id: str | None = None
     ) -> list[tuple[str, int]]: ...
@@ -170,7 +197,7 @@ class AssignmentsRepo(Protocol):
 
 
 class ReceiptsRepo(Protocol):
-    def add(self, record: ReceiptRecord, now: datetime) -> None: ...
+    def add(self, record: ReceiptRecord, now: datetime, *, slot: str = "") -> None: ...
     def get(self, receipt_id: str) -> ReceiptRecord | None: ...
     def digests(self, receipt_ids: list[str]) -> dict[str, str]: ...
 
@@ -205,6 +232,10 @@ class UnitOfWork(Protocol):
     assignments: AssignmentsRepo
     receipts: ReceiptsRepo
     payouts: PayoutsRepo
+    confusions: ConfusionsRepo
+    reputations: ReputationsRepo
+    limits: LimitsRepo
+    appeals: AppealsRepo
 
     def __enter__(self) -> UnitOfWork: ...
 

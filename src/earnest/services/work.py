@@ -1,7 +1,7 @@
-"""Work use cases: claim a task (a lease), submit an answer, verify, accept or reject.
+"""Work use cases: claim a task (a lease), submit an answer (verified at once).
 
-Accepting is one database transaction: the verdict, the journal entry moving escrow to the
-worker's payable and the fee, the signed receipt, and the payout outbox row.
+A claim passes the campaign's gates first: AI agents allowed, no rule limit in force, the
+minimum reputation, and the qualification test (the first N tasks are control tasks).
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from earnest.domain import ledger
-from earnest.domain.errors import Conflict, NotFound, NoWorkAvailable
-from earnest.domain.money import fee_for
-from earnest.domain.receipts import Receipt
-from earnest.domain.verification import Decision, Outcome, VerificationInput, answer_hash
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Task
-from earnest.quality import verifier_for
+from earnest.domain.errors import Conflict, Forbidden, NotFound, NoWorkAvailable
+from earnest.domain.verification import Decision
+from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Routing
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, PayoutRecord, Random, ReceiptRecord, Store, UnitOfWork
+from earnest.services.ports import Clock, Random, Store, UnitOfWork
+from earnest.services.reputation import limit_view, scores
 from earnest.services.schemas import check, compile_schema
+from earnest.services.verify import apply_outcome, verify_task
 
 REAP_BATCH = 200
 MAX_LEASES_PER_WORKER = 20
@@ -58,10 +57,17 @@ def claim_task(
                 f"you already hold {MAX_LEASES_PER_WORKER} leases; submit or let them expire"
             )
         candidates = [uow.campaigns.get(campaign_id)] if campaign_id else uow.campaigns.active()
+        agent = uow.parties.kind(who.address) == "agent"
         for campaign in candidates:
             if campaign is None:
                 raise NotFound(f"no campaign {campaign_id!r}")
-            claim = _claim_in(uow, campaign, who.address, now, rand)
+            try:
+                claim = _claim_in(uow, campaign, who.address, agent, now, rand)
+            except Forbidden:
+                if campaign_id is None:
+                    continue  # a gate of one campaign; others may still have work
+                uow.commit()  # keep the expired leases
+                raise
             if claim is not None:
                 uow.parties.ensure(who.address, "person", now)
                 uow.commit()
@@ -71,18 +77,16 @@ def claim_task(
 
 
 def _claim_in(
-    uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime, rand: Random
+    uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime, rand: Random
 ) -> Claim | None:
     if not campaign.is_open_for_work(now) or campaign.requester == worker:
         return None
+    only_gold = _check_gates(uow, campaign, worker, agent, now)
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
     escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
     if escrow < (uow.assignments.outstanding(campaign.id) + 1) * campaign.unit_cost:
         return None  # every unit that might still be accepted must stay covered
-    want_gold = rand.random() < campaign.spec.gold_share
-    task = uow.tasks.pick(campaign.id, worker, want_gold, campaign.spec.overlap)
-    if task is None:
-        task = uow.tasks.pick(campaign.id, worker, not want_gold, campaign.spec.overlap)
+    task = _pick(uow, campaign, worker, only_gold, rand)
     if task is None:
         return None
     assignment = Assignment(
@@ -97,6 +101,61 @@ def _claim_in(
     uow.assignments.add(assignment)
     uow.tasks.change_filled(task.id, +1)
     return Claim(assignment, task.data, campaign)
+
+
+def _pick(uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, rand: Random) -> Any:
+    spec = campaign.spec
+    uncertain = spec.quality.routing is Routing.UNCERTAIN_FIRST
+    want_gold = only_gold or rand.random() < spec.gold_share
+    task = uow.tasks.pick(campaign.id, worker, want_gold, spec.overlap, uncertain)
+    if task is None and not only_gold:
+        task = uow.tasks.pick(campaign.id, worker, not want_gold, spec.overlap, uncertain)
+    return task
+
+
+def _check_gates(
+    uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime
+) -> bool:
+    """Raise Forbidden (with the reason) unless the worker may work here; True = test first."""
+    q = campaign.spec.quality
+    if agent and not q.allow_agents:
+        raise Forbidden("this campaign does not accept AI agents", campaign_id=campaign.id)
+    limits = uow.limits.active(worker, campaign.id, now)
+    if limits:
+        view = limit_view(limits[0], now)
+        raise Forbidden(
+            f"you are paused in this campaign until {view['until']}: {view['reason']}",
+            campaign_id=campaign.id,
+            limit=view,
+        )
+    if q.min_reputation > 0:
+        score = scores(uow, [worker], campaign.spec.skill)[worker]
+        if score.lower_bound < q.min_reputation:
+            raise Forbidden(
+                f"this campaign asks for a reputation of {q.min_reputation} in "
+                f"{campaign.spec.skill!r}; yours is {score.lower_bound:.3f} (conservative score)",
+                campaign_id=campaign.id,
+                reputation=score.as_dict(),
+            )
+    return _in_qualification(uow, campaign, worker)
+
+
+def _in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
+    """True while the worker still owes qualification answers; raise if they failed it."""
+    q = campaign.spec.quality
+    if q.qualification_tasks == 0:
+        return False
+    correct, answered = uow.assignments.gold_record(worker, campaign.id)
+    if answered < q.qualification_tasks:
+        return True
+    if correct < q.qualification_accuracy * answered:
+        raise Forbidden(
+            f"you answered {correct} of {answered} qualification control tasks "
+            f"correctly; this campaign asks for {q.qualification_accuracy:.0%}",
+            campaign_id=campaign.id,
+            qualification={"correct": correct, "answered": answered},
+        )
+    return False
 
 
 def expire_leases(uow: UnitOfWork, now: datetime, campaign_id: str | None = None) -> int:
@@ -133,8 +192,8 @@ def submit_work(
         uow.assignments.lock_task(task.id)
         if not uow.assignments.submit(assignment_id, answer, now):
             raise Conflict("this assignment changed meanwhile; it is no longer leased")
-        outcome = _verify(uow, campaign, task)
-        receipts = _apply(uow, campaign, task, outcome, crypto, now, rand)
+        outcome = verify_task(uow, campaign, task)
+        receipts = apply_outcome(uow, campaign, task, outcome, crypto, now, rand)
         uow.commit()
     mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
     decision = mine.decision if mine else Decision.WAIT
@@ -152,96 +211,6 @@ def submit_work(
         }
     )
     return SubmitResult(updated, decision, mine.reason if mine else "", receipts.get(assignment_id))
-
-
-def _verify(uow: UnitOfWork, campaign: Campaign, task: Task) -> Outcome:
-    submissions = tuple(uow.assignments.submissions(task.id))
-    history = uow.workers.history(s.worker for s in submissions)
-    given = VerificationInput(task, campaign.spec.overlap, submissions, history)
-    return verifier_for(campaign.spec.verifier).verify(given)
-
-
-def _apply(
-    uow: UnitOfWork,
-    campaign: Campaign,
-    task: Task,
-    outcome: Outcome,
-    crypto: Crypto,
-    now: datetime,
-    rand: Random,
-) -> dict[str, str]:
-    """Carry out the verdicts; returns assignment id → receipt id for every decided one."""
-    workers = {s.assignment_id: s for s in uow.assignments.submissions(task.id)}
-    receipt_ids: dict[str, str] = {}
-    for verdict in outcome.verdicts:
-        if verdict.decision is Decision.WAIT:
-            continue
-        sub = workers[verdict.assignment_id]
-        accepted = verdict.decision is Decision.ACCEPT
-        reward = campaign.spec.reward if accepted else 0
-        status = AssignmentStatus.ACCEPTED if accepted else AssignmentStatus.REJECTED
-        uow.assignments.decide(sub.assignment_id, status, verdict.reason, reward, now)
-        uow.workers.record(sub.worker, accepted=accepted, gold=task.is_gold)
-        receipt = Receipt(
-            new_id("rcp", rand),
-            sub.assignment_id,
-            task.id,
-            campaign.id,
-            sub.worker,
-            answer_hash(sub.answer),
-            verdict.decision.value,
-            verdict.reason,
-            campaign.spec.verifier,
-            reward,
-            now.isoformat(),
-        )
-        digest = receipt.digest()
-        uow.receipts.add(
-            ReceiptRecord(
-                receipt.id,
-                receipt.body(),
-                digest,
-                crypto.sign(bytes.fromhex(digest)),
-                sub.worker,
-                campaign.id,
-            ),
-            now,
-        )
-        receipt_ids[sub.assignment_id] = receipt.id
-        if accepted:
-            _owe(uow, campaign, sub.worker, receipt.id, sub.assignment_id, now, rand)
-    if outcome.resolved and task.status.value == "open":
-        uow.tasks.resolve(task.id, outcome.result, outcome.confidence, now)
-    return receipt_ids
-
-
-def _owe(
-    uow: UnitOfWork,
-    campaign: Campaign,
-    worker: str,
-    receipt_id: str,
-    assignment_id: str,
-    now: datetime,
-    rand: Random,
-) -> None:
-    """The accept entry and its payout row, in the caller's transaction (the outbox)."""
-    reward = campaign.spec.reward
-    fee = fee_for(reward, campaign.fee_bps)
-    uow.ledger.post(
-        ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee), now
-    )
-    uow.payouts.add(
-        PayoutRecord(
-            new_id("pay", rand),
-            ledger.worker_payable(worker),
-            worker,
-            reward,
-            receipt_id,
-            "pending",
-            None,
-            now,
-        )
-    )
 
 
 def my_assignments(who: Principal, *, store: Store, limit: int = 100) -> list[Assignment]:

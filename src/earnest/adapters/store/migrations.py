@@ -19,7 +19,28 @@ def _v1_initial(conn: Connection) -> None:
     tables.metadata.create_all(conn)
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_initial]
+# Columns added to existing tables by v2 (the quality engine); new tables come from
+# create_all, which skips tables that exist.
+_V2_COLUMNS = {
+    "campaigns": ("quality",),
+    "tasks": ("prediction", "uncertainty"),
+    "assignments": ("evidence", "review_due"),
+}
+
+
+def _v2_quality(conn: Connection) -> None:
+    tables.metadata.create_all(conn)
+    for table_name, names in _V2_COLUMNS.items():
+        table = tables.metadata.tables[table_name]
+        have = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        for name in names:
+            if name not in have:
+                column = table.c[name]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}")
+
+
+STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality]
 
 
 def migrate(engine: Engine) -> int:

@@ -104,11 +104,12 @@ class Receipts:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
 
-    def add(self, record: ReceiptRecord, now: datetime) -> None:
+    def add(self, record: ReceiptRecord, now: datetime, *, slot: str = "") -> None:
+        """Store a receipt; `slot` keeps an assignment's second receipt (an appeal's) apart."""
         self.c.execute(
             insert(receipts).values(
                 id=record.id,
-                assignment_id=record.body["assignment_id"],
+                assignment_id=record.body["assignment_id"] + (f":{slot}" if slot else ""),
                 worker=record.worker,
                 campaign_id=record.campaign_id,
                 body=record.body,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, insert, select, update
 
-from earnest.adapters.store.tables import assignments, campaigns, tasks
+from earnest.adapters.store.tables import appeals, assignments, campaigns, tasks
 from earnest.domain.verification import Submission
 from earnest.domain.work import (
     Assignment,
@@ -16,6 +16,8 @@ from earnest.domain.work import (
     Campaign,
     CampaignSpec,
     CampaignStatus,
+    Prediction,
+    QualityPolicy,
     Task,
     TaskStatus,
 )
@@ -46,6 +48,7 @@ class Campaigns:
                 verifier=spec.verifier,
                 status=campaign.status.value,
                 created_at=campaign.created_at,
+                quality=spec.quality.as_dict(),
             )
         )
 
@@ -96,6 +99,7 @@ def _campaign(r: Mapping[str, Any]) -> Campaign:
         lease_seconds=r["lease_seconds"],
         deadline=r["deadline"],
         verifier=r["verifier"],
+        quality=QualityPolicy(**(r["quality"] or {})),
     )
     return Campaign(
         r["id"], r["requester"], spec, r["fee_bps"], CampaignStatus(r["status"]), r["created_at"]
@@ -108,12 +112,19 @@ class Tasks:
         self.pg = pg
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold)."""
+        """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold, prediction)."""
         if rows:
             self.c.execute(
                 insert(tasks),
                 [
-                    r | {"is_gold": r["gold"] is not None, "status": "open", "filled": 0}
+                    {"prediction": None}
+                    | r
+                    | {
+                        "is_gold": r["gold"] is not None,
+                        "status": "open",
+                        "filled": 0,
+                        "uncertainty": _uncertainty(r.get("prediction")),
+                    }
                     for r in rows
                 ],
             )
@@ -122,8 +133,15 @@ class Tasks:
         row = self.c.execute(select(tasks).where(tasks.c.id == task_id)).first()
         return _task(row._mapping) if row else None
 
-    def pick(self, campaign_id: str, worker: str, gold: bool, overlap: int) -> Task | None:
-        """The first open task with a free slot that `worker` has never been given."""
+    def pick(
+        self,
+        campaign_id: str,
+        worker: str,
+        gold: bool,
+        overlap: int,
+        uncertain_first: bool = False,
+    ) -> Task | None:
+        """The next open task with a free slot that `worker` has never been given."""
         seen = exists().where(
             and_(assignments.c.task_id == tasks.c.id, assignments.c.worker == worker)
         )
@@ -131,9 +149,12 @@ class Tasks:
             select(tasks)
             .where(tasks.c.campaign_id == campaign_id, tasks.c.status == "open")
             .where(tasks.c.is_gold == gold, tasks.c.filled < overlap, ~seen)
-            .order_by(tasks.c.id)
             .limit(1)
         )
+        if uncertain_first:
+            stmt = stmt.order_by(tasks.c.uncertainty.desc(), tasks.c.id)
+        else:
+            stmt = stmt.order_by(tasks.c.id)
         if self.pg:
             # Concurrent claimers skip rows another transaction is leasing, instead of
             # queueing on them; the slot counter below is updated under the same lock.
@@ -145,6 +166,9 @@ class Tasks:
         self.c.execute(
             update(tasks).where(tasks.c.id == task_id).values(filled=tasks.c.filled + delta)
         )
+
+    def set_uncertainty(self, task_id: int, uncertainty: float) -> None:
+        self.c.execute(update(tasks).where(tasks.c.id == task_id).values(uncertainty=uncertainty))
 
     def resolve(self, task_id: int, result: Any, confidence: float | None, now: datetime) -> None:
         self.c.execute(
@@ -181,7 +205,13 @@ class Tasks:
         return [_task(r._mapping) for r in rows]
 
 
+def _uncertainty(prediction: Mapping[str, Any] | None) -> float:
+    """How unsure the market is of a fresh task: the model's doubt, or fully unsure."""
+    return 1.0 if not prediction else 1.0 - float(prediction["confidence"])
+
+
 def _task(r: Mapping[str, Any]) -> Task:
+    p = r["prediction"]
     return Task(
         r["id"],
         r["campaign_id"],
@@ -191,6 +221,7 @@ def _task(r: Mapping[str, Any]) -> Task:
         TaskStatus(r["status"]),
         r["result"],
         r["confidence"],
+        Prediction(p["answer"], float(p["confidence"]), p.get("model", "model")) if p else None,
     )
 
 
@@ -246,13 +277,76 @@ class Assignments:
         return done.rowcount == 1
 
     def decide(
-        self, assignment_id: str, status: AssignmentStatus, reason: str, reward: int, now: datetime
-    ) -> None:
+        self,
+        assignment_id: str,
+        status: AssignmentStatus,
+        reason: str,
+        reward: int,
+        now: datetime,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        was: AssignmentStatus = AssignmentStatus.SUBMITTED,
+    ) -> bool:
+        """Record a decision on an assignment that is still `was`; False if it moved on."""
+        done = self.c.execute(
+            update(assignments)
+            .where(assignments.c.id == assignment_id, assignments.c.status == was.value)
+            .values(
+                status=status.value,
+                reason=reason,
+                reward=reward,
+                decided_at=now,
+                evidence=dict(evidence) if evidence else None,
+            )
+        )
+        return done.rowcount == 1
+
+    def await_review(self, assignment_id: str, due: datetime, evidence: Mapping[str, Any]) -> None:
+        """Hold a submission for the requester's review until `due`."""
         self.c.execute(
             update(assignments)
             .where(assignments.c.id == assignment_id, assignments.c.status == "submitted")
-            .values(status=status.value, reason=reason, reward=reward, decided_at=now)
+            .values(review_due=due, evidence=dict(evidence))
         )
+
+    def awaiting_review(
+        self, campaign_id: str | None, limit: int, due_before: datetime | None = None
+    ) -> list[Assignment]:
+        """Submissions held for review, oldest first (only overdue ones with `due_before`)."""
+        stmt = select(assignments).where(
+            assignments.c.status == "submitted", assignments.c.review_due.is_not(None)
+        )
+        if campaign_id is not None:
+            stmt = stmt.where(assignments.c.campaign_id == campaign_id)
+        if due_before is not None:
+            stmt = stmt.where(assignments.c.review_due <= due_before)
+        rows = self.c.execute(stmt.order_by(assignments.c.review_due).limit(limit))
+        return [_assignment(r._mapping) for r in rows]
+
+    def recent(self, worker: str, campaign_id: str, limit: int) -> list[tuple[Assignment, bool]]:
+        """The worker's latest answers in a campaign, oldest first, each with is-gold."""
+        rows = self.c.execute(
+            select(assignments, tasks.c.is_gold)
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .where(assignments.c.worker == worker, assignments.c.campaign_id == campaign_id)
+            .where(assignments.c.submitted_at.is_not(None))
+            .order_by(assignments.c.submitted_at.desc(), assignments.c.id.desc())
+            .limit(limit)
+        )
+        return [(_assignment(r._mapping), bool(r.is_gold)) for r in reversed(list(rows))]
+
+    def gold_record(self, worker: str, campaign_id: str) -> tuple[int, int]:
+        """(correct, decided) control answers of a worker in a campaign: the qualification."""
+        rows = self.c.execute(
+            select(assignments.c.status, func.count())
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .where(assignments.c.worker == worker, assignments.c.campaign_id == campaign_id)
+            .where(tasks.c.is_gold.is_(True))
+            .where(assignments.c.status.in_(["accepted", "rejected"]))
+            .group_by(assignments.c.status)
+        )
+        counts = {status: int(n) for status, n in rows}
+        return counts.get("accepted", 0), sum(counts.values())
 
     def expire_due(
         self, now: datetime, limit: int, campaign_id: str | None = None
@@ -276,16 +370,19 @@ class Assignments:
         return due
 
     def outstanding(self, campaign_id: str) -> int:
-        """Leases and submissions of the campaign not yet decided: each may still cost a unit."""
-        return int(
-            self.c.scalar(
-                select(func.count())
-                .select_from(assignments)
-                .where(assignments.c.campaign_id == campaign_id)
-                .where(assignments.c.status.in_(["leased", "submitted"]))
-            )
-            or 0
+        """Units the campaign may still owe: live leases, undecided answers, open appeals."""
+        live = self.c.scalar(
+            select(func.count())
+            .select_from(assignments)
+            .where(assignments.c.campaign_id == campaign_id)
+            .where(assignments.c.status.in_(["leased", "submitted"]))
         )
+        appealed = self.c.scalar(
+            select(func.count())
+            .select_from(appeals)
+            .where(appeals.c.campaign_id == campaign_id, appeals.c.status == "open")
+        )
+        return int(live or 0) + int(appealed or 0)
 
     def counts(self, campaign_id: str) -> dict[str, int]:
         rows = self.c.execute(
@@ -340,4 +437,6 @@ def _assignment(r: Mapping[str, Any]) -> Assignment:
         r["submitted_at"],
         r["reason"],
         int(r["reward"]),
+        r["evidence"],
+        r["review_due"],
     )

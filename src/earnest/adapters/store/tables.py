@@ -144,6 +144,7 @@ campaigns = Table(
     Column("verifier", String(40), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Moment, nullable=False),
+    Column("quality", JSON),  # the QualityPolicy; NULL = defaults (campaigns before v2)
 )
 
 tasks = Table(
@@ -162,6 +163,8 @@ tasks = Table(
     Column("result", JSON),
     Column("confidence", Float),
     Column("resolved_at", Moment),
+    Column("prediction", JSON),  # {"answer", "confidence", "model"}: a model's vote
+    Column("uncertainty", Float),  # 1 - confidence so far; routes effort to unsure tasks
     Index("ix_tasks_claim", "campaign_id", "status", "is_gold", "id"),
     Index("ix_tasks_resolved", "campaign_id", "resolved_at"),
 )
@@ -186,6 +189,8 @@ assignments = Table(
     Column("decided_at", Moment),
     Column("reason", Text),
     Column("reward", Amount, nullable=False, default=0),
+    Column("evidence", JSON),  # what a decision was based on, shown to the worker
+    Column("review_due", Moment),  # requester review: accepted automatically after this
     UniqueConstraint("task_id", "worker", name="uq_assignment_task_worker"),
     Index("ix_assignments_task", "task_id", "status"),
     Index("ix_assignments_lease", "campaign_id", "status", "expires_at"),
@@ -200,6 +205,77 @@ worker_stats = Table(
     Column("gold_total", Integer, nullable=False, default=0),
     Column("accepted", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
+)
+
+# Learned Dawid-Skene state per campaign: each voter's confusion counts (row = true class),
+# and the class counts under the voter name "*".
+confusions = Table(
+    "confusions",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("voter", String(80), primary_key=True),
+    Column("counts", JSON, nullable=False),
+    Column("updated_at", Moment, nullable=False),
+)
+
+reputation_events = Table(
+    "reputation_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("worker", Address, nullable=False),
+    Column("skill", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),  # gold | consensus | review | appeal
+    Column("good", Boolean, nullable=False),
+    Column("requester", Address, nullable=False),
+    Column("campaign_id", String(32), nullable=False),
+    Column("assignment_id", String(32)),
+    Column("reason", Text, nullable=False),
+    Column("reversed", Boolean, nullable=False, default=False),
+    Column("at", Moment, nullable=False),
+    Index("ix_reputation_worker", "worker", "skill", "at"),
+    Index("ix_reputation_assignment", "assignment_id"),
+)
+
+worker_limits = Table(
+    "worker_limits",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("worker", Address, nullable=False),
+    Column("campaign_id", String(32), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("until", Moment, nullable=False),
+    Index("ix_limits_worker", "worker", "campaign_id", "until"),
+)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("assignment_id", String(32), nullable=False, unique=True),
+    Column("worker", Address, nullable=False, index=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
+    Column("requester", Address, nullable=False, index=True),
+    Column("mode", String(16), nullable=False),  # requester | panel
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | upheld | overturned
+    Column("decision_reason", Text),
+    Column("decided_by", String(200)),
+    Column("created_at", Moment, nullable=False),
+    Column("decided_at", Moment),
+)
+
+appeal_votes = Table(
+    "appeal_votes",
+    metadata,
+    Column("appeal_id", String(32), primary_key=True),
+    Column("reviewer", Address, primary_key=True),
+    Column("overturn", Boolean),  # NULL until the panelist votes
+    Column("reason", Text),
+    Column("voted_at", Moment),
+    Index("ix_votes_reviewer", "reviewer", "voted_at"),
 )
 
 receipts = Table(

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
+from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
 from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
 from earnest.domain.errors import Conflict
 
@@ -45,6 +46,10 @@ class SqlUnitOfWork:
         self.assignments = Assignments(conn, pg)
         self.receipts = Receipts(conn)
         self.payouts = Payouts(conn, pg)
+        self.confusions = Confusions(conn, pg)
+        self.reputations = Reputations(conn)
+        self.limits = Limits(conn)
+        self.appeals = Appeals(conn, pg)
         return self
 
     def commit(self) -> None:

@@ -25,7 +25,7 @@ from earnest.api.schemas import (
     UploadOut,
 )
 from earnest.domain.errors import InvalidInput
-from earnest.domain.work import CampaignSpec
+from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns
 from earnest.services.campaigns import TaskLine
 
@@ -36,7 +36,8 @@ SPOOL_IN_MEMORY = 8 << 20  # an upload above 8 MiB is spooled to a temporary fil
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
     """Create a draft campaign; fund it to open it to workers."""
-    spec = CampaignSpec(**body.model_dump())
+    fields = body.model_dump()
+    spec = CampaignSpec(**(fields | {"quality": QualityPolicy(**fields["quality"])}))
     return CampaignOut.of(
         campaigns.create_campaign(
             who, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand

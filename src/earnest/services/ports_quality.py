@@ -1,0 +1,104 @@
+"""The store ports of the quality engine: learned confusions, reputation, limits, appeals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ReputationRow:
+    """One stored piece of reputation evidence (see quality.reputation)."""
+
+    id: str
+    worker: str
+    skill: str
+    kind: str  # gold | consensus | review | appeal
+    good: bool
+    requester: str
+    campaign_id: str
+    assignment_id: str | None
+    reason: str
+    at: datetime
+    reversed: bool = False
+
+
+@dataclass(frozen=True)
+class LimitRecord:
+    """A rule fired: the worker may not claim in the campaign until `until`."""
+
+    id: str
+    worker: str
+    campaign_id: str
+    rule: str
+    reason: str
+    evidence: dict[str, Any]
+    created_at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class AppealRecord:
+    id: str
+    assignment_id: str
+    worker: str
+    campaign_id: str
+    requester: str
+    mode: str  # requester | panel
+    reason: str
+    status: str  # open | upheld | overturned
+    decision_reason: str | None
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    votes: tuple[tuple[str, bool | None, str | None], ...] = ()  # (panelist, overturn, reason)
+
+
+class ConfusionsRepo(Protocol):
+    def get(self, campaign_id: str, voters: Iterable[str]) -> dict[str, list[list[float]]]: ...
+    def put(
+        self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime
+    ) -> None: ...
+    def training_data(
+        self, campaign_id: str
+    ) -> Iterator[tuple[int, str, Any, Any | None, Any | None]]: ...
+
+
+class ReputationsRepo(Protocol):
+    def add(self, row: ReputationRow) -> None: ...
+    def of_worker(
+        self, worker: str, skill: str | None = None, limit: int = 500
+    ) -> list[ReputationRow]: ...
+    def tallies(
+        self, workers: Iterable[str], skill: str
+    ) -> dict[str, list[tuple[str, str, bool, int]]]: ...
+    def experienced(self, skill: str, min_events: int, limit: int) -> list[str]: ...
+    def reverse(self, assignment_id: str) -> int: ...
+
+
+class LimitsRepo(Protocol):
+    def add(self, record: LimitRecord) -> None: ...
+    def active(self, worker: str, campaign_id: str | None, now: datetime) -> list[LimitRecord]: ...
+    def of_worker(self, worker: str, limit: int = 100) -> list[LimitRecord]: ...
+    def of_campaign(self, campaign_id: str) -> list[LimitRecord]: ...
+
+
+class AppealsRepo(Protocol):
+    def add(self, record: AppealRecord, panel: list[str]) -> None: ...
+    def get(self, appeal_id: str, *, lock: bool = False) -> AppealRecord | None: ...
+    def by_assignment(self, assignment_id: str) -> AppealRecord | None: ...
+    def listed(
+        self,
+        *,
+        worker: str | None = None,
+        requester: str | None = None,
+        panelist: str | None = None,
+    ) -> list[AppealRecord]: ...
+    def vote(
+        self, appeal_id: str, reviewer: str, overturn: bool, reason: str, now: datetime
+    ) -> bool: ...
+    def decide(
+        self, appeal_id: str, status: str, reason: str, decided_by: str, now: datetime
+    ) -> bool: ...

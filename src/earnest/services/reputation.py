@@ -1,0 +1,184 @@
+"""Reputation and rule limits: what the market records about a worker, and what it shows them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from earnest.domain.verification import Decision, Verdict
+from earnest.domain.work import Assignment, AssignmentStatus, Campaign
+from earnest.quality.reputation import (
+    DEFAULT_POLICY,
+    EvidenceKind,
+    Reputation,
+    ReputationEvent,
+    explain,
+)
+from earnest.quality.rules import QualityRules, RecentWork, evaluate
+from earnest.services.common import new_id
+from earnest.services.identity import Principal
+from earnest.services.ports import Random, Store, UnitOfWork
+from earnest.services.ports_quality import LimitRecord, ReputationRow
+
+RECENT_WINDOW = 20
+
+
+def scores(uow: UnitOfWork, workers: Iterable[str], skill: str) -> dict[str, Reputation]:
+    """Each worker's reputation in `skill` (the prior for a worker with no history)."""
+    policy = DEFAULT_POLICY
+    tallies = uow.reputations.tallies(workers, skill)
+    out: dict[str, Reputation] = {}
+    for worker in set(workers):
+        good, events = 0.0, 0
+        bad_by_requester: dict[str, float] = defaultdict(float)
+        for kind, requester, is_good, n in tallies.get(worker, []):
+            events += n
+            if is_good:
+                good += policy.weight(kind) * n
+            else:
+                bad_by_requester[requester] += policy.weight(kind) * n
+        # The same cap as quality.reputation: one requester's bad weight counts up to a bound.
+        bad = sum(min(b, policy.max_bad_per_requester) for b in bad_by_requester.values())
+        out[worker] = Reputation(policy.prior_good + good, policy.prior_bad + bad, events)
+    return out
+
+
+def record_evidence(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    assignment_id: str,
+    worker: str,
+    kind: EvidenceKind,
+    good: bool,
+    reason: str,
+    now: datetime,
+    rand: Random,
+) -> None:
+    """Store one piece of reputation evidence from a decision."""
+    uow.reputations.add(
+        ReputationRow(
+            new_id("rep", rand),
+            worker,
+            campaign.spec.skill,
+            kind.value,
+            good,
+            campaign.requester,
+            campaign.id,
+            assignment_id,
+            reason[:2000],
+            now,
+        )
+    )
+
+
+def evidence_of(verdict: Verdict, gold: bool) -> tuple[EvidenceKind, bool] | None:
+    """What a verdict says about the worker; None when it says nothing (good faith, late)."""
+    if gold:
+        return EvidenceKind.GOLD, verdict.decision is Decision.ACCEPT
+    if verdict.decision is Decision.REJECT:
+        return EvidenceKind.CONSENSUS, False
+    if verdict.evidence or "resolved before your answer" in verdict.reason:
+        return None
+    return EvidenceKind.CONSENSUS, True
+
+
+def rules_of(campaign: Campaign) -> QualityRules:
+    q = campaign.spec.quality
+    return QualityRules(
+        min_seconds=q.min_seconds,
+        max_gold_failure=q.max_gold_failure,
+        max_disagreement=q.max_disagreement,
+        limit_seconds=q.limit_seconds,
+    )
+
+
+def apply_rules(
+    uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime, rand: Random
+) -> list[LimitRecord]:
+    """Evaluate the campaign's rules on a worker's recent answers; store new limits."""
+    recent = uow.assignments.recent(worker, campaign.id, RECENT_WINDOW)
+    work = RecentWork(
+        durations=[_seconds(a) for a, _ in recent if a.submitted_at is not None],
+        gold=[a.status is AssignmentStatus.ACCEPTED for a, gold in recent if gold and _decided(a)],
+        consensus=[_agreed(a) for a, gold in recent if not gold and _decided(a)],
+        assignment_ids=[a.id for a, _ in recent],
+    )
+    active = {limit.rule for limit in uow.limits.active(worker, campaign.id, now)}
+    added = []
+    for found in evaluate(work, rules_of(campaign), now):
+        if found.rule.value in active:
+            continue
+        record = LimitRecord(
+            new_id("lim", rand),
+            worker,
+            campaign.id,
+            found.rule.value,
+            found.reason,
+            found.evidence,
+            now,
+            found.until,
+        )
+        uow.limits.add(record)
+        added.append(record)
+    return added
+
+
+def _seconds(a: Assignment) -> float:
+    done = a.submitted_at or a.leased_at
+    return max((done - a.leased_at).total_seconds(), 0.0)
+
+
+def _decided(a: Assignment) -> bool:
+    return a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.REJECTED)
+
+
+def _agreed(a: Assignment) -> bool:
+    """An answer agreed unless it was rejected or accepted only in good faith."""
+    return a.status is AssignmentStatus.ACCEPTED and "your_answer" not in (a.evidence or {})
+
+
+def my_quality(who: Principal, *, store: Store, now: datetime) -> dict[str, Any]:
+    """A worker's reputation per skill with the history behind it, and their limits."""
+    with store.uow(readonly=True) as uow:
+        rows = uow.reputations.of_worker(who.address)
+        limits = uow.limits.of_worker(who.address)
+    by_skill: dict[str, list[ReputationEvent]] = defaultdict(list)
+    for r in rows:
+        by_skill[r.skill].append(
+            ReputationEvent(
+                r.id,
+                EvidenceKind(r.kind),
+                r.good,
+                r.requester,
+                r.campaign_id,
+                r.at,
+                r.reason,
+                r.reversed,
+            )
+        )
+    skills = {}
+    for skill, events in sorted(by_skill.items()):
+        with store.uow(readonly=True) as uow:
+            score = scores(uow, [who.address], skill)[who.address]
+        skills[skill] = score.as_dict() | {"history": explain(events)}
+    return {
+        "address": who.address,
+        "skills": skills,
+        "limits": [limit_view(limit, now) for limit in limits],
+    }
+
+
+def limit_view(limit: LimitRecord, now: datetime) -> dict[str, Any]:
+    """A limit as a worker sees it: which rule fired, on what evidence, until when."""
+    return {
+        "id": limit.id,
+        "campaign_id": limit.campaign_id,
+        "rule": limit.rule,
+        "reason": limit.reason,
+        "evidence": limit.evidence,
+        "since": limit.created_at.isoformat(),
+        "until": limit.until.isoformat(),
+        "active": limit.until > now,
+    }

@@ -1,0 +1,305 @@
+"""Verify a task's answers and carry out the verdicts, inside the caller's transaction.
+
+Accepting is one database transaction: the verdict with its evidence, the journal entry
+moving escrow to the worker's payable and the fee, the signed receipt, the payout outbox
+row, and the reputation evidence. Under requester review the verifier's verdicts are only
+suggestions: the answer waits for the requester until the review window closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from earnest.domain import ledger
+from earnest.domain.money import fee_for
+from earnest.domain.receipts import Receipt
+from earnest.domain.verification import (
+    Decision,
+    Outcome,
+    Submission,
+    Verdict,
+    VerificationInput,
+    WorkerHistory,
+    answer_hash,
+    canonical_json,
+    model_voter,
+)
+from earnest.domain.work import AssignmentStatus, Campaign, ReviewMode, Task, TaskStatus
+from earnest.quality import verifier_for
+from earnest.quality.classes import classes_of
+from earnest.services.chain_port import Crypto
+from earnest.services.common import new_id
+from earnest.services.ports import PayoutRecord, Random, ReceiptRecord, UnitOfWork
+from earnest.services.reputation import apply_rules, evidence_of, record_evidence, scores
+
+PRIORS = "*"  # the voter name under which a campaign's class counts are stored
+
+
+def verify_task(uow: UnitOfWork, campaign: Campaign, task: Task) -> Outcome:
+    """Run the campaign's verifier on everything the task has received."""
+    submissions = tuple(uow.assignments.submissions(task.id))
+    workers = [s.worker for s in submissions]
+    classes = classes_of(campaign.spec.output_schema)
+    voters = workers + ([model_voter(task.prediction.model)] if task.prediction else [])
+    learned = uow.confusions.get(campaign.id, voters) if classes else {}
+    stats = uow.workers.history(workers)
+    reputation = scores(uow, workers, campaign.spec.skill)
+    history = {
+        v: WorkerHistory(
+            stats[v].gold_correct if v in stats else 0,
+            stats[v].gold_total if v in stats else 0,
+            _probabilities(learned.get(v)),
+            reputation[v].mean if v in reputation else None,
+        )
+        for v in voters
+    }
+    q = campaign.spec.quality
+    given = VerificationInput(
+        task,
+        campaign.spec.overlap,
+        submissions,
+        history,
+        min_overlap=q.min_overlap,
+        confidence=q.confidence,
+        priors=_priors(learned.get(PRIORS)),
+        classes=classes,
+    )
+    return verifier_for(campaign.spec.verifier).verify(given)
+
+
+def _probabilities(counts: list[list[float]] | None) -> tuple[tuple[float, ...], ...] | None:
+    """Counts → a row-stochastic matrix, smoothed toward a better-than-random worker."""
+    if not counts:
+        return None
+    k = len(counts)
+    rows = []
+    for i, row in enumerate(counts):
+        smoothed = [c + (2.0 if i == j else 1.0 / (k - 1)) for j, c in enumerate(row)]
+        total = sum(smoothed)
+        rows.append(tuple(x / total for x in smoothed))
+    return tuple(rows)
+
+
+def _priors(counts: list[list[float]] | None) -> tuple[float, ...]:
+    if not counts:
+        return ()
+    row = [c + 1.0 for c in counts[0]]
+    return tuple(x / sum(row) for x in row)
+
+
+def apply_outcome(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    task: Task,
+    outcome: Outcome,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+) -> dict[str, str]:
+    """Carry out the verdicts; returns assignment id → receipt id for every decided one."""
+    submissions = {s.assignment_id: s for s in uow.assignments.submissions(task.id)}
+    receipt_ids: dict[str, str] = {}
+    review = campaign.spec.quality.review is ReviewMode.REQUESTER
+    for verdict in outcome.verdicts:
+        if verdict.decision is Decision.WAIT:
+            continue
+        sub = submissions[verdict.assignment_id]
+        if review:
+            _hold_for_review(uow, campaign, sub, verdict, now)
+            continue
+        receipt_ids[sub.assignment_id] = decide(
+            uow, campaign, task, sub, verdict, crypto, now, rand
+        )
+        _learn_gold(uow, campaign, task, sub, now)
+    if outcome.confidence is not None:
+        uow.tasks.set_uncertainty(task.id, round(1.0 - outcome.confidence, 6))
+    if outcome.resolved and task.status is TaskStatus.OPEN:
+        uow.tasks.resolve(task.id, outcome.result, outcome.confidence, now)
+        _learn_resolution(uow, campaign, task, list(submissions.values()), outcome.result, now)
+    for worker in {submissions[v.assignment_id].worker for v in outcome.verdicts}:
+        apply_rules(uow, campaign, worker, now, rand)
+    return receipt_ids
+
+
+def _hold_for_review(
+    uow: UnitOfWork, campaign: Campaign, sub: Submission, verdict: Verdict, now: datetime
+) -> None:
+    due = now + timedelta(seconds=campaign.spec.quality.review_seconds)
+    suggestion = {"suggested": verdict.decision.value, "suggested_reason": verdict.reason}
+    uow.assignments.await_review(sub.assignment_id, due, suggestion | dict(verdict.evidence))
+
+
+def decide(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    task: Task,
+    sub: Submission,
+    verdict: Verdict,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+) -> str:
+    """Record one decision with its receipt, reputation evidence and (if accepted) payout."""
+    gold = task.is_gold
+    accepted = verdict.decision is Decision.ACCEPT
+    reward = campaign.spec.reward if accepted else 0
+    status = AssignmentStatus.ACCEPTED if accepted else AssignmentStatus.REJECTED
+    uow.assignments.decide(sub.assignment_id, status, verdict.reason, reward, now, verdict.evidence)
+    uow.workers.record(sub.worker, accepted=accepted, gold=gold)
+    found = evidence_of(verdict, gold)
+    if found is not None:
+        kind, good = found
+        record_evidence(
+            uow, campaign, sub.assignment_id, sub.worker, kind, good, verdict.reason, now, rand
+        )
+    receipt_id = issue_receipt(
+        uow,
+        campaign,
+        task.id,
+        sub,
+        verdict.decision.value,
+        verdict.reason,
+        reward,
+        crypto,
+        now,
+        rand,
+    )
+    if accepted:
+        owe(uow, campaign, sub.worker, receipt_id, sub.assignment_id, now, rand)
+    return receipt_id
+
+
+def issue_receipt(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    task_id: int,
+    sub: Submission,
+    verdict: str,
+    reason: str,
+    reward: int,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+    *,
+    slot: str = "",
+) -> str:
+    """Sign and store a verdict's receipt. `slot` tells a second receipt (an appeal's) apart."""
+    receipt = Receipt(
+        new_id("rcp", rand),
+        sub.assignment_id,
+        task_id,
+        campaign.id,
+        sub.worker,
+        answer_hash(sub.answer),
+        verdict,
+        reason,
+        campaign.spec.verifier,
+        reward,
+        now.isoformat(),
+    )
+    digest = receipt.digest()
+    uow.receipts.add(
+        ReceiptRecord(
+            receipt.id,
+            receipt.body(),
+            digest,
+            crypto.sign(bytes.fromhex(digest)),
+            sub.worker,
+            campaign.id,
+        ),
+        now,
+        slot=slot,
+    )
+    return receipt.id
+
+
+def owe(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    worker: str,
+    receipt_id: str,
+    assignment_id: str,
+    now: datetime,
+    rand: Random,
+) -> None:
+    """The accept entry and its payout row, in the caller's transaction (the outbox)."""
+    reward = campaign.spec.reward
+    fee = fee_for(reward, campaign.fee_bps)
+    uow.ledger.post(
+        ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee), now
+    )
+    uow.payouts.add(
+        PayoutRecord(
+            new_id("pay", rand),
+            ledger.worker_payable(worker),
+            worker,
+            reward,
+            receipt_id,
+            "pending",
+            None,
+            now,
+        )
+    )
+
+
+def _learn_gold(
+    uow: UnitOfWork, campaign: Campaign, task: Task, sub: Submission, now: datetime
+) -> None:
+    """A control answer teaches the worker's confusion matrix with certainty."""
+    if task.is_gold:
+        _count(uow, campaign, task.gold, [(sub.worker, sub.answer)], now)
+
+
+def _learn_resolution(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    task: Task,
+    subs: list[Submission],
+    result: Any,
+    now: datetime,
+) -> None:
+    """Online M-step: the resolved result counts once in each voter's matrix (hard EM).
+
+    The background re-estimation (services.aggregation) replaces these counts with the
+    soft, full Dawid-Skene estimate; between two runs this keeps every matrix current.
+    """
+    if task.is_gold:
+        return
+    votes = [(s.worker, s.answer) for s in subs]
+    if task.prediction is not None:
+        votes.append((model_voter(task.prediction.model), task.prediction.answer))
+    _count(uow, campaign, result, votes, now, priors=True)
+
+
+def _count(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    truth: Any,
+    votes: list[tuple[str, Any]],
+    now: datetime,
+    *,
+    priors: bool = False,
+) -> None:
+    classes = classes_of(campaign.spec.output_schema)
+    index: Mapping[str, int] = {canonical_json(c): i for i, c in enumerate(classes)}
+    true = index.get(canonical_json(truth))
+    if true is None:
+        return
+    k = len(classes)
+    names = [v for v, _ in votes] + ([PRIORS] if priors else [])
+    counts = uow.confusions.get(campaign.id, names)
+    changed: dict[str, list[list[float]]] = {}
+    for voter, answer in votes:
+        given = index.get(canonical_json(answer))
+        if given is None:
+            continue
+        matrix = changed.get(voter) or counts.get(voter) or [[0.0] * k for _ in range(k)]
+        matrix[true][given] += 1.0
+        changed[voter] = matrix
+    if priors:
+        row = counts.get(PRIORS) or [[0.0] * k]
+        row[0][true] += 1.0
+        changed[PRIORS] = row
+    uow.confusions.put(campaign.id, changed, now)
