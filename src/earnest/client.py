@@ -151,6 +151,52 @@ class _Endpoints:
     def assignments(self) -> Any:
         return self._call("GET", "/v1/assignments")
 
+    def assignment(self, assignment_id: str) -> Any:
+        return self._call("GET", f"/v1/assignments/{assignment_id}")
+
+    # quality and protections
+    def my_quality(self) -> Any:
+        """My reputation per skill, the history behind it, and any limits on me."""
+        return self._call("GET", "/v1/me/quality")
+
+    def reviews(self, campaign_id: str) -> Any:
+        """Answers held for my review (campaigns with review="requester")."""
+        return self._call("GET", f"/v1/campaigns/{campaign_id}/reviews")
+
+    def review(self, assignment_id: str, accept: bool, reason: str = "") -> Any:
+        return self._call(
+            "POST",
+            f"/v1/assignments/{assignment_id}/review",
+            json_body={"accept": accept, "reason": reason},
+        )
+
+    def appeal(self, assignment_id: str, reason: str) -> Any:
+        """Appeal a rejection of my work (once)."""
+        return self._call(
+            "POST", f"/v1/assignments/{assignment_id}/appeal", json_body={"reason": reason}
+        )
+
+    def appeals(self, role: str = "worker") -> Any:
+        """Appeals I filed ("worker"), decide ("requester") or sit on ("panel")."""
+        return self._call("GET", "/v1/appeals", params={"role": role})
+
+    def appeal_case(self, appeal_id: str) -> Any:
+        return self._call("GET", f"/v1/appeals/{appeal_id}")
+
+    def decide_appeal(self, appeal_id: str, overturn: bool, reason: str) -> Any:
+        return self._call(
+            "POST",
+            f"/v1/appeals/{appeal_id}/decide",
+            json_body={"overturn": overturn, "reason": reason},
+        )
+
+    def vote_appeal(self, appeal_id: str, overturn: bool, reason: str) -> Any:
+        return self._call(
+            "POST",
+            f"/v1/appeals/{appeal_id}/vote",
+            json_body={"overturn": overturn, "reason": reason},
+        )
+
 
 def _headers(token: str | None, method: str, extra: dict[str, str] | None) -> dict[str, str]:
     headers = dict(extra or {})

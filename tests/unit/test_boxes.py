@@ -175,12 +175,13 @@ boxes = st.tuples(coords, coords, st.integers(1, 30), st.integers(1, 30)).map(
 )
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(boxes, min_size=1, max_size=6), st.randoms())
 def test_confidence_bounded_and_order_free(drawn: list[list[int]], rnd: random.Random) -> None:
     subs = [sub(n, box) for n, box in enumerate(drawn)]
     out = verifier.verify(vin(subs, overlap=len(drawn)))
     assert out.confidence is not None and 0.0 <= out.confidence <= 1.0
+    assert out.result is not None
     x0, y0, x1, y1 = out.result["box"]
     assert x0 < x1 and y0 < y1
     shuffled = list(subs)

@@ -172,7 +172,7 @@ def test_estimator_by_hand() -> None:
 label_sets = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=4)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(st.tuples(label_sets, st.floats(0, 1)), min_size=1, max_size=7),
     st.randoms(),

@@ -169,7 +169,9 @@ def test_late_answer_after_resolution_is_accepted_and_paid() -> None:
     assert out.resolved and out.result == {"value": 10} and out.confidence == 0.9
 
 
-@pytest.mark.parametrize("bad", [{"value": "ten"}, {"value": True}, {"value": float("nan")}, 3])
+@pytest.mark.parametrize(
+    "bad", [{"value": "ten"}, {"value": True}, {"value": float("nan")}, {"value": 10**400}, 3]
+)
 def test_unreadable_answers_are_rejected_with_evidence_and_do_not_vote(bad: Any) -> None:
     subs = [sub(1, 10), sub(2, 10), Submission("a3", "W3", bad, SUBMITTED, AT)]
     out = verifier.verify(vin(subs))
@@ -230,7 +232,7 @@ values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 reputations = st.floats(min_value=0.0, max_value=1.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(values, reputations), min_size=1, max_size=7), st.randoms())
 def test_confidence_bounded_and_order_free(rows: list[tuple[float, float]], rnd: Any) -> None:
     subs = [sub(n, v) for n, (v, _) in enumerate(rows)]

@@ -201,7 +201,7 @@ comparisons = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(comparisons, st.randoms())
 def test_bt_scores_finite_and_order_free(drawn: list[Any], rnd: random.Random) -> None:
     answers = [PairAnswer((a, b), w, a, b, c) for a, b, c, w in drawn if a != b]
@@ -215,7 +215,7 @@ def test_bt_scores_finite_and_order_free(drawn: list[Any], rnd: random.Random) -
     assert again.scores_ == pytest.approx(model.scores_)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 1)), min_size=1, max_size=7),
     st.randoms(),

@@ -100,7 +100,7 @@ def test_gold_within_tolerance() -> None:
     out = verifier.verify(vin([sub(1, 5), sub(2, 1)], task(gold={"rating": 4})))
     assert decisions(out) == {"a1": Decision.ACCEPT, "a2": Decision.REJECT}
     rejected = verdict(out, "a2")
-    assert "known rating" in rejected.reason and "4" not in rejected.reason
+    assert "known one" in rejected.reason and "4" not in rejected.reason
     assert rejected.evidence == {"yours": {"rating": 1}, "control_task": True, "tolerance": 1}
 
 
@@ -181,7 +181,7 @@ def test_estimator_shrinks_a_worker_seen_once() -> None:
         BiasCorrectedMedian().fit([RatingAnswer("1", "A", 9)])
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(1, 5), st.floats(0, 1)), min_size=1, max_size=7),
     st.randoms(),
@@ -193,7 +193,7 @@ def test_confidence_bounded_and_order_free(
     history = {f"W{n}": WorkerHistory(reputation=w) for n, (_, w) in enumerate(drawn)}
     out = verifier.verify(vin(subs, overlap=len(drawn), history=history))
     assert out.confidence is not None and 0.0 <= out.confidence <= 1.0
-    assert 1 <= out.result["rating"] <= 5
+    assert out.result is not None and 1 <= out.result["rating"] <= 5
     rnd.shuffle(subs)
     again = verifier.verify(vin(subs, overlap=len(drawn), history=history))
     assert (again.result, again.confidence) == (out.result, out.confidence)
@@ -201,7 +201,7 @@ def test_confidence_bounded_and_order_free(
     assert all(v.evidence for v in out.verdicts if v.decision is Decision.REJECT)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from("tuv"), st.sampled_from("ABCD"), st.integers(1, 5)),

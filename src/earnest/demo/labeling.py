@@ -8,7 +8,8 @@ import random
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market, build_market
-from earnest.client import AsyncEarnest, Earnest
+from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.crowd import INPUT_SCHEMA, OUTPUT_SCHEMA, SimWorker, make_crowd, make_tasks
 from earnest.demo.server import ServerProcess
@@ -34,10 +35,21 @@ class DemoOptions:
     tasks: int = 500
     workers: int = 200
     gold_share: float = 0.1
-    overlap: int = 3
+    overlap: int = 5  # the most answers a task may take; dynamic overlap stops earlier
+    confidence: float = 0.95  # a task stops being offered at this posterior
+    qualification: int = 3  # control tasks a worker answers before regular ones
     reward: int = 10_000  # base units: 0.01 of a 6-decimal token
     seed: int = 7
     data_dir: Path | None = None
+
+
+@dataclass
+class CrowdReport:
+    """What happened to each simulated worker: how much they did, whether a gate stopped them."""
+
+    answered: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    stopped: dict[str, str] = field(default_factory=dict)  # address → the rule or gate
 
 
 def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
@@ -51,13 +63,16 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     console.print(f"Earnest market on {url}  (API docs: {url}/docs, data in {data_dir})")
     try:
         campaign_id, truth = _post_work(url, requester, deposit_signature, budget, options, console)
-        asyncio.run(_crowd(url, campaign_id, options, console))
+        crowd = asyncio.run(_crowd(url, campaign_id, options, console))
         _wait_settled(url, requester, console)
+        _close(url, requester, campaign_id, console)
     finally:
         server.stop()
     market = build_market(settings)
     try:
-        summary = _summary(market, campaign_id, truth, options)
+        summary = _summary(market, campaign_id, truth, options) | _quality(
+            market, campaign_id, crowd, options
+        )
     finally:
         market.close()
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -65,7 +80,9 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
 
 
 def _budget(o: DemoOptions, fee_bps: int) -> int:
-    return o.tasks * o.overlap * (o.reward + o.reward * fee_bps // 10_000)
+    """Escrow for the worst case: every task at its maximum overlap, plus qualification."""
+    answers = o.tasks * o.overlap + o.workers * o.qualification
+    return answers * (o.reward + o.reward * fee_bps // 10_000)
 
 
 def _deposit_on_chain(settings: Settings, o: DemoOptions) -> tuple[Wallet, str, int]:
@@ -105,12 +122,22 @@ def _post_work(
             overlap=o.overlap,
             gold_share=o.gold_share,
             lease_seconds=120,
+            verifier="dawid_skene",
+            quality={
+                "confidence": o.confidence,
+                "min_overlap": 2,
+                "qualification_tasks": o.qualification,
+                "qualification_accuracy": 0.6,
+                "max_gold_failure": 0.5,
+            },
         )
         api.upload_tasks(campaign["id"], tasks)
         api.fund(campaign["id"], budget)
     console.print(
         f"Requester deposited {format_units(budget, decimals)} tokens on chain and funded campaign "
-        f"{campaign['id']}: {o.tasks} tasks, {round(o.tasks * o.gold_share)} gold, overlap {o.overlap}"
+        f"{campaign['id']}: {o.tasks} tasks, {round(o.tasks * o.gold_share)} gold, "
+        f"dynamic overlap up to {o.overlap} (confidence {o.confidence}), "
+        f"{o.qualification} qualification control tasks per worker"
     )
     return campaign["id"], truth
 
@@ -126,13 +153,15 @@ async def _crowd(url: str, campaign_id: str, o: DemoOptions, console: Console) -
             TimeElapsedColumn(),
             console=console,
         )
+        report = CrowdReport()
         with progress:
-            bar = progress.add_task("answers", total=o.tasks * o.overlap)
+            bar = progress.add_task("answers", total=None)
             workers = [
-                asyncio.create_task(_work(url, http, sim, campaign_id, progress, bar))
+                asyncio.create_task(_work(url, http, sim, campaign_id, progress, bar, report))
                 for sim in crowd
             ]
             await asyncio.gather(*workers)
+    return report
 
 
 async def _work(
@@ -142,11 +171,20 @@ async def _work(
     campaign_id: str,
     progress: Progress,
     bar: Any,
+    report: CrowdReport,
 ) -> int:
-    api = await AsyncEarnest.sign_in(url, Wallet.generate(), http=http)
+    wallet = Wallet.generate()
+    api = await AsyncEarnest.sign_in(url, wallet, http=http)
+    report.kinds[wallet.address] = sim.kind
     answered, idle = 0, 0
     while idle < 3:
-        lease = await api.claim(campaign_id)
+        try:
+            lease = await api.claim(campaign_id)
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+            report.stopped[wallet.address] = _gate(exc.problem)
+            break
         if lease is None:
             idle += 1
             await asyncio.sleep(0.2)
@@ -155,7 +193,47 @@ async def _work(
         await api.submit(lease["assignment"]["id"], sim.answer(lease["task"]["text"]))
         answered += 1
         progress.advance(bar)
+    report.answered[wallet.address] = answered
     return answered
+
+
+def _gate(problem: dict[str, Any]) -> str:
+    """Which rule or gate stopped a worker, from the 403 problem the market sent."""
+    if "limit" in problem:
+        return str(problem["limit"]["rule"])
+    if "qualification" in problem:
+        return "qualification"
+    return "forbidden"
+
+
+def _close(url: str, requester: Wallet, campaign_id: str, console: Console) -> None:
+    """The requester closes the campaign: escrow not spent (labels saved) comes back."""
+    with Earnest.sign_in(url, requester) as api:
+        refunded = api.close(campaign_id)["refunded"]
+        decimals = api.market()["decimals"]
+    console.print(f"Campaign closed; {format_units(refunded, decimals)} tokens refunded")
+
+
+def _quality(
+    market: Market, campaign_id: str, crowd: CrowdReport, o: DemoOptions
+) -> dict[str, Any]:
+    """Labels saved by dynamic overlap, and who the quality rules stopped."""
+    with market.store.uow(readonly=True) as uow:
+        counts = uow.tasks.counts(campaign_id)
+        used = uow.assignments.regular_answers(campaign_id)
+    regular = counts["tasks"] - counts["gold_tasks"]
+    spammers = {a for a, kind in crowd.kinds.items() if kind == "spammer"}
+    stopped = set(crowd.stopped)
+    return {
+        "labels_used": used,
+        "labels_fixed_overlap": regular * o.overlap,
+        "labels_saved": round(1 - used / (regular * o.overlap), 4) if regular else 0.0,
+        "answers_per_task": round(used / regular, 2) if regular else 0.0,
+        "spammers": len(spammers),
+        "spammers_stopped": len(spammers & stopped),
+        "others_stopped": dict(sorted(Counter(crowd.kinds[a] for a in stopped - spammers).items())),
+        "stopped_by": dict(sorted(Counter(crowd.stopped.values()).items())),
+    }
 
 
 def _wait_settled(url: str, requester: Wallet, console: Console, timeout: float = 60.0) -> None:

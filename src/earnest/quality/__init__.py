@@ -5,11 +5,22 @@ from earnest.domain.verification import Verifier
 from earnest.quality.boxes import BoxVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
+from earnest.quality.multilabel import MultiLabelVerifier
 from earnest.quality.numeric import NumericVerifier
+from earnest.quality.pairwise import PairwiseVerifier
+from earnest.quality.ratings import RatingVerifier
 
 _VERIFIERS: dict[str, Verifier] = {
     v.name: v
-    for v in (GoldMajorityVerifier(), DawidSkeneVerifier(), NumericVerifier(), BoxVerifier())
+    for v in (
+        GoldMajorityVerifier(),
+        DawidSkeneVerifier(),
+        NumericVerifier(),
+        BoxVerifier(),
+        PairwiseVerifier(),
+        MultiLabelVerifier(),
+        RatingVerifier(),
+    )
 }
 
 __all__ = ["DawidSkeneVerifier", "GoldMajorityVerifier", "verifier_for", "verifier_names"]

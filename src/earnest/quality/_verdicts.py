@@ -50,6 +50,7 @@ MIN_WEIGHT = 1e-3
 SHARE_EPS = 1e-12
 
 
+# A ValueError, so that an estimator fed a bad value raises what callers expect.
 class Malformed(ValueError):
     """An answer the verifier cannot read; the message says what is wrong with it."""
 
@@ -324,9 +325,13 @@ def field_of(answer: Any, name: str) -> Any:
 
 def finite_number(raw: Any, what: str) -> float:
     """`raw` as a float if it is a finite JSON number (not a bool), else Malformed."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    try:
+        value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+    except OverflowError:  # an int beyond the float range, e.g. 10**400
+        value = None
+    if value is None or not math.isfinite(value):
         raise Malformed(f"{what} must be a finite number, not {raw!r}")
-    return float(raw)
+    return value
 
 
 def fmt(x: float) -> str:

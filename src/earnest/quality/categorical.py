@@ -43,18 +43,24 @@ class DawidSkeneVerifier:
             return GoldMajorityVerifier().verify(given)
         if given.task.status is TaskStatus.RESOLVED:
             return _late(given)
-        index = {canonical_json(c): i for i, c in enumerate(given.classes)}
-        counted = [s for s in given.submissions if s.status in _COUNTED]
-        labels = [index[canonical_json(s.answer)] for s in counted]
-        confusions = [_confusion(given.history.get(s.worker), len(index)) for s in counted]
+        k = len(given.classes)
+        votes = [
+            (s, label_of(given.classes, s.answer))
+            for s in given.submissions
+            if s.status in _COUNTED
+        ]
+        counted = [s for s, label in votes if label is not None]
+        labels = [label for _, label in votes if label is not None]
+        confusions = [_confusion(given.history.get(s.worker), k) for s in counted]
         prediction = given.task.prediction
-        if prediction is not None and canonical_json(prediction.answer) in index:
-            labels.append(index[canonical_json(prediction.answer)])
+        predicted = label_of(given.classes, prediction.answer) if prediction else None
+        if prediction is not None and predicted is not None:
+            labels.append(predicted)
             voter = given.history.get(model_voter(prediction.model))
-            confusions.append(_model_confusion(voter, prediction.confidence, len(index)))
-        priors = list(given.priors) if given.priors else [1.0 / len(index)] * len(index)
+            confusions.append(_model_confusion(voter, prediction.confidence, k))
+        priors = list(given.priors) if given.priors else [1.0 / k] * k
         posterior = task_posterior(priors, confusions, labels)
-        best = max(range(len(posterior)), key=lambda k: (posterior[k], -k))
+        best = max(range(k), key=lambda i: (posterior[i], -i))
         confidence = round(posterior[best], 6)
         if not _done(given, len(counted), confidence):
             waiting = tuple(
@@ -63,8 +69,26 @@ class DawidSkeneVerifier:
             )
             return Outcome(waiting, False, None, confidence)
         result = given.classes[best]
-        verdicts = tuple(_verdict(s, result, confidence, len(counted)) for s in given.pending())
+        verdicts = tuple(
+            _verdict(s, label_of(given.classes, s.answer) == best, result, confidence, len(counted))
+            for s in given.pending()
+        )
         return Outcome(verdicts, True, result, confidence)
+
+
+def label_of(classes: tuple[Any, ...], answer: Any) -> int | None:
+    """The index of the class an answer gives, or None if it gives none.
+
+    Object classes ({"label": "cat"}) are read by their one property, so extra properties
+    the output schema allows (a comment, say) do not make an answer unknown.
+    """
+    names = {tuple(c) if isinstance(c, dict) else None for c in classes}
+    if len(names) == 1 and isinstance(answer, dict):
+        (name,) = names
+        if name is not None and len(name) == 1:
+            answer = {name[0]: answer.get(name[0])}
+    wanted = canonical_json(answer)
+    return next((i for i, c in enumerate(classes) if canonical_json(c) == wanted), None)
 
 
 def _done(given: VerificationInput, answers: int, confidence: float) -> bool:
@@ -96,8 +120,8 @@ def _symmetric(accuracy: float, k: int) -> list[list[float]]:
     return [[accuracy if i == j else off for j in range(k)] for i in range(k)]
 
 
-def _verdict(s: Submission, result: Any, confidence: float, total: int) -> Verdict:
-    if canonical_json(s.answer) == canonical_json(result):
+def _verdict(s: Submission, agrees: bool, result: Any, confidence: float, total: int) -> Verdict:
+    if agrees:
         return Verdict(
             s.assignment_id, Decision.ACCEPT, f"agrees with the result ({total} answers)"
         )

@@ -77,32 +77,32 @@ def _batch_em(snap: _Snapshot, alpha: Floats, n_iter: int, tol: float) -> tuple[
     """Posteriors and counts by full EM from a soft majority vote, gold clamped."""
     n, k = snap.answered.size, alpha.shape[0]
     classes = np.arange(k)
+    m_keys = (snap.rows[:, None] * k + classes).ravel()
     e_keys = (snap.tasks[:, None] * k + classes).ravel()
+    pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
     votes = np.bincount(snap.tasks * k + snap.rows % k, minlength=n * k).reshape(n, k)
     posts = _clamp(_normalise(votes + 1e-9), snap.gold)
-    counts = _m_step(snap, posts, k)
+    counts = _m_step(m_keys, posts[snap.tasks], snap.n_workers * k)
     for _ in range(n_iter):
         rowsums = counts.reshape(-1, k, k).sum(axis=1)  # worker × true class
-        log_conf = np.log(counts + alpha.T[snap_labels := np.arange(counts.shape[0]) % k])
-        log_conf -= np.log(rowsums + alpha.sum(axis=1)).repeat(k, axis=0)
-        del snap_labels
+        log_conf = np.log(counts + pseudo) - np.log(rowsums + pseudo_rows).repeat(k, axis=0)
         loglik = np.bincount(e_keys, weights=log_conf[snap.rows].ravel(), minlength=n * k)
         log_prior = np.log(posts.sum(axis=0) + _PRIOR_PSEUDO)
         new = _clamp(_softmax(loglik.reshape(n, k) + log_prior), snap.gold)
         change = float(np.abs(new - posts).max(initial=0.0))
         # The counts always come from the final posteriors: incremental updates take a
         # task's posterior back out of them, which only works if it is exactly what went in.
-        posts, counts = new, _m_step(snap, new, k)
+        posts, counts = new, _m_step(m_keys, new[snap.tasks], snap.n_workers * k)
         if change < tol:
             break
     return posts, counts
 
 
-def _m_step(snap: _Snapshot, posts: Floats, k: int) -> Floats:
-    """Soft counts by (worker, given label) row and true-class column."""
-    keys = (snap.rows[:, None] * k + np.arange(k)).ravel()
-    flat = np.bincount(keys, weights=posts[snap.tasks].ravel(), minlength=snap.n_workers * k * k)
-    return np.asarray(flat.reshape(-1, k), np.float64)
+def _m_step(keys: Ints, weights: Floats, n_rows: int) -> Floats:
+    """Soft counts: row = worker * K + given label, column = true class."""
+    k = weights.shape[1]
+    flat = np.bincount(keys, weights=weights.ravel(), minlength=n_rows * k)
+    return np.asarray(flat.reshape(n_rows, k), np.float64)
 
 
 def _clamp(posts: Floats, gold: dict[int, int]) -> Floats:
@@ -128,3 +128,249 @@ def _with_rows(array: npt.NDArray[_G], rows: int) -> npt.NDArray[_G]:
     bigger = np.zeros((max(rows, 2 * array.shape[0]), *array.shape[1:]), array.dtype)
     bigger[: array.shape[0]] = array
     return bigger
+
+
+class OnlineDawidSkene:
+    """Dawid-Skene that learns as answers arrive; `fit()` gives the batch estimate.
+
+    `smoothing` is the Dirichlet pseudo-count of each off-diagonal confusion cell and
+    `diagonal` that of the diagonal: a new worker starts somewhat better than random (4/7
+    accurate with the defaults and 4 classes) until its own answers say otherwise.
+    `refit_every` > 0 re-runs batch EM over all stored answers every that many updates, in
+    a daemon thread if `background`. Feed updates from one thread.
+    """
+
+    _STATE = (
+        "_task_index", "_tasks", "_task_rows", "_worker_index", "_workers", "_gold",
+        "_posts", "_counts", "_rowsums", "_prior_counts",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        n_classes: int,
+        *,
+        smoothing: float = 1.0,
+        diagonal: float = 4.0,
+        n_iter: int = 100,
+        tol: float = 1e-6,
+        refit_every: int = 0,
+        background: bool = False,
+    ) -> None:
+        if not (n_classes >= 2 and smoothing > 0 and diagonal > 0 and n_iter >= 1):
+            raise ValueError("need n_classes ≥ 2, smoothing > 0, diagonal > 0 and n_iter ≥ 1")
+        if tol < 0 or refit_every < 0:
+            raise ValueError("tol and refit_every must be ≥ 0 (refit_every 0: only on request)")
+        self.n_classes, self.smoothing, self.diagonal = n_classes, smoothing, diagonal
+        self.n_iter, self.tol = n_iter, tol
+        self.refit_every, self.background = refit_every, background
+        self._alpha = np.full((n_classes, n_classes), smoothing)
+        np.fill_diagonal(self._alpha, diagonal)
+        self._alpha_by_label, self._alpha_rows = self._alpha.T.copy(), self._alpha.sum(axis=1)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._pending: list[int] | None = None  # tasks touched while a background refit runs
+        self._since_refit = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        k = self.n_classes
+        self._task_index: dict[Hashable, int] = {}
+        self._tasks: list[Hashable] = []
+        self._task_rows: list[list[int]] = []  # per task: worker * K + label, arrival order
+        self._worker_index: dict[Hashable, int] = {}
+        self._workers: list[Hashable] = []
+        self._gold: dict[int, int] = {}
+        self._posts: Floats = np.zeros((64, k))  # a zero row is a task not counted yet
+        self._counts: Floats = np.zeros((64 * k, k))  # row worker * K + label, column truth
+        self._rowsums: Floats = np.zeros((64, k))  # worker × true class
+        self._prior_counts: Floats = np.zeros(k)
+
+    def update(self, answer: Answer) -> Floats:
+        """Learn from one answer; returns its task's new posterior."""
+        with self._lock:
+            t = self._store(answer)
+            post = self._refresh(t, len(self._task_rows[t]) - 1)
+            self._since_refit += 1
+        if self.refit_every and self._since_refit >= self.refit_every:
+            self._start_refit()
+        return post
+
+    def observe_truth(self, task: Hashable, label: int) -> Floats:
+        """Clamp a gold task to its known class, so that its answers teach confusions."""
+        label = self._checked(label)
+        with self._lock:
+            t = self._task(task)
+            self._gold[t] = label
+            return self._refresh(t, len(self._task_rows[t]))
+
+    def fit(self, answers: Iterable[Answer]) -> Self:
+        """Batch Dawid-Skene from scratch on `answers`; forgets all it had learned."""
+        self.wait()
+        with self._lock:
+            self._reset()
+            for answer in answers:
+                self._store(answer)
+        self.refit()
+        return self
+
+    def refit(self) -> None:
+        """Re-estimate everything now by batch EM over all stored answers."""
+        self.wait()
+        with self._lock:
+            snap, self._since_refit = self._snapshot(), 0
+            self._install(snap, *_batch_em(snap, self._alpha, self.n_iter, self.tol))
+
+    def wait(self) -> None:
+        """Join a running background refit; re-raise what it failed with."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise RuntimeError("background refit failed") from error
+
+    def copy(self) -> OnlineDawidSkene:
+        """An independent deep copy: settings and learned state."""
+        self.wait()
+        twin = copy.copy(self)  # shares settings and the prior arrays, which never change
+        twin._lock, twin._thread, twin._error, twin._pending = threading.Lock(), None, None, None
+        with self._lock:
+            for name in self._STATE:
+                setattr(twin, name, copy.deepcopy(getattr(self, name)))
+        return twin
+
+    def _checked(self, label: int) -> int:
+        value = operator.index(label)
+        if not 0 <= value < self.n_classes:
+            raise ValueError(f"label {value} is outside 0..{self.n_classes - 1}")
+        return value
+
+    def _task(self, key: Hashable) -> int:
+        t = self._task_index.setdefault(key, len(self._tasks))
+        if t == len(self._tasks):
+            self._tasks.append(key)
+            self._task_rows.append([])
+            self._posts = _with_rows(self._posts, t + 1)
+        if self._pending is not None:
+            self._pending.append(t)
+        return t
+
+    def _worker(self, key: Hashable) -> int:
+        w = self._worker_index.setdefault(key, len(self._workers))
+        if w == len(self._workers):
+            self._workers.append(key)
+            self._counts = _with_rows(self._counts, (w + 1) * self.n_classes)
+            self._rowsums = _with_rows(self._rowsums, w + 1)
+        return w
+
+    def _store(self, answer: Answer) -> int:
+        label = self._checked(answer.label)
+        t, w, k = self._task(answer.task), self._worker(answer.worker), self.n_classes
+        if any(row // k == w for row in self._task_rows[t]):
+            raise ValueError(f"worker {answer.worker!r} already answered task {answer.task!r}")
+        self._task_rows[t].append(w * k + label)
+        return t
+
+    def _refresh(self, t: int, n_old: int) -> Floats:
+        """Move task t's posterior out of the counts of its first `n_old` answers (those it
+        was counted for), recompute it, and move it into the counts of all its answers."""
+        rows = np.array(self._task_rows[t], np.int64)
+        workers = rows // self.n_classes
+        old = self._posts[t].copy()
+        np.subtract.at(self._counts, rows[:n_old], old)
+        np.subtract.at(self._rowsums, workers[:n_old], old)
+        self._prior_counts -= old
+        new = self._infer(t, rows, workers)
+        np.add.at(self._counts, rows, new)
+        np.add.at(self._rowsums, workers, new)
+        self._prior_counts += new
+        self._posts[t] = new
+        return new.copy()
+
+    def _infer(self, t: int, rows: Ints, workers: Ints) -> Floats:
+        # Runs with t's own share taken out: a newcomer's one answer must not vouch for
+        # itself through the counts it put there.
+        gold = self._gold.get(t)
+        if gold is not None:
+            return np.asarray(np.eye(self.n_classes)[gold], np.float64)
+        hits = self._counts[rows] + self._alpha_by_label[rows % self.n_classes]
+        tries = self._rowsums[workers] + self._alpha_rows
+        log_p = np.log(self._prior_counts + _PRIOR_PSEUDO) + np.log(hits / tries).sum(axis=0)
+        return _softmax(log_p)
+
+    def _snapshot(self) -> _Snapshot:
+        answered = np.fromiter(map(len, self._task_rows), np.int64, len(self._tasks))
+        flat = itertools.chain.from_iterable(self._task_rows)
+        rows = np.fromiter(flat, np.int64, int(answered.sum()))
+        tasks = np.repeat(np.arange(answered.size), answered)
+        return _Snapshot(tasks, rows, answered, len(self._workers), dict(self._gold))
+
+    def _start_refit(self) -> None:
+        if not self.background:
+            self.refit()
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return  # one at a time; a later update starts the next
+        self.wait()
+        with self._lock:
+            snap, self._pending, self._since_refit = self._snapshot(), [], 0
+        self._thread = threading.Thread(target=self._refit_in_background, args=(snap,))
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _refit_in_background(self, snap: _Snapshot) -> None:
+        try:
+            posts, counts = _batch_em(snap, self._alpha, self.n_iter, self.tol)
+            with self._lock:
+                self._install(snap, posts, counts)
+        except BaseException as error:  # kept for wait(): a thread has nobody to raise to
+            self._error = error
+            with self._lock:
+                self._pending = None
+
+    def _install(self, snap: _Snapshot, posts: Floats, counts: Floats) -> None:
+        """Swap in a batch estimate, then redo the tasks touched since its snapshot."""
+        n, k = posts.shape[0], self.n_classes
+        self._posts[:n], self._posts[n:] = posts, 0.0  # newer tasks are not in `counts`
+        self._counts[: counts.shape[0]], self._counts[counts.shape[0] :] = counts, 0.0
+        self._rowsums = self._counts.reshape(-1, k, k).sum(axis=1)
+        self._prior_counts = posts.sum(axis=0)
+        pending, self._pending = self._pending or [], None
+        for t in dict.fromkeys(pending):
+            self._refresh(t, int(snap.answered[t]) if t < n else 0)
+
+    def posterior(self, task: Hashable) -> Floats:
+        """P(true class) of one task."""
+        with self._lock:
+            return np.array(self._posts[self._task_index[task]], np.float64)
+
+    @property
+    def labels_(self) -> dict[Hashable, int]:
+        with self._lock:
+            best = self._posts[: len(self._tasks)].argmax(axis=1).tolist()  # ties → lowest
+            return dict(zip(self._tasks, best, strict=True))
+
+    @property
+    def probas_(self) -> dict[Hashable, Floats]:
+        with self._lock:
+            return {task: self._posts[t].copy() for t, task in enumerate(self._tasks)}
+
+    @property
+    def priors_(self) -> Floats:
+        with self._lock:
+            return _normalise(self._prior_counts + _PRIOR_PSEUDO)
+
+    @property
+    def confusions_(self) -> dict[Hashable, Floats]:
+        k = self.n_classes
+        with self._lock:
+            m = len(self._workers)
+            counts = self._counts[: m * k].reshape(m, k, k).transpose(0, 2, 1) + self._alpha
+            conf = counts / (self._rowsums[:m] + self._alpha_rows)[..., None]
+            return dict(zip(self._workers, conf, strict=True))
+
+    @property
+    def skills_(self) -> dict[Hashable, float]:
+        priors = self.priors_
+        return {w: float(priors @ np.diagonal(c)) for w, c in self.confusions_.items()}

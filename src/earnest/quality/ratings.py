@@ -198,7 +198,7 @@ class RatingVerifier:
             return Judgement(True)
         tolerance = self.scale.tolerance
         if gold:
-            detail = f"your rating {fmt(value)} is more than {fmt(tolerance)} steps from the known rating"
+            detail = f"your rating {fmt(value)} is over {fmt(tolerance)} steps off the known one"
             return Judgement(False, detail, {"tolerance": tolerance})
         distance = abs(value - reference)
         detail = (

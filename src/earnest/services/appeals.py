@@ -96,17 +96,20 @@ def _decide_held(
     if task is None:
         raise NotFound("the task of this assignment is gone")
     sub = Submission(a.id, a.worker, a.answer, a.status, a.submitted_at or now)
-    return decide(uow, campaign, task, sub, verdict, crypto, now, rand)
+    # The verifier's reading is only a suggestion here: it is not evidence about the worker.
+    return decide(uow, campaign, task, sub, verdict, crypto, now, rand, reputation=False)
 
 
 def auto_accept_due(*, store: Store, crypto: Crypto, clock: Clock, rand: Random) -> int:
     """Accept answers whose review window closed unreviewed; returns how many."""
     now = clock.now()
+    accepted = 0
     with store.uow() as uow:
         due = uow.assignments.awaiting_review(None, AUTO_ACCEPT_BATCH, due_before=now)
-        for a in due:
-            campaign = uow.campaigns.get(a.campaign_id)
-            if campaign is None:
+        for listed in due:
+            a = uow.assignments.get(listed.id, lock=True)  # a review may be deciding it now
+            campaign = uow.campaigns.get(listed.campaign_id)
+            if a is None or a.status is not AssignmentStatus.SUBMITTED or campaign is None:
                 continue
             reason = (
                 "accepted automatically: the requester did not review it within the "
@@ -114,8 +117,9 @@ def auto_accept_due(*, store: Store, crypto: Crypto, clock: Clock, rand: Random)
             )
             verdict = Verdict(a.id, Decision.ACCEPT, reason, {"review_due": _iso(a.review_due)})
             _decide_held(uow, campaign, a, verdict, crypto, now, rand)
+            accepted += 1
         uow.commit()
-    return len(due)
+    return accepted
 
 
 def awaiting_review(who: Principal, campaign_id: str, *, store: Store) -> list[Assignment]:
@@ -184,11 +188,11 @@ def _appeal_route(
     qualified = [w for w in pool if rep[w].lower_bound >= PANEL_MIN_SCORE]
     if len(qualified) < PANEL_SIZE:
         return AppealMode.REQUESTER, []  # documented fallback: too few qualified reviewers
+    # Draw without replacement: exactly PANEL_SIZE draws, whatever the random source gives
+    # (redrawing on a repeat never ends when it keeps giving the same value).
     panel: list[str] = []
     while len(panel) < PANEL_SIZE:
-        pick = qualified[min(int(rand.random() * len(qualified)), len(qualified) - 1)]
-        if pick not in panel:
-            panel.append(pick)
+        panel.append(qualified.pop(min(int(rand.random() * len(qualified)), len(qualified) - 1)))
     return AppealMode.PANEL, sorted(panel)
 
 

@@ -16,7 +16,7 @@ from earnest.quality.reputation import (
     ReputationEvent,
     explain,
 )
-from earnest.quality.rules import QualityRules, RecentWork, evaluate
+from earnest.quality.rules import QualityRules, RecentWork, Rule, evaluate
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Random, Store, UnitOfWork
@@ -97,18 +97,30 @@ def rules_of(campaign: Campaign) -> QualityRules:
 def apply_rules(
     uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime, rand: Random
 ) -> list[LimitRecord]:
-    """Evaluate the campaign's rules on a worker's recent answers; store new limits."""
+    """Evaluate the campaign's rules on a worker's recent answers; store new limits.
+
+    Answers given before a rule last paused the worker no longer count for that rule:
+    otherwise the same evidence would pause them again at their first answer afterwards.
+    """
     recent = uow.assignments.recent(worker, campaign.id, RECENT_WINDOW)
-    work = RecentWork(
-        durations=[_seconds(a) for a, _ in recent if a.submitted_at is not None],
-        gold=[a.status is AssignmentStatus.ACCEPTED for a, gold in recent if gold and _decided(a)],
-        consensus=[_agreed(a) for a, gold in recent if not gold and _decided(a)],
-        assignment_ids=[a.id for a, _ in recent],
-    )
-    active = {limit.rule for limit in uow.limits.active(worker, campaign.id, now)}
+    last: dict[str, LimitRecord] = {}  # rule → its latest limit in this campaign
+    for limit in uow.limits.of_worker(worker):  # newest first
+        if limit.campaign_id == campaign.id:
+            last.setdefault(limit.rule, limit)
     added = []
-    for found in evaluate(work, rules_of(campaign), now):
-        if found.rule.value in active:
+    for rule in Rule:
+        previous = last.get(rule.value)
+        if previous is not None and previous.until > now:
+            continue  # still paused by this rule
+        fresh = [
+            (a, gold)
+            for a, gold in recent
+            if previous is None or (a.submitted_at or a.leased_at) > previous.created_at
+        ]
+        found = next(
+            (f for f in evaluate(_work(fresh), rules_of(campaign), now) if f.rule is rule), None
+        )
+        if found is None:
             continue
         record = LimitRecord(
             new_id("lim", rand),
@@ -123,6 +135,15 @@ def apply_rules(
         uow.limits.add(record)
         added.append(record)
     return added
+
+
+def _work(recent: list[tuple[Assignment, bool]]) -> RecentWork:
+    return RecentWork(
+        durations=[_seconds(a) for a, _ in recent if a.submitted_at is not None],
+        gold=[a.status is AssignmentStatus.ACCEPTED for a, gold in recent if gold and _decided(a)],
+        consensus=[_agreed(a) for a, gold in recent if not gold and _decided(a)],
+        assignment_ids=[a.id for a, _ in recent],
+    )
 
 
 def _seconds(a: Assignment) -> float:

@@ -8,11 +8,11 @@ suggestions: the answer waits for the requester until the review window closes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from earnest.domain import ledger
+from earnest.domain.errors import Conflict
 from earnest.domain.money import fee_for
 from earnest.domain.receipts import Receipt
 from earnest.domain.verification import (
@@ -23,11 +23,11 @@ from earnest.domain.verification import (
     VerificationInput,
     WorkerHistory,
     answer_hash,
-    canonical_json,
     model_voter,
 )
 from earnest.domain.work import AssignmentStatus, Campaign, ReviewMode, Task, TaskStatus
 from earnest.quality import verifier_for
+from earnest.quality.categorical import label_of
 from earnest.quality.classes import classes_of
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
@@ -140,15 +140,26 @@ def decide(
     crypto: Crypto,
     now: datetime,
     rand: Random,
+    *,
+    reputation: bool = True,
 ) -> str:
-    """Record one decision with its receipt, reputation evidence and (if accepted) payout."""
+    """Record one decision with its receipt, reputation evidence and (if accepted) payout.
+
+    `reputation=False` leaves the evidence to the caller: a requester's review is recorded
+    as one review event, and an automatic acceptance says nothing about the worker.
+    """
     gold = task.is_gold
     accepted = verdict.decision is Decision.ACCEPT
     reward = campaign.spec.reward if accepted else 0
     status = AssignmentStatus.ACCEPTED if accepted else AssignmentStatus.REJECTED
-    uow.assignments.decide(sub.assignment_id, status, verdict.reason, reward, now, verdict.evidence)
+    if not uow.assignments.decide(
+        sub.assignment_id, status, verdict.reason, reward, now, verdict.evidence
+    ):
+        # Decided meanwhile (a review racing the automatic acceptance): paying now would pay
+        # for an answer whose row says otherwise.
+        raise Conflict("this answer was decided meanwhile")
     uow.workers.record(sub.worker, accepted=accepted, gold=gold)
-    found = evidence_of(verdict, gold)
+    found = evidence_of(verdict, gold) if reputation else None
     if found is not None:
         kind, good = found
         record_evidence(
@@ -283,8 +294,7 @@ def _count(
     priors: bool = False,
 ) -> None:
     classes = classes_of(campaign.spec.output_schema)
-    index: Mapping[str, int] = {canonical_json(c): i for i, c in enumerate(classes)}
-    true = index.get(canonical_json(truth))
+    true = label_of(classes, truth)
     if true is None:
         return
     k = len(classes)
@@ -292,7 +302,7 @@ def _count(
     counts = uow.confusions.get(campaign.id, names)
     changed: dict[str, list[list[float]]] = {}
     for voter, answer in votes:
-        given = index.get(canonical_json(answer))
+        given = label_of(classes, answer)
         if given is None:
             continue
         matrix = changed.get(voter) or counts.get(voter) or [[0.0] * k for _ in range(k)]

@@ -106,10 +106,13 @@ def _claim_in(
 def _pick(uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, rand: Random) -> Any:
     spec = campaign.spec
     uncertain = spec.quality.routing is Routing.UNCERTAIN_FIRST
-    want_gold = only_gold or rand.random() < spec.gold_share
-    task = uow.tasks.pick(campaign.id, worker, want_gold, spec.overlap, uncertain)
-    if task is None and not only_gold:
-        task = uow.tasks.pick(campaign.id, worker, not want_gold, spec.overlap, uncertain)
+    breadth = spec.quality.confidence > 0
+    if only_gold:
+        return uow.tasks.pick(campaign.id, worker, True, spec.overlap, qualifying=True)
+    want_gold = rand.random() < spec.gold_share
+    task = uow.tasks.pick(campaign.id, worker, want_gold, spec.overlap, uncertain, breadth)
+    if task is None:
+        task = uow.tasks.pick(campaign.id, worker, not want_gold, spec.overlap, uncertain, breadth)
     return task
 
 
@@ -194,23 +197,22 @@ def submit_work(
             raise Conflict("this assignment changed meanwhile; it is no longer leased")
         outcome = verify_task(uow, campaign, task)
         receipts = apply_outcome(uow, campaign, task, outcome, crypto, now, rand)
+        # The stored row, not the verdict, says what happened: under requester review a
+        # verdict is only a suggestion, and an accepted answer carries its reward.
+        updated = uow.assignments.get(assignment_id)
         uow.commit()
+    if updated is None:
+        raise NotFound(f"no assignment {assignment_id!r}")
     mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
     decision = mine.decision if mine else Decision.WAIT
-    status = {
-        Decision.ACCEPT: AssignmentStatus.ACCEPTED,
-        Decision.REJECT: AssignmentStatus.REJECTED,
-    }
-    updated = Assignment(
-        **{
-            **assignment.__dict__,
-            "status": status.get(decision, AssignmentStatus.SUBMITTED),
-            "answer": answer,
-            "submitted_at": now,
-            "reason": mine.reason if mine else None,
-        }
-    )
-    return SubmitResult(updated, decision, mine.reason if mine else "", receipts.get(assignment_id))
+    reason = mine.reason if mine else ""
+    if updated.status is AssignmentStatus.SUBMITTED and updated.review_due is not None:
+        decision = Decision.WAIT
+        reason = (
+            "the requester reviews this answer; if they have not by "
+            f"{updated.review_due.isoformat()}, it is accepted automatically"
+        )
+    return SubmitResult(updated, decision, reason, receipts.get(assignment_id))
 
 
 def my_assignments(who: Principal, *, store: Store, limit: int = 100) -> list[Assignment]:

@@ -38,6 +38,8 @@ def _v2_quality(conn: Connection) -> None:
                 column = table.c[name]
                 kind = column.type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}")
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality]

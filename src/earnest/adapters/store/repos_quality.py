@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from earnest.adapters.store.tables import (
     appeal_votes,
@@ -18,6 +18,8 @@ from earnest.adapters.store.tables import (
     worker_limits,
 )
 from earnest.services.ports_quality import AppealRecord, LimitRecord, ReputationRow
+
+PUT_CHUNK = 500  # voters per statement: far below SQLite's and PostgreSQL's parameter limits
 
 
 class Confusions:
@@ -36,30 +38,22 @@ class Confusions:
         return {r.voter: r.counts for r in rows}
 
     def put(self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime) -> None:
-        """Replace the counts of these voters."""
-        if not counts:
-            return
-        have = set(
-            self.c.scalars(
-                select(confusions.c.voter).where(
-                    confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(list(counts))
+        """Replace the counts of these voters (two statements, however many voters)."""
+        voters = list(counts)
+        for start in range(0, len(voters), PUT_CHUNK):
+            chunk = voters[start : start + PUT_CHUNK]
+            self.c.execute(
+                delete(confusions).where(
+                    confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(chunk)
                 )
             )
-        )
-        for voter, value in counts.items():
-            if voter in have:
-                self.c.execute(
-                    update(confusions)
-                    .where(confusions.c.campaign_id == campaign_id, confusions.c.voter == voter)
-                    .values(counts=value, updated_at=now)
-                )
-        fresh = [
-            {"campaign_id": campaign_id, "voter": v, "counts": c, "updated_at": now}
-            for v, c in counts.items()
-            if v not in have
-        ]
-        if fresh:
-            self.c.execute(insert(confusions), fresh)
+            self.c.execute(
+                insert(confusions),
+                [
+                    {"campaign_id": campaign_id, "voter": v, "counts": counts[v], "updated_at": now}
+                    for v in chunk
+                ],
+            )
 
     def training_data(
         self, campaign_id: str

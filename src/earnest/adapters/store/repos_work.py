@@ -140,21 +140,27 @@ class Tasks:
         gold: bool,
         overlap: int,
         uncertain_first: bool = False,
+        breadth_first: bool = False,
+        qualifying: bool = False,
     ) -> Task | None:
         """The next open task with a free slot that `worker` has never been given."""
         seen = exists().where(
             and_(assignments.c.task_id == tasks.c.id, assignments.c.worker == worker)
         )
-        stmt = (
-            select(tasks)
-            .where(tasks.c.campaign_id == campaign_id, tasks.c.status == "open")
-            .where(tasks.c.is_gold == gold, tasks.c.filled < overlap, ~seen)
-            .limit(1)
+        stmt = select(tasks).where(
+            tasks.c.campaign_id == campaign_id, tasks.c.is_gold == gold, ~seen
         )
+        if not qualifying:
+            stmt = stmt.where(tasks.c.status == "open", tasks.c.filled < overlap)
+        # A worker in qualification may get any control task they have not seen, whatever
+        # its overlap: control tasks check workers rather than label data.
+        stmt = stmt.limit(1)
+        # Breadth first (fewest slots taken first) when overlap is dynamic: leasing a task's
+        # later slots before its first answers are in would spend labels it may not need.
+        order = [tasks.c.filled] if breadth_first or qualifying else []
         if uncertain_first:
-            stmt = stmt.order_by(tasks.c.uncertainty.desc(), tasks.c.id)
-        else:
-            stmt = stmt.order_by(tasks.c.id)
+            order.insert(0, tasks.c.uncertainty.desc())
+        stmt = stmt.order_by(*order, tasks.c.id)
         if self.pg:
             # Concurrent claimers skip rows another transaction is leasing, instead of
             # queueing on them; the slot counter below is updated under the same lock.
@@ -302,10 +308,15 @@ class Assignments:
         return done.rowcount == 1
 
     def await_review(self, assignment_id: str, due: datetime, evidence: Mapping[str, Any]) -> None:
-        """Hold a submission for the requester's review until `due`."""
+        """Hold a submission for the requester's review until `due`.
+
+        A held answer keeps its first deadline and suggestion: later answers to the same
+        task re-run the verifier, and must not push the worker's deadline back.
+        """
         self.c.execute(
             update(assignments)
             .where(assignments.c.id == assignment_id, assignments.c.status == "submitted")
+            .where(assignments.c.review_due.is_(None))
             .values(review_due=due, evidence=dict(evidence))
         )
 
@@ -383,6 +394,19 @@ class Assignments:
             .where(appeals.c.campaign_id == campaign_id, appeals.c.status == "open")
         )
         return int(live or 0) + int(appealed or 0)
+
+    def regular_answers(self, campaign_id: str) -> int:
+        """Answers given to the campaign's regular (not control) tasks."""
+        return int(
+            self.c.scalar(
+                select(func.count())
+                .select_from(assignments)
+                .join(tasks, tasks.c.id == assignments.c.task_id)
+                .where(assignments.c.campaign_id == campaign_id, tasks.c.is_gold.is_(False))
+                .where(assignments.c.status.in_(["submitted", "accepted", "rejected"]))
+            )
+            or 0
+        )
 
     def counts(self, campaign_id: str) -> dict[str, int]:
         rows = self.c.execute(

@@ -166,6 +166,7 @@ tasks = Table(
     Column("prediction", JSON),  # {"answer", "confidence", "model"}: a model's vote
     Column("uncertainty", Float),  # 1 - confidence so far; routes effort to unsure tasks
     Index("ix_tasks_claim", "campaign_id", "status", "is_gold", "id"),
+    Index("ix_tasks_breadth", "campaign_id", "status", "is_gold", "filled", "id"),
     Index("ix_tasks_resolved", "campaign_id", "resolved_at"),
 )
 
