@@ -31,7 +31,7 @@ def answer_streams(draw: st.DrawFn) -> tuple[int, list[Answer]]:
     return k, stream(draw, k)
 
 
-def reliable_crowd(seed: int, n_tasks: int = 400, per_task: int = 4) -> Iterator[Answer]:
+def reliable_crowd(seed: int, n_tasks: int = 300, per_task: int = 4) -> Iterator[Answer]:
     """Workers 80-95% accurate, errors uniform; answers arrive in random order."""
     rng = np.random.default_rng(seed)
     k, n_workers = 3, 30
@@ -228,7 +228,7 @@ def test_a_failed_background_refit_is_raised_by_wait(monkeypatch: pytest.MonkeyP
 # -- properties -----------------------------------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(answer_streams())
 def test_posteriors_are_distributions_and_counts_add_up(case: tuple[int, list[Answer]]) -> None:
     k, answers = case
@@ -244,7 +244,7 @@ def test_posteriors_are_distributions_and_counts_add_up(case: tuple[int, list[An
         np.testing.assert_allclose(confusion, expected[worker], atol=1e-9)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(answer_streams())
 def test_after_refit_the_online_estimate_is_the_batch_estimate(
     case: tuple[int, list[Answer]],
@@ -260,10 +260,10 @@ def test_after_refit_the_online_estimate_is_the_batch_estimate(
         np.testing.assert_allclose(online.posterior(task), probas, atol=1e-9)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_without_refits_the_online_labels_converge_to_the_batch_labels(seed: int) -> None:
-    answers = list(reliable_crowd(seed))
+    answers = list(reliable_crowd(seed, per_task=5))  # odd overlap: few exact ties
     online = OnlineDawidSkene(3)
     for answer in answers:
         online.update(answer)

@@ -46,8 +46,10 @@ def test_check_transition(current: S, new: S) -> None:
 
 
 def test_final_states_have_no_way_out() -> None:
-    for final in (S.ACCEPTED, S.REJECTED, S.EXPIRED):
+    for final in (S.ACCEPTED, S.EXPIRED):
         assert ASSIGNMENT_TRANSITIONS[final] == frozenset()
+    # A rejection is final but for one door: an appeal that overturns it.
+    assert ASSIGNMENT_TRANSITIONS[S.REJECTED] == frozenset({S.ACCEPTED})
 
 
 def spec(**changes: object) -> CampaignSpec:

@@ -36,7 +36,7 @@ class DemoOptions:
     workers: int = 200
     gold_share: float = 0.1
     overlap: int = 5  # the most answers a task may take; dynamic overlap stops earlier
-    confidence: float = 0.95  # a task stops being offered at this posterior
+    confidence: float = 0.9  # a task stops being offered at this posterior
     qualification: int = 3  # control tasks a worker answers before regular ones
     reward: int = 10_000  # base units: 0.01 of a 6-decimal token
     seed: int = 7

@@ -347,22 +347,26 @@ class OnlineDawidSkene:
 
     @property
     def labels_(self) -> dict[Hashable, int]:
+        """Most probable class per task (ties go to the lowest class)."""
         with self._lock:
-            best = self._posts[: len(self._tasks)].argmax(axis=1).tolist()  # ties → lowest
+            best = self._posts[: len(self._tasks)].argmax(axis=1).tolist()
             return dict(zip(self._tasks, best, strict=True))
 
     @property
     def probas_(self) -> dict[Hashable, Floats]:
+        """Posterior over the classes per task."""
         with self._lock:
             return {task: self._posts[t].copy() for t, task in enumerate(self._tasks)}
 
     @property
     def priors_(self) -> Floats:
+        """Class frequencies: the sum of the posteriors, smoothed."""
         with self._lock:
             return _normalise(self._prior_counts + _PRIOR_PSEUDO)
 
     @property
     def confusions_(self) -> dict[Hashable, Floats]:
+        """Per worker, P(answer | true class): row = true class, rows sum to 1."""
         k = self.n_classes
         with self._lock:
             m = len(self._workers)
@@ -372,5 +376,6 @@ class OnlineDawidSkene:
 
     @property
     def skills_(self) -> dict[Hashable, float]:
+        """Per worker, expected accuracy: Σ_k prior_k · confusion[k, k]."""
         priors = self.priors_
         return {w: float(priors @ np.diagonal(c)) for w, c in self.confusions_.items()}
