@@ -64,7 +64,11 @@ def test_whole_story(sqlite_market: Market, sign_in: Callable[..., Earnest], bas
     assert credited == {"amount": budget, "available": budget}
     assert requester.balance()["available"] == budget
 
-    campaign = requester.create_campaign(**campaign_spec(overlap=OVERLAP, gold_share=0.1))
+    # This story is about money, not quality rules: a sloppy worker must not be paused by
+    # the gold-failure rule when random gold picks line up with their wrong answers.
+    campaign = requester.create_campaign(
+        **campaign_spec(overlap=OVERLAP, gold_share=0.1, quality={"max_gold_failure": 1.0})
+    )
     cid = campaign["id"]
     assert campaign["status"] == "draft"
     assert campaign["unit_cost"] == unit_cost(1_000, fee_bps)
