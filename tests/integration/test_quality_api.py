@@ -185,19 +185,17 @@ def test_upheld_appeal_changes_nothing_and_appeals_close_after_thirty_days(
     assert problem(info, 409, "conflict")["detail"] == "appeals close 30 days after the answer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product gap: closing a campaign refunds the escrow of rejected units, so an "
-    "appeal filed afterwards cannot be paid (overturn → 409 insufficient_funds)",
-)
 def test_an_appeal_filed_after_the_campaign_closed_can_still_be_paid(qm: QualityMarket) -> None:
+    # Closing refunded the rejected unit's escrow; the requester's balance covers it.
     requester, cid = qm.campaign([task_row(1, gold=True)])
     worker = qm.sign_in()
     wrong = qm.answer(worker, cid, right=False)
     assert requester.close(cid) == {"refunded": qm.cost}
+    available = requester.balance()["available"]
     filed = worker.appeal(wrong["assignment"]["id"], "1 is odd, I am sure of it")
     requester.decide_appeal(filed["id"], True, "the answer was right after all")
     assert worker.balance()["payable"] == REWARD
+    assert requester.balance()["available"] == available - qm.cost
 
 
 # 2. appeals decided by a panel

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from earnest.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from earnest.domain import ledger
+from earnest.domain.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput, NotFound
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import AppealMode, Assignment, AssignmentStatus, Campaign, ReviewMode
 from earnest.quality.reputation import EvidenceKind
@@ -302,11 +303,37 @@ def _overturn(
     ):
         raise Conflict("the appealed assignment changed meanwhile")
     uow.reputations.reverse(a.id)
+    _cover_from_requester(uow, campaign, appeal, now)
     sub = Submission(a.id, a.worker, a.answer, AssignmentStatus.ACCEPTED, a.submitted_at or now)
     receipt_id = issue_receipt(
         uow, campaign, a.task_id, sub, "accept", text, reward, crypto, now, rand, slot="appeal"
     )
     owe(uow, campaign, a.worker, receipt_id, a.id, now, rand)
+
+
+def _cover_from_requester(
+    uow: UnitOfWork, campaign: Campaign, appeal: AppealRecord, now: datetime
+) -> None:
+    """Top the escrow up from the requester's balance when it can no longer pay the unit.
+
+    The open appeal reserves a unit, but a campaign closed before the appeal was filed has
+    refunded it: the requester who rejected wrongly pays from their balance, or the overturn
+    fails (InsufficientFunds) and the appeal stays open until they deposit.
+    """
+    escrow = ledger.campaign_escrow(campaign.id)
+    short = campaign.unit_cost - uow.ledger.balance(escrow)
+    if short <= 0:
+        return
+    source = ledger.requester_available(campaign.requester)
+    if uow.ledger.balance(source) < short:
+        raise InsufficientFunds(
+            f"the campaign's escrow cannot pay this overturned rejection; the requester must "
+            f"deposit {short} base units first",
+            short=short,
+        )
+    uow.ledger.post(
+        ledger.transfer(f"appeal-cover:{appeal.id}", "fund", source, escrow, short), now
+    )
 
 
 def my_appeals(who: Principal, role: str, *, store: Store) -> list[AppealRecord]:
