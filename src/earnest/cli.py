@@ -63,7 +63,7 @@ def demo(
         bool, typer.Option("--json", help="print the summary as one JSON line last")
     ] = False,
     tasks: Annotated[int, typer.Option(min=10, max=100_000)] = 500,
-    workers: Annotated[int, typer.Option(min=3, max=5_000)] = 200,
+    workers: Annotated[int, typer.Option(min=3, max=5_000)] = 120,
     data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
 ) -> None:
     """A whole market on a fresh SQLite file and LocalChain, worked by a simulated crowd."""

@@ -33,7 +33,7 @@ from earnest.services.reconcile import reconcile
 @dataclass(frozen=True)
 class DemoOptions:
     tasks: int = 500
-    workers: int = 200
+    workers: int = 120
     gold_share: float = 0.1
     overlap: int = 5  # the most answers a task may take; dynamic overlap stops earlier
     confidence: float = 0.9  # a task stops being offered at this posterior
