@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,16 +11,14 @@ from hypothesis import strategies as st
 
 from earnest.domain.verification import (
     Decision,
-    Outcome,
     Submission,
     VerificationInput,
     WorkerHistory,
 )
 from earnest.domain.work import AssignmentStatus, Task, TaskStatus
 from earnest.quality.boxes import BoxAnswer, BoxVerifier, MedoidBoxes, iou, parse_box
+from tests.unit.verifier_cases import SUBMITTED, decisions, submission, task, verdict
 
-AT = datetime(2025, 1, 1, tzinfo=UTC)
-SUBMITTED = AssignmentStatus.SUBMITTED
 verifier = BoxVerifier()  # threshold 0.5
 
 # Hand-worked IoUs (areas A = B = 100, C = 120):
@@ -30,21 +27,8 @@ verifier = BoxVerifier()  # threshold 0.5
 A, B, C, D = [0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 12], [50, 50, 60, 60]
 
 
-def task(gold: Any = None, status: TaskStatus = TaskStatus.OPEN, result: Any = None) -> Task:
-    return Task(
-        id=1,
-        campaign_id="cmp_1",
-        external_id="t1",
-        data={},
-        gold=gold,
-        status=status,
-        result=result,
-        confidence=0.9 if result is not None else None,
-    )
-
-
 def sub(n: int, box: Any, status: AssignmentStatus = SUBMITTED) -> Submission:
-    return Submission(f"a{n}", f"W{n}", {"box": box}, status, AT)
+    return submission(n, {"box": box}, status)
 
 
 def vin(
@@ -58,14 +42,6 @@ def vin(
     return VerificationInput(
         t or task(), overlap, tuple(subs), history or {}, min_overlap, confidence
     )
-
-
-def decisions(outcome: Outcome) -> dict[str, Decision]:
-    return {v.assignment_id: v.decision for v in outcome.verdicts}
-
-
-def verdict(outcome: Outcome, assignment_id: str) -> Any:
-    return next(v for v in outcome.verdicts if v.assignment_id == assignment_id)
 
 
 def test_iou_by_hand() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,57 +10,20 @@ from hypothesis import strategies as st
 
 from earnest.domain.verification import (
     Decision,
-    Outcome,
     Submission,
-    VerificationInput,
     WorkerHistory,
 )
-from earnest.domain.work import AssignmentStatus, Task, TaskStatus
+from earnest.domain.work import AssignmentStatus, TaskStatus
 from earnest.quality._verdicts import weighted_median
 from earnest.quality.numeric import NumericAnswer, NumericVerifier, RobustMedian
+from tests.unit.verifier_cases import AT, SUBMITTED, decisions, submission, task, verdict, vin
 
-AT = datetime(2025, 1, 1, tzinfo=UTC)
-SUBMITTED = AssignmentStatus.SUBMITTED
 verifier = NumericVerifier()  # rel_tol 0.01, abs_tol 0
-
-
-def task(gold: Any = None, status: TaskStatus = TaskStatus.OPEN, result: Any = None) -> Task:
-    return Task(
-        id=1,
-        campaign_id="cmp_1",
-        external_id="t1",
-        data={},
-        gold=gold,
-        status=status,
-        result=result,
-        confidence=0.9 if result is not None else None,
-    )
 
 
 def sub(n: int, value: Any, status: AssignmentStatus = SUBMITTED) -> Submission:
     answer = value if isinstance(value, dict) else {"value": value}
-    return Submission(f"a{n}", f"W{n}", answer, status, AT)
-
-
-def vin(
-    subs: list[Submission],
-    t: Task | None = None,
-    overlap: int = 3,
-    history: dict[str, WorkerHistory] | None = None,
-    min_overlap: int = 1,
-    confidence: float = 0.0,
-) -> VerificationInput:
-    return VerificationInput(
-        t or task(), overlap, tuple(subs), history or {}, min_overlap, confidence
-    )
-
-
-def decisions(outcome: Outcome) -> dict[str, Decision]:
-    return {v.assignment_id: v.decision for v in outcome.verdicts}
-
-
-def verdict(outcome: Outcome, assignment_id: str) -> Any:
-    return next(v for v in outcome.verdicts if v.assignment_id == assignment_id)
+    return submission(n, answer, status)
 
 
 def test_weighted_median_by_hand() -> None:

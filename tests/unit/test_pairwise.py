@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,55 +12,28 @@ from hypothesis import strategies as st
 
 from earnest.domain.verification import (
     Decision,
-    Outcome,
     Submission,
     VerificationInput,
     WorkerHistory,
 )
 from earnest.domain.work import AssignmentStatus, Task, TaskStatus
 from earnest.quality.pairwise import BradleyTerry, PairAnswer, PairwiseVerifier
+from tests.unit import verifier_cases as cases
+from tests.unit.verifier_cases import SUBMITTED, decisions, submission, verdict
 
-AT = datetime(2025, 1, 1, tzinfo=UTC)
-SUBMITTED = AssignmentStatus.SUBMITTED
 verifier = PairwiseVerifier()
 
 
 def task(gold: Any = None, status: TaskStatus = TaskStatus.OPEN, result: Any = None) -> Task:
-    return Task(
-        id=1,
-        campaign_id="cmp_1",
-        external_id="t1",
-        data={"a": "left.png", "b": "right.png"},
-        gold=gold,
-        status=status,
-        result=result,
-        confidence=0.9 if result is not None else None,
-    )
+    return cases.task(gold, status, result, {"a": "left.png", "b": "right.png"})
+
+
+def vin(subs: list[Submission], t: Task | None = None, **kw: Any) -> VerificationInput:
+    return cases.vin(subs, t or task(), **kw)
 
 
 def sub(n: int, choice: Any, status: AssignmentStatus = SUBMITTED) -> Submission:
-    return Submission(f"a{n}", f"W{n}", {"choice": choice}, status, AT)
-
-
-def vin(
-    subs: list[Submission],
-    t: Task | None = None,
-    overlap: int = 3,
-    history: dict[str, WorkerHistory] | None = None,
-    min_overlap: int = 1,
-    confidence: float = 0.0,
-) -> VerificationInput:
-    return VerificationInput(
-        t or task(), overlap, tuple(subs), history or {}, min_overlap, confidence
-    )
-
-
-def decisions(outcome: Outcome) -> dict[str, Decision]:
-    return {v.assignment_id: v.decision for v in outcome.verdicts}
-
-
-def verdict(outcome: Outcome, assignment_id: str) -> Any:
-    return next(v for v in outcome.verdicts if v.assignment_id == assignment_id)
+    return submission(n, {"choice": choice}, status)
 
 
 def test_majority_rejects_the_minority_with_evidence() -> None:

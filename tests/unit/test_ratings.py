@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,55 +11,18 @@ from hypothesis import strategies as st
 
 from earnest.domain.verification import (
     Decision,
-    Outcome,
     Submission,
-    VerificationInput,
     WorkerHistory,
 )
-from earnest.domain.work import AssignmentStatus, Task, TaskStatus
+from earnest.domain.work import AssignmentStatus, TaskStatus
 from earnest.quality.ratings import BiasCorrectedMedian, RatingAnswer, RatingVerifier
+from tests.unit.verifier_cases import SUBMITTED, decisions, submission, task, verdict, vin
 
-AT = datetime(2025, 1, 1, tzinfo=UTC)
-SUBMITTED = AssignmentStatus.SUBMITTED
 verifier = RatingVerifier()  # scale 1..5, tolerance 1
 
 
-def task(gold: Any = None, status: TaskStatus = TaskStatus.OPEN, result: Any = None) -> Task:
-    return Task(
-        id=1,
-        campaign_id="cmp_1",
-        external_id="t1",
-        data={},
-        gold=gold,
-        status=status,
-        result=result,
-        confidence=0.9 if result is not None else None,
-    )
-
-
 def sub(n: int, rating: Any, status: AssignmentStatus = SUBMITTED) -> Submission:
-    return Submission(f"a{n}", f"W{n}", {"rating": rating}, status, AT)
-
-
-def vin(
-    subs: list[Submission],
-    t: Task | None = None,
-    overlap: int = 3,
-    history: dict[str, WorkerHistory] | None = None,
-    min_overlap: int = 1,
-    confidence: float = 0.0,
-) -> VerificationInput:
-    return VerificationInput(
-        t or task(), overlap, tuple(subs), history or {}, min_overlap, confidence
-    )
-
-
-def decisions(outcome: Outcome) -> dict[str, Decision]:
-    return {v.assignment_id: v.decision for v in outcome.verdicts}
-
-
-def verdict(outcome: Outcome, assignment_id: str) -> Any:
-    return next(v for v in outcome.verdicts if v.assignment_id == assignment_id)
+    return submission(n, {"rating": rating}, status)
 
 
 def test_far_rating_is_rejected_with_evidence() -> None:
