@@ -10,16 +10,15 @@ long. Only categorical campaigns verified by `dawid_skene` are re-estimated.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from earnest.domain.errors import EarnestError
 from earnest.domain.verification import canonical_json, model_voter
 from earnest.quality.classes import classes_of
 from earnest.quality.dawid_skene import Answer, OnlineDawidSkene
 from earnest.services.appeals import auto_accept_due
 from earnest.services.chain_port import Crypto
+from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
 from earnest.services.verify import PRIORS
 
@@ -102,9 +101,11 @@ class QualityLoop:
     clock: Clock
     rand: Random
     interval: float
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
     _fitted: dict[str, int] = field(default_factory=dict)
+    _loop: Every = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._loop = Every("earnest-quality", self.interval, self.round, log)
 
     def round(self) -> dict[str, int]:
         """One pass: accept overdue reviews, refit campaigns that got new answers."""
@@ -123,19 +124,7 @@ class QualityLoop:
         return {"auto_accepted": accepted, "refitted": refitted}
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="earnest-quality", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.round()
-            except EarnestError as exc:
-                log.warning("quality round failed: %s", exc.detail)
-            except Exception:
-                log.exception("quality round crashed; retrying next round")
+        self._loop.stop()

@@ -1,12 +1,12 @@
-"""The settler loop: a settlement round every few hundred milliseconds, until stopped."""
+"""The settler: a settlement round every few hundred milliseconds, until stopped."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from earnest.domain.errors import EarnestError
 from earnest.services.chain_port import Chain
+from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
 from earnest.services.settlement import Faults, SettleReport, settle_once
 
@@ -33,10 +33,8 @@ class Settler:
             "rand": rand,
             "faults": faults,
         }
-        self._interval = interval
-        self._stop = threading.Event()
         self._lock = threading.Lock()  # one round at a time, loop or drain
-        self._thread: threading.Thread | None = None
+        self._loop = Every("earnest-settler", interval, self.round, log)
         self.totals = SettleReport()
 
     def round(self) -> SettleReport:
@@ -50,19 +48,7 @@ class Settler:
         return report
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="earnest-settler", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.round()
-            except EarnestError as exc:
-                log.warning("settlement round failed: %s", exc.detail)
-            except Exception:
-                log.exception("settlement round crashed; retrying next round")
+        self._loop.stop()
