@@ -167,7 +167,8 @@ def _late(given: VerificationInput, kind: Kind[T]) -> Outcome:
         if isinstance(value, Malformed):
             verdicts.append(_malformed(s, value))
         else:
-            verdicts.append(Verdict(s.assignment_id, Decision.ACCEPT, reason))
+            evidence = {"late": True, "result": given.task.result}
+            verdicts.append(Verdict(s.assignment_id, Decision.ACCEPT, reason, evidence))
     return Outcome(tuple(verdicts), True, given.task.result, given.task.confidence)
 
 

@@ -146,5 +146,8 @@ def _verdict(s: Submission, agrees: bool, result: Any, confidence: float, total:
 def _late(given: VerificationInput) -> Outcome:
     """The task resolved while this lease was live: the answer is paid, as promised."""
     reason = "the task was resolved before your answer arrived; your lease was valid, so it is paid"
-    verdicts = tuple(Verdict(s.assignment_id, Decision.ACCEPT, reason) for s in given.pending())
+    evidence = {"late": True, "result": given.task.result}
+    verdicts = tuple(
+        Verdict(s.assignment_id, Decision.ACCEPT, reason, evidence) for s in given.pending()
+    )
     return Outcome(verdicts, True, given.task.result, given.task.confidence)

@@ -74,12 +74,16 @@ def record_evidence(
 
 
 def evidence_of(verdict: Verdict, gold: bool) -> tuple[EvidenceKind, bool] | None:
-    """What a verdict says about the worker; None when it says nothing (good faith, late)."""
+    """What a verdict says about the worker; None when it says nothing.
+
+    An acceptance with evidence was given in good faith (the worker disagreed with an
+    unclear result) or late (the task had resolved): neither shows the worker was right.
+    """
     if gold:
         return EvidenceKind.GOLD, verdict.decision is Decision.ACCEPT
     if verdict.decision is Decision.REJECT:
         return EvidenceKind.CONSENSUS, False
-    if verdict.evidence or "resolved before your answer" in verdict.reason:
+    if verdict.evidence:
         return None
     return EvidenceKind.CONSENSUS, True
 
