@@ -169,6 +169,7 @@ def my_quality(who: Principal, *, store: Store, now: datetime) -> dict[str, Any]
     with store.uow(readonly=True) as uow:
         rows = uow.reputations.of_worker(who.address)
         limits = uow.limits.of_worker(who.address)
+        score = {s: scores(uow, [who.address], s)[who.address] for s in {r.skill for r in rows}}
     by_skill: dict[str, list[ReputationEvent]] = defaultdict(list)
     for r in rows:
         by_skill[r.skill].append(
@@ -185,9 +186,7 @@ def my_quality(who: Principal, *, store: Store, now: datetime) -> dict[str, Any]
         )
     skills = {}
     for skill, events in sorted(by_skill.items()):
-        with store.uow(readonly=True) as uow:
-            score = scores(uow, [who.address], skill)[who.address]
-        skills[skill] = score.as_dict() | {"history": explain(events)}
+        skills[skill] = score[skill].as_dict() | {"history": explain(events)}
     return {
         "address": who.address,
         "skills": skills,

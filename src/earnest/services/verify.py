@@ -37,9 +37,10 @@ from earnest.services.reputation import apply_rules, evidence_of, record_evidenc
 PRIORS = "*"  # the voter name under which a campaign's class counts are stored
 
 
-def verify_task(uow: UnitOfWork, campaign: Campaign, task: Task) -> Outcome:
+def verify_task(
+    uow: UnitOfWork, campaign: Campaign, task: Task, submissions: tuple[Submission, ...]
+) -> Outcome:
     """Run the campaign's verifier on everything the task has received."""
-    submissions = tuple(uow.assignments.submissions(task.id))
     workers = [s.worker for s in submissions]
     classes = classes_of(campaign.spec.output_schema)
     voters = workers + ([model_voter(task.prediction.model)] if task.prediction else [])
@@ -93,13 +94,14 @@ def apply_outcome(
     uow: UnitOfWork,
     campaign: Campaign,
     task: Task,
+    given: tuple[Submission, ...],
     outcome: Outcome,
     crypto: Crypto,
     now: datetime,
     rand: Random,
 ) -> dict[str, str]:
-    """Carry out the verdicts; returns assignment id → receipt id for every decided one."""
-    submissions = {s.assignment_id: s for s in uow.assignments.submissions(task.id)}
+    """Carry out the verdicts on the `given` submissions; returns assignment → receipt id."""
+    submissions = {s.assignment_id: s for s in given}
     receipt_ids: dict[str, str] = {}
     review = campaign.spec.quality.review is ReviewMode.REQUESTER
     for verdict in outcome.verdicts:

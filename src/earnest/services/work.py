@@ -195,8 +195,9 @@ def submit_work(
         uow.assignments.lock_task(task.id)
         if not uow.assignments.submit(assignment_id, answer, now):
             raise Conflict("this assignment changed meanwhile; it is no longer leased")
-        outcome = verify_task(uow, campaign, task)
-        receipts = apply_outcome(uow, campaign, task, outcome, crypto, now, rand)
+        submissions = tuple(uow.assignments.submissions(task.id))
+        outcome = verify_task(uow, campaign, task, submissions)
+        receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand)
         # The stored row, not the verdict, says what happened: under requester review a
         # verdict is only a suggestion, and an accepted answer carries its reward.
         updated = uow.assignments.get(assignment_id)
