@@ -13,7 +13,7 @@ from typing import Any
 from earnest.domain import ledger
 from earnest.domain.errors import Conflict, Forbidden, NotFound, NoWorkAvailable
 from earnest.domain.verification import Decision
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Routing
+from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Routing, Task
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
@@ -103,7 +103,9 @@ def _claim_in(
     return Claim(assignment, task.data, campaign)
 
 
-def _pick(uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, rand: Random) -> Any:
+def _pick(
+    uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, rand: Random
+) -> Task | None:
     spec = campaign.spec
     uncertain = spec.quality.routing is Routing.UNCERTAIN_FIRST
     breadth = spec.quality.confidence > 0
