@@ -13,10 +13,10 @@ from typing import Any
 from earnest.adapters.chain import Wallet
 from earnest.bootstrap import Market
 from earnest.domain.work import Campaign, CampaignSpec
-from earnest.services import campaigns, funds, work
-from earnest.services.campaigns import TaskLine
+from earnest.services import campaigns, funds, uploads, work
 from earnest.services.identity import SESSION_SCOPES, Principal
 from earnest.services.ports import Clock, Random
+from earnest.services.uploads import TaskLine
 
 LABELS = ("a", "b", "c")
 INPUT_SCHEMA: dict[str, Any] = {
@@ -142,7 +142,7 @@ def labeling_campaign(
         if i < gold:
             value["gold"] = {"label": LABELS[i % 3]}
         lines.append(TaskLine(i + 1, value))
-    assert campaigns.add_tasks(who, campaign.id, lines, store=market.store) == tasks
+    assert uploads.add_tasks(who, campaign.id, lines, store=market.store) == tasks
     amount = fund if fund is not None else tasks * overlap * unit_cost(market, reward)
     campaigns.fund_campaign(who, campaign.id, amount, store=market.store, clock=clock, rand=rand)
     return campaign

@@ -170,6 +170,21 @@ class _Endpoints:
             json_body={"accept": accept, "reason": reason},
         )
 
+    def claim_peer_review(self, campaign_id: str) -> Any:
+        """An answer to review in a peer-reviewed campaign, or None when none is waiting."""
+        return self._call(
+            "POST", f"/v1/campaigns/{campaign_id}/peer-reviews", none_on="no_work_available"
+        )
+
+    def submit_peer_review(self, review_id: str, accept: bool, reason: str = "") -> Any:
+        """Accept, or reject with a reason (10+ characters), the answer under review."""
+        return self._call(
+            "POST", f"/v1/peer-reviews/{review_id}", json_body={"accept": accept, "reason": reason}
+        )
+
+    def my_peer_reviews(self) -> Any:
+        return self._call("GET", "/v1/me/peer-reviews")
+
     def appeal(self, assignment_id: str, reason: str) -> Any:
         """Appeal a rejection of my work (once)."""
         return self._call(

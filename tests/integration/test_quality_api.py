@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from earnest.bootstrap import Market
 from earnest.client import ApiError, Earnest
-from earnest.demo.server import BackgroundServer
 from earnest.quality.reputation import DEFAULT_POLICY, Reputation, beta_quantile, bounded_effect
-from tests.factories import FakeClock, FixedRandom
 from tests.integration.quality_helpers import REWARD, QualityMarket, problem, task_row, truth
 
 AUTO = (
@@ -31,21 +27,6 @@ LATE = "the task was resolved before your answer arrived; your lease was valid, 
 GOLD_WRONG = "this was a control task with a known answer, and your answer did not match it"
 SQRT_005 = round(math.sqrt(0.05), 6)  # 5% quantile of Beta(2, 1): a newcomer's lower bound
 SEVENTH_ROOT_005 = round(0.05 ** (1 / 7), 6)  # of Beta(7, 1): five good control answers
-
-
-@pytest.fixture
-def qm(market: Market) -> Iterator[QualityMarket]:
-    """The market served on loopback with a fake clock; the quality pass runs on it too."""
-    clock, rand = FakeClock(), FixedRandom(0.99)
-    market.clock = clock  # routes read m.clock, so this must happen before serving
-    market.rand = rand
-    market.quality.clock = clock
-    market.quality.rand = rand
-    server = BackgroundServer(market)
-    env = QualityMarket(market, server.start(), clock)
-    yield env
-    env.close()
-    server.stop()
 
 
 def _skill(api: Earnest, skill: str = "labeling") -> dict[str, Any]:
@@ -286,7 +267,7 @@ def test_requester_review_then_automatic_acceptance(qm: QualityMarket) -> None:
         due = _at(a["submitted_at"]) + timedelta(seconds=3600)
         assert (verdict["decision"], verdict["receipt_id"]) == ("wait", None)
         assert verdict["reason"] == (
-            "the requester reviews this answer; if they have not by "
+            "the requester reviews this answer; if nobody has by "
             f"{due.isoformat()}, it is accepted automatically"
         )
         assert (a["status"], a["reward"]) == ("submitted", 0)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earnest.domain.work import Assignment, Campaign
 from earnest.services.ports import ApiKeyRecord, PayoutRecord
-from earnest.services.ports_quality import AppealRecord
+from earnest.services.ports_quality import AppealRecord, PeerReview
 
 MAX_AMOUNT = 2**63 - 1
 
@@ -131,8 +131,11 @@ class QualityIn(Body):
     min_reputation: float = Field(0.0, ge=0, le=1)
     qualification_tasks: int = Field(0, ge=0, le=100)
     qualification_accuracy: float = Field(0.8, ge=0, le=1)
-    review: Literal["auto", "requester"] = "auto"
+    review: Literal["auto", "requester", "peer"] = "auto"
     review_seconds: int = Field(3 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    review_reward: int = Field(0, ge=0, le=MAX_AMOUNT, strict=True, description="peer review pay")
+    reviewer_tasks: int = Field(3, ge=1, le=100, description="gold reviews that qualify")
+    reviewer_reputation: float = Field(0.0, ge=0, le=1)
     appeals: Literal["requester", "panel"] = "requester"
     allow_agents: bool = True
     routing: Literal["in_order", "uncertain_first"] = "in_order"
@@ -140,6 +143,8 @@ class QualityIn(Body):
     max_gold_failure: float = Field(0.5, ge=0, le=1)
     max_disagreement: float = Field(0.6, ge=0, le=1)
     limit_seconds: int = Field(3600, ge=60, le=30 * 24 * 3600)
+    predictor: str = Field("", max_length=60, description="pre-answers each task; '' = none")
+    predictor_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class CampaignIn(Body):
@@ -282,6 +287,45 @@ class SubmitOut(BaseModel):
 class ReviewIn(Body):
     accept: bool
     reason: str = Field("", max_length=4000, description="required (10+ characters) to reject")
+
+
+class PeerReviewOut(BaseModel):
+    id: str
+    campaign_id: str
+    status: str
+    leased_at: datetime
+    expires_at: datetime
+    accept: bool | None
+    reason: str | None
+    correct: bool | None = Field(description="set once done, for a control (gold) review only")
+    reward: int
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, r: PeerReview) -> PeerReviewOut:
+        return cls(
+            id=r.id,
+            campaign_id=r.campaign_id,
+            status=r.status,
+            leased_at=r.leased_at,
+            expires_at=r.expires_at,
+            accept=r.accept,
+            reason=r.reason,
+            correct=r.correct if r.status == "done" else None,
+            reward=r.reward,
+            decided_at=r.decided_at,
+        )
+
+
+class PeerReviewItemOut(BaseModel):
+    """An answer to review, blind to who gave it (a control review looks the same)."""
+
+    review: PeerReviewOut
+    title: str
+    instructions: str
+    task: dict[str, Any]
+    answer: Any
+    review_reward: int
 
 
 class AppealIn(Body):

@@ -61,6 +61,7 @@ def check_transition(current: AssignmentStatus, new: AssignmentStatus) -> None:
 class ReviewMode(StrEnum):
     AUTO = "auto"  # the verifier decides at once
     REQUESTER = "requester"  # the requester reviews; silence past the window means accept
+    PEER = "peer"  # a qualified, paid reviewer accepts or rejects (free text); same window
 
 
 class AppealMode(StrEnum):
@@ -82,7 +83,9 @@ class QualityPolicy:
     then the maximum). Gates: `min_reputation` (the worker's conservative score in `skill`)
     and `qualification_tasks` control tasks answered with `qualification_accuracy` first.
     Rules (`min_seconds`, `max_gold_failure`, `max_disagreement`) limit a worker for
-    `limit_seconds` when they fire.
+    `limit_seconds` when they fire. Peer review (`review: "peer"`) pays each review
+    `review_reward`; a reviewer first passes `reviewer_tasks` gold reviews with
+    `qualification_accuracy`, then needs `reviewer_reputation` in `review:<skill>`.
     """
 
     confidence: float = 0.0
@@ -93,6 +96,9 @@ class QualityPolicy:
     qualification_accuracy: float = 0.8
     review: ReviewMode = ReviewMode.AUTO
     review_seconds: int = 3 * 24 * 3600
+    review_reward: int = 0
+    reviewer_tasks: int = 3
+    reviewer_reputation: float = 0.0
     appeals: AppealMode = AppealMode.REQUESTER
     allow_agents: bool = True
     routing: Routing = Routing.IN_ORDER
@@ -100,6 +106,8 @@ class QualityPolicy:
     max_gold_failure: float = 0.5
     max_disagreement: float = 0.6
     limit_seconds: int = 3600
+    predictor: str = ""  # a model that pre-answers each uploaded task (quality.predictors)
+    predictor_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _between("confidence", self.confidence, 0.0, 0.9999)
@@ -108,12 +116,17 @@ class QualityPolicy:
         _between("qualification_tasks", self.qualification_tasks, 0, 100)
         _between("qualification_accuracy", self.qualification_accuracy, 0.0, 1.0)
         _between("review_seconds", self.review_seconds, 60, 90 * 24 * 3600)
+        parse_amount(self.review_reward, "review_reward")
+        _between("reviewer_tasks", self.reviewer_tasks, 1, 100)
+        _between("reviewer_reputation", self.reviewer_reputation, 0.0, 1.0)
         _between("min_seconds", self.min_seconds, 0.0, 3600.0)
         _between("max_gold_failure", self.max_gold_failure, 0.0, 1.0)
         _between("max_disagreement", self.max_disagreement, 0.0, 1.0)
         _between("limit_seconds", self.limit_seconds, 60, 30 * 24 * 3600)
         if len(self.skill) > 40:
             raise InvalidInput("skill must be at most 40 characters")
+        if len(self.predictor) > 60 or not isinstance(self.predictor_options, dict):
+            raise InvalidInput("predictor is a name (60 characters at most) with an options object")
         for name, kind in (("review", ReviewMode), ("appeals", AppealMode), ("routing", Routing)):
             value = getattr(self, name)
             if value not in set(kind):
@@ -167,6 +180,24 @@ class CampaignSpec:
             raise InvalidInput(f"lease_seconds must be between 10 and {MAX_LEASE_SECONDS}")
         if self.quality.min_overlap > self.overlap:
             raise InvalidInput("quality.min_overlap must not exceed overlap")
+        if self.peer_reviewed:
+            self._check_peer_review()
+        elif self.verifier == "peer_review":
+            raise InvalidInput('the peer_review verifier needs quality.review = "peer"')
+
+    @property
+    def peer_reviewed(self) -> bool:
+        return self.quality.review is ReviewMode.PEER
+
+    def _check_peer_review(self) -> None:
+        if self.quality.review_reward <= 0:
+            raise InvalidInput("peer review pays its reviewers: set quality.review_reward > 0")
+        if self.quality.qualification_tasks or self.quality.confidence:
+            # Gold tasks of a peer-reviewed campaign are gold *reviews* (see peer_review).
+            raise InvalidInput(
+                "a peer-reviewed campaign qualifies its reviewers on gold reviews; "
+                "quality.qualification_tasks and quality.confidence must be 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -180,7 +211,11 @@ class Campaign:
 
     @property
     def unit_cost(self) -> int:
-        return unit_cost(self.spec.reward, self.fee_bps)
+        """What escrow reserves per answer: its reward, and its review when peer-reviewed."""
+        cost = unit_cost(self.spec.reward, self.fee_bps)
+        if self.spec.peer_reviewed:
+            cost += unit_cost(self.spec.quality.review_reward, self.fee_bps)
+        return cost
 
     def is_open_for_work(self, now: datetime) -> bool:
         """Whether workers may claim from this campaign at `now`."""

@@ -8,6 +8,7 @@ from earnest.quality.consensus import GoldMajorityVerifier
 from earnest.quality.multilabel import MultiLabelVerifier
 from earnest.quality.numeric import NumericVerifier
 from earnest.quality.pairwise import PairwiseVerifier
+from earnest.quality.peer_review import PeerReviewVerifier
 from earnest.quality.ratings import RatingVerifier
 
 _VERIFIERS: dict[str, Verifier] = {
@@ -20,6 +21,7 @@ _VERIFIERS: dict[str, Verifier] = {
         PairwiseVerifier(),
         MultiLabelVerifier(),
         RatingVerifier(),
+        PeerReviewVerifier(),
     )
 }
 

@@ -12,16 +12,18 @@ from datetime import datetime, timedelta
 
 from earnest.domain import ledger
 from earnest.domain.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput, NotFound
+from earnest.domain.money import unit_cost
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import AppealMode, Assignment, AssignmentStatus, Campaign, ReviewMode
 from earnest.quality.reputation import EvidenceKind
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
+from earnest.services.peer_review import after_peer_decision
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import AppealRecord
 from earnest.services.reputation import record_evidence, scores
-from earnest.services.verify import decide, issue_receipt, owe
+from earnest.services.verify import decide_held, issue_receipt, owe
 
 APPEAL_WINDOW = timedelta(days=30)
 PANEL_SIZE = 3
@@ -56,7 +58,7 @@ def review_submission(
             reason or "accepted by the requester",
             {"reviewed_by": "requester"} | dict(assignment.evidence or {}),
         )
-        _decide_held(uow, campaign, assignment, verdict, crypto, now, rand)
+        decide_held(uow, campaign, assignment, verdict, crypto, now, rand)
         record_evidence(
             uow,
             campaign,
@@ -84,23 +86,6 @@ def _held(uow: UnitOfWork, assignment_id: str, requester: str) -> tuple[Assignme
     return assignment, campaign
 
 
-def _decide_held(
-    uow: UnitOfWork,
-    campaign: Campaign,
-    a: Assignment,
-    verdict: Verdict,
-    crypto: Crypto,
-    now: datetime,
-    rand: Random,
-) -> str:
-    task = uow.tasks.get(a.task_id)
-    if task is None:
-        raise NotFound("the task of this assignment is gone")
-    sub = Submission(a.id, a.worker, a.answer, a.status, a.submitted_at or now)
-    # The verifier's reading is only a suggestion here: it is not evidence about the worker.
-    return decide(uow, campaign, task, sub, verdict, crypto, now, rand, reputation=False)
-
-
 def auto_accept_due(*, store: Store, crypto: Crypto, clock: Clock, rand: Random) -> int:
     """Accept answers whose review window closed unreviewed; returns how many."""
     now = clock.now()
@@ -112,12 +97,19 @@ def auto_accept_due(*, store: Store, crypto: Crypto, clock: Clock, rand: Random)
             campaign = uow.campaigns.get(listed.campaign_id)
             if a is None or a.status is not AssignmentStatus.SUBMITTED or campaign is None:
                 continue
+            who = (
+                "no peer reviewer reviewed"
+                if campaign.spec.peer_reviewed
+                else "the requester did not review"
+            )
             reason = (
-                "accepted automatically: the requester did not review it within the "
+                f"accepted automatically: {who} it within the "
                 f"campaign's review window ({campaign.spec.quality.review_seconds} s)"
             )
             verdict = Verdict(a.id, Decision.ACCEPT, reason, {"review_due": _iso(a.review_due)})
-            _decide_held(uow, campaign, a, verdict, crypto, now, rand)
+            decide_held(uow, campaign, a, verdict, crypto, now, rand)
+            if campaign.spec.peer_reviewed:
+                after_peer_decision(uow, campaign, a.task_id, True, now)
             accepted += 1
         uow.commit()
     return accepted
@@ -321,7 +313,7 @@ def _cover_from_requester(
     fails (InsufficientFunds) and the appeal stays open until they deposit.
     """
     escrow = ledger.campaign_escrow(campaign.id)
-    short = campaign.unit_cost - uow.ledger.balance(escrow)
+    short = unit_cost(campaign.spec.reward, campaign.fee_bps) - uow.ledger.balance(escrow)
     if short <= 0:
         return
     source = ledger.requester_available(campaign.requester)

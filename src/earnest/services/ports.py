@@ -15,7 +15,13 @@ from typing import Any, Protocol
 from earnest.domain.ledger import JournalEntry
 from earnest.domain.verification import Submission, WorkerHistory
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign, CampaignStatus, Task
-from earnest.services.ports_quality import AppealsRepo, ConfusionsRepo, LimitsRepo, ReputationsRepo
+from earnest.services.ports_quality import (
+    AppealsRepo,
+    ConfusionsRepo,
+    LimitsRepo,
+    PeerReviewsRepo,
+    ReputationsRepo,
+)
 
 
 class Clock(Protocol):
@@ -239,6 +245,7 @@ class UnitOfWork(Protocol):
     reputations: ReputationsRepo
     limits: LimitsRepo
     appeals: AppealsRepo
+    peer_reviews: PeerReviewsRepo
 
     def __enter__(self) -> UnitOfWork: ...
 

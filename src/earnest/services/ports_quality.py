@@ -1,4 +1,4 @@
-"""The store ports of the quality engine: learned confusions, reputation, limits, appeals."""
+"""The store ports of the quality engine: confusions, reputation, limits, appeals, reviews."""
 
 from __future__ import annotations
 
@@ -56,6 +56,29 @@ class AppealRecord:
     votes: tuple[tuple[str, bool | None, str | None], ...] = ()  # (panelist, overturn, reason)
 
 
+@dataclass(frozen=True)
+class PeerReview:
+    """A reviewer's lease on one answer (or on a gold review, `assignment_id` None)."""
+
+    id: str
+    campaign_id: str
+    task_id: int
+    assignment_id: str | None
+    reviewer: str
+    status: str  # leased | done | expired
+    leased_at: datetime
+    expires_at: datetime
+    accept: bool | None = None
+    reason: str | None = None
+    correct: bool | None = None
+    reward: int = 0
+    decided_at: datetime | None = None
+
+    @property
+    def is_gold(self) -> bool:
+        return self.assignment_id is None
+
+
 class ConfusionsRepo(Protocol):
     def get(self, campaign_id: str, voters: Iterable[str]) -> dict[str, list[list[float]]]: ...
     def put(
@@ -102,3 +125,23 @@ class AppealsRepo(Protocol):
     def decide(
         self, appeal_id: str, status: str, reason: str, decided_by: str, now: datetime
     ) -> bool: ...
+
+
+class PeerReviewsRepo(Protocol):
+    def add(self, review: PeerReview) -> None: ...
+    def get(self, review_id: str, *, lock: bool = False) -> PeerReview | None: ...
+    def expire_due(self, campaign_id: str, now: datetime) -> int: ...
+    def next_answer(self, campaign_id: str, reviewer: str) -> tuple[str, int] | None: ...
+    def next_gold(self, campaign_id: str, reviewer: str, at: float) -> int | None: ...
+    def gold_record(self, reviewer: str, campaign_id: str) -> tuple[int, int]: ...
+    def paid_count(self, campaign_id: str) -> int: ...
+    def finish(
+        self,
+        review_id: str,
+        accept: bool,
+        reason: str,
+        correct: bool | None,
+        reward: int,
+        now: datetime,
+    ) -> bool: ...
+    def of_reviewer(self, reviewer: str, limit: int = 100) -> list[PeerReview]: ...

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from earnest.domain.errors import Forbidden
 from earnest.domain.verification import Decision, Verdict
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign
 from earnest.quality.reputation import (
@@ -55,13 +56,15 @@ def record_evidence(
     reason: str,
     now: datetime,
     rand: Random,
+    *,
+    skill: str | None = None,
 ) -> None:
-    """Store one piece of reputation evidence from a decision."""
+    """Store one piece of reputation evidence from a decision (in `skill`, else the campaign's)."""
     uow.reputations.add(
         ReputationRow(
             new_id("rep", rand),
             worker,
-            campaign.spec.skill,
+            skill or campaign.spec.skill,
             kind.value,
             good,
             campaign.requester,
@@ -206,3 +209,15 @@ def limit_view(limit: LimitRecord, now: datetime) -> dict[str, Any]:
         "until": limit.until.isoformat(),
         "active": limit.until > now,
     }
+
+
+def check_not_paused(uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime) -> None:
+    """Raise Forbidden, with the rule and its evidence, while a limit holds the worker."""
+    limits = uow.limits.active(worker, campaign.id, now)
+    if limits:
+        view = limit_view(limits[0], now)
+        raise Forbidden(
+            f"you are paused in this campaign until {view['until']}: {view['reason']}",
+            campaign_id=campaign.id,
+            limit=view,
+        )

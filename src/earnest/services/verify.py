@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from earnest.domain import ledger
-from earnest.domain.errors import Conflict
+from earnest.domain.errors import Conflict, NotFound
 from earnest.domain.money import fee_for
 from earnest.domain.receipts import Receipt
 from earnest.domain.verification import (
@@ -25,7 +25,14 @@ from earnest.domain.verification import (
     answer_hash,
     model_voter,
 )
-from earnest.domain.work import AssignmentStatus, Campaign, ReviewMode, Task, TaskStatus
+from earnest.domain.work import (
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    ReviewMode,
+    Task,
+    TaskStatus,
+)
 from earnest.quality import verifier_for
 from earnest.quality.categorical import label_of
 from earnest.quality.classes import classes_of
@@ -103,7 +110,7 @@ def apply_outcome(
     """Carry out the verdicts on the `given` submissions; returns assignment → receipt id."""
     submissions = {s.assignment_id: s for s in given}
     receipt_ids: dict[str, str] = {}
-    review = campaign.spec.quality.review is ReviewMode.REQUESTER
+    review = campaign.spec.quality.review is not ReviewMode.AUTO
     for verdict in outcome.verdicts:
         if verdict.decision is Decision.WAIT:
             continue
@@ -184,6 +191,24 @@ def decide(
     return receipt_id
 
 
+def decide_held(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    a: Assignment,
+    verdict: Verdict,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+) -> str:
+    """Decide an answer held for review; the caller records what the review says."""
+    task = uow.tasks.get(a.task_id)
+    if task is None:
+        raise NotFound("the task of this assignment is gone")
+    sub = Submission(a.id, a.worker, a.answer, a.status, a.submitted_at or now)
+    # The verifier's reading is only a suggestion here: it is not evidence about the worker.
+    return decide(uow, campaign, task, sub, verdict, crypto, now, rand, reputation=False)
+
+
 def issue_receipt(
     uow: UnitOfWork,
     campaign: Campaign,
@@ -236,9 +261,14 @@ def owe(
     assignment_id: str,
     now: datetime,
     rand: Random,
+    *,
+    reward: int | None = None,
 ) -> None:
-    """The accept entry and its payout row, in the caller's transaction (the outbox)."""
-    reward = campaign.spec.reward
+    """The accept entry and its payout row, in the caller's transaction (the outbox).
+
+    `reward` defaults to the campaign's; a peer review is paid its `review_reward`.
+    """
+    reward = campaign.spec.reward if reward is None else reward
     fee = fee_for(reward, campaign.fee_bps)
     uow.ledger.post(
         ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee), now

@@ -18,7 +18,7 @@ from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.reputation import limit_view, scores
+from earnest.services.reputation import check_not_paused, scores
 from earnest.services.schemas import check, compile_schema
 from earnest.services.verify import apply_outcome, verify_task
 
@@ -111,6 +111,8 @@ def _pick(
     breadth = spec.quality.confidence > 0
     if only_gold:
         return uow.tasks.pick(campaign.id, worker, True, spec.overlap, qualifying=True)
+    if spec.peer_reviewed:  # its gold tasks are gold reviews, for reviewers only
+        return uow.tasks.pick(campaign.id, worker, False, spec.overlap, uncertain, breadth)
     want_gold = rand.random() < spec.gold_share
     task = uow.tasks.pick(campaign.id, worker, want_gold, spec.overlap, uncertain, breadth)
     if task is None:
@@ -125,14 +127,7 @@ def _check_gates(
     q = campaign.spec.quality
     if agent and not q.allow_agents:
         raise Forbidden("this campaign does not accept AI agents", campaign_id=campaign.id)
-    limits = uow.limits.active(worker, campaign.id, now)
-    if limits:
-        view = limit_view(limits[0], now)
-        raise Forbidden(
-            f"you are paused in this campaign until {view['until']}: {view['reason']}",
-            campaign_id=campaign.id,
-            limit=view,
-        )
+    check_not_paused(uow, campaign, worker, now)
     if q.min_reputation > 0:
         score = scores(uow, [worker], campaign.spec.skill)[worker]
         if score.lower_bound < q.min_reputation:
@@ -211,8 +206,9 @@ def submit_work(
     reason = mine.reason if mine else ""
     if updated.status is AssignmentStatus.SUBMITTED and updated.review_due is not None:
         decision = Decision.WAIT
+        by = "a qualified peer" if campaign.spec.peer_reviewed else "the requester"
         reason = (
-            "the requester reviews this answer; if they have not by "
+            f"{by} reviews this answer; if nobody has by "
             f"{updated.review_due.isoformat()}, it is accepted automatically"
         )
     return SubmitResult(updated, decision, reason, receipts.get(assignment_id))

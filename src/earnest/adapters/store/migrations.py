@@ -42,7 +42,11 @@ def _v2_quality(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality]
+def _v3_peer_review(conn: Connection) -> None:
+    tables.peer_reviews.create(conn, checkfirst=True)
+
+
+STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality, _v3_peer_review]
 
 
 def migrate(engine: Engine) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, insert, select, update
 
-from earnest.adapters.store.tables import appeals, assignments, campaigns, tasks
+from earnest.adapters.store.tables import appeals, assignments, campaigns, peer_reviews, tasks
 from earnest.domain.verification import Submission
 from earnest.domain.work import (
     Assignment,
@@ -381,7 +381,8 @@ class Assignments:
         return due
 
     def outstanding(self, campaign_id: str) -> int:
-        """Units the campaign may still owe: live leases, undecided answers, open appeals."""
+        """Units the campaign may still owe: live leases, undecided answers, open appeals,
+        gold reviews under way (each reserved as a whole unit: more than it can cost)."""
         live = self.c.scalar(
             select(func.count())
             .select_from(assignments)
@@ -393,7 +394,13 @@ class Assignments:
             .select_from(appeals)
             .where(appeals.c.campaign_id == campaign_id, appeals.c.status == "open")
         )
-        return int(live or 0) + int(appealed or 0)
+        gold_reviews = self.c.scalar(
+            select(func.count())
+            .select_from(peer_reviews)
+            .where(peer_reviews.c.campaign_id == campaign_id, peer_reviews.c.status == "leased")
+            .where(peer_reviews.c.assignment_id.is_(None))
+        )
+        return int(live or 0) + int(appealed or 0) + int(gold_reviews or 0)
 
     def regular_answers(self, campaign_id: str) -> int:
         """Answers given to the campaign's regular (not control) tasks."""

@@ -279,6 +279,30 @@ appeal_votes = Table(
     Index("ix_votes_reviewer", "reviewer", "voted_at"),
 )
 
+# Peer review: one row per review lease. `assignment_id` is the answer under review, or
+# NULL for a gold review (a control with a known verdict, from a gold task's `gold`).
+peer_reviews = Table(
+    "peer_reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("campaign_id", String(32), nullable=False),
+    Column("task_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("assignment_id", String(32)),
+    Column("reviewer", Address, nullable=False),
+    Column("status", String(16), nullable=False),  # leased | done | expired
+    Column("leased_at", Moment, nullable=False),
+    Column("expires_at", Moment, nullable=False),
+    Column("accept", Boolean),
+    Column("reason", Text),
+    Column("correct", Boolean),  # gold reviews: did the verdict match the known one
+    Column("reward", Amount, nullable=False, default=0),
+    Column("decided_at", Moment),
+    UniqueConstraint("task_id", "reviewer", "assignment_id", name="uq_peer_review"),
+    Index("ix_peer_reviews_campaign", "campaign_id", "status", "expires_at"),
+    Index("ix_peer_reviews_reviewer", "reviewer", "campaign_id"),
+    Index("ix_peer_reviews_assignment", "assignment_id", "status"),
+)
+
 receipts = Table(
     "receipts",
     metadata,

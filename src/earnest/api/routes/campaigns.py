@@ -26,8 +26,8 @@ from earnest.api.schemas import (
 )
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, QualityPolicy
-from earnest.services import campaigns
-from earnest.services.campaigns import TaskLine
+from earnest.services import campaigns, uploads
+from earnest.services.uploads import TaskLine
 
 router = APIRouter(tags=["campaigns"])
 SPOOL_IN_MEMORY = 8 << 20  # an upload above 8 MiB is spooled to a temporary file
@@ -103,7 +103,7 @@ async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) 
         spool.seek(0)
         lines = _json_array(spool) if kind == "application/json" else _json_lines(spool)
         added = await to_thread.run_sync(
-            lambda: campaigns.add_tasks(who, campaign_id, lines, store=m.store)
+            lambda: uploads.add_tasks(who, campaign_id, lines, store=m.store)
         )
     return UploadOut(added=added)
 

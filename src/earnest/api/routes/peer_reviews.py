@@ -1,0 +1,49 @@
+"""Peer review of free-text answers: qualified reviewers claim, judge, and are paid."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from earnest.api.deps import Caller, MarketDep
+from earnest.api.schemas import PeerReviewItemOut, PeerReviewOut, ReviewIn
+from earnest.services import peer_review
+
+router = APIRouter(tags=["quality"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/peer-reviews", response_model=PeerReviewItemOut, status_code=201
+)
+def claim(campaign_id: str, who: Caller, m: MarketDep) -> PeerReviewItemOut:
+    """Lease the next answer to review in a peer-reviewed campaign (control reviews first)."""
+    item = peer_review.claim_review(who, campaign_id, store=m.store, clock=m.clock, rand=m.rand)
+    return PeerReviewItemOut(
+        review=PeerReviewOut.of(item.review),
+        title=item.campaign.spec.title,
+        instructions=item.campaign.spec.instructions,
+        task=item.task_data,
+        answer=item.answer,
+        review_reward=item.campaign.spec.quality.review_reward,
+    )
+
+
+@router.post("/peer-reviews/{review_id}", response_model=PeerReviewOut)
+def submit(review_id: str, body: ReviewIn, who: Caller, m: MarketDep) -> PeerReviewOut:
+    """Accept, or reject with a reason the worker can act on, the answer under review."""
+    done = peer_review.submit_review(
+        who,
+        review_id,
+        body.accept,
+        body.reason,
+        store=m.store,
+        crypto=m.crypto,
+        clock=m.clock,
+        rand=m.rand,
+    )
+    return PeerReviewOut.of(done)
+
+
+@router.get("/me/peer-reviews", response_model=list[PeerReviewOut])
+def mine(who: Caller, m: MarketDep) -> list[PeerReviewOut]:
+    """The reviews I claimed, newest first, with verdicts and pay."""
+    return [PeerReviewOut.of(r) for r in peer_review.my_reviews(who, store=m.store)]

@@ -1,0 +1,172 @@
+"""Task uploads: validate every row (schemas, gold, predictions), insert all or none.
+
+Rows without an uploaded prediction get one from the campaign's predictor, if it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from earnest.domain.errors import Conflict, InvalidInput, SchemaViolation
+from earnest.domain.work import Campaign, CampaignStatus
+from earnest.quality.predictors import Predictor, load_predictor
+from earnest.services.common import owned_campaign
+from earnest.services.identity import Principal
+from earnest.services.ports import Store
+from earnest.services.schemas import compile_schema, first_error
+
+UPLOAD_CHUNK = 1000
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One row of an upload: its position, and the parsed object or why it did not parse."""
+
+    row: int
+    value: Any = None
+    parse_error: str | None = None
+
+
+def add_tasks(who: Principal, campaign_id: str, lines: Iterable[TaskLine], *, store: Store) -> int:
+    """Validate and insert tasks, all or none; SchemaViolation lists the first bad rows."""
+    who.require("tasks:write")
+    with store.uow() as uow:
+        campaign = owned_campaign(uow, campaign_id, who.address)
+        if campaign.status is CampaignStatus.CLOSED:
+            raise Conflict("the campaign is closed")
+        checks = _Checks.of(campaign)
+        errors: list[dict[str, Any]] = []
+        count = 0
+        chunk: list[dict[str, Any]] = []
+        for row in _rows(lines, checks, errors):
+            count += 1
+            if errors:
+                continue  # keep reading to report more errors, stop inserting
+            chunk.append(row | {"campaign_id": campaign_id})
+            if len(chunk) >= UPLOAD_CHUNK:
+                uow.tasks.add_many(chunk)
+                chunk = []
+        if errors:
+            raise SchemaViolation(
+                f"{len(errors)} bad row(s); nothing was added", errors=errors[:MAX_REPORTED_ERRORS]
+            )
+        if count == 0:
+            raise InvalidInput("the upload holds no tasks")
+        uow.tasks.add_many(chunk)
+        uow.commit()
+    return count
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What every row of one campaign's upload is checked against."""
+
+    validate_in: Any
+    validate_out: Any
+    peer: bool
+    predictor: Predictor | None
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> _Checks:
+        spec, q = campaign.spec, campaign.spec.quality
+        return cls(
+            compile_schema(spec.input_schema, "input_schema"),
+            compile_schema(spec.output_schema, "output_schema"),
+            spec.peer_reviewed,
+            load_predictor(q.predictor, q.predictor_options) if q.predictor else None,
+        )
+
+
+def _rows(
+    lines: Iterable[TaskLine], checks: _Checks, errors: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        problem = line.parse_error or _task_problem(line.value, checks)
+        prediction = None if problem else line.value.get("prediction")
+        if not problem and prediction is None and checks.predictor is not None:
+            prediction, problem = _predicted(checks.predictor, checks, line.value["data"])
+        if problem:
+            errors.append({"row": line.row, "error": problem})
+            yield {}
+            continue
+        value = line.value
+        external = value.get("id")
+        yield {
+            "external_id": None if external is None else str(external),
+            "data": value["data"],
+            "gold": value.get("gold"),
+            "prediction": prediction,
+        }
+
+
+def _predicted(
+    predictor: Predictor, checks: _Checks, data: Any
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The campaign predictor's vote on a task, checked like an uploaded one."""
+    name = predictor.name
+    try:
+        prediction = predictor.predict(data)
+    except Exception as exc:  # a plug-in's failure is the row's problem, not a server error
+        return None, f"predictor {name} failed: {exc}"
+    if prediction is None:
+        return None, None
+    problem = _prediction_problem(prediction, checks.validate_out)
+    return (None, f"predictor {name} gave a bad {problem}") if problem else (prediction, None)
+
+
+def _task_problem(value: Any, checks: _Checks) -> str | None:
+    if not isinstance(value, dict) or "data" not in value:
+        return (
+            'each task must be an object with a "data" field '
+            '(and optional "id", "gold", "prediction")'
+        )
+    extra = set(value) - {"id", "data", "gold", "prediction"}
+    if extra:
+        return f"unknown field(s) {sorted(extra)}"
+    if value.get("prediction") is not None:
+        problem = _prediction_problem(value["prediction"], checks.validate_out)
+        if problem:
+            return problem
+    problem = first_error(checks.validate_in, value["data"])
+    if problem:
+        return f"data {problem}"
+    gold = value.get("gold")
+    if gold is None:
+        return None
+    if checks.peer:
+        return _gold_review_problem(gold, checks.validate_out)
+    return _gold_problem(gold, checks.validate_out)
+
+
+def _gold_problem(gold: Any, validate_out: Any) -> str | None:
+    problem = first_error(validate_out, gold)
+    return f"gold {problem}" if problem else None
+
+
+def _gold_review_problem(gold: Any, validate_out: Any) -> str | None:
+    """A peer-reviewed campaign's gold is a gold review: an answer and its known verdict."""
+    if not isinstance(gold, dict) or set(gold) != {"answer", "accept"}:
+        return 'in a peer-reviewed campaign gold is a gold review: {"answer": ..., "accept": true|false}'
+    if not isinstance(gold["accept"], bool):
+        return "gold.accept must be true or false"
+    problem = first_error(validate_out, gold["answer"])
+    return f"gold.answer {problem}" if problem else None
+
+
+def _prediction_problem(prediction: Any, validate_out: Any) -> str | None:
+    """A model's vote: {"answer": <valid answer>, "confidence": 0..1, "model": "name"}."""
+    if not isinstance(prediction, dict) or set(prediction) - {"answer", "confidence", "model"}:
+        return 'prediction must be {"answer": ..., "confidence": 0..1, "model": "name"}'
+    confidence = prediction.get("confidence")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        return "prediction.confidence must be a number between 0 and 1"
+    if not 0.0 <= confidence <= 1.0:
+        return "prediction.confidence must be a number between 0 and 1"
+    model = prediction.get("model", "model")
+    if not isinstance(model, str) or not 1 <= len(model) <= 60:
+        return "prediction.model must be a name of 1 to 60 characters"
+    problem = first_error(validate_out, prediction.get("answer"))
+    return f"prediction.answer {problem}" if problem else None
