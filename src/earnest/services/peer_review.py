@@ -36,7 +36,7 @@ from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import PeerReview
-from earnest.services.reputation import check_not_paused, record_evidence, scores
+from earnest.services.reputation import check_may_work, check_reputation, record_evidence
 from earnest.services.verify import decide_held, issue_receipt, owe
 
 
@@ -89,10 +89,8 @@ def _check_reviewer(
     uow: UnitOfWork, campaign: Campaign, reviewer: str, agent: bool, now: datetime
 ) -> bool:
     """Raise Forbidden unless the reviewer may review here; True while still qualifying."""
+    check_may_work(uow, campaign, reviewer, agent, now)
     q = campaign.spec.quality
-    if agent and not q.allow_agents:
-        raise Forbidden("this campaign does not accept AI agents", campaign_id=campaign.id)
-    check_not_paused(uow, campaign, reviewer, now)
     correct, done = uow.peer_reviews.gold_record(reviewer, campaign.id)
     if done < q.reviewer_tasks:
         return True
@@ -103,15 +101,7 @@ def _check_reviewer(
             campaign_id=campaign.id,
             qualification={"correct": correct, "answered": done},
         )
-    if q.reviewer_reputation > 0:
-        score = scores(uow, [reviewer], review_skill(campaign))[reviewer]
-        if score.lower_bound < q.reviewer_reputation:
-            raise Forbidden(
-                f"this campaign asks its reviewers for a reputation of {q.reviewer_reputation} "
-                f"in {review_skill(campaign)!r}; yours is {score.lower_bound:.3f}",
-                campaign_id=campaign.id,
-                reputation=score.as_dict(),
-            )
+    check_reputation(uow, campaign, reviewer, review_skill(campaign), q.reviewer_reputation)
     return False
 
 

@@ -221,3 +221,28 @@ def check_not_paused(uow: UnitOfWork, campaign: Campaign, worker: str, now: date
             campaign_id=campaign.id,
             limit=view,
         )
+
+
+def check_may_work(
+    uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime
+) -> None:
+    """Raise Forbidden for an AI agent where agents are refused, or a paused worker."""
+    if agent and not campaign.spec.quality.allow_agents:
+        raise Forbidden("this campaign does not accept AI agents", campaign_id=campaign.id)
+    check_not_paused(uow, campaign, worker, now)
+
+
+def check_reputation(
+    uow: UnitOfWork, campaign: Campaign, worker: str, skill: str, minimum: float
+) -> None:
+    """Raise Forbidden, with the score, when the worker's conservative score is too low."""
+    if minimum <= 0:
+        return
+    score = scores(uow, [worker], skill)[worker]
+    if score.lower_bound < minimum:
+        raise Forbidden(
+            f"this campaign asks for a reputation of {minimum} in {skill!r}; yours is "
+            f"{score.lower_bound:.3f} (conservative score)",
+            campaign_id=campaign.id,
+            reputation=score.as_dict(),
+        )

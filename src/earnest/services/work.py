@@ -18,7 +18,7 @@ from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.reputation import check_not_paused, scores
+from earnest.services.reputation import check_may_work, check_reputation
 from earnest.services.schemas import check, compile_schema
 from earnest.services.verify import apply_outcome, verify_task
 
@@ -124,19 +124,9 @@ def _check_gates(
     uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime
 ) -> bool:
     """Raise Forbidden (with the reason) unless the worker may work here; True = test first."""
+    check_may_work(uow, campaign, worker, agent, now)
     q = campaign.spec.quality
-    if agent and not q.allow_agents:
-        raise Forbidden("this campaign does not accept AI agents", campaign_id=campaign.id)
-    check_not_paused(uow, campaign, worker, now)
-    if q.min_reputation > 0:
-        score = scores(uow, [worker], campaign.spec.skill)[worker]
-        if score.lower_bound < q.min_reputation:
-            raise Forbidden(
-                f"this campaign asks for a reputation of {q.min_reputation} in "
-                f"{campaign.spec.skill!r}; yours is {score.lower_bound:.3f} (conservative score)",
-                campaign_id=campaign.id,
-                reputation=score.as_dict(),
-            )
+    check_reputation(uow, campaign, worker, campaign.spec.skill, q.min_reputation)
     return _in_qualification(uow, campaign, worker)
 
 
