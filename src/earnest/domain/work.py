@@ -12,6 +12,8 @@ from earnest.domain.money import parse_amount, unit_cost
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+# Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
+PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})
 
 
 class CampaignStatus(StrEnum):
@@ -182,8 +184,8 @@ class CampaignSpec:
             raise InvalidInput("quality.min_overlap must not exceed overlap")
         if self.peer_reviewed:
             self._check_peer_review()
-        elif self.verifier == "peer_review":
-            raise InvalidInput('the peer_review verifier needs quality.review = "peer"')
+        elif self.verifier in PEER_VERIFIERS:
+            raise InvalidInput(f'the {self.verifier} verifier needs quality.review = "peer"')
 
     @property
     def peer_reviewed(self) -> bool:

@@ -5,6 +5,7 @@ from earnest.domain.verification import Verifier
 from earnest.quality.boxes import BoxVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
+from earnest.quality.field import FieldEvidenceVerifier
 from earnest.quality.local import LocalReportVerifier
 from earnest.quality.multilabel import MultiLabelVerifier
 from earnest.quality.numeric import NumericVerifier
@@ -24,6 +25,7 @@ _VERIFIERS: dict[str, Verifier] = {
         RatingVerifier(),
         PeerReviewVerifier(),
         LocalReportVerifier(),
+        FieldEvidenceVerifier(),
     )
 }
 

@@ -79,18 +79,24 @@ class LocalReportVerifier:
         return _agreement(given, place, independent, verdicts)
 
 
-def _read(s: Submission, place: dict[str, Any]) -> Report | Verdict:
-    """The report, or the verdict that rejects it (unreadable, outside fence or window)."""
+class Located(NamedTuple):
+    lat: float
+    lon: float
+    at: datetime
+
+
+def check_place(s: Submission, task_data: dict[str, Any]) -> Located | Verdict:
+    """Where and when the answer says it was made, or the verdict rejecting it: unreadable,
+    outside the task's `place` (geofence) or `window`, or dated after it was sent."""
     a = s.answer if isinstance(s.answer, dict) else {}
     try:
         at = datetime.fromisoformat(str(a["at"]).replace("Z", "+00:00"))
         lat, lon = float(a["lat"]), float(a["lon"])
-        fence, window = place["place"], place["window"]
+        fence, window = task_data["place"], task_data["window"]
         start = datetime.fromisoformat(str(window["start"]).replace("Z", "+00:00"))
         end = datetime.fromisoformat(str(window["end"]).replace("Z", "+00:00"))
         off = distance_m(lat, lon, float(fence["lat"]), float(fence["lon"]))
         radius = float(fence["radius_m"])
-        value = canonical_json(a["value"])
     except (KeyError, TypeError, ValueError) as exc:
         return _reject(s, f"the report could not be read: {exc}", {})
     if at.tzinfo is None:
@@ -103,8 +109,18 @@ def _read(s: Submission, place: dict[str, Any]) -> Report | Verdict:
         return _reject(s, why, {"at": at.isoformat()})
     if (at - s.submitted_at).total_seconds() > CLOCK_SKEW_S:
         return _reject(s, "the report is dated after it was sent", {"at": at.isoformat()})
-    device = str(a.get("device") or f"key:{s.worker}")
-    return Report(s, value, lat, lon, at, device)
+    return Located(lat, lon, at)
+
+
+def _read(s: Submission, task_data: dict[str, Any]) -> Report | Verdict:
+    where = check_place(s, task_data)
+    if isinstance(where, Verdict):
+        return where
+    if "value" not in s.answer:
+        return _reject(s, "the report could not be read: it has no value", {})
+    device = str(s.answer.get("device") or f"key:{s.worker}")
+    value = canonical_json(s.answer["value"])
+    return Report(s, value, where.lat, where.lon, where.at, device)
 
 
 def _independent(reports: list[Report]) -> tuple[list[Report], list[Report]]:

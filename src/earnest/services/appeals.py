@@ -19,11 +19,10 @@ from earnest.quality.reputation import EvidenceKind
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
-from earnest.services.peer_review import after_peer_decision
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import AppealRecord
 from earnest.services.reputation import record_evidence, scores
-from earnest.services.verify import decide_held, issue_receipt, owe
+from earnest.services.verify import after_peer_decision, decide_held, issue_receipt, owe
 
 APPEAL_WINDOW = timedelta(days=30)
 PANEL_SIZE = 3

@@ -29,7 +29,7 @@ from earnest.domain.errors import (
     NoWorkAvailable,
 )
 from earnest.domain.verification import Decision, Submission, Verdict
-from earnest.domain.work import AssignmentStatus, Campaign, CampaignStatus, Task, TaskStatus
+from earnest.domain.work import AssignmentStatus, Campaign, CampaignStatus, Task
 from earnest.quality.reputation import EvidenceKind
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
@@ -37,7 +37,7 @@ from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import PeerReview
 from earnest.services.reputation import check_may_work, check_reputation, record_evidence
-from earnest.services.verify import decide_held, issue_receipt, owe
+from earnest.services.verify import after_peer_decision, decide_held, issue_receipt, owe
 
 
 @dataclass(frozen=True)
@@ -267,26 +267,6 @@ def _decide_answer(
     after_peer_decision(uow, campaign, a.task_id, accept, now)
 
 
-def after_peer_decision(
-    uow: UnitOfWork, campaign: Campaign, task_id: int, accepted: bool, now: datetime
-) -> None:
-    """A rejection frees its slot for another worker; `overlap` acceptances resolve the task."""
-    if not accepted:
-        uow.tasks.change_filled(task_id, -1)
-        return
-    task = uow.tasks.get(task_id)
-    if task is None or task.status is not TaskStatus.OPEN:
-        return
-    answers = [
-        s.answer
-        for s in uow.assignments.submissions(task_id)
-        if s.status is AssignmentStatus.ACCEPTED
-    ]
-    overlap = campaign.spec.overlap
-    if len(answers) >= overlap:
-        uow.tasks.resolve(task_id, answers[0] if overlap == 1 else answers, 1.0, now)
-
-
 def _pay_review(
     uow: UnitOfWork,
     campaign: Campaign,
@@ -316,4 +296,4 @@ def my_reviews(who: Principal, *, store: Store, limit: int = 100) -> list[PeerRe
         return uow.peer_reviews.of_reviewer(who.address, limit)
 
 
-__all__ = ["ReviewItem", "after_peer_decision", "claim_review", "my_reviews", "submit_review"]
+__all__ = ["ReviewItem", "claim_review", "my_reviews", "submit_review"]

@@ -111,16 +111,21 @@ def apply_outcome(
     submissions = {s.assignment_id: s for s in given}
     receipt_ids: dict[str, str] = {}
     review = campaign.spec.quality.review is not ReviewMode.AUTO
+    peer = campaign.spec.peer_reviewed
     for verdict in outcome.verdicts:
         if verdict.decision is Decision.WAIT:
             continue
         sub = submissions[verdict.assignment_id]
-        if review:
+        # A peer reviews what the rules let through; a rule's rejection stands at once
+        # (appealable), and its task goes back to other workers.
+        if review and not (peer and verdict.decision is Decision.REJECT):
             _hold_for_review(uow, campaign, sub, verdict, now)
             continue
         receipt_ids[sub.assignment_id] = decide(
             uow, campaign, task, sub, verdict, crypto, now, rand
         )
+        if peer:
+            after_peer_decision(uow, campaign, task.id, False, now)
         _learn_gold(uow, campaign, task, sub, now)
     if outcome.confidence is not None:
         uow.tasks.set_uncertainty(task.id, round(1.0 - outcome.confidence, 6))
@@ -130,6 +135,26 @@ def apply_outcome(
     for worker in {submissions[v.assignment_id].worker for v in outcome.verdicts}:
         apply_rules(uow, campaign, worker, now, rand)
     return receipt_ids
+
+
+def after_peer_decision(
+    uow: UnitOfWork, campaign: Campaign, task_id: int, accepted: bool, now: datetime
+) -> None:
+    """A rejection frees its slot for another worker; `overlap` acceptances resolve the task."""
+    if not accepted:
+        uow.tasks.change_filled(task_id, -1)
+        return
+    task = uow.tasks.get(task_id)
+    if task is None or task.status is not TaskStatus.OPEN:
+        return
+    answers = [
+        s.answer
+        for s in uow.assignments.submissions(task_id)
+        if s.status is AssignmentStatus.ACCEPTED
+    ]
+    overlap = campaign.spec.overlap
+    if len(answers) >= overlap:
+        uow.tasks.resolve(task_id, answers[0] if overlap == 1 else answers, 1.0, now)
 
 
 def _hold_for_review(
