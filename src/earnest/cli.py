@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from earnest.domain.errors import EarnestError
 
@@ -65,12 +66,44 @@ def demo(
     tasks: Annotated[int, typer.Option(min=10, max=100_000)] = 500,
     workers: Annotated[int, typer.Option(min=3, max=5_000)] = 120,
     data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="labeling | local | field | all: each kind of labor, end to end"),
+    ] = None,
 ) -> None:
     """A whole market on a fresh SQLite file and LocalChain, worked by a simulated crowd."""
     from earnest.demo.labeling import DemoOptions, print_summary, run_demo
 
+    if scenario is not None:
+        _demo_scenarios(scenario, as_json)
+        return
+
     summary = run_demo(DemoOptions(tasks=tasks, workers=workers, data_dir=data_dir), console)
     print_summary(summary, Console(), as_json)
+    if not summary["reconciled"]:
+        raise typer.Exit(1)
+
+
+def _demo_scenarios(scenario: str, as_json: bool) -> None:
+    from earnest.demo.kinds import SCENARIOS
+    from earnest.demo.scenarios import run_scenarios
+
+    names = list(SCENARIOS) if scenario == "all" else [scenario]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        known = " | ".join([*SCENARIOS, "all"])
+        raise typer.BadParameter(f"unknown scenario {unknown[0]!r}; choose {known}")
+    summary = run_scenarios(names, SCENARIOS, console)
+    table = Table(title="Earnest scenarios")
+    for column in ("scenario", "verified", "rejected", "tokens_paid", "reconciled"):
+        table.add_column(column, justify="right")
+    for name, done in summary["scenarios"].items():
+        table.add_row(
+            name, *(str(done[k]) for k in ("verified", "rejected", "tokens_paid", "reconciled"))
+        )
+    Console().print(table)
+    if as_json:
+        print(json.dumps(summary))
     if not summary["reconciled"]:
         raise typer.Exit(1)
 

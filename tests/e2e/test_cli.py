@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from earnest.cli import app
 
 runner = CliRunner()
+ENTRY = (sys.executable, "-c", "from earnest.cli import main; main()")
 
 
 def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -87,3 +88,31 @@ def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:
 def test_no_arguments_shows_help() -> None:
     result = runner.invoke(app, [])
     assert "Usage:" in result.output
+
+
+def test_demo_scenarios_verify_work_and_catch_planted_bad_work(tmp_path: Path) -> None:
+    """`earnest demo --scenario all --json`: every kind verifies, rejects, pays, reconciles."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = os.environ | {"PYTHONPATH": str(src), "NO_COLOR": "1", "TMPDIR": str(tmp_path)}
+    run = subprocess.run(
+        [*ENTRY, "demo", "--scenario", "all", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["reconciled"] is True
+    assert set(summary["scenarios"]) == {"labeling", "local", "field"}
+    for name, done in summary["scenarios"].items():
+        assert done["verified"] > 0 and done["rejected"] > 0, name
+        assert done["tokens_paid"] > 0 and done["reconciled"] is True, name
+
+
+def test_demo_refuses_an_unknown_scenario() -> None:
+    result = runner.invoke(app, ["demo", "--scenario", "mining"])
+    assert result.exit_code == 2
+    assert "unknown scenario 'mining'" in result.output

@@ -1,0 +1,141 @@
+"""The scenarios of `earnest demo --scenario`: honest work, with bad work planted in it.
+
+Each takes a Stage (a served market) and returns the campaigns it ran. The numbers are
+small on purpose: a scenario shows the whole path (deposit, campaign, work, verification,
+payment on chain) for its kind of labor in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from earnest.client import ApiError, Earnest
+from earnest.demo.scenarios import Scenario, Stage
+
+REWARD = 20_000
+LABELS = {
+    "type": "object",
+    "properties": {"label": {"enum": ["even", "odd"]}},
+    "required": ["label"],
+}
+
+
+def labeling(stage: Stage) -> list[str]:
+    """Even or odd: three careful workers and a spammer; control tasks catch the spammer."""
+    rows = [{"id": f"n{n}", "data": {"n": n}} for n in range(12)]
+    rows += [{"id": f"g{n}", "data": {"n": n}, "gold": {"label": _parity(n)}} for n in range(3)]
+    spec = _spec("labeling", "Even or odd?", LABELS, overlap=3)
+    spec["quality"] = {"qualification_tasks": 2, "qualification_accuracy": 1.0}
+    cid = stage.requester(spec, rows, 4 * len(rows))
+    for honest in (True, True, True, False):
+        worker = stage.person()
+        while (lease := _claim(worker, cid)) is not None:
+            n = lease["task"]["n"]
+            worker.submit(lease["assignment"]["id"], {"label": _parity(n) if honest else "even"})
+    return [cid]
+
+
+def local(stage: Stage) -> list[str]:
+    """Is the clinic open? Reporters nearby agree; an outsider, a second key and a liar don't."""
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    places = [{"lat": -1.2921 + i / 100, "lon": 36.8219, "radius_m": 300} for i in range(3)]
+    rows = [
+        {"id": f"clinic{i}", "data": {"place": p, "window": window}} for i, p in enumerate(places)
+    ]
+    report = {"type": "object", "required": ["value", "lat", "lon", "at"]}
+    spec = _spec("local", "Is the clinic open?", report, overlap=6, verifier="local_reports")
+    cid = stage.requester(spec | {"quality": {"min_overlap": 3}}, rows, 6 * len(rows))
+    plan = [
+        ("open", 0, "a"),
+        ("open", 40, "b"),
+        ("open", 900, "c"),
+        ("open", 10, "a"),
+        ("closed", 20, "d"),
+        ("open", -30, "e"),
+    ]
+    for value, north_m, device in plan:  # one person per row of the plan, every clinic
+        person = stage.person()
+        while (lease := _claim(person, cid)) is not None:
+            place = lease["task"]["place"]
+            answer = {
+                "value": value,
+                "lat": place["lat"] + north_m / 111_195,
+                "lon": place["lon"],
+                "at": datetime.now(UTC).isoformat(),
+                "device": f"{device}:{place['lat']}",
+            }
+            person.submit(lease["assignment"]["id"], answer)
+    return [cid]
+
+
+def field(stage: Stage) -> list[str]:
+    """Photograph the shop: evidence outside the area is refused; a paid peer judges the rest."""
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    place = {"lat": 6.5244, "lon": 3.3792, "radius_m": 150}
+    data = {"task": "Photograph the shop front", "place": place, "window": window}
+    good = {
+        "photo_sha256": "0f" * 32,
+        "lat": place["lat"],
+        "lon": place["lon"],
+        "at": now.isoformat(),
+    }
+    rows = [{"id": f"shop{n}", "data": data} for n in range(4)]
+    rows.append(
+        {
+            "id": "control",
+            "data": data,
+            "gold": {"answer": good | {"note": "blank"}, "accept": False},
+        }
+    )
+    spec = _spec("field", "Shop fronts", {"type": "object"}, verifier="field_evidence")
+    spec["quality"] = {"review": "peer", "review_reward": REWARD // 5, "reviewer_tasks": 1}
+    cid = stage.requester(spec, rows, 6)
+    worker = stage.person()
+    far = good | {"lat": place["lat"] + 0.01}
+    for evidence in (good, good | {"note": "blank"}, far, good | {"note": "front door"}):
+        lease = _claim(worker, cid)
+        if lease is not None:
+            worker.submit(
+                lease["assignment"]["id"], evidence | {"at": datetime.now(UTC).isoformat()}
+            )
+    reviewer = stage.person()
+    while (item := reviewer.claim_peer_review(cid)) is not None:
+        blank = item["answer"].get("note") == "blank"
+        reviewer.submit_peer_review(
+            item["review"]["id"], not blank, "the photo is blank" if blank else ""
+        )
+    return [cid]
+
+
+def _spec(kind: str, title: str, output: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    base = {"type": kind, "title": title, "input_schema": {"type": "object"}}
+    return (
+        base
+        | {"output_schema": output, "reward": REWARD, "overlap": 1, "gold_share": 0.0}
+        | changes
+    )
+
+
+def _claim(worker: Earnest, campaign_id: str) -> Any:
+    try:
+        return worker.claim(campaign_id)
+    except ApiError as refused:  # a gate closed (a failed qualification): this worker stops
+        if refused.status != 403:
+            raise
+        return None
+
+
+def _parity(n: int) -> str:
+    return "even" if n % 2 == 0 else "odd"
+
+
+SCENARIOS: dict[str, Scenario] = {"labeling": labeling, "local": local, "field": field}
