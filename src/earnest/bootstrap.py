@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from earnest.adapters.chain import LocalChain, MarketCrypto, load_or_create_keypair
+from earnest.adapters.sandbox import ProcessSandbox
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.services.aggregation import QualityLoop
 from earnest.services.identity import SiteIdentity
+from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler
 
 
@@ -27,10 +30,12 @@ class Market:
     site: SiteIdentity
     settler: Settler
     quality: QualityLoop
+    sandbox: SandboxLoop
 
     def close(self) -> None:
         self.settler.stop()
         self.quality.stop()
+        self.sandbox.stop()
         self.store.dispose()
         self.chain.close()
 
@@ -58,4 +63,6 @@ def build_market(settings: Settings) -> Market:
     )
     crypto = MarketCrypto(keypair)
     quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)
-    return Market(settings, store, chain, crypto, clock, rand, site, settler, quality)
+    runner = ProcessSandbox(python=settings.sandbox_python or sys.executable)
+    sandbox = SandboxLoop(store, runner, crypto, clock, rand, settings.sandbox_interval)
+    return Market(settings, store, chain, crypto, clock, rand, site, settler, quality, sandbox)

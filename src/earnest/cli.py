@@ -51,6 +51,7 @@ def serve(
     market = build_market(settings)
     market.settler.start()
     market.quality.start()
+    market.sandbox.start()
     console.print(f"Earnest on http://{host}:{port}  (docs: /docs)  mint {market.chain.mint}")
     try:
         uvicorn.run(create_app(market), host=host, port=port, log_level="info")

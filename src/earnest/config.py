@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     settle_interval: float = Field(
         0.25, gt=0, le=60, description="seconds between settlement rounds"
     )
+    sandbox_interval: float = Field(
+        2.0, gt=0, le=3600, description="seconds between sandbox rounds (bug bounty answers)"
+    )
+    sandbox_python: str = Field(
+        "", description="the Python (with pytest) that runs bounty tests; '' = the market's own"
+    )
     quality_interval: float = Field(
         10.0,
         gt=0,

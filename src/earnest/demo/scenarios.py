@@ -79,6 +79,7 @@ def run_scenario(name: str, scenario: Scenario, console: Console) -> dict[str, A
     server = BackgroundServer(market)
     market.settler.start()
     market.quality.start()
+    market.sandbox.start()
     try:
         stage = Stage(market, server.start(), console)
         console.print(f"[bold]{name}[/bold]: market on {stage.url} (data in {data_dir})")

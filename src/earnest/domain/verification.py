@@ -62,7 +62,9 @@ class VerificationInput:
     confidence reaches `confidence`, or when `overlap` answers are in. `priors` are the
     campaign's learned class frequencies and `classes` its possible answers (categorical
     verifiers), both empty when unknown. A task's model prediction votes under the history
-    key `model_voter(prediction.model)`.
+    key `model_voter(prediction.model)`. `facts` holds what the market measured about
+    a submission outside the verifier (a sandbox run of a bug reproducer), by assignment id:
+    re-running the measurement gives the same facts, so the verdict can still be re-checked.
     """
 
     task: Task
@@ -73,6 +75,7 @@ class VerificationInput:
     confidence: float = 0.0
     priors: tuple[float, ...] = ()
     classes: tuple[Any, ...] = ()
+    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def pending(self) -> tuple[Submission, ...]:
         return tuple(s for s in self.submissions if s.status is AssignmentStatus.SUBMITTED)

@@ -3,6 +3,7 @@
 from earnest.domain.errors import InvalidInput
 from earnest.domain.verification import Verifier
 from earnest.quality.boxes import BoxVerifier
+from earnest.quality.bugs import BugReproducerVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
 from earnest.quality.field import FieldEvidenceVerifier
@@ -26,10 +27,21 @@ _VERIFIERS: dict[str, Verifier] = {
         PeerReviewVerifier(),
         LocalReportVerifier(),
         FieldEvidenceVerifier(),
+        BugReproducerVerifier(),
     )
 }
 
-__all__ = ["DawidSkeneVerifier", "GoldMajorityVerifier", "verifier_for", "verifier_names"]
+# Verifiers that judge what the market measured about an answer (VerificationInput.facts):
+# their answers wait until a background check has measured them.
+MEASURED = frozenset({"bug_reproducer"})
+
+__all__ = [
+    "MEASURED",
+    "DawidSkeneVerifier",
+    "GoldMajorityVerifier",
+    "verifier_for",
+    "verifier_names",
+]
 
 
 def verifier_for(name: str) -> Verifier:

@@ -18,6 +18,7 @@ from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Campaign
 from earnest.services.ports_quality import (
     AppealsRepo,
     ConfusionsRepo,
+    FactsRepo,
     LimitsRepo,
     PeerReviewsRepo,
     ReputationsRepo,
@@ -246,6 +247,7 @@ class UnitOfWork(Protocol):
     limits: LimitsRepo
     appeals: AppealsRepo
     peer_reviews: PeerReviewsRepo
+    facts: FactsRepo
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -145,3 +145,34 @@ class PeerReviewsRepo(Protocol):
         now: datetime,
     ) -> bool: ...
     def of_reviewer(self, reviewer: str, limit: int = 100) -> list[PeerReview]: ...
+
+
+class FactsRepo(Protocol):
+    def add(
+        self,
+        assignment_id: str,
+        task_id: int,
+        campaign_id: str,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> None: ...
+    def of_task(self, task_id: int) -> dict[str, dict[str, Any]]: ...
+    def unmeasured(self, verifiers: Iterable[str], limit: int) -> list[tuple[str, int, str]]: ...
+
+
+@dataclass(frozen=True)
+class SandboxJob:
+    """A bug bounty answer to run: the test file (and a fix's patch) at a repository commit."""
+
+    repo: str
+    commit: str
+    test_path: str
+    test: str
+    patch: str | None = None
+    fixed_commit: str | None = None  # a commit known to fix the bug: the test must pass there
+
+
+class Sandbox(Protocol):
+    """Runs untrusted tests with limits and no network; returns what it measured (facts)."""
+
+    def measure(self, job: SandboxJob) -> dict[str, Any]: ...

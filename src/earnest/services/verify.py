@@ -33,7 +33,7 @@ from earnest.domain.work import (
     Task,
     TaskStatus,
 )
-from earnest.quality import verifier_for
+from earnest.quality import MEASURED, verifier_for
 from earnest.quality.categorical import label_of
 from earnest.quality.classes import classes_of
 from earnest.services.chain_port import Crypto
@@ -73,6 +73,7 @@ def verify_task(
         confidence=q.confidence,
         priors=_priors(learned.get(PRIORS)),
         classes=classes,
+        facts=uow.facts.of_task(task.id) if campaign.spec.verifier in MEASURED else {},
     )
     return verifier_for(campaign.spec.verifier).verify(given)
 

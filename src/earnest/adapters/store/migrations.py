@@ -46,7 +46,11 @@ def _v3_peer_review(conn: Connection) -> None:
     tables.peer_reviews.create(conn, checkfirst=True)
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality, _v3_peer_review]
+def _v4_facts(conn: Connection) -> None:
+    tables.facts.create(conn, checkfirst=True)
+
+
+STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality, _v3_peer_review, _v4_facts]
 
 
 def migrate(engine: Engine) -> int:

@@ -1,14 +1,14 @@
-"""The peer-review repository: reviewers' leases on held answers and on gold reviews."""
+"""Repositories of answers judged outside the verifier: peer reviews, and measured facts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, select, update
 
-from earnest.adapters.store.tables import assignments, peer_reviews, tasks
+from earnest.adapters.store.tables import assignments, campaigns, facts, peer_reviews, tasks
 from earnest.services.ports_quality import PeerReview
 
 
@@ -141,3 +141,47 @@ class PeerReviews:
 
 def _review(r: Mapping[str, Any]) -> PeerReview:
     return PeerReview(**{k: r[k] for k in PeerReview.__dataclass_fields__})
+
+
+class Facts:
+    """Measurements of answers (sandbox runs), one per assignment."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(
+        self,
+        assignment_id: str,
+        task_id: int,
+        campaign_id: str,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        self.c.execute(
+            insert(facts).values(
+                assignment_id=assignment_id,
+                task_id=task_id,
+                campaign_id=campaign_id,
+                body=body,
+                created_at=now,
+            )
+        )
+
+    def of_task(self, task_id: int) -> dict[str, dict[str, Any]]:
+        rows = self.c.execute(
+            select(facts.c.assignment_id, facts.c.body).where(facts.c.task_id == task_id)
+        )
+        return {r.assignment_id: r.body for r in rows}
+
+    def unmeasured(self, verifiers: Iterable[str], limit: int) -> list[tuple[str, int, str]]:
+        """Answers waiting for a measurement, oldest first: (assignment, task, campaign)."""
+        measured = exists().where(facts.c.assignment_id == assignments.c.id)
+        rows = self.c.execute(
+            select(assignments.c.id, assignments.c.task_id, assignments.c.campaign_id)
+            .join(campaigns, campaigns.c.id == assignments.c.campaign_id)
+            .where(campaigns.c.verifier.in_(list(verifiers)), assignments.c.status == "submitted")
+            .where(~measured)
+            .order_by(assignments.c.submitted_at, assignments.c.id)
+            .limit(limit)
+        )
+        return [(r.id, int(r.task_id), r.campaign_id) for r in rows]

@@ -303,6 +303,17 @@ peer_reviews = Table(
     Index("ix_peer_reviews_assignment", "assignment_id", "status"),
 )
 
+# What the market measured about an answer outside its verifier (a sandbox run).
+facts = Table(
+    "facts",
+    metadata,
+    Column("assignment_id", String(32), primary_key=True),
+    Column("task_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False, index=True),
+    Column("campaign_id", String(32), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
 receipts = Table(
     "receipts",
     metadata,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
-from earnest.adapters.store.repos_review import PeerReviews
+from earnest.adapters.store.repos_review import Facts, PeerReviews
 from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
 from earnest.domain.errors import Conflict
 
@@ -52,6 +52,7 @@ class SqlUnitOfWork:
         self.limits = Limits(conn)
         self.appeals = Appeals(conn, pg)
         self.peer_reviews = PeerReviews(conn, pg)
+        self.facts = Facts(conn)
         return self
 
     def commit(self) -> None:
