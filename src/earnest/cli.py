@@ -69,7 +69,7 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
     scenario: Annotated[
         str | None,
-        typer.Option(help="labeling | local | field | all: each kind of labor, end to end"),
+        typer.Option(help="labeling | local | bugs | field | all: each kind of labor, end to end"),
     ] = None,
 ) -> None:
     """A whole market on a fresh SQLite file and LocalChain, worked by a simulated crowd."""

@@ -7,7 +7,11 @@ payment on chain) for its kind of labor in seconds.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from earnest.client import ApiError, Earnest
@@ -116,6 +120,64 @@ def field(stage: Stage) -> list[str]:
     return [cid]
 
 
+BUGGY = "def add(a, b):\n    return a + b if b >= 0 else a - b\n"
+REPRODUCER = "from calc import add\n\n\ndef test_negative():\n    assert add(1, -1) == 0\n"
+
+
+def bugs(stage: Stage) -> list[str]:
+    """A bounty on a real git repository: a passing test and `assert False` lose, a reproducer wins."""
+    repo = _buggy_repo(Path(tempfile.mkdtemp(prefix="earnest-bounty-")))
+    spec = _spec(
+        "bugs",
+        "Reproduce: add() with a negative b",
+        {"type": "object"},
+        verifier="bug_reproducer",
+        overlap=4,
+    )
+    cid = stage.requester(spec, [{"id": "bug-1", "data": repo}], 4)
+    answers = [
+        (
+            "tests/test_fine.py",
+            "from calc import add\n\n\ndef test_fine():\n    assert add(1, 2) == 3\n",
+        ),
+        ("tests/test_false.py", "def test_false():\n    assert False\n"),
+        ("tests/test_negative.py", REPRODUCER),
+    ]
+    sent = []
+    for path, test in answers:
+        hunter = stage.person()
+        lease = hunter.claim(cid)
+        hunter.submit(lease["assignment"]["id"], {"test_path": path, "test": test})
+        sent.append((hunter, lease["assignment"]["id"]))
+    deadline = time.monotonic() + 120  # the market's sandbox loop measures them
+    while time.monotonic() < deadline:
+        if all(h.assignment(a)["status"] != "submitted" for h, a in sent):
+            break
+        time.sleep(0.5)
+    return [cid]
+
+
+def _buggy_repo(root: Path) -> dict[str, str]:
+    """A git repository with the bug at `commit` and its fix at `fixed_commit`."""
+
+    def git(*args: str) -> str:
+        ident = ["-c", "user.name=Earnest demo", "-c", "user.email=demo@example.org"]
+        done = subprocess.run(
+            ["git", *ident, *args], cwd=root, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    git("init", "--quiet")
+    (root / "calc.py").write_text(BUGGY)
+    (root / "conftest.py").write_text("")
+    git("add", ".")
+    git("commit", "--quiet", "-m", "calc")
+    buggy = git("rev-parse", "HEAD")
+    (root / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    git("commit", "--quiet", "-am", "fix")
+    return {"repo": str(root), "commit": buggy, "fixed_commit": git("rev-parse", "HEAD")}
+
+
 def _spec(kind: str, title: str, output: dict[str, Any], **changes: Any) -> dict[str, Any]:
     base = {"type": kind, "title": title, "input_schema": {"type": "object"}}
     return (
@@ -138,4 +200,9 @@ def _parity(n: int) -> str:
     return "even" if n % 2 == 0 else "odd"
 
 
-SCENARIOS: dict[str, Scenario] = {"labeling": labeling, "local": local, "field": field}
+SCENARIOS: dict[str, Scenario] = {
+    "labeling": labeling,
+    "local": local,
+    "bugs": bugs,
+    "field": field,
+}
