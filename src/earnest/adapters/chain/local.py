@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
 from solders.transaction import Transaction, VersionedTransaction
 from spl.token.instructions import get_associated_token_address
@@ -35,7 +37,7 @@ from earnest.services.chain_port import (
 )
 
 _MARKET_LAMPORTS = 1_000_000 * 10**9  # fees for millions of payouts; SOL is free here
-_BLOCKHASH_LIFETIME = 150  # blocks a blockhash stays valid on Solana
+_SIGNATURE_FEE = 5000  # lamports per signature, LiteSVM's default as on Solana
 
 
 class LocalChain:
@@ -130,8 +132,8 @@ class LocalChain:
         ]
         ixs += [self._payout_line(line) for line in transfers]
         ixs.append(instructions.memo(market, memo))
-        height = self._runtime.height
-        signed = self._sign(ixs)
+        blockhash, last_valid_height = self._runtime.blockhash()
+        signed = self._sign(ixs, blockhash=blockhash)
         raw = bytes(signed)
         # LiteSVM accepts oversized transactions; a cluster would not, so refuse them here.
         if len(raw) > MAX_TRANSACTION_BYTES:
@@ -145,7 +147,7 @@ class LocalChain:
             signature=str(signed.signatures[0]),
             raw=raw,
             blockhash=str(signed.message.recent_blockhash),
-            last_valid_height=height + _BLOCKHASH_LIFETIME,
+            last_valid_height=last_valid_height,
         )
 
     def send(self, tx: SignedTransaction) -> None:
@@ -230,6 +232,27 @@ class LocalChain:
         self._runtime.credit_lamports(wallet, lamports)
         return self._runtime.execute(self._sign(ixs))
 
+    def airdrop(self, owner: str, lamports: int) -> str:
+        """Send `owner` new SOL in a real transfer transaction, as a cluster's faucet does."""
+        if type(lamports) is not int or not 0 < lamports < 2**64 - _SIGNATURE_FEE:
+            raise InvalidInput(f"airdrop lamports must be a positive u64, got {lamports!r}")
+        # A fresh faucet key per airdrop gives every airdrop its own signature.
+        faucet = Keypair()
+        self._runtime.credit_lamports(faucet.pubkey(), lamports + _SIGNATURE_FEE)
+        move = transfer(
+            TransferParams(
+                from_pubkey=faucet.pubkey(), to_pubkey=parse_address(owner), lamports=lamports
+            )
+        )
+        message = Message([move], faucet.pubkey())
+        tx = Transaction([faucet], message, self._runtime.latest_blockhash())
+        return self._runtime.execute(VersionedTransaction.from_bytes(bytes(tx)))
+
+    @property
+    def runtime(self) -> Runtime:
+        """The persisted LiteSVM underneath, for the JSON-RPC server."""
+        return self._runtime
+
     def close(self) -> None:
         """Close the state file."""
         self._runtime.close()
@@ -255,8 +278,10 @@ class LocalChain:
             decimals=self._decimals,
         )
 
-    def _sign(self, ixs: list[Instruction], *extra_signers: Keypair) -> VersionedTransaction:
-        blockhash = self._runtime.latest_blockhash()
+    def _sign(
+        self, ixs: list[Instruction], *extra_signers: Keypair, blockhash: Hash | None = None
+    ) -> VersionedTransaction:
+        blockhash = blockhash or self._runtime.latest_blockhash()
         try:
             message = Message(ixs, self._market.pubkey())
             tx = Transaction([self._market, *extra_signers], message, blockhash)
