@@ -7,28 +7,24 @@ keeps LiteSVM's accounts and landed transactions on disk. One process owns a sta
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
-from solders.transaction import Transaction, VersionedTransaction
+from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from earnest.adapters.chain import decode, instructions
+from earnest.adapters.chain import decode, instructions, payout
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.runtime import Runtime
 from earnest.adapters.chain.state import ChainState
-from earnest.domain.errors import InvalidInput, TransactionTooLarge
+from earnest.domain.errors import InvalidInput
 from earnest.services.chain_port import (
-    MAX_TRANSACTION_BYTES,
     SignedTransaction,
     TokenTransfer,
     Transfer,
@@ -123,32 +119,18 @@ class LocalChain:
 
         Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
         """
-        if not transfers:
-            raise InvalidInput("a payout needs at least one transfer")
-        market = self._market.pubkey()
-        ixs = [
-            instructions.create_token_account(market, parse_address(o), self._mint)
-            for o in create_for
-        ]
-        ixs += [self._payout_line(line) for line in transfers]
-        ixs.append(instructions.memo(market, memo))
-        blockhash, last_valid_height = self._runtime.blockhash()
-        signed = self._sign(ixs, blockhash=blockhash)
-        raw = bytes(signed)
-        # LiteSVM accepts oversized transactions; a cluster would not, so refuse them here.
-        if len(raw) > MAX_TRANSACTION_BYTES:
-            raise TransactionTooLarge(
-                f"payout transaction is {len(raw)} bytes, over Solana's limit of "
-                f"{MAX_TRANSACTION_BYTES} ({len(transfers)} transfers, "
-                f"{len(create_for)} account creations)",
-                size=len(raw),
-            )
-        return SignedTransaction(
-            signature=str(signed.signatures[0]),
-            raw=raw,
-            blockhash=str(signed.message.recent_blockhash),
-            last_valid_height=last_valid_height,
+        ixs = payout.payout_instructions(
+            market=self._market.pubkey(),
+            mint=self._mint,
+            decimals=self._decimals,
+            transfers=transfers,
+            memo=memo,
+            create_for=create_for,
         )
+        blockhash, last_valid_height = self._runtime.blockhash()
+        signed = payout.sign(ixs, [self._market], blockhash)
+        # LiteSVM accepts oversized transactions; a cluster would not, so refuse them here.
+        return payout.signed_payout(signed, last_valid_height, len(transfers), len(create_for))
 
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes; a re-send of a landed success returns quietly."""
@@ -157,11 +139,7 @@ class LocalChain:
     def submit(self, raw: bytes) -> str:
         """Send a signed transaction (ours or a client's) and return its signature."""
         # The size limit holds for every transaction on a cluster, not only for payouts.
-        if len(raw) > MAX_TRANSACTION_BYTES:
-            raise TransactionTooLarge(
-                f"transaction is {len(raw)} bytes, over Solana's limit of {MAX_TRANSACTION_BYTES}",
-                size=len(raw),
-            )
+        payout.check_size(raw)
         try:
             tx = VersionedTransaction.from_bytes(raw)
         except ValueError as exc:
@@ -212,24 +190,16 @@ class LocalChain:
 
     def faucet(self, owner: str, amount: int, lamports: int = 10**9) -> str:
         """Give `owner` SOL for fees and mint `amount` tokens (0 allowed) to its token account."""
-        wallet = parse_address(owner)
         if lamports < 0:
             raise InvalidInput(f"faucet lamports must not be negative, got {lamports}")
-        market = self._market.pubkey()
-        ixs = [instructions.create_token_account(market, wallet, self._mint)]
-        if amount:
-            ixs.append(
-                instructions.mint_to(
-                    mint=self._mint,
-                    dest=self._ata(owner),
-                    authority=market,
-                    amount=amount,
-                    decimals=self._decimals,
-                )
-            )
-        # A nonce memo keeps two equal faucet calls from being one deduplicated transaction.
-        ixs.append(instructions.memo(market, f"earnest:faucet:{secrets.token_hex(8)}".encode()))
-        self._runtime.credit_lamports(wallet, lamports)
+        ixs = payout.faucet_instructions(
+            market=self._market.pubkey(),
+            mint=self._mint,
+            decimals=self._decimals,
+            owner=owner,
+            amount=amount,
+        )
+        self._runtime.credit_lamports(parse_address(owner), lamports)
         return self._runtime.execute(self._sign(ixs))
 
     def airdrop(self, owner: str, lamports: int) -> str:
@@ -244,9 +214,9 @@ class LocalChain:
                 from_pubkey=faucet.pubkey(), to_pubkey=parse_address(owner), lamports=lamports
             )
         )
-        message = Message([move], faucet.pubkey())
-        tx = Transaction([faucet], message, self._runtime.latest_blockhash())
-        return self._runtime.execute(VersionedTransaction.from_bytes(bytes(tx)))
+        return self._runtime.execute(
+            payout.sign([move], [faucet], self._runtime.latest_blockhash())
+        )
 
     @property
     def runtime(self) -> Runtime:
@@ -266,25 +236,7 @@ class LocalChain:
         self.close()
 
     def _ata(self, owner: str) -> Pubkey:
-        return get_associated_token_address(parse_address(owner), self._mint)
+        return payout.ata(owner, self._mint)
 
-    def _payout_line(self, line: Transfer) -> Instruction:
-        return instructions.transfer(
-            source=self._vault,
-            mint=self._mint,
-            dest=self._ata(line.owner),
-            owner=self._market.pubkey(),
-            amount=line.amount,
-            decimals=self._decimals,
-        )
-
-    def _sign(
-        self, ixs: list[Instruction], *extra_signers: Keypair, blockhash: Hash | None = None
-    ) -> VersionedTransaction:
-        blockhash = blockhash or self._runtime.latest_blockhash()
-        try:
-            message = Message(ixs, self._market.pubkey())
-            tx = Transaction([self._market, *extra_signers], message, blockhash)
-        except ValueError as exc:
-            raise InvalidInput(f"cannot build the transaction: {exc}") from exc
-        return VersionedTransaction.from_bytes(bytes(tx))
+    def _sign(self, ixs: list[Instruction], *extra_signers: Keypair) -> VersionedTransaction:
+        return payout.sign(ixs, [self._market, *extra_signers], self._runtime.latest_blockhash())
