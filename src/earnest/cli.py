@@ -18,7 +18,9 @@ app = typer.Typer(
 campaign_app = typer.Typer(help="Create, fund and watch campaigns (talks to a running market).")
 tasks_app = typer.Typer(help="Upload tasks to a campaign.")
 results_app = typer.Typer(help="Export a campaign's results.")
+chain_app = typer.Typer(help="The embedded Solana chain (LocalChain) as a JSON-RPC endpoint.")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(chain_app, name="chain")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(results_app, name="results")
 console = Console(stderr=True)
@@ -30,7 +32,7 @@ ApiKey = Annotated[str, typer.Option(envvar="EARNEST_API_KEY", help="a requester
 def _settings(data_dir: Path | None) -> Any:
     from earnest.config import Settings
 
-    return Settings(data_dir=data_dir) if data_dir else Settings()
+    return Settings.load(data_dir=data_dir) if data_dir else Settings.load()
 
 
 @app.command()
@@ -92,18 +94,25 @@ def reconcile(
     if as_json:
         print(json.dumps(report.as_dict()))
     else:
-        out = Console()
-        out.print(
-            f"at slot {report.slot}: vault on chain {report.vault_onchain}, ledger vault "
-            f"{report.vault_ledger}, liabilities {report.liabilities}, in flight {report.in_flight}"
-        )
-        for account, balance in report.accounts.items():
-            out.print(f"  {account:<70} {balance:>20}")
-        out.print("[green]reconciled[/green]" if report.ok else "[red]MISMATCH[/red]")
-        for problem in report.problems:
-            out.print(f"[red]- {problem}[/red]")
+        _print_reconcile(report, Console())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_reconcile(report: Any, out: Console) -> None:
+    """One line per account: the ledger's figure, the chain's (where it has one), a verdict."""
+    out.print(
+        f"at slot {report.slot}: vault on chain {report.vault_onchain}, ledger vault "
+        f"{report.vault_ledger}, liabilities {report.liabilities}, in flight {report.in_flight}"
+    )
+    out.print(f"  {'account':<70} {'ledger':>20} {'chain':>20}")
+    for row in report.rows:
+        chain = "-" if row.chain is None else str(row.chain)
+        mark = "" if row.ok else "  [red]mismatch[/red]"
+        out.print(f"  {row.account:<70} {row.ledger:>20} {chain:>20}{mark}", highlight=False)
+    out.print("[green]reconciled[/green]" if report.ok else "[red]MISMATCH[/red]")
+    for problem in report.problems:
+        out.print(f"[red]- {problem}[/red]")
 
 
 @app.command()
@@ -128,6 +137,40 @@ def settle(
             time.sleep(market.settings.settle_interval)
     finally:
         market.close()
+
+
+@chain_app.command("serve")
+def chain_serve(
+    host: Annotated[str, typer.Option(help="address to bind (keep it loopback)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind (8899, as solana-test-validator)")] = 8899,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+) -> None:
+    """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
+    CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
+    import uvicorn
+
+    from earnest.adapters.chain import LocalChain, load_or_create_keypair
+    from earnest.adapters.chain.rpc_methods import LocalRpc
+    from earnest.adapters.chain.rpc_server import create_rpc_app
+
+    settings = _settings(data_dir)
+    keypair = load_or_create_keypair(settings.resolved_keypair)
+    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+    url = f"http://{host}:{port}"
+    console.print(f"Solana JSON-RPC on {url}  mint {chain.mint}  market {chain.vault_owner}")
+    console.print(
+        f"  a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}"
+    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            "[yellow]warning: requestAirdrop lets anyone who reaches this port mint SOL[/yellow]"
+        )
+    try:
+        uvicorn.run(
+            create_rpc_app(LocalRpc(chain).handlers()), host=host, port=port, log_level="warning"
+        )
+    finally:
+        chain.close()
 
 
 def _client(url: str, api_key: str) -> Any:

@@ -34,10 +34,32 @@ _FIRST_DELAY = 0.25  # seconds before the first retry; doubles each time
 _MAX_DELAY = 8.0  # longest wait between retries, whatever Retry-After asks for
 
 
+# Loggers that write the request URL: httpx2 at INFO for every request, solana-py on sends.
+_URL_LOGGERS = ("httpx2", "solana.rpc.async_http_provider")
+
+
 def redact(url: str) -> str:
     """`url` without path, query or credentials: providers put API keys there."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+class _Redact(logging.Filter):
+    """Masks, in log records, the parts of the RPC URL that may hold an API key."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        pieces = (parts.query, parts.path.strip("/"), parts.username, parts.password)
+        self._secrets = [p for p in pieces if p and len(p) >= 3]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
 
 
 class RpcBridge:
@@ -53,6 +75,9 @@ class RpcBridge:
         first_delay: float = _FIRST_DELAY,
     ) -> None:
         self.endpoint = redact(url)
+        self._redact = _Redact(url)
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
         self._timeout = timeout
         self._retries = retries
         self._first_delay = first_delay
@@ -97,6 +122,8 @@ class RpcBridge:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=self._timeout)
             self._loop.close()
+            for name in _URL_LOGGERS:
+                logging.getLogger(name).removeFilter(self._redact)
 
     def _run(self, work: Awaitable[T]) -> T:
         future = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
