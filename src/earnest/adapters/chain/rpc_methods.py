@@ -97,7 +97,7 @@ class LocalRpc:
             "simulateTransaction": self.simulate_transaction,
         }
 
-    def _context(self, config: Json, value: Any) -> Json:
+    def _slot(self, config: Json) -> int:
         slot = self._runtime.height
         wanted = config.get("minContextSlot")
         if type(wanted) is int and wanted > slot:
@@ -106,6 +106,10 @@ class LocalRpc:
                 "Minimum context slot has not been reached",
                 {"contextSlot": slot},
             )
+        return slot
+
+    def _context(self, config: Json, value: Any) -> Json:
+        slot = self._slot(config)
         return {"context": {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}
 
     def get_latest_blockhash(self, params: Params) -> Json:
@@ -123,8 +127,7 @@ class LocalRpc:
 
     def get_block_height(self, params: Params) -> int:
         """The block height (also the slot: one node, one block per landed transaction)."""
-        params.config(0)
-        return self._runtime.height
+        return self._slot(params.config(0))
 
     def get_minimum_balance_for_rent_exemption(self, params: Params) -> int:
         """Lamports an account of the given size needs to be rent exempt."""
