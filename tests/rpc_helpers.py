@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +47,20 @@ class Node:
     local: LocalChain
     handlers: dict[str, Handler]
     keypair_path: Path
-    too_many: list[int] = field(default_factory=lambda: [0])  # 429 answers still to give
+    too_many: int = 0  # HTTP 429 answers still to give
     answered_429: int = 0
+    retry_after: str | None = "0"  # the Retry-After header of those answers
 
 
 def _rate_limited(app: Any, node: Node) -> Callable[..., Any]:
-    """`app`, but answering HTTP 429 while `node.too_many[0]` is above zero."""
+    """`app`, but answering HTTP 429 while `node.too_many` is above zero."""
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and node.too_many[0] > 0:
-            node.too_many[0] -= 1
+        if scope["type"] == "http" and node.too_many > 0:
+            node.too_many -= 1
             node.answered_429 += 1
-            reply = PlainTextResponse("slow down", 429, headers={"Retry-After": "0"})
+            headers = {} if node.retry_after is None else {"Retry-After": node.retry_after}
+            reply = PlainTextResponse("slow down", 429, headers=headers)
             await reply(scope, receive, send)
             return
         await app(scope, receive, send)

@@ -152,7 +152,7 @@ class RpcChain:
 
     def blockhash_valid(self, tx: SignedTransaction) -> bool:
         """Whether the block height has not yet passed the transaction's last valid height."""
-        return self._sender.height() <= tx.last_valid_height
+        return not self._sender.expired(tx.last_valid_height)
 
     def token_transfers(self, signature: str) -> list[TokenTransfer] | None:
         """The SPL token transfers of a confirmed transaction; None if unknown or failed."""

@@ -102,7 +102,8 @@ class RpcBridge:
                 if status != _TOO_MANY_REQUESTS or attempt == self._retries:
                     reason = f"HTTP {status}" if status else type(exc.__cause__).__name__
                     raise ChainError(f"{method} at {self.endpoint} failed: {reason}") from exc
-                delay = min(wait or self._first_delay * 2**attempt, _MAX_DELAY)
+                backoff = self._first_delay * 2**attempt
+                delay = min(backoff if wait is None else wait, _MAX_DELAY)
                 log.warning("%s at %s: HTTP 429, retry in %.2fs", method, self.endpoint, delay)
                 time.sleep(delay)
             except RPCException as exc:

@@ -68,6 +68,16 @@ class Sender:
         """The block height at the configured commitment."""
         return int(self.call("getBlockHeight", lambda c: c.get_block_height()).value)
 
+    def expired(self, last_valid: int) -> bool:
+        """Whether the block height has passed `last_valid` (then so has any blockhash kept
+        here that expires no later: it is forgotten)."""
+        if self.height() <= last_valid:
+            return False
+        with self._lock:
+            if self._recent is not None and self._recent[1] <= last_valid:
+                self._recent = None
+        return True
+
     def blockhash(self) -> tuple[Hash, int]:
         """A recent blockhash and its last valid block height (reused for a moment)."""
         with self._lock:
@@ -123,7 +133,7 @@ class Sender:
         rebroadcast = time.monotonic() + options.rebroadcast_seconds
         while time.monotonic() < deadline:
             # Expiry first: a status read after it is final for a transaction never seen.
-            expired = last_valid is not None and self.height() > last_valid
+            expired = last_valid is not None and self.expired(last_valid)
             if self.status(signature).state is not TxState.UNKNOWN or expired:
                 return
             if raw is not None and time.monotonic() >= rebroadcast:
