@@ -157,14 +157,14 @@ def chain_serve(
     keypair = load_or_create_keypair(settings.resolved_keypair)
     chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
     url = f"http://{host}:{port}"
-    console.print(f"Solana JSON-RPC on {url}  mint {chain.mint}  market {chain.vault_owner}")
+    # soft_wrap: the settings line must stay one line, ready to copy.
+    console.print(f"Solana JSON-RPC on {url}, mint {chain.mint}", soft_wrap=True)
     console.print(
-        f"  a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}"
+        f"a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}",
+        soft_wrap=True,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(
-            "[yellow]warning: requestAirdrop lets anyone who reaches this port mint SOL[/yellow]"
-        )
+        console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
     try:
         uvicorn.run(
             create_rpc_app(LocalRpc(chain).handlers()), host=host, port=port, log_level="warning"
