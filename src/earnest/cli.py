@@ -173,6 +173,37 @@ def chain_serve(
         chain.close()
 
 
+@chain_app.command("init")
+def chain_init(
+    url: Annotated[
+        str, typer.Option(help="the cluster's RPC URL (devnet: https://api.devnet.solana.com)")
+    ],
+    mint: Annotated[
+        str | None, typer.Option(help="use this existing mint (default: create one)")
+    ] = None,
+    decimals: Annotated[int, typer.Option(min=0, max=9, help="decimals of a new mint")] = 6,
+    airdrop: Annotated[int, typer.Option(min=0, help="lamports to ask the faucet for first")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+) -> None:
+    """Prepare a cluster for this market: a new mint with the market key as mint authority
+    (or an existing --mint) and the market's vault; prints the settings to run with."""
+    from earnest.adapters.chain import load_or_create_keypair
+    from earnest.adapters.chain.rpc_bridge import redact
+    from earnest.adapters.chain.rpc_setup import init_mint
+
+    keypair = load_or_create_keypair(_settings(data_dir).resolved_keypair)
+    done = init_mint(url, keypair, mint=mint, decimals=decimals, airdrop=airdrop)
+    out = Console()
+    out.print(f"market wallet {done.market}: {done.lamports} lamports", soft_wrap=True)
+    made = "created, the market key is its mint authority" if done.created_mint else "existing"
+    out.print(f"mint {done.mint} ({made}); vault {done.vault}", soft_wrap=True)
+    # The URL may carry an API key: echo it only when it holds nothing beyond its host.
+    shown = url if redact(url) == url.rstrip("/") else "'<your RPC URL>'"
+    out.print(
+        f"EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={shown} EARNEST_MINT={done.mint}", soft_wrap=True
+    )
+
+
 def _client(url: str, api_key: str) -> Any:
     from earnest.client import Earnest
 

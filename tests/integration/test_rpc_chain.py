@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from solders.compute_budget import ID as COMPUTE_BUDGET_ID
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from typer.testing import CliRunner
 
@@ -303,3 +305,32 @@ def test_bad_chain_settings_are_refused_at_start(tmp_path: Path, node: Node) -> 
         assert isinstance(result.exception, InvalidInput), result.output
         assert expected in result.exception.detail
     assert not (tmp_path / "m" / "earnest.sqlite").exists()  # refused before opening anything
+
+
+def test_chain_init_prepares_a_mint_and_a_vault_for_another_market(
+    tmp_path: Path, node: Node
+) -> None:
+    runner = CliRunner()
+    data_dir = ["--data-dir", str(tmp_path / "other")]  # its own key, no SOL: as on devnet
+    poor = runner.invoke(app, ["chain", "init", "--url", node.url, *data_dir])
+    assert isinstance(poor.exception, InvalidInput) and "lamports" in poor.exception.detail
+
+    made = runner.invoke(
+        app,
+        ["chain", "init", "--url", node.url, "--airdrop", str(10**9), "--decimals", "2", *data_dir],
+    )
+    assert made.exit_code == 0, made.output
+    found = re.search(r"EARNEST_MINT=(\w+)", made.output)
+    assert found is not None and f"EARNEST_CHAIN_URL={node.url}" in made.output
+    key = load_or_create_keypair(tmp_path / "other" / "market-keypair.json")
+    payee = Wallet.generate().address
+    with RpcChain.open(node.url, key, found.group(1), RpcOptions()) as chain:
+        assert chain.decimals == 2 and chain.token_balance(chain.vault) == 0
+        chain.faucet(payee, 250)  # the market key is the new mint's authority
+        assert chain.token_balance(chain.token_account(payee)) == 250
+
+    existing = ["chain", "init", "--url", node.url, "--mint", node.local.mint, *data_dir]
+    for _ in range(2):  # idempotent
+        assert runner.invoke(app, existing).exit_code == 0
+    vault = node.local.token_account(str(key.pubkey()))
+    assert node.local.runtime.account(Pubkey.from_string(vault)) is not None

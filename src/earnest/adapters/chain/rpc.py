@@ -58,21 +58,19 @@ class RpcChain:
         """Connect to `url` and read the mint's decimals; InvalidInput if it is not a mint."""
         if options.commitment not in LEVELS:
             raise InvalidInput(f"commitment must be one of {', '.join(LEVELS)}")
-        bridge = RpcBridge(
-            url, commitment=options.commitment, timeout=options.timeout, retries=options.retries
-        )
+        sender = Sender.connect(url, options)
         try:
             key = parse_address(mint)
-            found = _account(bridge, key)
+            found = _account(sender.bridge, key)
             if found is None or found.owner != TOKEN_PROGRAM_ID or len(found.data) != MINT_SIZE:
                 raise InvalidInput(
-                    f"{mint} is not an SPL Token mint on {bridge.endpoint} (see "
+                    f"{mint} is not an SPL Token mint on {sender.bridge.endpoint} (see "
                     "docs/operating.md, 'Running against a real Solana RPC')"
                 )
             decimals = int(Mint.from_bytes(bytes(found.data)).decimals)
-            return cls(Sender(bridge, options), market, key, decimals)
+            return cls(sender, market, key, decimals)
         except BaseException:
-            bridge.close()
+            sender.bridge.close()
             raise
 
     @property
@@ -212,25 +210,11 @@ class RpcChain:
         self._sender.require_confirmed(signature)
         return signature
 
-    def sign_and_confirm(self, ixs: list[Instruction], *extra_signers: Keypair) -> str:
-        """Sign `ixs` as the market (with `extra_signers`), send, and wait for confirmation."""
-        blockhash, last_valid = self._sender.blockhash()
-        signed = payout.sign(ixs, [self._market, *extra_signers], blockhash)
-        raw = bytes(signed)
-        payout.check_size(raw)
-        tx = SignedTransaction(str(signed.signatures[0]), raw, str(blockhash), last_valid)
-        self.send(tx)
-        self._sender.require_confirmed(tx.signature)
-        return tx.signature
-
     def faucet(self, owner: str, amount: int, lamports: int = 10**9) -> str:
         """Airdrop SOL to `owner` and mint `amount` tokens to it (the market must be the mint
         authority: a mint made by `earnest chain init`, on a local node or devnet)."""
         if lamports:
-            key = parse_address(owner)
-            found = self._sender.call("requestAirdrop", lambda c: c.request_airdrop(key, lamports))
-            self._sender.await_landing(str(found.value), None, None)
-            self._sender.require_confirmed(str(found.value))
+            self._sender.airdrop(owner, lamports)
         ixs = payout.faucet_instructions(
             market=self._market.pubkey(),
             mint=self._mint,
@@ -238,7 +222,7 @@ class RpcChain:
             owner=owner,
             amount=amount,
         )
-        return self.sign_and_confirm(ixs)
+        return self._sender.sign_and_confirm(ixs, [self._market])
 
     def close(self) -> None:
         """Close the connection pool and its loop thread."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -20,8 +20,12 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.models import TxOpts
 from solders.commitment_config import CommitmentConfig, CommitmentLevel
 from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
 from solders.signature import Signature
 
+from earnest.adapters.chain import payout
+from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.rpc_bridge import RpcBridge
 from earnest.domain.errors import ChainError
 from earnest.services.chain_port import TxState, TxStatus
@@ -59,6 +63,14 @@ class Sender:
         self._level = CommitmentConfig(LEVELS[options.commitment])
         self._lock = threading.Lock()
         self._recent: tuple[Hash, int, float] | None = None
+
+    @classmethod
+    def connect(cls, url: str, options: RpcOptions) -> Sender:
+        """A Sender on a new bridge to `url`."""
+        bridge = RpcBridge(
+            url, commitment=options.commitment, timeout=options.timeout, retries=options.retries
+        )
+        return cls(bridge, options)
 
     def call(self, method: str, request: Callable[[AsyncClient], Awaitable[T]]) -> T:
         """One RPC request through the bridge."""
@@ -148,3 +160,24 @@ class Sender:
         if found.state is not TxState.CONFIRMED:
             detail = f": {found.error}" if found.error else ""
             raise ChainError(f"transaction {signature} did not land ({found.state}){detail}")
+
+    def sign_and_confirm(self, ixs: list[Instruction], signers: Sequence[Keypair]) -> str:
+        """Sign `ixs` (the first signer pays), send, wait until confirmed; the signature."""
+        blockhash, last_valid = self.blockhash()
+        signed = payout.sign(ixs, signers, blockhash)
+        raw = bytes(signed)
+        payout.check_size(raw)
+        signature = str(signed.signatures[0])
+        self.broadcast(raw, preflight=True)
+        self.await_landing(signature, raw, last_valid)
+        self.require_confirmed(signature)
+        return signature
+
+    def airdrop(self, owner: str, lamports: int) -> str:
+        """Ask the node's faucet (a local node, devnet, testnet) for SOL; wait until it lands."""
+        key = parse_address(owner)
+        found = self.call("requestAirdrop", lambda c: c.request_airdrop(key, lamports))
+        signature = str(found.value)
+        self.await_landing(signature, None, None)
+        self.require_confirmed(signature)
+        return signature
