@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata, SimulatedTransactionInfo
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58, history
 from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.rpc_server import UNSUPPORTED_TX_VERSION, RpcError, invalid
 from earnest.adapters.chain.state import StoredTransaction
+from earnest.services.chain_port import MAX_TRANSACTION_BYTES
 
 Json = dict[str, Any]
 # Solana refuses base58 for account data over 128 bytes: the encoding is quadratic.
 _MAX_BASE58_BYTES = 128
 # How long a signature stays in a node's status cache (MAX_RECENT_BLOCKHASHES slots).
 STATUS_CACHE_BLOCKS = 300
+# Encoded-size limits Solana checks before decoding (MAX_BASE58_SIZE, MAX_BASE64_SIZE).
+_MAX_ENCODED = {"base58": 1683, "base64": 1644}
 # A failure recorded before transactions kept their details: the instruction is unknown.
 _UNKNOWN_FAILURE = {"InstructionError": [0, "GenericError"]}
 
 
-def account(
-    acc: Account, config: Json, decimals_of: Any = None, address: Pubkey | None = None
-) -> Json:
+DecimalsOf = Callable[[Pubkey], int | None]
+
+
+def account(acc: Account, config: Json, decimals_of: DecimalsOf) -> Json:
     """An account as `getAccountInfo` returns it, in the requested encoding."""
     encoding = config.get("encoding") or "binary"
     data = bytes(acc.data)
@@ -77,11 +84,11 @@ def _binary(data: bytes, encoding: str) -> Any:
     )
 
 
-def _parsed(acc: Account, decimals_of: Any) -> Json | None:
+def _parsed(acc: Account, decimals_of: DecimalsOf) -> Json | None:
     """SPL Token accounts and mints as `jsonParsed` shows them; None for anything else."""
     token = history.token_account(acc)
     if token is not None:
-        decimals = decimals_of(token.mint) if decimals_of else None
+        decimals = decimals_of(token.mint)
         if decimals is None:
             return None
         info = {
@@ -215,3 +222,50 @@ def describe(err: Any) -> str:
             )
         return f"Error processing Instruction {index}: {json.dumps(inner)}"
     return json.dumps(err) if not isinstance(err, str) else err
+
+
+def decode_transaction(text: str, config: Json) -> VersionedTransaction:
+    """A transaction parameter (base58 by default, or base64), with Solana's size checks."""
+    encoding = config.get("encoding") or "base58"
+    if encoding not in _MAX_ENCODED:
+        raise invalid(
+            f"Invalid params: unknown variant `{encoding}`, expected `base58` or `base64`."
+        )
+    if len(text) > _MAX_ENCODED[encoding]:
+        raise invalid(
+            f"{encoding} encoded solana_sdk::transaction::versioned::VersionedTransaction too "
+            f"large: {len(text)} bytes (max: encoded/raw {_MAX_ENCODED[encoding]}/"
+            f"{MAX_TRANSACTION_BYTES})"
+        )
+    try:
+        raw = base58.decode(text) if encoding == "base58" else base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise invalid(f"invalid {encoding} encoding: {exc}") from exc
+    if len(raw) > MAX_TRANSACTION_BYTES:
+        raise invalid(
+            "decoded solana_sdk::transaction::versioned::VersionedTransaction too large: "
+            f"{len(raw)} bytes (max: {MAX_TRANSACTION_BYTES} bytes)"
+        )
+    try:
+        return VersionedTransaction.from_bytes(raw)
+    except ValueError as exc:
+        raise invalid(
+            f"failed to deserialize solana_sdk::transaction::versioned::VersionedTransaction: {exc}"
+        ) from exc
+
+
+def simulation(result: SimulatedTransactionInfo | FailedTransactionMetadata) -> Json:
+    """A `simulateTransaction` value (also the data of a failed preflight)."""
+    meta = result.meta()
+    return {
+        "err": history.error_json(result)
+        if isinstance(result, FailedTransactionMetadata)
+        else None,
+        "logs": list(meta.logs()),
+        "accounts": None,
+        "unitsConsumed": meta.compute_units_consumed(),
+        "returnData": None,
+        "innerInstructions": None,
+        "replacementBlockhash": None,
+        "fee": meta.fee(),
+    }

@@ -7,15 +7,13 @@ One node, no forks: everything that lands is final at once, and slot = block hei
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from typing import Any
 
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
-from solders.transaction_metadata import FailedTransactionMetadata, SimulatedTransactionInfo
+from solders.transaction_metadata import FailedTransactionMetadata
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58, history, rpc_encode
@@ -30,15 +28,12 @@ from earnest.adapters.chain.rpc_server import (
     invalid,
 )
 from earnest.domain.errors import ChainError
-from earnest.services.chain_port import MAX_TRANSACTION_BYTES
 
 # A semantic version, since clients parse it; LiteSVM runs Agave's runtime without naming one.
 SOLANA_CORE_VERSION = "2.2.0"
 FEATURE_SET = 3271415109
 _MAX_ACCOUNTS = 100  # getMultipleAccounts
 _MAX_SIGNATURES = 256  # getSignatureStatuses
-# Encoded-size limits Solana checks before decoding (MAX_BASE58_SIZE, MAX_BASE64_SIZE).
-_MAX_ENCODED = {"base58": 1683, "base64": 1644}
 
 Json = dict[str, Any]
 
@@ -153,7 +148,9 @@ class LocalRpc:
             raise invalid("Invalid params: invalid type: expected a sequence of addresses.")
         if len(addresses) > _MAX_ACCOUNTS:
             raise invalid(f"Too many inputs provided; max {_MAX_ACCOUNTS}")
-        keys = [_pubkey(a) if isinstance(a, str) else _pubkey("") for a in addresses]
+        if not all(isinstance(a, str) for a in addresses):
+            raise invalid("Invalid param: Invalid")
+        keys = [_pubkey(a) for a in addresses]
         return self._context(config, [self._encoded(key, config) for key in keys])
 
     def _encoded(self, address: Pubkey, config: Json) -> Json | None:
@@ -231,13 +228,13 @@ class LocalRpc:
         config = params.config(1)
         if config.get("replaceRecentBlockhash"):
             raise invalid("Invalid params: replaceRecentBlockhash is not supported here.")
-        tx = _transaction(params.string(0), config)
-        return self._context(config, _simulation(self._runtime.simulate(tx)))
+        tx = rpc_encode.decode_transaction(params.string(0), config)
+        return self._context(config, rpc_encode.simulation(self._runtime.simulate(tx)))
 
     def send_transaction(self, params: Params) -> str:
         """Run a signed transaction; with preflight, refuse it if its simulation fails."""
         config = params.config(1)
-        tx = _transaction(params.string(0), config)
+        tx = rpc_encode.decode_transaction(params.string(0), config)
         signature = str(tx.signatures[0])
         if not config.get("skipPreflight"):
             self._preflight(tx)
@@ -254,53 +251,8 @@ class LocalRpc:
             simulated = self._runtime.simulate(tx)
             if not isinstance(simulated, FailedTransactionMetadata):
                 return
-            err, result = history.error_json(simulated), _simulation(simulated)
+            err, result = history.error_json(simulated), rpc_encode.simulation(simulated)
         if err == "SignatureFailure":
             raise RpcError(SIGNATURE_FAILURE, "Transaction signature verification failure")
         message = f"Transaction simulation failed: {rpc_encode.describe(err)}"
         raise RpcError(PREFLIGHT_FAILURE, message, result)
-
-
-def _transaction(text: str, config: Json) -> VersionedTransaction:
-    encoding = config.get("encoding") or "base58"
-    if encoding not in _MAX_ENCODED:
-        raise invalid(
-            f"Invalid params: unknown variant `{encoding}`, expected `base58` or `base64`."
-        )
-    if len(text) > _MAX_ENCODED[encoding]:
-        raise invalid(
-            f"{encoding} encoded solana_sdk::transaction::versioned::VersionedTransaction too "
-            f"large: {len(text)} bytes (max: encoded/raw {_MAX_ENCODED[encoding]}/"
-            f"{MAX_TRANSACTION_BYTES})"
-        )
-    try:
-        raw = base58.decode(text) if encoding == "base58" else base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as exc:
-        raise invalid(f"invalid {encoding} encoding: {exc}") from exc
-    if len(raw) > MAX_TRANSACTION_BYTES:
-        raise invalid(
-            "decoded solana_sdk::transaction::versioned::VersionedTransaction too large: "
-            f"{len(raw)} bytes (max: {MAX_TRANSACTION_BYTES} bytes)"
-        )
-    try:
-        return VersionedTransaction.from_bytes(raw)
-    except ValueError as exc:
-        raise invalid(
-            f"failed to deserialize solana_sdk::transaction::versioned::VersionedTransaction: {exc}"
-        ) from exc
-
-
-def _simulation(result: SimulatedTransactionInfo | FailedTransactionMetadata) -> Json:
-    meta = result.meta()
-    return {
-        "err": history.error_json(result)
-        if isinstance(result, FailedTransactionMetadata)
-        else None,
-        "logs": list(meta.logs()),
-        "accounts": None,
-        "unitsConsumed": meta.compute_units_consumed(),
-        "returnData": None,
-        "innerInstructions": None,
-        "replacementBlockhash": None,
-        "fee": meta.fee(),
-    }
