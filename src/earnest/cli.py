@@ -105,11 +105,14 @@ def _print_reconcile(report: Any, out: Console) -> None:
         f"at slot {report.slot}: vault on chain {report.vault_onchain}, ledger vault "
         f"{report.vault_ledger}, liabilities {report.liabilities}, in flight {report.in_flight}"
     )
-    out.print(f"  {'account':<70} {'ledger':>20} {'chain':>20}")
+    width = max([len("account"), *(len(row.account) for row in report.rows)])
+    # soft_wrap: one account per line, however narrow the terminal.
+    out.print(f"  {'account':<{width}} {'ledger':>20} {'chain':>20}", soft_wrap=True)
     for row in report.rows:
         chain = "-" if row.chain is None else str(row.chain)
         mark = "" if row.ok else "  [red]mismatch[/red]"
-        out.print(f"  {row.account:<70} {row.ledger:>20} {chain:>20}{mark}", highlight=False)
+        line = f"  {row.account:<{width}} {row.ledger:>20} {chain:>20}{mark}"
+        out.print(line, highlight=False, soft_wrap=True)
     out.print("[green]reconciled[/green]" if report.ok else "[red]MISMATCH[/red]")
     for problem in report.problems:
         out.print(f"[red]- {problem}[/red]")
