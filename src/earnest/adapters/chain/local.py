@@ -9,25 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
-from spl.token.instructions import get_associated_token_address
 
 from earnest.adapters.chain import decode, instructions, payout
 from earnest.adapters.chain.keys import parse_address
+from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.runtime import Runtime
 from earnest.adapters.chain.state import ChainState
 from earnest.domain.errors import InvalidInput
 from earnest.services.chain_port import (
     SignedTransaction,
     TokenTransfer,
-    Transfer,
     TxState,
     TxStatus,
 )
@@ -36,15 +35,12 @@ _MARKET_LAMPORTS = 1_000_000 * 10**9  # fees for millions of payouts; SOL is fre
 _SIGNATURE_FEE = 5000  # lamports per signature, LiteSVM's default as on Solana
 
 
-class LocalChain:
+class LocalChain(MarketMint):
     """The `Chain` port on an in-process LiteSVM whose state survives restarts."""
 
     def __init__(self, runtime: Runtime, market: Keypair, mint: Pubkey, decimals: int) -> None:
+        super().__init__(market, mint, decimals)
         self._runtime = runtime
-        self._market = market
-        self._mint = mint
-        self._decimals = decimals
-        self._vault = get_associated_token_address(market.pubkey(), mint)
 
     @classmethod
     def open(cls, state_path: Path, market: Keypair, *, decimals: int = 6) -> LocalChain:
@@ -84,53 +80,9 @@ class LocalChain:
         runtime.execute(chain._sign(setup, mint))
         return chain
 
-    @property
-    def mint(self) -> str:
-        """The mint's address."""
-        return str(self._mint)
-
-    @property
-    def decimals(self) -> int:
-        """The mint's decimals."""
-        return self._decimals
-
-    @property
-    def vault_owner(self) -> str:
-        """The market's wallet address, owner of the vault token account."""
-        return str(self._market.pubkey())
-
-    @property
-    def vault(self) -> str:
-        """The market wallet's associated token account for the mint."""
-        return str(self._vault)
-
-    def token_account(self, owner: str) -> str:
-        """The associated token account address of `owner` for the mint."""
-        return str(self._ata(owner))
-
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
         """The owners among `owners` whose associated token account does not exist yet."""
         return {owner for owner in owners if self._runtime.account(self._ata(owner)) is None}
-
-    def build_payout(
-        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
-    ) -> SignedTransaction:
-        """Sign one legacy transaction: idempotent ATA creates, transfer_checked each, a memo.
-
-        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
-        """
-        ixs = payout.payout_instructions(
-            market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
-            transfers=transfers,
-            memo=memo,
-            create_for=create_for,
-        )
-        blockhash, last_valid_height = self._runtime.blockhash()
-        signed = payout.sign(ixs, [self._market], blockhash)
-        # LiteSVM accepts oversized transactions; a cluster would not, so refuse them here.
-        return payout.signed_payout(signed, last_valid_height, len(transfers), len(create_for))
 
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes; a re-send of a landed success returns quietly."""
@@ -192,13 +144,7 @@ class LocalChain:
         """Give `owner` SOL for fees and mint `amount` tokens (0 allowed) to its token account."""
         if lamports < 0:
             raise InvalidInput(f"faucet lamports must not be negative, got {lamports}")
-        ixs = payout.faucet_instructions(
-            market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
-            owner=owner,
-            amount=amount,
-        )
+        ixs = self._faucet_instructions(owner, amount)
         self._runtime.credit_lamports(parse_address(owner), lamports)
         return self._runtime.execute(self._sign(ixs))
 
@@ -227,16 +173,8 @@ class LocalChain:
         """Close the state file."""
         self._runtime.close()
 
-    def __enter__(self) -> LocalChain:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _ata(self, owner: str) -> Pubkey:
-        return payout.ata(owner, self._mint)
+    def _blockhash(self) -> tuple[Hash, int]:
+        return self._runtime.blockhash()
 
     def _sign(self, ixs: list[Instruction], *extra_signers: Keypair) -> VersionedTransaction:
         return payout.sign(ixs, [self._market, *extra_signers], self._runtime.latest_blockhash())

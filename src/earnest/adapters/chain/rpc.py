@@ -7,11 +7,11 @@ market's transactions and reads balances and transfers back from the node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from solders.account import Account
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -23,13 +23,13 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from earnest.adapters.chain import decode, history, payout
 from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.keys import parse_address
+from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.rpc_bridge import RpcBridge
 from earnest.adapters.chain.rpc_send import LEVELS, RpcOptions, Sender
 from earnest.domain.errors import ChainError, InvalidInput
 from earnest.services.chain_port import (
     SignedTransaction,
     TokenTransfer,
-    Transfer,
     TxStatus,
 )
 
@@ -43,15 +43,12 @@ _UNITS_CREATE = 40_000
 _MAX_UNITS = 1_400_000  # Solana's per-transaction ceiling
 
 
-class RpcChain:
+class RpcChain(MarketMint):
     """The `Chain` port on a Solana RPC node; the market key signs payouts from its vault."""
 
     def __init__(self, sender: Sender, market: Keypair, mint: Pubkey, decimals: int) -> None:
+        super().__init__(market, mint, decimals)
         self._sender = sender
-        self._market = market
-        self._mint = mint
-        self._decimals = decimals
-        self._vault = payout.ata(str(market.pubkey()), mint)
 
     @classmethod
     def open(cls, url: str, market: Keypair, mint: str, options: RpcOptions) -> RpcChain:
@@ -74,33 +71,9 @@ class RpcChain:
             raise
 
     @property
-    def mint(self) -> str:
-        """The mint's address."""
-        return str(self._mint)
-
-    @property
-    def decimals(self) -> int:
-        """The mint's decimals, as the chain states them."""
-        return self._decimals
-
-    @property
-    def vault_owner(self) -> str:
-        """The market's wallet address, owner of the vault token account."""
-        return str(self._market.pubkey())
-
-    @property
-    def vault(self) -> str:
-        """The market wallet's associated token account for the mint."""
-        return str(self._vault)
-
-    @property
     def endpoint(self) -> str:
         """The node's scheme, host and port (never its path or query, which hold API keys)."""
         return self._sender.bridge.endpoint
-
-    def token_account(self, owner: str) -> str:
-        """The associated token account address of `owner` for the mint."""
-        return str(payout.ata(owner, self._mint))
 
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
         """The owners among `owners` whose associated token account does not exist yet."""
@@ -108,32 +81,12 @@ class RpcChain:
         missing: set[str] = set()
         for start in range(0, len(unique), _MAX_KEYS):
             chunk = unique[start : start + _MAX_KEYS]
-            keys = [payout.ata(owner, self._mint) for owner in chunk]
+            keys = [self._ata(owner) for owner in chunk]
             found = self._sender.call(
                 "getMultipleAccounts", lambda c, k=keys: c.get_multiple_accounts(k)
             )
             missing |= {owner for owner, acc in zip(chunk, found.value, strict=True) if acc is None}
         return missing
-
-    def build_payout(
-        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
-    ) -> SignedTransaction:
-        """Sign one legacy transaction: compute budget, ATA creates, transfers, a memo.
-
-        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
-        """
-        lines = payout.payout_instructions(
-            market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
-            transfers=transfers,
-            memo=memo,
-            create_for=create_for,
-        )
-        blockhash, last_valid = self._sender.blockhash()
-        ixs = self._budget(len(transfers), len(create_for)) + lines
-        signed = payout.sign(ixs, [self._market], blockhash)
-        return payout.signed_payout(signed, last_valid, len(transfers), len(create_for))
 
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes, then rebroadcast them until they land or expire.
@@ -215,26 +168,15 @@ class RpcChain:
         authority: a mint made by `earnest chain init`, on a local node or devnet)."""
         if lamports:
             self._sender.airdrop(owner, lamports)
-        ixs = payout.faucet_instructions(
-            market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
-            owner=owner,
-            amount=amount,
-        )
+        ixs = self._faucet_instructions(owner, amount)
         return self._sender.sign_and_confirm(ixs, [self._market])
 
     def close(self) -> None:
         """Close the connection pool and its loop thread."""
         self._sender.bridge.close()
 
-    def __enter__(self) -> RpcChain:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    def _blockhash(self) -> tuple[Hash, int]:
+        return self._sender.blockhash()
 
     def _budget(self, transfers: int, creates: int) -> list[Instruction]:
         options = self._sender.options

@@ -143,13 +143,7 @@ class LocalRpc:
 
     def get_multiple_accounts(self, params: Params) -> Json:
         """Up to 100 accounts, null for each that does not exist."""
-        addresses, config = params.required(0), params.config(1)
-        if not isinstance(addresses, list):
-            raise invalid("Invalid params: invalid type: expected a sequence of addresses.")
-        if len(addresses) > _MAX_ACCOUNTS:
-            raise invalid(f"Too many inputs provided; max {_MAX_ACCOUNTS}")
-        if not all(isinstance(a, str) for a in addresses):
-            raise invalid("Invalid param: Invalid")
+        addresses, config = params.strings(0, _MAX_ACCOUNTS), params.config(1)
         keys = [_pubkey(a) for a in addresses]
         return self._context(config, [self._encoded(key, config) for key in keys])
 
@@ -200,11 +194,7 @@ class LocalRpc:
 
     def get_signature_statuses(self, params: Params) -> Json:
         """Where each signature stands; null for those the node does not know."""
-        signatures, config = params.required(0), params.config(1)
-        if not isinstance(signatures, list):
-            raise invalid("Invalid params: invalid type: expected a sequence of signatures.")
-        if len(signatures) > _MAX_SIGNATURES:
-            raise invalid(f"Too many inputs provided; max {_MAX_SIGNATURES}")
+        signatures, config = params.strings(0, _MAX_SIGNATURES), params.config(1)
         search = bool(config.get("searchTransactionHistory"))
         height, value = self._runtime.height, []
         for text in signatures:

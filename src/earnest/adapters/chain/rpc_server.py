@@ -82,6 +82,17 @@ class Params:
             raise invalid(f"Invalid params: invalid type: {_kind(value)}, expected a string.")
         return value
 
+    def strings(self, index: int, limit: int) -> list[str]:
+        """A required array of at most `limit` strings (addresses, signatures)."""
+        value = self.required(index)
+        if not isinstance(value, list):
+            raise invalid(f"Invalid params: invalid type: {_kind(value)}, expected a sequence.")
+        if len(value) > limit:
+            raise invalid(f"Too many inputs provided; max {limit}")
+        if not all(isinstance(item, str) for item in value):
+            raise invalid("Invalid param: Invalid")
+        return value
+
     def integer(self, index: int) -> int:
         """A required non-negative integer parameter (a u64 on Solana's side)."""
         value = self.required(index)
