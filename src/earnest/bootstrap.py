@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
-from earnest.adapters.chain import LocalChain, MarketCrypto, load_or_create_keypair
+from earnest.adapters.chain import (
+    LocalChain,
+    MarketCrypto,
+    RpcChain,
+    RpcOptions,
+    load_or_create_keypair,
+)
 from earnest.adapters.sandbox import ProcessSandbox
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
+from earnest.domain.errors import InvalidInput
 from earnest.services.aggregation import QualityLoop
 from earnest.services.identity import SiteIdentity
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler
+
+# Both chains carry, beyond the port, the helpers the demo and tests use (faucet, submit).
+MarketChain = LocalChain | RpcChain
 
 
 @dataclass
@@ -23,7 +34,7 @@ class Market:
 
     settings: Settings
     store: SqlStore
-    chain: LocalChain
+    chain: MarketChain
     crypto: MarketCrypto
     clock: SystemClock
     rand: SystemRandom
@@ -44,10 +55,14 @@ def build_market(settings: Settings) -> Market:
     """Open (and migrate) the store, open the chain, load the market key."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keypair = load_or_create_keypair(settings.resolved_keypair)
-    engine = create_store_engine(settings.resolved_database_url)
-    migrate(engine)
+    chain = open_chain(settings, keypair)
+    try:
+        engine = create_store_engine(settings.resolved_database_url)
+        migrate(engine)
+    except BaseException:
+        chain.close()
+        raise
     store = SqlStore(engine)
-    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
     clock, rand = SystemClock(), SystemRandom()
     url = urlparse(settings.resolved_public_url)
     site = SiteIdentity(
@@ -66,3 +81,19 @@ def build_market(settings: Settings) -> Market:
     runner = ProcessSandbox(python=settings.sandbox_python or sys.executable)
     sandbox = SandboxLoop(store, runner, crypto, clock, rand, settings.sandbox_interval)
     return Market(settings, store, chain, crypto, clock, rand, site, settler, quality, sandbox)
+
+
+def open_chain(settings: Settings, keypair: Any) -> MarketChain:
+    """The embedded LocalChain, or an RpcChain on `chain_url` when `chain` is "rpc"."""
+    if settings.chain == "local":
+        return LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+    if settings.chain_url is None or settings.mint is None:  # Settings refuses this already
+        raise InvalidInput("chain=rpc needs chain_url and mint")
+    options = RpcOptions(
+        commitment=settings.commitment,
+        priority_fee_microlamports=settings.priority_fee_microlamports,
+        compute_unit_limit=settings.compute_unit_limit,
+        timeout=settings.rpc_timeout,
+        retries=settings.rpc_retries,
+    )
+    return RpcChain.open(settings.chain_url.get_secret_value(), keypair, settings.mint, options)

@@ -19,7 +19,9 @@ app = typer.Typer(
 campaign_app = typer.Typer(help="Create, fund and watch campaigns (talks to a running market).")
 tasks_app = typer.Typer(help="Upload tasks to a campaign.")
 results_app = typer.Typer(help="Export a campaign's results.")
+chain_app = typer.Typer(help="The embedded Solana chain (LocalChain) as a JSON-RPC endpoint.")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(chain_app, name="chain")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(results_app, name="results")
 console = Console(stderr=True)
@@ -31,7 +33,7 @@ ApiKey = Annotated[str, typer.Option(envvar="EARNEST_API_KEY", help="a requester
 def _settings(data_dir: Path | None) -> Any:
     from earnest.config import Settings
 
-    return Settings(data_dir=data_dir) if data_dir else Settings()
+    return Settings.load(data_dir=data_dir) if data_dir else Settings.load()
 
 
 @app.command()
@@ -126,18 +128,28 @@ def reconcile(
     if as_json:
         print(json.dumps(report.as_dict()))
     else:
-        out = Console()
-        out.print(
-            f"at slot {report.slot}: vault on chain {report.vault_onchain}, ledger vault "
-            f"{report.vault_ledger}, liabilities {report.liabilities}, in flight {report.in_flight}"
-        )
-        for account, balance in report.accounts.items():
-            out.print(f"  {account:<70} {balance:>20}")
-        out.print("[green]reconciled[/green]" if report.ok else "[red]MISMATCH[/red]")
-        for problem in report.problems:
-            out.print(f"[red]- {problem}[/red]")
+        _print_reconcile(report, Console())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_reconcile(report: Any, out: Console) -> None:
+    """One line per account: the ledger's figure, the chain's (where it has one), a verdict."""
+    out.print(
+        f"at slot {report.slot}: vault on chain {report.vault_onchain}, ledger vault "
+        f"{report.vault_ledger}, liabilities {report.liabilities}, in flight {report.in_flight}"
+    )
+    width = max([len("account"), *(len(row.account) for row in report.rows)])
+    # soft_wrap: one account per line, however narrow the terminal.
+    out.print(f"  {'account':<{width}} {'ledger':>20} {'chain':>20}", soft_wrap=True)
+    for row in report.rows:
+        chain = "-" if row.chain is None else str(row.chain)
+        mark = "" if row.ok else "  [red]mismatch[/red]"
+        line = f"  {row.account:<{width}} {row.ledger:>20} {chain:>20}{mark}"
+        out.print(line, highlight=False, soft_wrap=True)
+    out.print("[green]reconciled[/green]" if report.ok else "[red]MISMATCH[/red]")
+    for problem in report.problems:
+        out.print(f"[red]- {problem}[/red]")
 
 
 @app.command()
@@ -162,6 +174,71 @@ def settle(
             time.sleep(market.settings.settle_interval)
     finally:
         market.close()
+
+
+@chain_app.command("serve")
+def chain_serve(
+    host: Annotated[str, typer.Option(help="address to bind (keep it loopback)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind (8899, as solana-test-validator)")] = 8899,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+) -> None:
+    """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
+    CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
+    import uvicorn
+
+    from earnest.adapters.chain import LocalChain, load_or_create_keypair
+    from earnest.adapters.chain.rpc_methods import LocalRpc
+    from earnest.adapters.chain.rpc_server import create_rpc_app
+
+    settings = _settings(data_dir)
+    keypair = load_or_create_keypair(settings.resolved_keypair)
+    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+    url = f"http://{host}:{port}"
+    # soft_wrap: the settings line must stay one line, ready to copy.
+    console.print(f"Solana JSON-RPC on {url}, mint {chain.mint}", soft_wrap=True)
+    console.print(
+        f"a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}",
+        soft_wrap=True,
+    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
+    try:
+        uvicorn.run(
+            create_rpc_app(LocalRpc(chain).handlers()), host=host, port=port, log_level="warning"
+        )
+    finally:
+        chain.close()
+
+
+@chain_app.command("init")
+def chain_init(
+    url: Annotated[
+        str, typer.Option(help="the cluster's RPC URL (devnet: https://api.devnet.solana.com)")
+    ],
+    mint: Annotated[
+        str | None, typer.Option(help="use this existing mint (default: create one)")
+    ] = None,
+    decimals: Annotated[int, typer.Option(min=0, max=9, help="decimals of a new mint")] = 6,
+    airdrop: Annotated[int, typer.Option(min=0, help="lamports to ask the faucet for first")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+) -> None:
+    """Prepare a cluster for this market: a new mint with the market key as mint authority
+    (or an existing --mint) and the market's vault; prints the settings to run with."""
+    from earnest.adapters.chain import load_or_create_keypair
+    from earnest.adapters.chain.rpc_bridge import redact
+    from earnest.adapters.chain.rpc_setup import init_mint
+
+    keypair = load_or_create_keypair(_settings(data_dir).resolved_keypair)
+    done = init_mint(url, keypair, mint=mint, decimals=decimals, airdrop=airdrop)
+    out = Console()
+    out.print(f"market wallet {done.market}: {done.lamports} lamports", soft_wrap=True)
+    made = "created, the market key is its mint authority" if done.created_mint else "existing"
+    out.print(f"mint {done.mint} ({made}); vault {done.vault}", soft_wrap=True)
+    # The URL may carry an API key: echo it only when it holds nothing beyond its host.
+    shown = url if redact(url) == url.rstrip("/") else "'<your RPC URL>'"
+    out.print(
+        f"EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={shown} EARNEST_MINT={done.mint}", soft_wrap=True
+    )
 
 
 def _client(url: str, api_key: str) -> Any:

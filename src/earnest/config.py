@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from earnest.domain.errors import InvalidInput
+
+# A base58 Solana address: 32 bytes are 32 to 44 characters of the Bitcoin alphabet.
+_ADDRESS = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
 
 
 class Settings(BaseSettings):
@@ -27,7 +34,24 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite in data_dir"
     )
-    chain: Literal["local"] = Field("local", description="'local': the in-process Solana runtime")
+    chain: Literal["local", "rpc"] = Field(
+        "local", description="'local': the in-process Solana runtime; 'rpc': a node at chain_url"
+    )
+    chain_url: SecretStr | None = Field(
+        None, description="Solana JSON-RPC URL for chain=rpc (it may hold an API key: not shown)"
+    )
+    mint: str | None = Field(None, description="the SPL Token mint's address, for chain=rpc")
+    commitment: Literal["processed", "confirmed", "finalized"] = Field(
+        "confirmed", description="how final a payout must be before it counts as paid (rpc)"
+    )
+    priority_fee_microlamports: int = Field(
+        0, ge=0, le=100_000_000, description="compute-unit price of payouts, micro-lamports (rpc)"
+    )
+    compute_unit_limit: int | None = Field(
+        None, ge=1_000, le=1_400_000, description="compute units per payout; default: estimated"
+    )
+    rpc_timeout: float = Field(15.0, gt=0, le=300, description="seconds per RPC request")
+    rpc_retries: int = Field(5, ge=0, le=20, description="retries of an RPC answered with 429")
     market_keypair: Path | None = Field(None, description="the market's key (Solana CLI JSON)")
     decimals: int = Field(6, ge=0, le=9, description="decimals of the mint the demo creates")
     fee_bps: int = Field(250, ge=0, le=5000, description="market fee on each reward, basis points")
@@ -72,6 +96,36 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _chain_settings(self) -> Self:
+        if self.chain == "local":
+            if self.chain_url is not None or self.mint is not None:
+                raise ValueError("chain_url and mint apply to chain=rpc: set EARNEST_CHAIN=rpc")
+            return self
+        if self.chain_url is None or self.mint is None:
+            raise ValueError(
+                "chain=rpc needs chain_url (EARNEST_CHAIN_URL) and mint (EARNEST_MINT)"
+            )
+        url = urlsplit(self.chain_url.get_secret_value())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("chain_url must be an http:// or https:// URL")
+        if not _ADDRESS.fullmatch(self.mint):
+            raise ValueError(f"mint must be a base58 Solana address, got {self.mint!r}")
+        return self
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from the environment, earnest.toml and `overrides`; InvalidInput if bad."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            lines = [
+                (f"EARNEST_{str(e['loc'][0]).upper()}: " if e["loc"] else "")
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            ]
+            raise InvalidInput("invalid settings: " + "; ".join(lines)) from exc
 
     @property
     def resolved_database_url(self) -> str:

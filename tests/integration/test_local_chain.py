@@ -266,6 +266,24 @@ def test_keypair_file_is_private_and_stable(tmp_path: Path) -> None:
         load_or_create_keypair(path)
 
 
+def test_a_market_key_is_created_private_and_refused_when_open_to_others(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "market.json"
+    previous = os.umask(0)  # even with nothing masked, the file is created 0600
+    try:
+        key = load_or_create_keypair(path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)
+    with pytest.raises(InvalidInput, match="chmod 600") as refused:
+        load_or_create_keypair(path)
+    assert str(key) not in refused.value.detail  # the message names the file, never the key
+    path.chmod(0o600)
+    assert load_or_create_keypair(path) == key
+
+
 def test_wallet_save_and_load(tmp_path: Path) -> None:
     wallet = Wallet.generate()
     path = tmp_path / "wallet.json"

@@ -12,7 +12,10 @@ from tests.unit.verifier_cases import AT, decisions, submission, task, verdict, 
 
 PLACE = {
     "place": {"lat": 48.8584, "lon": 2.2945, "radius_m": 500},
-    "window": {"start": (AT - timedelta(hours=2)).isoformat(), "end": (AT + timedelta(hours=1)).isoformat()},
+    "window": {
+        "start": (AT - timedelta(hours=2)).isoformat(),
+        "end": (AT + timedelta(hours=1)).isoformat(),
+    },
 }
 V = LocalReportVerifier()
 A, R, W = Decision.ACCEPT, Decision.REJECT, Decision.WAIT

@@ -2,8 +2,8 @@
 
 Addresses, signatures and blockhashes cross this boundary as base58 strings and amounts as
 integers of the mint's base units, so nothing outside `adapters/chain` imports solders.
-Two adapters implement it: LocalChain (the real runtime in-process, persisted) and, later,
-RpcChain (any Solana JSON-RPC endpoint).
+Two adapters implement it: LocalChain (the real runtime in-process, persisted) and RpcChain
+(any Solana JSON-RPC endpoint).
 """
 
 from __future__ import annotations

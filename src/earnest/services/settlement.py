@@ -196,14 +196,17 @@ def recover(*, store: Store, chain: Chain, clock: Clock) -> SettleReport:
 def _resolve(
     batch: BatchRecord, *, store: Store, chain: Chain, clock: Clock, report: SettleReport
 ) -> None:
-    status = chain.status(batch.signature)
     tx = SignedTransaction(batch.signature, batch.raw, batch.blockhash, batch.last_valid_height)
+    # Expiry is read before the status: on a cluster a transaction may land between two
+    # reads, and only "unknown after expiry" proves it never will (re-paying is then safe).
+    expired = not chain.blockhash_valid(tx)
+    status = chain.status(batch.signature)
     if status.state is TxState.CONFIRMED:
         with store.uow() as uow:
             _record_paid(uow, batch, clock.now())
             uow.commit()
         report.confirmed += 1
-    elif status.state is TxState.FAILED or not chain.blockhash_valid(tx):
+    elif status.state is TxState.FAILED or expired:
         with store.uow() as uow:
             uow.payouts.set_batch_status(batch.id, "dropped")
             uow.payouts.release(batch.id)

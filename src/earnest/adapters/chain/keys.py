@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from solders.keypair import Keypair
@@ -56,7 +57,11 @@ def write_keypair(path: Path, keypair: Keypair) -> None:
 
 
 def load_or_create_keypair(path: Path) -> Keypair:
-    """The keypair stored at `path`, created (mode 0600) if the file does not exist."""
+    """The keypair stored at `path`, created (mode 0600) if the file does not exist.
+
+    An existing file that its group or others may read or write is refused: on a real
+    cluster this key holds the vault, and ssh treats private keys the same way.
+    """
     if not path.exists():
         keypair = Keypair()
         try:
@@ -64,6 +69,12 @@ def load_or_create_keypair(path: Path) -> Keypair:
             return keypair
         except InvalidInput:
             pass  # another process created it first: use theirs
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise InvalidInput(
+            f"the market key file {path} is open to other users (mode {mode:04o}); "
+            f"run: chmod 600 {path}"
+        )
     return read_keypair(path)
 
 

@@ -7,46 +7,40 @@ keeps LiteSVM's accounts and landed transactions on disk. One process owns a sta
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
-from solders.transaction import Transaction, VersionedTransaction
-from spl.token.instructions import get_associated_token_address
+from solders.transaction import VersionedTransaction
 
-from earnest.adapters.chain import decode, instructions
+from earnest.adapters.chain import decode, instructions, payout
 from earnest.adapters.chain.keys import parse_address
+from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.runtime import Runtime
 from earnest.adapters.chain.state import ChainState
-from earnest.domain.errors import InvalidInput, TransactionTooLarge
+from earnest.domain.errors import InvalidInput
 from earnest.services.chain_port import (
-    MAX_TRANSACTION_BYTES,
     SignedTransaction,
     TokenTransfer,
-    Transfer,
     TxState,
     TxStatus,
 )
 
 _MARKET_LAMPORTS = 1_000_000 * 10**9  # fees for millions of payouts; SOL is free here
-_BLOCKHASH_LIFETIME = 150  # blocks a blockhash stays valid on Solana
+_SIGNATURE_FEE = 5000  # lamports per signature, LiteSVM's default as on Solana
 
 
-class LocalChain:
+class LocalChain(MarketMint):
     """The `Chain` port on an in-process LiteSVM whose state survives restarts."""
 
     def __init__(self, runtime: Runtime, market: Keypair, mint: Pubkey, decimals: int) -> None:
+        super().__init__(market, mint, decimals)
         self._runtime = runtime
-        self._market = market
-        self._mint = mint
-        self._decimals = decimals
-        self._vault = get_associated_token_address(market.pubkey(), mint)
 
     @classmethod
     def open(cls, state_path: Path, market: Keypair, *, decimals: int = 6) -> LocalChain:
@@ -86,67 +80,9 @@ class LocalChain:
         runtime.execute(chain._sign(setup, mint))
         return chain
 
-    @property
-    def mint(self) -> str:
-        """The mint's address."""
-        return str(self._mint)
-
-    @property
-    def decimals(self) -> int:
-        """The mint's decimals."""
-        return self._decimals
-
-    @property
-    def vault_owner(self) -> str:
-        """The market's wallet address, owner of the vault token account."""
-        return str(self._market.pubkey())
-
-    @property
-    def vault(self) -> str:
-        """The market wallet's associated token account for the mint."""
-        return str(self._vault)
-
-    def token_account(self, owner: str) -> str:
-        """The associated token account address of `owner` for the mint."""
-        return str(self._ata(owner))
-
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
         """The owners among `owners` whose associated token account does not exist yet."""
         return {owner for owner in owners if self._runtime.account(self._ata(owner)) is None}
-
-    def build_payout(
-        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
-    ) -> SignedTransaction:
-        """Sign one legacy transaction: idempotent ATA creates, transfer_checked each, a memo.
-
-        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
-        """
-        if not transfers:
-            raise InvalidInput("a payout needs at least one transfer")
-        market = self._market.pubkey()
-        ixs = [
-            instructions.create_token_account(market, parse_address(o), self._mint)
-            for o in create_for
-        ]
-        ixs += [self._payout_line(line) for line in transfers]
-        ixs.append(instructions.memo(market, memo))
-        height = self._runtime.height
-        signed = self._sign(ixs)
-        raw = bytes(signed)
-        # LiteSVM accepts oversized transactions; a cluster would not, so refuse them here.
-        if len(raw) > MAX_TRANSACTION_BYTES:
-            raise TransactionTooLarge(
-                f"payout transaction is {len(raw)} bytes, over Solana's limit of "
-                f"{MAX_TRANSACTION_BYTES} ({len(transfers)} transfers, "
-                f"{len(create_for)} account creations)",
-                size=len(raw),
-            )
-        return SignedTransaction(
-            signature=str(signed.signatures[0]),
-            raw=raw,
-            blockhash=str(signed.message.recent_blockhash),
-            last_valid_height=height + _BLOCKHASH_LIFETIME,
-        )
 
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes; a re-send of a landed success returns quietly."""
@@ -155,11 +91,7 @@ class LocalChain:
     def submit(self, raw: bytes) -> str:
         """Send a signed transaction (ours or a client's) and return its signature."""
         # The size limit holds for every transaction on a cluster, not only for payouts.
-        if len(raw) > MAX_TRANSACTION_BYTES:
-            raise TransactionTooLarge(
-                f"transaction is {len(raw)} bytes, over Solana's limit of {MAX_TRANSACTION_BYTES}",
-                size=len(raw),
-            )
+        payout.check_size(raw)
         try:
             tx = VersionedTransaction.from_bytes(raw)
         except ValueError as exc:
@@ -210,56 +142,39 @@ class LocalChain:
 
     def faucet(self, owner: str, amount: int, lamports: int = 10**9) -> str:
         """Give `owner` SOL for fees and mint `amount` tokens (0 allowed) to its token account."""
-        wallet = parse_address(owner)
         if lamports < 0:
             raise InvalidInput(f"faucet lamports must not be negative, got {lamports}")
-        market = self._market.pubkey()
-        ixs = [instructions.create_token_account(market, wallet, self._mint)]
-        if amount:
-            ixs.append(
-                instructions.mint_to(
-                    mint=self._mint,
-                    dest=self._ata(owner),
-                    authority=market,
-                    amount=amount,
-                    decimals=self._decimals,
-                )
-            )
-        # A nonce memo keeps two equal faucet calls from being one deduplicated transaction.
-        ixs.append(instructions.memo(market, f"earnest:faucet:{secrets.token_hex(8)}".encode()))
-        self._runtime.credit_lamports(wallet, lamports)
+        ixs = self._faucet_instructions(owner, amount)
+        self._runtime.credit_lamports(parse_address(owner), lamports)
         return self._runtime.execute(self._sign(ixs))
+
+    def airdrop(self, owner: str, lamports: int) -> str:
+        """Send `owner` new SOL in a real transfer transaction, as a cluster's faucet does."""
+        if type(lamports) is not int or not 0 < lamports < 2**64 - _SIGNATURE_FEE:
+            raise InvalidInput(f"airdrop lamports must be a positive u64, got {lamports!r}")
+        # A fresh faucet key per airdrop gives every airdrop its own signature.
+        faucet = Keypair()
+        self._runtime.credit_lamports(faucet.pubkey(), lamports + _SIGNATURE_FEE)
+        move = transfer(
+            TransferParams(
+                from_pubkey=faucet.pubkey(), to_pubkey=parse_address(owner), lamports=lamports
+            )
+        )
+        return self._runtime.execute(
+            payout.sign([move], [faucet], self._runtime.latest_blockhash())
+        )
+
+    @property
+    def runtime(self) -> Runtime:
+        """The persisted LiteSVM underneath, for the JSON-RPC server."""
+        return self._runtime
 
     def close(self) -> None:
         """Close the state file."""
         self._runtime.close()
 
-    def __enter__(self) -> LocalChain:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _ata(self, owner: str) -> Pubkey:
-        return get_associated_token_address(parse_address(owner), self._mint)
-
-    def _payout_line(self, line: Transfer) -> Instruction:
-        return instructions.transfer(
-            source=self._vault,
-            mint=self._mint,
-            dest=self._ata(line.owner),
-            owner=self._market.pubkey(),
-            amount=line.amount,
-            decimals=self._decimals,
-        )
+    def _blockhash(self) -> tuple[Hash, int]:
+        return self._runtime.blockhash()
 
     def _sign(self, ixs: list[Instruction], *extra_signers: Keypair) -> VersionedTransaction:
-        blockhash = self._runtime.latest_blockhash()
-        try:
-            message = Message(ixs, self._market.pubkey())
-            tx = Transaction([self._market, *extra_signers], message, blockhash)
-        except ValueError as exc:
-            raise InvalidInput(f"cannot build the transaction: {exc}") from exc
-        return VersionedTransaction.from_bytes(bytes(tx))
+        return payout.sign(ixs, [self._market, *extra_signers], self._runtime.latest_blockhash())

@@ -8,6 +8,7 @@ caller hears back. Restoring replays those accounts into a fresh LiteSVM.
 
 from __future__ import annotations
 
+import json
 import threading
 
 from solders.account import Account
@@ -15,11 +16,16 @@ from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.token.state import TokenAccount
+from solders.token.state import Mint, TokenAccount
 from solders.transaction import VersionedTransaction
-from solders.transaction_metadata import FailedTransactionMetadata
+from solders.transaction_metadata import (
+    FailedTransactionMetadata,
+    SimulatedTransactionInfo,
+    TransactionMetadata,
+)
+from spl.token.constants import TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import decode
+from earnest.adapters.chain import decode, history
 from earnest.adapters.chain.state import ChainState, StoredTransaction
 from earnest.domain.errors import ChainError
 
@@ -31,7 +37,10 @@ _RUNTIME_OWNERS = {
     Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"),
 }
 # Settings that change as the chain runs, as opposed to market, mint and decimals.
-_COUNTERS = ("height", "blockhash_generation")
+_COUNTERS = ("height", "blockhash_generation", "blockhash_height")
+# Blocks a blockhash stays valid on Solana (MAX_PROCESSING_AGE): LiteSVM keeps one
+# blockhash until told otherwise, so the runtime moves to a new one after as many blocks.
+BLOCKHASH_LIFETIME = 150
 
 
 class Runtime:
@@ -43,6 +52,7 @@ class Runtime:
         self._settings = {k: v for k, v in settings.items() if k not in _COUNTERS}
         self._height = int(settings.get("height", svm.get_clock().slot))
         self._generation = int(settings.get("blockhash_generation", 0))
+        self._blockhash_height = int(settings.get("blockhash_height", self._height))
         # LiteSVM and the SQLite connection are not thread-safe; the API calls from a pool.
         self._lock = threading.Lock()
 
@@ -71,6 +81,11 @@ class Runtime:
         """The only blockhash LiteSVM accepts right now."""
         with self._lock:
             return self._svm.latest_blockhash()
+
+    def blockhash(self) -> tuple[Hash, int]:
+        """The blockhash new transactions must carry, and the last height it is valid at."""
+        with self._lock:
+            return self._svm.latest_blockhash(), self._blockhash_height + BLOCKHASH_LIFETIME
 
     def rent_exempt_minimum(self, size: int) -> int:
         """Lamports an account of `size` bytes needs to be rent exempt."""
@@ -108,12 +123,29 @@ class Runtime:
                 ),
             )
 
-    def expire_blockhash(self) -> None:
-        """Move to a new blockhash, so transactions signed before can never land."""
+    def program_accounts(self, program: Pubkey) -> list[tuple[Pubkey, Account]]:
+        """Every account owned by `program`."""
         with self._lock:
-            self._svm.expire_blockhash()
-            self._generation += 1
+            return list(self._svm.get_program_accounts(program))
+
+    def decimals_of(self, mint: Pubkey) -> int | None:
+        """The decimals of a mint, or None if `mint` is not one."""
+        with self._lock:
+            return self._decimals_of(mint)
+
+    def expire_blockhash(self) -> None:
+        """Let the current blockhash's blocks pass, so transactions signed with it never land."""
+        with self._lock:
+            self._height = max(self._height, self._blockhash_height + BLOCKHASH_LIFETIME) + 1
+            self._next_blockhash()
             self._state.record(meta=self._meta())
+
+    def simulate(
+        self, tx: VersionedTransaction
+    ) -> SimulatedTransactionInfo | FailedTransactionMetadata:
+        """Run `tx` without keeping anything it changed."""
+        with self._lock:
+            return self._svm.simulate_transaction(tx)
 
     def execute(self, tx: VersionedTransaction) -> str:
         """Run `tx` once and persist it; a re-run of a landed success returns quietly."""
@@ -125,6 +157,7 @@ class Runtime:
                 if known.ok:
                     return key  # re-sending landed bytes is how exactly-once retries work
                 raise ChainError(f"transaction {key} already landed and failed: {known.error}")
+            before = self._accounts(tx)
             try:
                 result = self._svm.send_transaction(tx)
             except Exception as exc:
@@ -137,7 +170,7 @@ class Runtime:
                     f"transaction {key} was rejected: {_reason(result) or 'not recorded'}"
                 )
             error = _reason(landed)
-            self._persist(tx, error)
+            self._persist(tx, error, landed, before)
         if error is not None:
             raise ChainError(f"transaction {key} failed: {error}")
         return key
@@ -147,21 +180,53 @@ class Runtime:
         with self._lock:
             self._state.close()
 
-    def _persist(self, tx: VersionedTransaction, error: str | None) -> None:
+    def _persist(
+        self,
+        tx: VersionedTransaction,
+        error: str | None,
+        landed: TransactionMetadata | FailedTransactionMetadata,
+        before: list[Account | None],
+    ) -> None:
         self._height += 1
+        if self._height > self._blockhash_height + BLOCKHASH_LIFETIME:
+            self._next_blockhash()
+        after = self._accounts(tx)
         accounts: dict[str, bytes | None] = {}
-        for address in tx.message.account_keys:
-            account = self._svm.get_account(address)
+        for address, account in zip(tx.message.account_keys, after, strict=True):
             if account is None:
                 accounts[str(address)] = None
             elif not account.executable and account.owner not in _RUNTIME_OWNERS:
                 accounts[str(address)] = bytes(account)
+        details = history.status_meta(landed, before, after, self._decimals_of)
         key = str(tx.signatures[0])
-        stored = StoredTransaction(key, bytes(tx), self._height, error is None, error)
+        stored = StoredTransaction(
+            key, bytes(tx), self._height, error is None, error, json.dumps(details)
+        )
         self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
 
+    def _accounts(self, tx: VersionedTransaction) -> list[Account | None]:
+        return [self._svm.get_account(key) for key in tx.message.account_keys]
+
+    def _decimals_of(self, mint: Pubkey) -> int | None:
+        account = self._svm.get_account(mint)
+        if account is None or account.owner != TOKEN_PROGRAM_ID:
+            return None
+        try:
+            return int(Mint.from_bytes(account.data).decimals)
+        except ValueError:
+            return None
+
+    def _next_blockhash(self) -> None:
+        self._svm.expire_blockhash()
+        self._generation += 1
+        self._blockhash_height = self._height
+
     def _meta(self) -> dict[str, str]:
-        counters = {"height": str(self._height), "blockhash_generation": str(self._generation)}
+        counters = {
+            "height": str(self._height),
+            "blockhash_generation": str(self._generation),
+            "blockhash_height": str(self._blockhash_height),
+        }
         return {**self._settings, **counters}
 
 

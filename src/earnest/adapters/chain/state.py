@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     raw BLOB NOT NULL,
     slot INTEGER NOT NULL,
     ok INTEGER NOT NULL,
-    error TEXT
+    error TEXT,
+    details TEXT
 );
 """
 
@@ -35,6 +36,7 @@ class StoredTransaction:
     slot: int
     ok: bool
     error: str | None
+    details: str | None = None  # JSON: fee, logs, error, balances (history.py), for RPC readers
 
 
 class ChainState:
@@ -48,8 +50,15 @@ class ChainState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._add_details_column()
         except (OSError, sqlite3.Error) as exc:
             raise ChainError(f"cannot open the chain state file {path}: {exc}") from exc
+
+    def _add_details_column(self) -> None:
+        # State files written before transactions kept their details lack the column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(transactions)")}
+        if "details" not in columns:
+            self._db.execute("ALTER TABLE transactions ADD COLUMN details TEXT")
 
     def meta(self) -> dict[str, str]:
         """Every stored counter and setting."""
@@ -62,12 +71,12 @@ class ChainState:
     def transaction(self, signature: str) -> StoredTransaction | None:
         """The landed transaction with this signature, if any."""
         row = self._db.execute(
-            "SELECT signature, raw, slot, ok, error FROM transactions WHERE signature = ?",
+            "SELECT signature, raw, slot, ok, error, details FROM transactions WHERE signature = ?",
             (signature,),
         ).fetchone()
         if row is None:
             return None
-        return StoredTransaction(row[0], bytes(row[1]), row[2], bool(row[3]), row[4])
+        return StoredTransaction(row[0], bytes(row[1]), row[2], bool(row[3]), row[4], row[5])
 
     def record(
         self,
@@ -92,13 +101,15 @@ class ChainState:
                 )
                 if transaction is not None:
                     self._db.execute(
-                        "INSERT OR REPLACE INTO transactions VALUES (?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO transactions"
+                        " (signature, raw, slot, ok, error, details) VALUES (?, ?, ?, ?, ?, ?)",
                         (
                             transaction.signature,
                             transaction.raw,
                             transaction.slot,
                             int(transaction.ok),
                             transaction.error,
+                            transaction.details,
                         ),
                     )
         except sqlite3.Error as exc:

@@ -1,0 +1,198 @@
+"""RpcChain: the `Chain` port over any Solana JSON-RPC endpoint (localnet, devnet, mainnet).
+
+Sending, rebroadcasting and the expiry rule live in `rpc_send.py`; this module builds the
+market's transactions and reads balances and transfers back from the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from solders.account import Account
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.token.state import Mint
+from solders.transaction import VersionedTransaction
+from spl.token.constants import TOKEN_PROGRAM_ID
+
+from earnest.adapters.chain import decode, history, payout
+from earnest.adapters.chain.instructions import MINT_SIZE
+from earnest.adapters.chain.keys import parse_address
+from earnest.adapters.chain.market import MarketMint
+from earnest.adapters.chain.rpc_bridge import RpcBridge
+from earnest.adapters.chain.rpc_send import LEVELS, RpcOptions, Sender
+from earnest.domain.errors import ChainError, InvalidInput
+from earnest.services.chain_port import (
+    SignedTransaction,
+    TokenTransfer,
+    TxStatus,
+)
+
+_MAX_KEYS = 100  # getMultipleAccounts takes at most 100 addresses
+# Compute units when the limit is estimated (priority fee set, no explicit limit). Measured
+# under LiteSVM: TransferChecked 105, ATA create 13,525, a 75-byte memo 513; the original
+# SPL Token program, still live on clusters, takes ~6,200 for a TransferChecked.
+_UNITS_BASE = 5_000
+_UNITS_TRANSFER = 10_000
+_UNITS_CREATE = 40_000
+_MAX_UNITS = 1_400_000  # Solana's per-transaction ceiling
+
+
+class RpcChain(MarketMint):
+    """The `Chain` port on a Solana RPC node; the market key signs payouts from its vault."""
+
+    def __init__(self, sender: Sender, market: Keypair, mint: Pubkey, decimals: int) -> None:
+        super().__init__(market, mint, decimals)
+        self._sender = sender
+
+    @classmethod
+    def open(cls, url: str, market: Keypair, mint: str, options: RpcOptions) -> RpcChain:
+        """Connect to `url` and read the mint's decimals; InvalidInput if it is not a mint."""
+        if options.commitment not in LEVELS:
+            raise InvalidInput(f"commitment must be one of {', '.join(LEVELS)}")
+        sender = Sender.connect(url, options)
+        try:
+            key = parse_address(mint)
+            found = _account(sender.bridge, key)
+            if found is None or found.owner != TOKEN_PROGRAM_ID or len(found.data) != MINT_SIZE:
+                raise InvalidInput(
+                    f"{mint} is not an SPL Token mint on {sender.bridge.endpoint} (see "
+                    "docs/operating.md, 'Running against a real Solana RPC')"
+                )
+            decimals = int(Mint.from_bytes(bytes(found.data)).decimals)
+            return cls(sender, market, key, decimals)
+        except BaseException:
+            sender.bridge.close()
+            raise
+
+    @property
+    def endpoint(self) -> str:
+        """The node's scheme, host and port (never its path or query, which hold API keys)."""
+        return self._sender.bridge.endpoint
+
+    def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
+        """The owners among `owners` whose associated token account does not exist yet."""
+        unique = list(dict.fromkeys(owners))
+        missing: set[str] = set()
+        for start in range(0, len(unique), _MAX_KEYS):
+            chunk = unique[start : start + _MAX_KEYS]
+            keys = [self._ata(owner) for owner in chunk]
+            found = self._sender.call(
+                "getMultipleAccounts", lambda c, k=keys: c.get_multiple_accounts(k)
+            )
+            missing |= {owner for owner, acc in zip(chunk, found.value, strict=True) if acc is None}
+        return missing
+
+    def send(self, tx: SignedTransaction) -> None:
+        """Send the signed bytes, then rebroadcast them until they land or expire.
+
+        Raises ChainError if the node refuses them (a failed preflight); a transaction that
+        had already landed is not an error.
+        """
+        self._sender.broadcast(tx.raw, preflight=True)
+        self._sender.await_landing(tx.signature, tx.raw, tx.last_valid_height)
+
+    def status(self, signature: str) -> TxStatus:
+        """The signature's status at the configured commitment, searching the node's history."""
+        return self._sender.status(signature)
+
+    def blockhash_valid(self, tx: SignedTransaction) -> bool:
+        """Whether the block height has not yet passed the transaction's last valid height."""
+        return not self._sender.expired(tx.last_valid_height)
+
+    def token_transfers(self, signature: str) -> list[TokenTransfer] | None:
+        """The SPL token transfers of a confirmed transaction; None if unknown or failed."""
+        try:
+            key = Signature.from_string(signature)
+        except ValueError:
+            return None
+        # getTransaction refuses `processed`: nothing below `confirmed` is in its ledger.
+        level = "confirmed" if self._sender.options.commitment == "processed" else None
+        found = self._sender.call(
+            "getTransaction",
+            lambda c: c.get_transaction(
+                key, encoding="base64", commitment=level, max_supported_transaction_version=0
+            ),
+        ).value
+        if found is None or found.transaction.meta is None or found.transaction.meta.err:
+            return None
+        tx = found.transaction.transaction
+        if not isinstance(tx, VersionedTransaction):
+            raise ChainError(f"{self.endpoint} did not return transaction {signature} as bytes")
+        balances = [
+            *(found.transaction.meta.pre_token_balances or []),
+            *(found.transaction.meta.post_token_balances or []),
+        ]
+        keys = tx.message.account_keys
+        known = {keys[b.account_index]: b.mint for b in balances if b.account_index < len(keys)}
+        return decode.token_transfers(tx, lambda account: known.get(account))
+
+    def token_balance(self, token_account: str) -> int:
+        """Balance of a token account in base units (0 if it does not exist)."""
+        found = _account(self._sender.bridge, parse_address(token_account))
+        if found is None:
+            return 0
+        parsed = history.token_account(found)
+        if parsed is None:
+            raise InvalidInput(f"{token_account} is not a token account")
+        return int(parsed.amount)
+
+    def slot(self) -> int:
+        """The node's current slot at the configured commitment."""
+        return int(self._sender.call("getSlot", lambda c: c.get_slot()).value)
+
+    def latest_blockhash(self) -> str:
+        """A fresh blockhash for a client's transaction (a deposit, say)."""
+        found = self._sender.call("getLatestBlockhash", lambda c: c.get_latest_blockhash())
+        return str(found.value.blockhash)
+
+    def submit(self, raw: bytes) -> str:
+        """Send a client's signed transaction and wait until it lands; its signature."""
+        payout.check_size(raw)
+        try:
+            signature = str(VersionedTransaction.from_bytes(raw).signatures[0])
+        except ValueError as exc:
+            raise InvalidInput(f"not a serialized Solana transaction: {exc}") from exc
+        self._sender.broadcast(raw, preflight=True)
+        self._sender.await_landing(signature, raw, None)
+        self._sender.require_confirmed(signature)
+        return signature
+
+    def faucet(self, owner: str, amount: int, lamports: int = 10**9) -> str:
+        """Airdrop SOL to `owner` and mint `amount` tokens to it (the market must be the mint
+        authority: a mint made by `earnest chain init`, on a local node or devnet)."""
+        if lamports:
+            self._sender.airdrop(owner, lamports)
+        ixs = self._faucet_instructions(owner, amount)
+        return self._sender.sign_and_confirm(ixs, [self._market])
+
+    def close(self) -> None:
+        """Close the connection pool and its loop thread."""
+        self._sender.bridge.close()
+
+    def _blockhash(self) -> tuple[Hash, int]:
+        return self._sender.blockhash()
+
+    def _budget(self, transfers: int, creates: int) -> list[Instruction]:
+        options = self._sender.options
+        price, limit = options.priority_fee_microlamports, options.compute_unit_limit
+        if not price and limit is None:
+            return []
+        units = limit or min(
+            _MAX_UNITS, _UNITS_BASE + transfers * _UNITS_TRANSFER + creates * _UNITS_CREATE
+        )
+        ixs = [set_compute_unit_limit(units)]
+        if price:
+            ixs.append(set_compute_unit_price(price))
+        return ixs
+
+
+def _account(bridge: RpcBridge, key: Pubkey) -> Account | None:
+    resp: Any = bridge.call("getAccountInfo", lambda c: c.get_account_info(key, encoding="base64"))
+    found: Account | None = resp.value
+    return found

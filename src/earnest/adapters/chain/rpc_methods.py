@@ -1,0 +1,248 @@
+"""The Solana JSON-RPC methods `earnest chain serve` answers, over a LocalChain.
+
+Each method takes the call's `Params` and returns the `result` value Solana would return:
+the same context/value wrappers, encodings and error codes, so that stock clients work.
+One node, no forks: everything that lands is final at once, and slot = block height.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
+from spl.token.constants import TOKEN_PROGRAM_ID
+
+from earnest.adapters.chain import base58, history, rpc_encode
+from earnest.adapters.chain.local import LocalChain
+from earnest.adapters.chain.rpc_server import (
+    MIN_CONTEXT_SLOT_NOT_REACHED,
+    PREFLIGHT_FAILURE,
+    SIGNATURE_FAILURE,
+    Handler,
+    Params,
+    RpcError,
+    invalid,
+)
+from earnest.domain.errors import ChainError
+
+# A semantic version, since clients parse it; LiteSVM runs Agave's runtime without naming one.
+SOLANA_CORE_VERSION = "2.2.0"
+FEATURE_SET = 3271415109
+_MAX_ACCOUNTS = 100  # getMultipleAccounts
+_MAX_SIGNATURES = 256  # getSignatureStatuses
+
+Json = dict[str, Any]
+
+
+def pubkey(params: Params, index: int) -> Pubkey:
+    """A base58 address parameter."""
+    return _pubkey(params.string(index))
+
+
+def _pubkey(text: str) -> Pubkey:
+    try:
+        raw = base58.decode(text)
+    except ValueError as exc:
+        raise invalid("Invalid param: Invalid") from exc
+    if len(raw) != 32:
+        raise invalid("Invalid param: WrongSize")
+    return Pubkey.from_bytes(raw)
+
+
+def _signature(text: Any) -> Signature:
+    try:
+        return Signature.from_string(text)
+    except (ValueError, TypeError) as exc:
+        raise invalid("Invalid param: Invalid") from exc
+
+
+class LocalRpc:
+    """Solana's JSON-RPC methods answered by one LocalChain."""
+
+    def __init__(self, chain: LocalChain) -> None:
+        self._chain = chain
+        self._runtime = chain.runtime
+
+    def handlers(self) -> dict[str, Handler]:
+        """Method name → handler, for `rpc_server.create_rpc_app`."""
+        return {
+            "getAccountInfo": self.get_account_info,
+            "getBalance": self.get_balance,
+            "getBlockHeight": self.get_block_height,
+            "getHealth": lambda params: "ok",
+            "getLatestBlockhash": self.get_latest_blockhash,
+            "getMinimumBalanceForRentExemption": self.get_minimum_balance_for_rent_exemption,
+            "getMultipleAccounts": self.get_multiple_accounts,
+            "getSignatureStatuses": self.get_signature_statuses,
+            "getSlot": self.get_block_height,
+            "getTokenAccountBalance": self.get_token_account_balance,
+            "getTokenAccountsByOwner": self.get_token_accounts_by_owner,
+            "getTransaction": self.get_transaction,
+            "getVersion": lambda params: {
+                "solana-core": SOLANA_CORE_VERSION,
+                "feature-set": FEATURE_SET,
+            },
+            "isBlockhashValid": self.is_blockhash_valid,
+            "requestAirdrop": self.request_airdrop,
+            "sendTransaction": self.send_transaction,
+            "simulateTransaction": self.simulate_transaction,
+        }
+
+    def _slot(self, config: Json) -> int:
+        slot = self._runtime.height
+        wanted = config.get("minContextSlot")
+        if type(wanted) is int and wanted > slot:
+            raise RpcError(
+                MIN_CONTEXT_SLOT_NOT_REACHED,
+                "Minimum context slot has not been reached",
+                {"contextSlot": slot},
+            )
+        return slot
+
+    def _context(self, config: Json, value: Any) -> Json:
+        slot = self._slot(config)
+        return {"context": {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}
+
+    def get_latest_blockhash(self, params: Params) -> Json:
+        """The blockhash to sign with and the last block height it can land at."""
+        config = params.config(0)
+        blockhash, last_valid = self._runtime.blockhash()
+        return self._context(
+            config, {"blockhash": str(blockhash), "lastValidBlockHeight": last_valid}
+        )
+
+    def is_blockhash_valid(self, params: Params) -> Json:
+        """Whether a blockhash can still be used."""
+        text, config = params.string(0), params.config(1)
+        return self._context(config, text == str(self._runtime.latest_blockhash()))
+
+    def get_block_height(self, params: Params) -> int:
+        """The block height (also the slot: one node, one block per landed transaction)."""
+        return self._slot(params.config(0))
+
+    def get_minimum_balance_for_rent_exemption(self, params: Params) -> int:
+        """Lamports an account of the given size needs to be rent exempt."""
+        size = params.integer(0)
+        params.config(1)
+        return self._runtime.rent_exempt_minimum(size)
+
+    def get_balance(self, params: Params) -> Json:
+        """An account's lamports (0 if it does not exist)."""
+        address, config = pubkey(params, 0), params.config(1)
+        found = self._runtime.account(address)
+        return self._context(config, found.lamports if found else 0)
+
+    def get_account_info(self, params: Params) -> Json:
+        """One account in the requested encoding, or null."""
+        address, config = pubkey(params, 0), params.config(1)
+        return self._context(config, self._encoded(address, config))
+
+    def get_multiple_accounts(self, params: Params) -> Json:
+        """Up to 100 accounts, null for each that does not exist."""
+        addresses, config = params.strings(0, _MAX_ACCOUNTS), params.config(1)
+        keys = [_pubkey(a) for a in addresses]
+        return self._context(config, [self._encoded(key, config) for key in keys])
+
+    def _encoded(self, address: Pubkey, config: Json) -> Json | None:
+        found = self._runtime.account(address)
+        if found is None:
+            return None
+        return rpc_encode.account(found, config, self._runtime.decimals_of)
+
+    def get_token_account_balance(self, params: Params) -> Json:
+        """A token account's balance as Solana's uiTokenAmount."""
+        address, config = pubkey(params, 0), params.config(1)
+        found = self._runtime.account(address)
+        if found is None:
+            raise invalid("Invalid param: could not find account")
+        token = history.token_account(found)
+        decimals = None if token is None else self._runtime.decimals_of(token.mint)
+        if token is None or decimals is None:
+            raise invalid("Invalid param: not a Token account")
+        return self._context(config, history.ui_token_amount(token.amount, decimals))
+
+    def get_token_accounts_by_owner(self, params: Params) -> Json:
+        """The SPL token accounts of a wallet, for one mint or the whole Token program."""
+        owner, wanted, config = pubkey(params, 0), params.required(1), params.config(2)
+        if not isinstance(wanted, dict) or len(wanted) != 1:
+            raise invalid("Invalid params: expected exactly one of `mint` or `programId`.")
+        mint = _pubkey(wanted["mint"]) if "mint" in wanted else None
+        if "programId" in wanted and _pubkey(wanted["programId"]) != TOKEN_PROGRAM_ID:
+            raise invalid("Invalid param: unrecognized Token program id")
+        if mint is None and "programId" not in wanted:
+            raise invalid("Invalid params: expected exactly one of `mint` or `programId`.")
+        value = []
+        for address, acc in self._runtime.program_accounts(TOKEN_PROGRAM_ID):
+            token = history.token_account(acc)
+            if token is None or token.owner != owner or (mint and token.mint != mint):
+                continue
+            encoded = rpc_encode.account(acc, config, self._runtime.decimals_of)
+            value.append({"pubkey": str(address), "account": encoded})
+        return self._context(config, value)
+
+    def request_airdrop(self, params: Params) -> str:
+        """New SOL for an address, in a real transfer transaction."""
+        address, lamports = pubkey(params, 0), params.integer(1)
+        params.config(2)
+        if lamports == 0:
+            raise invalid("Invalid params: lamports must be positive.")
+        return self._chain.airdrop(str(address), lamports)
+
+    def get_signature_statuses(self, params: Params) -> Json:
+        """Where each signature stands; null for those the node does not know."""
+        signatures, config = params.strings(0, _MAX_SIGNATURES), params.config(1)
+        search = bool(config.get("searchTransactionHistory"))
+        height, value = self._runtime.height, []
+        for text in signatures:
+            stored = self._runtime.stored(str(_signature(text)))
+            value.append(None if stored is None else rpc_encode.status(stored, height, search))
+        return self._context(config, value)
+
+    def get_transaction(self, params: Params) -> Json | None:
+        """A landed transaction with its meta, or null."""
+        signature = _signature(params.string(0))
+        second = params.optional(1)
+        # The second parameter may also be a bare encoding name, as in Solana's older form.
+        config = {"encoding": second} if isinstance(second, str) else params.config(1)
+        if config.get("commitment") == "processed":
+            raise invalid("Method does not support commitment below `confirmed`")
+        stored = self._runtime.stored(str(signature))
+        return None if stored is None else rpc_encode.transaction(stored, config)
+
+    def simulate_transaction(self, params: Params) -> Json:
+        """Run a signed transaction against the current state without keeping it."""
+        config = params.config(1)
+        if config.get("replaceRecentBlockhash"):
+            raise invalid("Invalid params: replaceRecentBlockhash is not supported here.")
+        tx = rpc_encode.decode_transaction(params.string(0), config)
+        return self._context(config, rpc_encode.simulation(self._runtime.simulate(tx)))
+
+    def send_transaction(self, params: Params) -> str:
+        """Run a signed transaction; with preflight, refuse it if its simulation fails."""
+        config = params.config(1)
+        tx = rpc_encode.decode_transaction(params.string(0), config)
+        signature = str(tx.signatures[0])
+        if not config.get("skipPreflight"):
+            self._preflight(tx)
+        # As on a cluster: a transaction that fails or is dropped still answers with its id.
+        with contextlib.suppress(ChainError):
+            self._chain.submit(bytes(tx))
+        return signature
+
+    def _preflight(self, tx: VersionedTransaction) -> None:
+        if self._runtime.stored(str(tx.signatures[0])) is not None:
+            err: Any = "AlreadyProcessed"
+            result = {"err": err, "logs": [], "accounts": None, "unitsConsumed": 0}
+        else:
+            simulated = self._runtime.simulate(tx)
+            if not isinstance(simulated, FailedTransactionMetadata):
+                return
+            err, result = history.error_json(simulated), rpc_encode.simulation(simulated)
+        if err == "SignatureFailure":
+            raise RpcError(SIGNATURE_FAILURE, "Transaction signature verification failure")
+        message = f"Transaction simulation failed: {rpc_encode.describe(err)}"
+        raise RpcError(PREFLIGHT_FAILURE, message, result)
