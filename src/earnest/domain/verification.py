@@ -62,7 +62,8 @@ class VerificationInput:
     confidence reaches `confidence`, or when `overlap` answers are in. `priors` are the
     campaign's learned class frequencies and `classes` its possible answers (categorical
     verifiers), both empty when unknown. A task's model prediction votes under the history
-    key `model_voter(prediction.model)`.
+    key `model_voter(prediction.model)`. `terms` are the campaign's kind-specific terms
+    (bandwidth: the price per KB a verifier meters the reward with).
     """
 
     task: Task
@@ -73,6 +74,7 @@ class VerificationInput:
     confidence: float = 0.0
     priors: tuple[float, ...] = ()
     classes: tuple[Any, ...] = ()
+    terms: Mapping[str, Any] = field(default_factory=dict)
 
     def pending(self) -> tuple[Submission, ...]:
         return tuple(s for s in self.submissions if s.status is AssignmentStatus.SUBMITTED)
@@ -80,12 +82,17 @@ class VerificationInput:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A decision on one submission. A rejection's `evidence` says what it was based on."""
+    """A decision on one submission. A rejection's `evidence` says what it was based on.
+
+    `reward` is what an accepted answer earns when the verifier meters the work (bandwidth:
+    per byte); None pays the campaign's reward. The market never pays more than that.
+    """
 
     assignment_id: str
     decision: Decision
     reason: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    reward: int | None = None
 
 
 @dataclass(frozen=True)

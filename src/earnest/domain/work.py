@@ -12,6 +12,7 @@ from earnest.domain.money import parse_amount, unit_cost
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domain/bandwidth.py
 
 
 class CampaignStatus(StrEnum):
@@ -160,6 +161,9 @@ class CampaignSpec:
     deadline: datetime | None = None
     verifier: str = "majority"
     quality: QualityPolicy = field(default_factory=QualityPolicy)
+    # What a kind of labor needs beyond the common fields (bandwidth: price per KB,
+    # allowlist, bytes per fetch), as plain JSON; checked by that kind's service.
+    terms: dict[str, Any] = field(default_factory=dict)
 
     @property
     def skill(self) -> str:
@@ -188,6 +192,11 @@ class CampaignSpec:
     @property
     def peer_reviewed(self) -> bool:
         return self.quality.review is ReviewMode.PEER
+
+    @property
+    def is_bandwidth(self) -> bool:
+        """Fetch jobs for bandwidth nodes, returned as a body with a signed metering record."""
+        return self.verifier == BANDWIDTH
 
     def _check_peer_review(self) -> None:
         if self.quality.review_reward <= 0:

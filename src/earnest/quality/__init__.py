@@ -2,6 +2,7 @@
 
 from earnest.domain.errors import InvalidInput
 from earnest.domain.verification import Verifier
+from earnest.quality.bandwidth import BandwidthVerifier
 from earnest.quality.boxes import BoxVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
@@ -22,6 +23,7 @@ _VERIFIERS: dict[str, Verifier] = {
         MultiLabelVerifier(),
         RatingVerifier(),
         PeerReviewVerifier(),
+        BandwidthVerifier(),
     )
 }
 
