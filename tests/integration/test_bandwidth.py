@@ -9,7 +9,6 @@ and byte cap) runs on SQLite only.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,24 +20,18 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market
 from earnest.cli import app
 from earnest.client import ApiError, Earnest
+from earnest.demo.bandwidth import TamperingNode, settle_all
 from earnest.demo.website import Page, Website, articles
 from earnest.domain.bandwidth import MeteringRecord, sha256_hex
 from earnest.domain.errors import InvalidInput
 from earnest.domain.money import unit_cost
-from earnest.node import Fetched, Node, NodeOptions, NodeReport, load_wallet
+from earnest.node import Node, NodeOptions, NodeReport, load_wallet
 from tests.e2e.helpers import deposit
 from tests.integration.quality_helpers import QualityMarket, problem
 
 PRICE = 40  # base units per 1,000 bytes
 CAP = 1_000  # the most one fetch earns; the pages here earn 40 to 250
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-class Cheat(Node):
-    """A node that injects an ad into every page, and signs what it returns."""
-
-    def returned_body(self, fetched: Fetched) -> bytes:
-        return fetched.body.replace(b"<body>", b"<body><script>buy()</script>")
 
 
 @pytest.fixture
@@ -89,23 +82,12 @@ def run(
     return node(options(qm, folder, name, **kw)).run()
 
 
-def settle(market: Market, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        market.settler.round()
-        with market.store.uow(readonly=True) as uow:
-            backlog = uow.payouts.backlog()
-        if not backlog.get("pending_count") and not backlog.get("batched_count"):
-            return
-    raise AssertionError(f"settlement backlog remains: {backlog}")
-
-
 def test_three_nodes_one_cheats_honest_ones_are_paid_per_byte(
     qm: QualityMarket, site: Website, tmp_path: Path
 ) -> None:
     pages = {f"{site.url}/articles/{i}": site.pages[f"/articles/{i}"].body for i in range(3)}
     requester, cid, budget = scrape(qm, list(pages))
-    cheat = run(qm, tmp_path, "cheat", Cheat)
+    cheat = run(qm, tmp_path, "cheat", TamperingNode)
     first, second = (run(qm, tmp_path, name) for name in ("honest1", "honest2"))
     assert (cheat.waiting, first.waiting, second.accepted) == (3, 3, 3)
 
@@ -139,7 +121,7 @@ def test_three_nodes_one_cheats_honest_ones_are_paid_per_byte(
     spent = sum(unit_cost(earned_by, fee) for earned_by in _rewards(qm.market, cid))
     assert (status["reserved"], status["spent"]) == (0, spent)
     assert status["escrow"] == budget - spent  # escrow paid bytes, never more
-    settle(qm.market)
+    assert settle_all(qm.market, timeout=30.0)
     for name in ("honest1", "honest2"):
         address = Wallet.load(tmp_path / f"{name}.json").address
         on_chain = qm.market.chain.token_balance(qm.market.chain.token_account(address))
