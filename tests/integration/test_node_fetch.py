@@ -17,7 +17,7 @@ from earnest.node import Fetcher, FetchRefused, Guard, Limits
 
 FAST = Limits(timeout=5.0, per_domain_rate=1000.0)
 PAGES = {
-    "/public": Page(b"<p>hello</p>" * 20),
+    "/public": Page(b"<p>hello</p>" * 20, cookie="session=tracked; Path=/"),
     "/private/secret": Page(b"secret"),
     "/go": Page(status=302, location="/public"),
     "/to-metadata": Page(status=302, location="http://169.254.169.254/latest/meta-data/"),
@@ -58,6 +58,16 @@ def test_robots_txt_is_honored_for_the_nodes_user_agent(site: Website) -> None:
     f.close()
     assert site.hits == ["/robots.txt", "/public"]  # cached, and the secret never asked for
     assert [c.kind for c in f.carried] == ["robots", "page"]
+
+
+def test_requests_carry_no_cookie_and_ask_for_the_bytes_as_sent(site: Website) -> None:
+    f = fetcher(Guard(allow_private=True))
+    for _ in range(2):
+        f.fetch(f"{site.url}/public", max_bytes=4096, allowed=anything)
+    f.close()
+    assert all("cookie" not in h for h in site.headers)  # the site's cookie was dropped
+    assert {h["accept-encoding"] for h in site.headers} == {"identity"}
+    assert all(h["user-agent"].startswith("EarnestNode/") for h in site.headers)
 
 
 def test_every_redirect_hop_passes_the_guard(site: Website) -> None:

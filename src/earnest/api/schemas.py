@@ -179,6 +179,9 @@ class BandwidthCampaignIn(Body):
     max_bytes: int = Field(256 << 10, ge=1, le=1 << 20, description="where nodes cut a body")
     lease_seconds: int = Field(120, ge=10, le=7 * 24 * 3600)
     deadline: datetime | None = None
+    min_reputation: float = Field(
+        0.0, ge=0, le=1, description="nodes' conservative score in the skill 'bandwidth'"
+    )
 
 
 class CampaignOut(BaseModel):

@@ -19,6 +19,7 @@ class Page:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     location: str | None = None  # a redirect's target
+    cookie: str | None = None  # a Set-Cookie header
 
 
 def articles(count: int, *, seed: int = 3, prefix: str = "/articles") -> dict[str, Page]:
@@ -34,13 +35,15 @@ def articles(count: int, *, seed: int = 3, prefix: str = "/articles") -> dict[st
 
 
 class Website:
-    """A threaded http.server with fixed pages; `hits` lists the paths asked for, in order."""
+    """A threaded http.server with fixed pages; `hits` lists the paths asked for, in order,
+    and `headers` the request headers that came with each."""
 
     def __init__(self, pages: dict[str, Page], *, robots: str | None = ALLOW_ALL) -> None:
         self.pages = dict(pages)
         if robots is not None:
             self.pages.setdefault("/robots.txt", Page(robots.encode(), content_type="text/plain"))
         self.hits: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -71,10 +74,13 @@ class Website:
             def do_GET(self) -> None:
                 with site._lock:
                     site.hits.append(self.path)
+                    site.headers.append({k.lower(): v for k, v in self.headers.items()})
                 page = site.pages.get(self.path, Page(b"not found", 404, "text/plain"))
                 self.send_response(page.status)
                 if page.location:
                     self.send_header("location", page.location)
+                if page.cookie:
+                    self.send_header("set-cookie", page.cookie)
                 self.send_header("content-type", page.content_type)
                 self.send_header("content-length", str(len(page.body)))
                 self.end_headers()

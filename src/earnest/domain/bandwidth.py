@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from earnest.domain.errors import InvalidInput
 from earnest.domain.money import parse_amount
 from earnest.domain.verification import canonical_json
-from earnest.domain.work import BANDWIDTH, CampaignSpec, ReviewMode
+from earnest.domain.work import BANDWIDTH, CampaignSpec, QualityPolicy, ReviewMode
 
 __all__ = ["BANDWIDTH", "BandwidthTerms", "MeteringRecord", "normalize", "normalized_sha256"]
 
@@ -237,8 +237,12 @@ def campaign_spec(
     instructions: str = "",
     lease_seconds: int = 120,
     deadline: datetime | None = None,
+    min_reputation: float = 0.0,
 ) -> CampaignSpec:
-    """The bandwidth template: URLs as tasks, k = `overlap` nodes each, `reward` the cap."""
+    """The bandwidth template: URLs as tasks, k = `overlap` nodes each, `reward` the cap.
+
+    `min_reputation` keeps out nodes whose conservative score in the skill "bandwidth"
+    (built by agreeing and disagreeing fetches) is lower."""
     return CampaignSpec(
         type=BANDWIDTH,
         title=title,
@@ -251,6 +255,7 @@ def campaign_spec(
         lease_seconds=lease_seconds,
         deadline=deadline,
         verifier=BANDWIDTH,
+        quality=QualityPolicy(min_reputation=min_reputation),
         terms=terms.as_dict(),
     )
 
@@ -260,7 +265,7 @@ def check_spec(spec: CampaignSpec) -> BandwidthTerms:
     terms = BandwidthTerms.of(spec.terms)
     if spec.input_schema != INPUT_SCHEMA:
         raise InvalidInput(
-            "a bandwidth campaign's tasks are {\"url\": ...}; create it with "
+            'a bandwidth campaign\'s tasks are {"url": ...}; create it with '
             "POST /v1/bandwidth/campaigns"
         )
     q = spec.quality

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -22,9 +23,8 @@ from earnest.node.guard import FetchRefused, Guard, guarded_transport
 from earnest.node.robots import Answer, RobotsCache
 
 AGENT = "EarnestNode"  # the token robots.txt rules name
-USER_AGENT = (
-    f"{AGENT}/{__version__} (+https://github.com/earnest-market/earnest/blob/main/docs/node.md)"
-)
+# Sites see who fetches and where to read why (docs/node.md is published there).
+USER_AGENT = f"{AGENT}/{__version__} (+https://earnest.dev/node)"
 MAX_REDIRECTS = 5
 ROBOTS_MAX_BYTES = 500 << 10  # RFC 9309: crawlers must parse at least 500 KiB
 MAX_HOSTS = 10_000
@@ -142,11 +142,14 @@ class Fetcher:
     carried: list[Carried] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # No cookie is ever stored or sent: jobs of different requesters share this client.
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self.http = httpx.Client(
             transport=guarded_transport(self.guard),
             timeout=self.limits.timeout,
             follow_redirects=False,
             trust_env=False,
+            cookies=no_cookies,
             # The body is metered and hashed as sent: no compression to undo, no guessing.
             headers={"user-agent": USER_AGENT, "accept-encoding": "identity"},
         )

@@ -35,6 +35,7 @@ def create(body: BandwidthCampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
         overlap=body.overlap,
         lease_seconds=body.lease_seconds,
         deadline=body.deadline,
+        min_reputation=body.min_reputation,
     )
     return CampaignOut.of(
         campaigns.create_campaign(
