@@ -20,7 +20,8 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market
 from earnest.cli import app
 from earnest.client import ApiError, Earnest
-from earnest.demo.bandwidth import TamperingNode, settle_all
+from earnest.demo.bandwidth import TamperingNode
+from earnest.demo.funds import settle_all
 from earnest.demo.website import Page, Website, articles
 from earnest.domain.bandwidth import MeteringRecord, sha256_hex
 from earnest.domain.errors import InvalidInput

@@ -22,6 +22,7 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market, build_market
 from earnest.client import Earnest
 from earnest.config import Settings
+from earnest.demo.funds import faucet_deposit, settle_all
 from earnest.demo.server import BackgroundServer
 from earnest.demo.website import Website, articles
 from earnest.domain.money import format_units, unit_cost
@@ -84,16 +85,9 @@ def _post_scrape(
     """The requester deposits on chain, posts the URLs with their terms, funds the escrow."""
     wallet = Wallet.generate()
     budget = o.pages * o.overlap * unit_cost(o.reward, market.settings.fee_bps)
-    market.chain.faucet(wallet.address, budget)
-    raw = wallet.deposit_transaction(
-        mint=market.chain.mint,
-        decimals=market.chain.decimals,
-        vault=market.chain.vault,
-        amount=budget,
-        blockhash=market.chain.latest_blockhash(),
-    )
+    signature = faucet_deposit(market, wallet, budget)
     api = Earnest.sign_in(url, wallet)
-    api.deposit(market.chain.submit(raw))
+    api.deposit(signature)
     cid: str = api.create_bandwidth_campaign(
         title="Scrape the articles",
         allowlist=["127.0.0.1"],
@@ -142,19 +136,6 @@ def _collect(requester: Earnest, cid: str, site: Website, say: Console) -> bool:
     )
     say.print(f"Requester received {len(rows)} results; bodies match the site: {match}")
     return match and len(rows) == len(site.pages) - 1  # every page but robots.txt
-
-
-def settle_all(market: Market, timeout: float = 60.0) -> bool:
-    """Pay everything owed on chain (batched SPL transfers with the receipts' Merkle root);
-    False if a backlog remains after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        market.settler.round()
-        with market.store.uow(readonly=True) as uow:
-            backlog = uow.payouts.backlog()
-        if not backlog.get("pending_count") and not backlog.get("batched_count"):
-            return True
-    return False
 
 
 def _summary(
