@@ -162,6 +162,8 @@ def node(
     campaign: Annotated[str | None, typer.Option(help="take jobs of this campaign only")] = None,
 ) -> None:
     """Share bandwidth: fetch public pages for scraping jobs and earn per byte (docs/node.md)."""
+    import httpx
+
     from earnest.node import Node, NodeOptions
 
     home = Path.home() / ".earnest"
@@ -186,6 +188,9 @@ def node(
         report = runner.run()
     except KeyboardInterrupt:
         report = runner.report
+    except httpx.TransportError as exc:
+        console.print(f"[red]error:[/red] cannot reach the market at {url}: {exc}")
+        raise typer.Exit(2) from exc
     print(json.dumps(report.as_dict()))
 
 

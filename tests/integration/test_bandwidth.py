@@ -180,6 +180,9 @@ def test_the_api_keeps_fetch_jobs_for_nodes_and_checks_every_fetch(
     verdict = node.submit_fetch(job, record.as_dict(), forged, body)
     assert verdict["decision"] == "reject"
     assert "signature does not verify" in verdict["reason"]
+    appeal = node.appeal(job, "the body is the page as the site sent it")
+    requester.decide_appeal(appeal["id"], True, "the page is right; paying the bytes")
+    assert node.assignment(job)["reward"] == PRICE  # an overturn pays the metered bytes
 
     second = node.claim()
     assert node.release(second["assignment"]["id"])["status"] == "expired"

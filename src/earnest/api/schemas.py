@@ -33,7 +33,9 @@ class SessionIn(Body):
     message: str = Field(max_length=2000)
     signature: str = Field(min_length=64, max_length=100)
     kind: str = Field(
-        "person", description="'person', or 'agent' for an AI agent working as a worker"
+        "person",
+        description="'person', 'agent' for an AI agent working as a worker, or 'node' for a "
+        "bandwidth node (fetch jobs only); fixed at an address's first sign-in",
     )
 
 

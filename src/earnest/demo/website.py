@@ -51,6 +51,7 @@ class Website:
 
     @property
     def url(self) -> str:
+        """The site's base URL, http://127.0.0.1:<port>."""
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -63,6 +64,7 @@ class Website:
         self.server.serve_forever(poll_interval=0.05)  # a short poll makes stop() quick
 
     def stop(self) -> None:
+        """Stop serving and release the port."""
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)

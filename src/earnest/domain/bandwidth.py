@@ -205,6 +205,7 @@ class MeteringRecord:
         return canonical_json(asdict(self)).encode()
 
     def as_dict(self) -> dict[str, Any]:
+        """The record as JSON values (what the node sends, in the Earnest-Metering header)."""
         return asdict(self)
 
     @classmethod

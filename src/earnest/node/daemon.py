@@ -62,6 +62,7 @@ class NodeReport:
     stopped: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON values (`earnest node` prints it last)."""
         return asdict(self)
 
 

@@ -195,7 +195,8 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
         finally:
-            self.carried.append(Carried(kind, url, got.status, len(got.body)))
+            if got.status:  # a refused or failed connection carried nothing
+                self.carried.append(Carried(kind, url, got.status, len(got.body)))
         return got
 
     def _read(self, response: httpx.Response, limit: int, got: _Response) -> None:
@@ -223,4 +224,5 @@ class Fetcher:
         return done
 
     def close(self) -> None:
+        """Close the node's HTTP connections."""
         self.http.close()

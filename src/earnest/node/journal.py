@@ -26,6 +26,7 @@ class CapReached(FetchRefused):
 
 
 def utc_now() -> datetime:
+    """The time the log and the cap go by (aware, UTC)."""
     return datetime.now(UTC)
 
 
@@ -62,6 +63,7 @@ class Journal:
         return total
 
     def close(self) -> None:
+        """Close the log file (entries are already on disk: each write flushes)."""
         self._file.close()
 
 
@@ -106,5 +108,6 @@ class DailyCap:
             )
 
     def spend(self, size: int) -> None:
+        """Count `size` bytes carried today."""
         self._roll()
         self.used += size

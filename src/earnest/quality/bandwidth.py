@@ -92,6 +92,7 @@ class BandwidthVerifier:
     name = BANDWIDTH
 
     def verify(self, given: VerificationInput) -> Outcome:
+        """Verdicts on a URL's pending fetches (module docstring), pay metered per byte."""
         terms = BandwidthTerms.of(given.terms)
         url = str(given.task.data.get("url", ""))
         counted = [s for s in given.submissions if s.status in _COUNTED]
