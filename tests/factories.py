@@ -12,6 +12,7 @@ from typing import Any
 
 from earnest.adapters.chain import Wallet
 from earnest.bootstrap import Market
+from earnest.demo.funds import faucet_deposit
 from earnest.domain.work import Campaign, CampaignSpec
 from earnest.services import campaigns, funds, uploads, work
 from earnest.services.identity import SESSION_SCOPES, Principal
@@ -74,25 +75,12 @@ def unit_cost(market: Market, reward: int = REWARD) -> int:
     return reward + reward * market.settings.fee_bps // 10_000
 
 
-def send_deposit(market: Market, wallet: Wallet, amount: int) -> str:
-    """Move `amount` tokens from the wallet to the vault on chain; the signature."""
-    raw = wallet.deposit_transaction(
-        mint=market.chain.mint,
-        decimals=market.chain.decimals,
-        vault=market.chain.vault,
-        amount=amount,
-        blockhash=market.chain.latest_blockhash(),
-    )
-    return market.chain.submit(raw)
-
-
 def funded_requester(
     market: Market, amount: int, *, clock: Clock | None = None
 ) -> tuple[Wallet, Principal]:
     """A new wallet given `amount` tokens by the faucet, all deposited and credited."""
     wallet = Wallet.generate()
-    market.chain.faucet(wallet.address, amount)
-    signature = send_deposit(market, wallet, amount)
+    signature = faucet_deposit(market, wallet, amount)
     who = principal(wallet.address)
     credited = funds.record_deposit(
         who, signature, store=market.store, chain=market.chain, clock=clock or market.clock

@@ -71,7 +71,9 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
     scenario: Annotated[
         str | None,
-        typer.Option(help="labeling | local | bugs | field | all: each kind of labor, end to end"),
+        typer.Option(
+            help="labeling | bandwidth | local | bugs | field | all: each kind of labor, end to end"
+        ),
     ] = None,
 ) -> None:
     """A whole market on a fresh SQLite file and LocalChain, worked by a simulated crowd."""
@@ -239,6 +241,70 @@ def chain_init(
     out.print(
         f"EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={shown} EARNEST_MINT={done.mint}", soft_wrap=True
     )
+
+
+@app.command()
+def node(
+    url: Url = "http://127.0.0.1:8000",
+    keypair: Annotated[
+        Path | None, typer.Option(help="the node's key, created (mode 0600) if missing")
+    ] = None,
+    log: Annotated[
+        Path | None, typer.Option(help="append-only JSON Lines log of every request carried")
+    ] = None,
+    allow_private: Annotated[
+        bool, typer.Option(help="also fetch loopback, private and link-local addresses")
+    ] = False,
+    max_bytes_per_day: Annotated[
+        int, typer.Option(min=0, help="bytes carried per UTC day, at most")
+    ] = 1_073_741_824,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="bytes read from one response, at most")
+    ] = 1_048_576,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="seconds per request, body included")
+    ] = 10.0,
+    per_domain_rate: Annotated[
+        float, typer.Option(min=0.001, help="requests per second to one host, at most")
+    ] = 1.0,
+    once: Annotated[
+        bool, typer.Option(help="stop when no job is waiting or the day's bytes are spent")
+    ] = False,
+    max_jobs: Annotated[int | None, typer.Option(min=1, help="stop after this many jobs")] = None,
+    poll: Annotated[float, typer.Option(min=0.1, help="seconds between polls when idle")] = 5.0,
+    campaign: Annotated[str | None, typer.Option(help="take jobs of this campaign only")] = None,
+) -> None:
+    """Share bandwidth: fetch public pages for scraping jobs and earn per byte (docs/node.md)."""
+    import httpx
+
+    from earnest.node import Node, NodeOptions
+
+    home = Path.home() / ".earnest"
+    log = log or home / "node-log.jsonl"
+    options = NodeOptions(
+        market_url=url,
+        keypair=keypair or home / "node-keypair.json",
+        log_path=log,
+        allow_private=allow_private,
+        max_bytes_per_day=max_bytes_per_day,
+        max_bytes=max_bytes,
+        timeout=timeout,
+        per_domain_rate=per_domain_rate,
+        once=once,
+        max_jobs=max_jobs,
+        poll_seconds=poll,
+        campaign_id=campaign,
+    )
+    runner = Node(options)
+    console.print(f"node {runner.wallet.address} on {url}; log {log}")
+    try:
+        report = runner.run()
+    except KeyboardInterrupt:
+        report = runner.report
+    except httpx.TransportError as exc:
+        console.print(f"[red]error:[/red] cannot reach the market at {url}: {exc}")
+        raise typer.Exit(2) from exc
+    print(json.dumps(report.as_dict()))
 
 
 def _client(url: str, api_key: str) -> Any:

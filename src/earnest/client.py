@@ -10,6 +10,7 @@ twice. Errors arrive as `ApiError` (an EarnestError) with the server's problem J
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ import httpx
 
 from earnest.adapters.chain.wallet import Wallet
 from earnest.domain.errors import EarnestError
+from earnest.domain.verification import canonical_json
 
 __all__ = ["ApiError", "AsyncEarnest", "Earnest"]
 
@@ -148,11 +150,37 @@ class _Endpoints:
             "POST", f"/v1/assignments/{assignment_id}/submit", json_body={"answer": answer}
         )
 
+    def release(self, assignment_id: str) -> Any:
+        """Give a lease back unanswered; the task goes to someone else at once."""
+        return self._call("POST", f"/v1/assignments/{assignment_id}/release")
+
     def assignments(self) -> Any:
         return self._call("GET", "/v1/assignments")
 
     def assignment(self, assignment_id: str) -> Any:
         return self._call("GET", f"/v1/assignments/{assignment_id}")
+
+    # bandwidth
+    def create_bandwidth_campaign(self, **order: Any) -> Any:
+        """A scrape: title, allowlist, price_per_kb, reward (the cap per fetch), overlap (k
+        nodes per URL), max_bytes; then upload {"data": {"url": ...}} rows and fund it."""
+        return self._call("POST", "/v1/bandwidth/campaigns", json_body=order)
+
+    def submit_fetch(
+        self, assignment_id: str, record: dict[str, Any], signature: str, body: bytes
+    ) -> Any:
+        """Return a fetch job: the body as fetched and the node's signed metering record."""
+        metering = base64.urlsafe_b64encode(canonical_json(record).encode()).rstrip(b"=")
+        return self._call(
+            "POST",
+            f"/v1/assignments/{assignment_id}/fetch",
+            content=body,
+            headers={
+                "content-type": "application/octet-stream",
+                "earnest-metering": metering.decode(),
+                "earnest-signature": signature,
+            },
+        )
 
     # quality and protections
     def my_quality(self) -> Any:
@@ -287,6 +315,15 @@ class Earnest(_Endpoints):
                 response.read()
                 _raise_for(response)
             yield from response.iter_lines()
+
+    def fetched_body(self, campaign_id: str, task_id: int) -> bytes:
+        """The body the nodes agreed on for a resolved task of my bandwidth campaign."""
+        response = self.http.get(
+            f"/v1/campaigns/{campaign_id}/tasks/{task_id}/body",
+            headers=_headers(self.token, "GET", None),
+        )
+        _raise_for(response)
+        return response.content
 
     def close_client(self) -> None:
         self.http.close()

@@ -16,6 +16,7 @@ from solders.signature import Signature
 from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market
 from earnest.client import ApiError, Earnest
+from earnest.demo.funds import settle_all
 from earnest.domain.money import unit_cost
 from earnest.domain.receipts import verify_proof
 from tests.e2e.helpers import campaign_spec, deposit, task_row, truth
@@ -38,17 +39,6 @@ def _work_until_idle(
             answer = truth(n + 1)
         verdicts.append(worker.submit(lease["assignment"]["id"], answer) | {"n": n})
     return verdicts
-
-
-def _settle(market: Market, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        market.settler.round()
-        with market.store.uow(readonly=True) as uow:
-            backlog = uow.payouts.backlog()
-        if not backlog.get("pending_count") and not backlog.get("batched_count"):
-            return
-    raise AssertionError(f"settlement backlog remains: {backlog}")
 
 
 def test_whole_story(sqlite_market: Market, sign_in: Callable[..., Earnest], base_url: str) -> None:
@@ -124,7 +114,7 @@ def test_whole_story(sqlite_market: Market, sign_in: Callable[..., Earnest], bas
     assert status["escrow"] == budget - accepted * unit_cost(1_000, fee_bps)
 
     # settlement pays every accepted unit on chain
-    _settle(market)
+    assert settle_all(market, timeout=30.0), "a settlement backlog remains"
     signer = Pubkey.from_string(market.crypto.market_address)
     for wallet, worker in zip(wallets, workers, strict=True):
         payouts = worker.payouts()

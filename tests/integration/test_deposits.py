@@ -10,6 +10,7 @@ from solders.transaction import Transaction
 
 from earnest.adapters.chain import Wallet, instructions
 from earnest.bootstrap import Market
+from earnest.demo.funds import send_deposit
 from earnest.domain import ledger
 from earnest.domain.errors import (
     AlreadyDone,
@@ -27,7 +28,6 @@ from tests.factories import (
     funded_requester,
     ledger_balances,
     principal,
-    send_deposit,
     token_balance,
 )
 

@@ -99,6 +99,9 @@ def _broken(rule: str, m: Module, name: str) -> bool:
     if rule == "inner_layers_point_inward":
         inner = m.under("earnest.services") or m.under("earnest.domain")
         return inner and _names(name, "earnest.api", "earnest.adapters", "earnest.cli")
+    if rule == "node_talks_through_the_sdk":
+        market = ("earnest.services", "earnest.api", "earnest.adapters.store", "earnest.bootstrap")
+        return m.under("earnest.node") and _names(name, *market)
     raise AssertionError(rule)
 
 
@@ -108,6 +111,7 @@ RULES = [
     "sqlalchemy_in_store_adapter",
     "http_exception",
     "inner_layers_point_inward",
+    "node_talks_through_the_sdk",
 ]
 
 
@@ -146,6 +150,7 @@ def _fake(name: str, source: str) -> Module:
         ("inner_layers_point_inward", "earnest.services.x", "from earnest.api import deps"),
         ("inner_layers_point_inward", "earnest.domain.x", "from ..adapters import store"),
         ("inner_layers_point_inward", "earnest.services.x", "import earnest.cli"),
+        ("node_talks_through_the_sdk", "earnest.node.x", "from earnest.services import work"),
     ],
 )
 def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
@@ -170,6 +175,7 @@ def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
         ("sqlalchemy_in_store_adapter", "earnest.adapters.store.x", "import sqlalchemy"),
         ("http_exception", "earnest.api.x", "from fastapi import HTTPException"),
         ("inner_layers_point_inward", "earnest.api.x", "from earnest.adapters import store"),
+        ("node_talks_through_the_sdk", "earnest.node.x", "from earnest.client import Earnest"),
     ],
 )
 def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from earnest.domain.work import Assignment, Campaign
 from earnest.services.ports import ApiKeyRecord, PayoutRecord
 from earnest.services.ports_quality import AppealRecord, PeerReview
+from earnest.services.work import SubmitResult
 
 MAX_AMOUNT = 2**63 - 1
 
@@ -32,7 +33,9 @@ class SessionIn(Body):
     message: str = Field(max_length=2000)
     signature: str = Field(min_length=64, max_length=100)
     kind: str = Field(
-        "person", description="'person', or 'agent' for an AI agent working as a worker"
+        "person",
+        description="'person', 'agent' for an AI agent working as a worker, or 'node' for a "
+        "bandwidth node (fetch jobs only); fixed at an address's first sign-in",
     )
 
 
@@ -162,6 +165,27 @@ class CampaignIn(Body):
     quality: QualityIn = Field(default_factory=QualityIn)
 
 
+class BandwidthCampaignIn(Body):
+    """A scrape: URLs as tasks, each fetched by `overlap` nodes, paid per KB up to `reward`."""
+
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str = Field("", max_length=20000)
+    allowlist: list[str] = Field(
+        min_length=1, max_length=1000, description="domains (and their subdomains) or IPs"
+    )
+    price_per_kb: int = Field(gt=0, le=MAX_AMOUNT, strict=True, description="per 1,000 bytes")
+    reward: int = Field(
+        gt=0, le=MAX_AMOUNT, strict=True, description="the most one fetch earns (escrow unit)"
+    )
+    overlap: int = Field(3, ge=1, le=15, description="k: nodes that fetch each URL")
+    max_bytes: int = Field(256 << 10, ge=1, le=1 << 20, description="where nodes cut a body")
+    lease_seconds: int = Field(120, ge=10, le=7 * 24 * 3600)
+    deadline: datetime | None = None
+    min_reputation: float = Field(
+        0.0, ge=0, le=1, description="nodes' conservative score in the skill 'bandwidth'"
+    )
+
+
 class CampaignOut(BaseModel):
     id: str
     requester: str
@@ -179,6 +203,7 @@ class CampaignOut(BaseModel):
     deadline: datetime | None
     verifier: str
     quality: dict[str, Any]
+    terms: dict[str, Any] = Field(default_factory=dict, description="bandwidth: price, allowlist")
     status: str
     created_at: datetime
 
@@ -202,6 +227,7 @@ class CampaignOut(BaseModel):
             deadline=s.deadline,
             verifier=s.verifier,
             quality=s.quality.as_dict(),
+            terms=s.terms,
             status=c.status.value,
             created_at=c.created_at,
         )
@@ -271,6 +297,9 @@ class ClaimOut(BaseModel):
     instructions: str
     output_schema: dict[str, Any]
     reward: int
+    terms: dict[str, Any] = Field(
+        default_factory=dict, description="a fetch job's terms: allowlist, max_bytes, price"
+    )
 
 
 class SubmitIn(Body):
@@ -282,6 +311,15 @@ class SubmitOut(BaseModel):
     decision: str
     reason: str
     receipt_id: str | None
+
+    @classmethod
+    def of(cls, r: SubmitResult) -> SubmitOut:
+        return cls(
+            assignment=AssignmentOut.of(r.assignment),
+            decision=r.decision.value,
+            reason=r.reason,
+            receipt_id=r.receipt_id,
+        )
 
 
 class ReviewIn(Body):

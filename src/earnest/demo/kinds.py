@@ -14,8 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from earnest.client import ApiError, Earnest
-from earnest.demo.scenarios import Scenario, Stage
+from earnest.demo.bandwidth import BandwidthOptions, run_bandwidth
+from earnest.demo.scenarios import Runner, Stage, stage_runner
 
 REWARD = 20_000
 LABELS = {
@@ -200,9 +203,17 @@ def _parity(n: int) -> str:
     return "even" if n % 2 == 0 else "odd"
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "labeling": labeling,
-    "local": local,
-    "bugs": bugs,
-    "field": field,
+def bandwidth(console: Console) -> dict[str, Any]:
+    """Nodes fetch a web site for a scrape job; a node that alters pages is caught."""
+    done = run_bandwidth(BandwidthOptions(), console)
+    keys = ("verified", "rejected", "reconciled")
+    return {k: done[k] for k in keys} | {"tokens_paid": done["base_units_paid"]}
+
+
+SCENARIOS: dict[str, Runner] = {
+    "labeling": stage_runner("labeling", labeling),
+    "bandwidth": bandwidth,
+    "local": stage_runner("local", local),
+    "bugs": stage_runner("bugs", bugs),
+    "field": stage_runner("field", field),
 }

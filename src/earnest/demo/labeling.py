@@ -23,6 +23,7 @@ from earnest.bootstrap import Market, build_market
 from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.crowd import INPUT_SCHEMA, OUTPUT_SCHEMA, SimWorker, make_crowd, make_tasks
+from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import ServerProcess
 from earnest.domain.money import format_units
 from earnest.services.campaigns import results
@@ -91,15 +92,7 @@ def _deposit_on_chain(settings: Settings, o: DemoOptions) -> tuple[Wallet, str, 
     try:
         budget = _budget(o, settings.fee_bps)
         requester = Wallet.generate()
-        market.chain.faucet(requester.address, budget)
-        raw = requester.deposit_transaction(
-            mint=market.chain.mint,
-            decimals=market.chain.decimals,
-            vault=market.chain.vault,
-            amount=budget,
-            blockhash=market.chain.latest_blockhash(),
-        )
-        return requester, market.chain.submit(raw), budget
+        return requester, faucet_deposit(market, requester, budget), budget
     finally:
         market.close()
 

@@ -22,6 +22,7 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market, build_market
 from earnest.client import Earnest
 from earnest.config import Settings
+from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import BackgroundServer
 from earnest.services.funds import settlement_stats
 from earnest.services.reconcile import reconcile
@@ -57,16 +58,7 @@ class Stage:
 
     def _deposit(self, api: Earnest, wallet: Wallet, amount: int) -> None:
         """Tokens from the faucet to `wallet`, sent to the vault on chain, credited once."""
-        chain = self.market.chain
-        chain.faucet(wallet.address, amount)
-        raw = wallet.deposit_transaction(
-            mint=chain.mint,
-            decimals=chain.decimals,
-            vault=chain.vault,
-            amount=amount,
-            blockhash=chain.latest_blockhash(),
-        )
-        api.deposit(chain.submit(raw))
+        api.deposit(faucet_deposit(self.market, wallet, amount))
 
 
 Scenario = Callable[[Stage], list[str]]  # returns the campaigns it ran
@@ -117,9 +109,15 @@ def _summary(market: Market, campaigns: list[str]) -> dict[str, Any]:
     }
 
 
-def run_scenarios(
-    names: list[str], scenarios: dict[str, Scenario], console: Console
-) -> dict[str, Any]:
+Runner = Callable[[Console], dict[str, Any]]  # a whole scenario: its summary
+
+
+def stage_runner(name: str, scenario: Scenario) -> Runner:
+    """A scenario that works on a Stage, as a Runner on its own fresh market."""
+    return lambda console: run_scenario(name, scenario, console)
+
+
+def run_scenarios(names: list[str], runners: dict[str, Runner], console: Console) -> dict[str, Any]:
     """Run the named scenarios; the summary per scenario and `reconciled` over all."""
-    done = {name: run_scenario(name, scenarios[name], console) for name in names}
+    done = {name: runners[name](console) for name in names}
     return {"scenarios": done, "reconciled": all(d["reconciled"] for d in done.values())}

@@ -65,6 +65,8 @@ class VerificationInput:
     key `model_voter(prediction.model)`. `facts` holds what the market measured about
     a submission outside the verifier (a sandbox run of a bug reproducer), by assignment id:
     re-running the measurement gives the same facts, so the verdict can still be re-checked.
+    `terms` are the campaign's kind-specific terms (bandwidth: the price per KB a verifier
+    meters the reward with).
     """
 
     task: Task
@@ -76,6 +78,7 @@ class VerificationInput:
     priors: tuple[float, ...] = ()
     classes: tuple[Any, ...] = ()
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    terms: Mapping[str, Any] = field(default_factory=dict)
 
     def pending(self) -> tuple[Submission, ...]:
         return tuple(s for s in self.submissions if s.status is AssignmentStatus.SUBMITTED)
@@ -83,12 +86,17 @@ class VerificationInput:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A decision on one submission. A rejection's `evidence` says what it was based on."""
+    """A decision on one submission. A rejection's `evidence` says what it was based on.
+
+    `reward` is what an accepted answer earns when the verifier meters the work (bandwidth:
+    per byte); None pays the campaign's reward. The market never pays more than that.
+    """
 
     assignment_id: str
     decision: Decision
     reason: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    reward: int | None = None
 
 
 @dataclass(frozen=True)

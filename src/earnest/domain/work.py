@@ -14,6 +14,7 @@ MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 # Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
 PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})
+BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domain/bandwidth.py
 
 
 class CampaignStatus(StrEnum):
@@ -162,6 +163,9 @@ class CampaignSpec:
     deadline: datetime | None = None
     verifier: str = "majority"
     quality: QualityPolicy = field(default_factory=QualityPolicy)
+    # What a kind of labor needs beyond the common fields (bandwidth: price per KB,
+    # allowlist, bytes per fetch), as plain JSON; checked by that kind's service.
+    terms: dict[str, Any] = field(default_factory=dict)
 
     @property
     def skill(self) -> str:
@@ -190,6 +194,11 @@ class CampaignSpec:
     @property
     def peer_reviewed(self) -> bool:
         return self.quality.review is ReviewMode.PEER
+
+    @property
+    def is_bandwidth(self) -> bool:
+        """Fetch jobs for bandwidth nodes, returned as a body with a signed metering record."""
+        return self.verifier == BANDWIDTH
 
     def _check_peer_review(self) -> None:
         if self.quality.review_reward <= 0:

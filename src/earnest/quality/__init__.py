@@ -2,6 +2,7 @@
 
 from earnest.domain.errors import InvalidInput
 from earnest.domain.verification import Verifier
+from earnest.quality.bandwidth import BandwidthVerifier
 from earnest.quality.boxes import BoxVerifier
 from earnest.quality.bugs import BugReproducerVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
@@ -28,6 +29,7 @@ _VERIFIERS: dict[str, Verifier] = {
         LocalReportVerifier(),
         FieldEvidenceVerifier(),
         BugReproducerVerifier(),
+        BandwidthVerifier(),
     )
 }
 

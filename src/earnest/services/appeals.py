@@ -282,7 +282,8 @@ def _overturn(
         raise NotFound("the appealed assignment is gone")
     text = f"rejection overturned on appeal: {reason}"
     evidence = dict(a.evidence or {}) | {"appeal": appeal.id, "rejected_for": a.reason}
-    reward = campaign.spec.reward
+    # Metered work (bandwidth) is paid what it would have earned, never above the cap.
+    reward = min(int(evidence.get("metered_reward", campaign.spec.reward)), campaign.spec.reward)
     if not uow.assignments.decide(
         a.id,
         AssignmentStatus.ACCEPTED,
@@ -299,7 +300,8 @@ def _overturn(
     receipt_id = issue_receipt(
         uow, campaign, a.task_id, sub, "accept", text, reward, crypto, now, rand, slot="appeal"
     )
-    owe(uow, campaign, a.worker, receipt_id, a.id, now, rand)
+    if reward > 0:
+        owe(uow, campaign, a.worker, receipt_id, a.id, now, rand, reward=reward)
 
 
 def _cover_from_requester(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from earnest.domain import ledger
+from earnest.domain import bandwidth, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
 from earnest.domain.money import unit_cost
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
@@ -26,6 +26,8 @@ def create_campaign(
     compile_schema(spec.input_schema, "input_schema")
     compile_schema(spec.output_schema, "output_schema")
     verifier_for(spec.verifier)
+    if spec.is_bandwidth:
+        bandwidth.check_spec(spec)
     if spec.quality.predictor:
         load_predictor(spec.quality.predictor, spec.quality.predictor_options)
     if spec.verifier == "dawid_skene" and not classes_of(spec.output_schema):
@@ -84,6 +86,7 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
         assignments = uow.assignments.counts(campaign_id)
         escrow = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
         outstanding = uow.assignments.outstanding(campaign_id)
+        rewards = uow.assignments.accepted_rewards(campaign_id)
         reviews = uow.peer_reviews.paid_count(campaign_id) if campaign.spec.peer_reviewed else 0
     fee_bps, quality = campaign.fee_bps, campaign.spec.quality
     return {
@@ -92,7 +95,8 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
         "assignments": assignments,
         "escrow": escrow,
         "reserved": outstanding * campaign.unit_cost,
-        "spent": assignments["accepted"] * unit_cost(campaign.spec.reward, fee_bps)
+        # Summed per reward: metered work (bandwidth) is paid a different reward per answer.
+        "spent": sum(n * unit_cost(reward, fee_bps) for reward, n in rewards.items())
         + reviews * unit_cost(quality.review_reward, fee_bps),
     }
 

@@ -18,7 +18,7 @@ SCOPES = frozenset(
     {"campaigns:read", "campaigns:write", "tasks:write", "results:read", "funds:write", "work"}
 )
 SESSION_SCOPES = tuple(sorted(SCOPES))
-PARTY_KINDS = ("person", "agent")
+PARTY_KINDS = ("person", "agent", "node")  # node: a bandwidth node (earnest node)
 
 
 @dataclass(frozen=True)

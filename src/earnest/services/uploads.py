@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.errors import Conflict, InvalidInput, SchemaViolation
 from earnest.domain.work import Campaign, CampaignStatus
 from earnest.quality.predictors import Predictor, load_predictor
@@ -68,6 +69,7 @@ class _Checks:
     validate_out: Any
     peer: bool
     predictor: Predictor | None
+    fetch: BandwidthTerms | None  # a bandwidth campaign's URLs must be in its allowlist
 
     @classmethod
     def of(cls, campaign: Campaign) -> _Checks:
@@ -77,6 +79,7 @@ class _Checks:
             compile_schema(spec.output_schema, "output_schema"),
             spec.peer_reviewed,
             load_predictor(q.predictor, q.predictor_options) if q.predictor else None,
+            BandwidthTerms.of(spec.terms) if spec.is_bandwidth else None,
         )
 
 
@@ -133,12 +136,21 @@ def _task_problem(value: Any, checks: _Checks) -> str | None:
     problem = first_error(checks.validate_in, value["data"])
     if problem:
         return f"data {problem}"
+    if checks.fetch is not None:
+        return _fetch_problem(value, checks.fetch)
     gold = value.get("gold")
     if gold is None:
         return None
     if checks.peer:
         return _gold_review_problem(gold, checks.validate_out)
     return _gold_problem(gold, checks.validate_out)
+
+
+def _fetch_problem(value: dict[str, Any], terms: BandwidthTerms) -> str | None:
+    """A fetch job: a URL the campaign's terms allow, checked by nodes, never by gold."""
+    if value.get("gold") is not None or value.get("prediction") is not None:
+        return "a bandwidth task is a URL only: nodes check each other, without gold or predictions"
+    return terms.url_problem(value["data"]["url"])
 
 
 def _gold_problem(gold: Any, validate_out: Any) -> str | None:

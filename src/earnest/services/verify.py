@@ -74,6 +74,7 @@ def verify_task(
         priors=_priors(learned.get(PRIORS)),
         classes=classes,
         facts=uow.facts.of_task(task.id) if campaign.spec.verifier in MEASURED else {},
+        terms=campaign.spec.terms,
     )
     return verifier_for(campaign.spec.verifier).verify(given)
 
@@ -185,7 +186,7 @@ def decide(
     """
     gold = task.is_gold
     accepted = verdict.decision is Decision.ACCEPT
-    reward = campaign.spec.reward if accepted else 0
+    reward = accepted_reward(campaign, verdict) if accepted else 0
     status = AssignmentStatus.ACCEPTED if accepted else AssignmentStatus.REJECTED
     if not uow.assignments.decide(
         sub.assignment_id, status, verdict.reason, reward, now, verdict.evidence
@@ -212,9 +213,17 @@ def decide(
         now,
         rand,
     )
-    if accepted:
-        owe(uow, campaign, sub.worker, receipt_id, sub.assignment_id, now, rand)
+    if reward > 0:  # metered work may earn nothing (an empty page): no payout to owe
+        owe(uow, campaign, sub.worker, receipt_id, sub.assignment_id, now, rand, reward=reward)
     return receipt_id
+
+
+def accepted_reward(campaign: Campaign, verdict: Verdict) -> int:
+    """What an accepted answer earns: the verifier's metered reward if it gives one, never
+    more than the campaign's reward (the unit the escrow reserves for every lease)."""
+    if verdict.reward is None:
+        return campaign.spec.reward
+    return max(0, min(verdict.reward, campaign.spec.reward))
 
 
 def decide_held(

@@ -11,9 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from earnest.domain import ledger
-from earnest.domain.errors import Conflict, Forbidden, NotFound, NoWorkAvailable
+from earnest.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, NoWorkAvailable
 from earnest.domain.verification import Decision
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Routing, Task
+from earnest.domain.work import (
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    Routing,
+    Task,
+    check_transition,
+)
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
@@ -57,12 +64,12 @@ def claim_task(
                 f"you already hold {MAX_LEASES_PER_WORKER} leases; submit or let them expire"
             )
         candidates = [uow.campaigns.get(campaign_id)] if campaign_id else uow.campaigns.active()
-        agent = uow.parties.kind(who.address) == "agent"
+        kind = uow.parties.kind(who.address)
         for campaign in candidates:
             if campaign is None:
                 raise NotFound(f"no campaign {campaign_id!r}")
             try:
-                claim = _claim_in(uow, campaign, who.address, agent, now, rand)
+                claim = _claim_in(uow, campaign, who.address, kind, now, rand)
             except Forbidden:
                 if campaign_id is None:
                     continue  # a gate of one campaign; others may still have work
@@ -77,11 +84,11 @@ def claim_task(
 
 
 def _claim_in(
-    uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime, rand: Random
+    uow: UnitOfWork, campaign: Campaign, worker: str, kind: str | None, now: datetime, rand: Random
 ) -> Claim | None:
     if not campaign.is_open_for_work(now) or campaign.requester == worker:
         return None
-    only_gold = _check_gates(uow, campaign, worker, agent, now)
+    only_gold = _check_gates(uow, campaign, worker, kind, now)
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
     escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
     if escrow < (uow.assignments.outstanding(campaign.id) + 1) * campaign.unit_cost:
@@ -121,13 +128,26 @@ def _pick(
 
 
 def _check_gates(
-    uow: UnitOfWork, campaign: Campaign, worker: str, agent: bool, now: datetime
+    uow: UnitOfWork, campaign: Campaign, worker: str, kind: str | None, now: datetime
 ) -> bool:
     """Raise Forbidden (with the reason) unless the worker may work here; True = test first."""
-    check_may_work(uow, campaign, worker, agent, now)
+    _check_node(campaign, kind)
+    check_may_work(uow, campaign, worker, kind == "agent", now)
     q = campaign.spec.quality
     check_reputation(uow, campaign, worker, campaign.spec.skill, q.min_reputation)
     return _in_qualification(uow, campaign, worker)
+
+
+def _check_node(campaign: Campaign, kind: str | None) -> None:
+    """Fetch jobs go to bandwidth nodes only, and a node takes nothing else."""
+    if campaign.spec.is_bandwidth and kind != "node":
+        raise Forbidden(
+            "this campaign's fetch jobs are done by bandwidth nodes (`earnest node`, which "
+            'signs in with kind "node")',
+            campaign_id=campaign.id,
+        )
+    if kind == "node" and not campaign.spec.is_bandwidth:
+        raise Forbidden("a bandwidth node takes fetch jobs only", campaign_id=campaign.id)
 
 
 def _in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
@@ -156,6 +176,15 @@ def expire_leases(uow: UnitOfWork, now: datetime, campaign_id: str | None = None
     return len(due)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A live lease with its campaign and task, read under the assignment's lock."""
+
+    assignment: Assignment
+    campaign: Campaign
+    task: Task
+
+
 def submit_work(
     who: Principal,
     assignment_id: str,
@@ -170,25 +199,46 @@ def submit_work(
     who.require("work")
     now = clock.now()
     with store.uow() as uow:
-        assignment = uow.assignments.get(assignment_id, lock=True)
-        if assignment is None or assignment.worker != who.address:
-            raise NotFound(f"no assignment {assignment_id!r}")
-        assignment.check_can_submit(now)
-        campaign = uow.campaigns.get(assignment.campaign_id)
-        task = uow.tasks.get(assignment.task_id)
-        if campaign is None or task is None:
-            raise NotFound("the task of this assignment is gone")
-        check(compile_schema(campaign.spec.output_schema, "output_schema"), answer, "the answer")
-        uow.assignments.lock_task(task.id)
-        if not uow.assignments.submit(assignment_id, answer, now):
-            raise Conflict("this assignment changed meanwhile; it is no longer leased")
-        submissions = tuple(uow.assignments.submissions(task.id))
-        outcome = verify_task(uow, campaign, task, submissions)
-        receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand)
-        # The stored row, not the verdict, says what happened: under requester review a
-        # verdict is only a suggestion, and an accepted answer carries its reward.
-        updated = uow.assignments.get(assignment_id)
+        lease = live_lease(uow, who, assignment_id, now)
+        if lease.campaign.spec.is_bandwidth:
+            raise InvalidInput(
+                "a fetch job is returned with its body and signed metering record: "
+                f"POST /v1/assignments/{assignment_id}/fetch"
+            )
+        output = compile_schema(lease.campaign.spec.output_schema, "output_schema")
+        check(output, answer, "the answer")
+        result = record_answer(uow, lease, answer, crypto, now, rand)
         uow.commit()
+    return result
+
+
+def live_lease(uow: UnitOfWork, who: Principal, assignment_id: str, now: datetime) -> Lease:
+    """The caller's lease, locked, with its campaign and task; raise unless it takes answers."""
+    assignment = uow.assignments.get(assignment_id, lock=True)
+    if assignment is None or assignment.worker != who.address:
+        raise NotFound(f"no assignment {assignment_id!r}")
+    assignment.check_can_submit(now)
+    campaign = uow.campaigns.get(assignment.campaign_id)
+    task = uow.tasks.get(assignment.task_id)
+    if campaign is None or task is None:
+        raise NotFound("the task of this assignment is gone")
+    return Lease(assignment, campaign, task)
+
+
+def record_answer(
+    uow: UnitOfWork, lease: Lease, answer: Any, crypto: Crypto, now: datetime, rand: Random
+) -> SubmitResult:
+    """Store a checked answer, verify the task and carry out the verdicts (caller commits)."""
+    assignment_id, campaign, task = lease.assignment.id, lease.campaign, lease.task
+    uow.assignments.lock_task(task.id)
+    if not uow.assignments.submit(assignment_id, answer, now):
+        raise Conflict("this assignment changed meanwhile; it is no longer leased")
+    submissions = tuple(uow.assignments.submissions(task.id))
+    outcome = verify_task(uow, campaign, task, submissions)
+    receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand)
+    # The stored row, not the verdict, says what happened: under requester review a
+    # verdict is only a suggestion, and an accepted answer carries its reward.
+    updated = uow.assignments.get(assignment_id)
     if updated is None:
         raise NotFound(f"no assignment {assignment_id!r}")
     mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
@@ -202,6 +252,25 @@ def submit_work(
             f"{updated.review_due.isoformat()}, it is accepted automatically"
         )
     return SubmitResult(updated, decision, reason, receipts.get(assignment_id))
+
+
+def release_lease(who: Principal, assignment_id: str, *, store: Store, clock: Clock) -> Assignment:
+    """Give a lease back unanswered (a node declining a fetch): its slot reopens at once."""
+    who.require("work")
+    now = clock.now()
+    with store.uow() as uow:
+        found = uow.assignments.get(assignment_id, lock=True)
+        if found is None or found.worker != who.address:
+            raise NotFound(f"no assignment {assignment_id!r}")
+        check_transition(found.status, AssignmentStatus.EXPIRED)
+        if not uow.assignments.release(assignment_id, now):
+            raise Conflict("this assignment changed meanwhile; it is no longer leased")
+        uow.tasks.change_filled(found.task_id, -1)
+        released = uow.assignments.get(assignment_id)
+        uow.commit()
+    if released is None:
+        raise NotFound(f"no assignment {assignment_id!r}")
+    return released
 
 
 def my_assignments(who: Principal, *, store: Store, limit: int = 100) -> list[Assignment]:

@@ -30,15 +30,9 @@ _V2_COLUMNS = {
 
 def _v2_quality(conn: Connection) -> None:
     tables.metadata.create_all(conn)
-    for table_name, names in _V2_COLUMNS.items():
-        table = tables.metadata.tables[table_name]
-        have = {c["name"] for c in inspect(conn).get_columns(table_name)}
-        for name in names:
-            if name not in have:
-                column = table.c[name]
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}")
-        for index in table.indexes:
+    _add_columns(conn, _V2_COLUMNS)
+    for table_name in _V2_COLUMNS:
+        for index in tables.metadata.tables[table_name].indexes:
             index.create(conn, checkfirst=True)
 
 
@@ -50,7 +44,33 @@ def _v4_facts(conn: Connection) -> None:
     tables.facts.create(conn, checkfirst=True)
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_initial, _v2_quality, _v3_peer_review, _v4_facts]
+def _v5_bandwidth(conn: Connection) -> None:
+    """Campaign terms (price per KB, allowlist) and the bodies bandwidth nodes fetched.
+
+    Written to run in any position: another step added meanwhile may come before it.
+    """
+    _add_columns(conn, {"campaigns": ("terms",)})
+    tables.fetch_bodies.create(conn, checkfirst=True)
+
+
+def _add_columns(conn: Connection, columns: dict[str, tuple[str, ...]]) -> None:
+    """Add the named columns of `tables` that an existing table lacks (fresh ones have them)."""
+    for table_name, names in columns.items():
+        table = tables.metadata.tables[table_name]
+        have = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        for name in names:
+            if name not in have:
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}")
+
+
+STEPS: list[Callable[[Connection], None]] = [
+    _v1_initial,
+    _v2_quality,
+    _v3_peer_review,
+    _v4_facts,
+    _v5_bandwidth,
+]
 
 
 def migrate(engine: Engine) -> int:

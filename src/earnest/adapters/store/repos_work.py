@@ -49,6 +49,7 @@ class Campaigns:
                 status=campaign.status.value,
                 created_at=campaign.created_at,
                 quality=spec.quality.as_dict(),
+                terms=spec.terms or None,
             )
         )
 
@@ -100,6 +101,7 @@ def _campaign(r: Mapping[str, Any]) -> Campaign:
         deadline=r["deadline"],
         verifier=r["verifier"],
         quality=QualityPolicy(**(r["quality"] or {})),
+        terms=r["terms"] or {},
     )
     return Campaign(
         r["id"], r["requester"], spec, r["fee_bps"], CampaignStatus(r["status"]), r["created_at"]
@@ -379,6 +381,24 @@ class Assignments:
                 .values(status="expired", decided_at=now)
             )
         return due
+
+    def release(self, assignment_id: str, now: datetime) -> bool:
+        """End a live lease early (the worker gave it back); False if it was not leased."""
+        done = self.c.execute(
+            update(assignments)
+            .where(assignments.c.id == assignment_id, assignments.c.status == "leased")
+            .values(status="expired", decided_at=now)
+        )
+        return done.rowcount == 1
+
+    def accepted_rewards(self, campaign_id: str) -> dict[int, int]:
+        """How many accepted answers earned each reward (metered work earns different ones)."""
+        rows = self.c.execute(
+            select(assignments.c.reward, func.count())
+            .where(assignments.c.campaign_id == campaign_id, assignments.c.status == "accepted")
+            .group_by(assignments.c.reward)
+        )
+        return {int(reward): int(n) for reward, n in rows}
 
     def outstanding(self, campaign_id: str) -> int:
         """Units the campaign may still owe: live leases, undecided answers, open appeals,

@@ -145,6 +145,7 @@ campaigns = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Moment, nullable=False),
     Column("quality", JSON),  # the QualityPolicy; NULL = defaults (campaigns before v2)
+    Column("terms", JSON),  # a labor kind's own terms (bandwidth); NULL = none (before v4)
 )
 
 tasks = Table(
@@ -358,6 +359,18 @@ batches = Table(
     Column("created_at", Moment, nullable=False),
     Column("confirmed_at", Moment),
     Index("ix_batches_status", "status"),
+)
+
+# Bodies fetched by bandwidth nodes, stored once per content hash: the k honest nodes of a
+# URL usually send the same bytes, and the requester downloads the agreed body by its hash.
+# An altered body stays too: it is the evidence behind a rejection.
+fetch_bodies = Table(
+    "fetch_bodies",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", Moment, nullable=False),
 )
 
 idempotency = Table(

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from earnest.adapters.store.repos_bandwidth import Bodies
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.appeals = Appeals(conn, pg)
         self.peer_reviews = PeerReviews(conn, pg)
         self.facts = Facts(conn)
+        self.bodies = Bodies(conn, pg)
         return self
 
     def commit(self) -> None:

@@ -22,6 +22,7 @@ def claim(body: ClaimIn, who: Caller, m: MarketDep) -> ClaimOut:
         instructions=c.campaign.spec.instructions,
         output_schema=c.campaign.spec.output_schema,
         reward=c.campaign.spec.reward,
+        terms=c.campaign.spec.terms,
     )
 
 
@@ -31,12 +32,13 @@ def submit(assignment_id: str, body: SubmitIn, who: Caller, m: MarketDep) -> Sub
     r = work.submit_work(
         who, assignment_id, body.answer, store=m.store, crypto=m.crypto, clock=m.clock, rand=m.rand
     )
-    return SubmitOut(
-        assignment=AssignmentOut.of(r.assignment),
-        decision=r.decision.value,
-        reason=r.reason,
-        receipt_id=r.receipt_id,
-    )
+    return SubmitOut.of(r)
+
+
+@router.post("/assignments/{assignment_id}/release", response_model=AssignmentOut)
+def release(assignment_id: str, who: Caller, m: MarketDep) -> AssignmentOut:
+    """Give a lease back unanswered; the task is offered to someone else at once."""
+    return AssignmentOut.of(work.release_lease(who, assignment_id, store=m.store, clock=m.clock))
 
 
 @router.get("/assignments", response_model=list[AssignmentOut])

@@ -1,0 +1,31 @@
+"""The bodies bandwidth nodes fetched, stored once per content hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from earnest.adapters.store.tables import fetch_bodies
+
+
+class Bodies:
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c = conn
+        self.pg = pg
+
+    def put(self, sha256: str, body: bytes, now: datetime) -> None:
+        """Keep `body` under its hash; a body already kept is left as it is."""
+        insert = pg_insert if self.pg else sqlite_insert
+        # Two nodes sending the same page at once must not fail each other's submission.
+        self.c.execute(
+            insert(fetch_bodies)
+            .values(sha256=sha256, size=len(body), body=body, created_at=now)
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
+
+    def get(self, sha256: str) -> bytes | None:
+        found = self.c.scalar(select(fetch_bodies.c.body).where(fetch_bodies.c.sha256 == sha256))
+        return None if found is None else bytes(found)
