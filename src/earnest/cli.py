@@ -72,7 +72,7 @@ def demo(
     scenario: Annotated[
         str | None,
         typer.Option(
-            help="labeling | bandwidth | local | bugs | field | all: each kind of labor, end to end"
+            help="labeling | bandwidth | local | bugs | field | energy | all: each kind of labor"
         ),
     ] = None,
 ) -> None:

@@ -213,6 +213,14 @@ class _Endpoints:
     def my_peer_reviews(self) -> Any:
         return self._call("GET", "/v1/me/peer-reviews")
 
+    def register_device(self, address: str, signature: str, label: str = "") -> Any:
+        """Register a device (an energy meter) whose key signed the registration message."""
+        body = {"address": address, "signature": signature, "label": label}
+        return self._call("POST", "/v1/me/devices", json_body=body)
+
+    def devices(self) -> Any:
+        return self._call("GET", "/v1/me/devices")
+
     def appeal(self, assignment_id: str, reason: str) -> Any:
         """Appeal a rejection of my work (once)."""
         return self._call(

@@ -106,7 +106,14 @@ def test_demo_scenarios_verify_work_and_catch_planted_bad_work(tmp_path: Path) -
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["reconciled"] is True
-    assert set(summary["scenarios"]) == {"labeling", "bandwidth", "local", "bugs", "field"}
+    assert set(summary["scenarios"]) == {
+        "labeling",
+        "bandwidth",
+        "local",
+        "bugs",
+        "field",
+        "energy",
+    }
     for name, done in summary["scenarios"].items():
         assert done["verified"] > 0 and done["rejected"] > 0, name
         assert done["tokens_paid"] > 0 and done["reconciled"] is True, name

@@ -11,7 +11,16 @@ from fastapi import APIRouter, FastAPI
 from earnest import __version__
 from earnest.api import problems
 from earnest.api.middleware import BodyLimit, Idempotency
-from earnest.api.routes import auth, bandwidth, campaigns, funds, peer_reviews, quality, work
+from earnest.api.routes import (
+    auth,
+    bandwidth,
+    campaigns,
+    devices,
+    funds,
+    peer_reviews,
+    quality,
+    work,
+)
 from earnest.bootstrap import Market
 
 # Routes run in a thread pool. A few threads keep the database busy; dozens only queue
@@ -36,7 +45,7 @@ def create_app(market: Market) -> FastAPI:
     app.state.market = market
     problems.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (auth, funds, campaigns, work, quality, peer_reviews, bandwidth):
+    for module in (auth, funds, campaigns, work, quality, peer_reviews, bandwidth, devices):
         v1.include_router(module.router)
 
     @v1.get("/health", tags=["market"])

@@ -16,9 +16,12 @@ from typing import Any
 
 from rich.console import Console
 
+from earnest.adapters.chain.wallet import Wallet
 from earnest.client import ApiError, Earnest
 from earnest.demo.bandwidth import BandwidthOptions, run_bandwidth
 from earnest.demo.scenarios import Runner, Stage, stage_runner
+from earnest.quality.energy import reading_message
+from earnest.services.devices import registration_message
 
 REWARD = 20_000
 LABELS = {
@@ -203,6 +206,47 @@ def _parity(n: int) -> str:
     return "even" if n % 2 == 0 else "odd"
 
 
+def energy(stage: Stage) -> list[str]:
+    """A demand-response hour: two households save and are paid; a tampered meter and an
+    unregistered one are refused."""
+    start = datetime.now(UTC) - timedelta(hours=4)
+    hours = [(start + timedelta(hours=h)).isoformat() for h in range(5)]
+    event = {
+        "baseline": {"start": hours[0], "end": hours[2]},
+        "window": {"start": hours[2], "end": hours[4]},
+        "reward_per_kwh": REWARD // 2,
+    }
+    output = {"type": "object", "required": ["device", "readings"]}
+    spec = _spec("energy", "Peak hour, 18:00-20:00", output, verifier="energy", overlap=4)
+    cid = stage.requester(spec, [{"id": "peak", "data": event}], 4)
+    for usage, registered, tamper in (
+        ([900, 1100, 400, 300], True, False),
+        ([1500, 1500, 1000, 900], True, False),
+        ([1000, 1000, 200, 200], True, True),
+        ([1000, 1000, 200, 200], False, False),
+    ):
+        person, wallet = stage.person_with_wallet()
+        meter = Wallet.generate()
+        if registered:
+            proof = meter.sign_message(registration_message(meter.address, wallet.address))
+            person.register_device(meter.address, proof, "home meter")
+        readings = _signed_readings(meter, hours, usage)
+        if tamper:
+            readings[-1]["wh"] -= 500  # the meter said more
+        lease = person.claim(cid)
+        person.submit(lease["assignment"]["id"], {"device": meter.address, "readings": readings})
+    return [cid]
+
+
+def _signed_readings(meter: Wallet, hours: list[str], usage: list[int]) -> list[dict[str, Any]]:
+    total, out = 0, []
+    for at, used in zip(hours, [0, *usage], strict=True):
+        total += used
+        signature = meter.sign_message(reading_message(meter.address, at, total))
+        out.append({"at": at, "wh": total, "signature": signature})
+    return out
+
+
 def bandwidth(console: Console) -> dict[str, Any]:
     """Nodes fetch a web site for a scrape job; a node that alters pages is caught."""
     done = run_bandwidth(BandwidthOptions(), console)
@@ -216,4 +260,5 @@ SCENARIOS: dict[str, Runner] = {
     "local": stage_runner("local", local),
     "bugs": stage_runner("bugs", bugs),
     "field": stage_runner("field", field),
+    "energy": stage_runner("energy", energy),
 }

@@ -41,9 +41,14 @@ class Stage:
 
     def person(self) -> Earnest:
         """A new wallet, signed in (closed when the scenario ends)."""
-        api = Earnest.sign_in(self.url, Wallet.generate())
+        return self.person_with_wallet()[0]
+
+    def person_with_wallet(self) -> tuple[Earnest, Wallet]:
+        """A new wallet, signed in, and the wallet (to sign for its devices)."""
+        wallet = Wallet.generate()
+        api = Earnest.sign_in(self.url, wallet)
         self.opened.append(api)
-        return api
+        return api, wallet
 
     def requester(self, spec: dict[str, Any], rows: list[dict[str, Any]], answers: int) -> str:
         """A new requester's campaign of `rows`, funded on chain for `answers` answers."""

@@ -7,6 +7,7 @@ from earnest.quality.boxes import BoxVerifier
 from earnest.quality.bugs import BugReproducerVerifier
 from earnest.quality.categorical import DawidSkeneVerifier
 from earnest.quality.consensus import GoldMajorityVerifier
+from earnest.quality.energy import EnergyVerifier
 from earnest.quality.field import FieldEvidenceVerifier
 from earnest.quality.local import LocalReportVerifier
 from earnest.quality.multilabel import MultiLabelVerifier
@@ -29,16 +30,19 @@ _VERIFIERS: dict[str, Verifier] = {
         LocalReportVerifier(),
         FieldEvidenceVerifier(),
         BugReproducerVerifier(),
+        EnergyVerifier(),
         BandwidthVerifier(),
     )
 }
 
-# Verifiers that judge what the market measured about an answer (VerificationInput.facts):
-# their answers wait until a background check has measured them.
-MEASURED = frozenset({"bug_reproducer"})
+# Verifiers that judge what the market measured about an answer (VerificationInput.facts).
+MEASURED = frozenset({"bug_reproducer", "energy"})
+# ... measured by the sandbox loop, in the background (the others are measured on submit).
+SANDBOXED = frozenset({"bug_reproducer"})
 
 __all__ = [
     "MEASURED",
+    "SANDBOXED",
     "DawidSkeneVerifier",
     "GoldMajorityVerifier",
     "verifier_for",

@@ -18,6 +18,7 @@ from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Campaign
 from earnest.services.ports_quality import (
     AppealsRepo,
     ConfusionsRepo,
+    DevicesRepo,
     FactsRepo,
     LimitsRepo,
     PeerReviewsRepo,
@@ -255,6 +256,7 @@ class UnitOfWork(Protocol):
     appeals: AppealsRepo
     peer_reviews: PeerReviewsRepo
     facts: FactsRepo
+    devices: DevicesRepo
     bodies: BodiesRepo
 
     def __enter__(self) -> UnitOfWork: ...

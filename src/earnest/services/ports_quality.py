@@ -176,3 +176,17 @@ class Sandbox(Protocol):
     """Runs untrusted tests with limits and no network; returns what it measured (facts)."""
 
     def measure(self, job: SandboxJob) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    address: str  # the device's own Ed25519 key, as a Solana address
+    owner: str
+    label: str
+    registered_at: datetime
+
+
+class DevicesRepo(Protocol):
+    def add(self, device: DeviceRecord) -> bool: ...
+    def get(self, address: str) -> DeviceRecord | None: ...
+    def of_owner(self, owner: str) -> list[DeviceRecord]: ...

@@ -1,6 +1,6 @@
 """Measure bug bounty answers in the sandbox, then let the verifier decide on the facts.
 
-A submitted answer to a measured campaign (quality.MEASURED) waits ("queued for the
+A submitted answer to a sandboxed campaign (quality.SANDBOXED) waits ("queued for the
 sandbox"). This background pass picks the oldest unmeasured answers, runs each in the
 sandbox outside any database transaction (it takes seconds), stores the facts, and re-runs
 the task's verification in one transaction, as a submission would.
@@ -14,7 +14,7 @@ from typing import Any
 
 from earnest.domain.errors import Conflict
 from earnest.domain.work import Assignment, Task
-from earnest.quality import MEASURED
+from earnest.quality import SANDBOXED
 from earnest.services.chain_port import Crypto
 from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
@@ -30,7 +30,7 @@ def measure_pending(
 ) -> int:
     """Measure up to MEASURE_BATCH waiting answers and decide their tasks; returns how many."""
     with store.uow(readonly=True) as uow:
-        waiting = uow.facts.unmeasured(MEASURED, MEASURE_BATCH)
+        waiting = uow.facts.unmeasured(SANDBOXED, MEASURE_BATCH)
         jobs = [
             (aid, tid, cid, _job(uow.tasks.get(tid), uow.assignments.get(aid)))
             for aid, tid, cid in waiting

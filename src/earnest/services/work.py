@@ -23,6 +23,7 @@ from earnest.domain.work import (
 )
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
+from earnest.services.devices import attest_readings
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.reputation import check_may_work, check_reputation
@@ -207,6 +208,9 @@ def submit_work(
             )
         output = compile_schema(lease.campaign.spec.output_schema, "output_schema")
         check(output, answer, "the answer")
+        if lease.campaign.spec.verifier == "energy":
+            a = lease.assignment
+            attest_readings(uow, crypto, a.id, a.task_id, a.campaign_id, a.worker, answer, now)
         result = record_answer(uow, lease, answer, crypto, now, rand)
         uow.commit()
     return result

@@ -64,12 +64,17 @@ def _add_columns(conn: Connection, columns: dict[str, tuple[str, ...]]) -> None:
                 conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}")
 
 
+def _v6_devices(conn: Connection) -> None:
+    tables.devices.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
     _v3_peer_review,
     _v4_facts,
     _v5_bandwidth,
+    _v6_devices,
 ]
 
 

@@ -7,9 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from earnest.adapters.store.tables import assignments, campaigns, facts, peer_reviews, tasks
-from earnest.services.ports_quality import PeerReview
+from earnest.adapters.store.tables import (
+    assignments,
+    campaigns,
+    devices,
+    facts,
+    peer_reviews,
+    tasks,
+)
+from earnest.services.ports_quality import DeviceRecord, PeerReview
 
 
 class PeerReviews:
@@ -185,3 +193,31 @@ class Facts:
             .limit(limit)
         )
         return [(r.id, int(r.task_id), r.campaign_id) for r in rows]
+
+
+class Devices:
+    """Meters and other devices, each registered to one owner."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, device: DeviceRecord) -> bool:
+        """Register a device; False if its key is registered already (to anyone)."""
+        if self.get(device.address) is not None:
+            return False
+        try:
+            with self.c.begin_nested():
+                self.c.execute(insert(devices).values(**device.__dict__))
+        except IntegrityError:
+            return False  # registered meanwhile by a concurrent request
+        return True
+
+    def get(self, address: str) -> DeviceRecord | None:
+        row = self.c.execute(select(devices).where(devices.c.address == address)).first()
+        return DeviceRecord(**row._mapping) if row else None
+
+    def of_owner(self, owner: str) -> list[DeviceRecord]:
+        rows = self.c.execute(
+            select(devices).where(devices.c.owner == owner).order_by(devices.c.registered_at)
+        )
+        return [DeviceRecord(**r._mapping) for r in rows]

@@ -315,6 +315,16 @@ facts = Table(
     Column("created_at", Moment, nullable=False),
 )
 
+# Devices (meters) registered to a party, each with its own Ed25519 key (its address).
+devices = Table(
+    "devices",
+    metadata,
+    Column("address", Address, primary_key=True),
+    Column("owner", Address, nullable=False, index=True),
+    Column("label", String(100), nullable=False),
+    Column("registered_at", Moment, nullable=False),
+)
+
 receipts = Table(
     "receipts",
     metadata,

@@ -12,7 +12,7 @@ from earnest.adapters.store.repos_bandwidth import Bodies
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
-from earnest.adapters.store.repos_review import Facts, PeerReviews
+from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
 from earnest.domain.errors import Conflict
 
@@ -54,6 +54,7 @@ class SqlUnitOfWork:
         self.appeals = Appeals(conn, pg)
         self.peer_reviews = PeerReviews(conn, pg)
         self.facts = Facts(conn)
+        self.devices = Devices(conn)
         self.bodies = Bodies(conn, pg)
         return self
 
