@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="largest task upload")
+    operators: str = Field(
+        "", description="comma-separated wallet addresses allowed on the operator pages"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -66,6 +69,10 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
         return value
+
+    @property
+    def operator_addresses(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.operators.split(",") if a.strip())
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,6 +16,7 @@ from earnest.domain.ledger import JournalEntry
 from earnest.domain.verification import Submission, WorkerHistory
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign, CampaignStatus, Task
 from earnest.services.ports_quality import AppealsRepo, ConfusionsRepo, LimitsRepo, ReputationsRepo
+from earnest.services.ports_reports import ReportsRepo
 
 
 class Clock(Protocol):
@@ -239,6 +240,7 @@ class UnitOfWork(Protocol):
     reputations: ReputationsRepo
     limits: LimitsRepo
     appeals: AppealsRepo
+    reports: ReportsRepo
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
+from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
 from earnest.domain.errors import Conflict
 
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.reputations = Reputations(conn)
         self.limits = Limits(conn)
         self.appeals = Appeals(conn, pg)
+        self.reports = Reports(conn)
         return self
 
     def commit(self) -> None:
