@@ -98,7 +98,19 @@ def _broken(rule: str, m: Module, name: str) -> bool:
         return not m.under("earnest.api") and name.endswith(".HTTPException")
     if rule == "inner_layers_point_inward":
         inner = m.under("earnest.services") or m.under("earnest.domain")
-        return inner and _names(name, "earnest.api", "earnest.adapters", "earnest.cli")
+        return inner and _names(
+            name, "earnest.api", "earnest.adapters", "earnest.cli", "earnest.web"
+        )
+    if rule == "web_through_services":
+        # Pages reach the store and the chain only through the use cases, like the API.
+        return m.under("earnest.web") and _names(
+            name,
+            "earnest.adapters",
+            "earnest.api",
+            "earnest.cli",
+            "sqlalchemy",
+            "starlette.exceptions",
+        )
     raise AssertionError(rule)
 
 
@@ -108,12 +120,18 @@ RULES = [
     "sqlalchemy_in_store_adapter",
     "http_exception",
     "inner_layers_point_inward",
+    "web_through_services",
 ]
 
 
 def test_modules_were_found() -> None:
     names = {m.name for m in MODULES}
-    assert {"earnest.domain.ledger", "earnest.services.work", "earnest.api.app"} <= names
+    assert {
+        "earnest.domain.ledger",
+        "earnest.services.work",
+        "earnest.api.app",
+        "earnest.web",
+    } <= names
     assert len(MODULES) > 40
 
 
@@ -146,6 +164,11 @@ def _fake(name: str, source: str) -> Module:
         ("inner_layers_point_inward", "earnest.services.x", "from earnest.api import deps"),
         ("inner_layers_point_inward", "earnest.domain.x", "from ..adapters import store"),
         ("inner_layers_point_inward", "earnest.services.x", "import earnest.cli"),
+        ("inner_layers_point_inward", "earnest.services.x", "from earnest.web import render"),
+        ("web_through_services", "earnest.web.x", "from earnest.adapters.store import SqlStore"),
+        ("web_through_services", "earnest.web.x", "from earnest.api.deps import Caller"),
+        ("web_through_services", "earnest.web.x", "from sqlalchemy import select"),
+        ("http_exception", "earnest.web.x", "from fastapi import HTTPException"),
     ],
 )
 def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
@@ -170,6 +193,7 @@ def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
         ("sqlalchemy_in_store_adapter", "earnest.adapters.store.x", "import sqlalchemy"),
         ("http_exception", "earnest.api.x", "from fastapi import HTTPException"),
         ("inner_layers_point_inward", "earnest.api.x", "from earnest.adapters import store"),
+        ("web_through_services", "earnest.web.x", "from earnest.services import work"),
     ],
 )
 def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ExceptionHandler
 
 from earnest.domain.errors import EarnestError
 from earnest.web import pages_auth, pages_campaign, pages_operator, pages_requester, pages_worker
@@ -18,6 +20,7 @@ from earnest.web.session import SignInFirst, viewer
 __all__ = ["install"]
 
 STATIC = Path(__file__).parent / "static"
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 _STATUS = {"not_found": 404, "forbidden": 403, "no_work_available": 404, "unauthenticated": 401}
 
 
@@ -26,7 +29,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (pages_auth, pages_worker, pages_requester, pages_campaign, pages_operator):
         app.include_router(module.router)
-    api_errors = app.exception_handlers.get(EarnestError)
+    api_errors = cast(Handler | None, app.exception_handlers.get(EarnestError))
 
     async def on_sign_in_first(request: Request, exc: Exception) -> Response:
         target = exc.next_url if isinstance(exc, SignInFirst) else "/"
@@ -46,6 +49,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(EarnestError, on_error)
 
 
-async def _call(handler: ExceptionHandler, request: Request, exc: Exception) -> Response:
-    response = handler(request, exc)  # type: ignore[call-arg, arg-type]
-    return await response if hasattr(response, "__await__") else response  # type: ignore[no-any-return, return-value]
+async def _call(handler: Handler, request: Request, exc: Exception) -> Response:
+    response = handler(request, exc)
+    return await response if isawaitable(response) else response

@@ -81,9 +81,10 @@ def line_chart(
         + '"/>'
     )
     body += [f'<circle class="chart-dot" cx="{x:.1f}" cy="{y:.1f}" r="4"/>' for x, y in xy]
-    for (when, _), (x, _) in zip([points[0], points[-1]], [xy[0], xy[-1]], strict=True):
+    ends = [(points[0][0], xy[0][0], "start"), (points[-1][0], xy[-1][0], "end")]
+    for when, x, anchor in ends[: 1 if len(points) == 1 else 2]:
         body.append(
-            f'<text class="chart-axis" x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="middle">'
+            f'<text class="chart-axis" x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}">'
             f"{when:%H:%M}</text>"
         )
     desc = "; ".join(f"{when:%H:%M}: {label(v)}" for when, v in points)

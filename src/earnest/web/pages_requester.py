@@ -120,13 +120,12 @@ def _new(
 
 def _preview_context(fields: dict[str, str], decimals: int) -> dict[str, Any]:
     chosen = TEMPLATES.get(fields.get("template", ""), TEMPLATES["classification"])
+    problem: str | None = None
     try:
         spec = spec_from_form(fields, decimals)
     except (EarnestError, ValueError) as exc:
         fallback = fields | {"options": chosen.options, "reward": "1", "overlap": "1", "title": ""}
         spec, problem = spec_from_form(fallback, decimals), str(getattr(exc, "detail", exc))
-    else:
-        problem = None
     return {
         "spec": spec,
         "data": chosen.sample,
