@@ -58,3 +58,11 @@ def test_cost_per_resolved_task_is_whole_base_units() -> None:
     assert [p.value for p in series] == [2050]  # nothing was resolved in the first period
     assert all(isinstance(p.value, int) for p in series)
     assert cost_series(decided, [], 1025, 2) == []
+
+
+def test_the_last_period_ends_at_the_last_answer_despite_rounding() -> None:
+    times = [T0, T0 + timedelta(microseconds=1_000_007)]  # not a multiple of 12 µs
+    assert period_ends(times, 12)[-1] == times[-1]
+    late = _answer("w1", 0, ACCEPTED)
+    series = agreement_series([late, _answer("w2", 0, ACCEPTED)], 12)
+    assert [p.value for p in series] == [1.0]

@@ -64,7 +64,9 @@ def period_ends(times: Sequence[datetime], periods: int) -> list[datetime]:
         return []
     start, end = min(times), max(times)
     step = (end - start) / periods
-    return [start + step * (i + 1) for i in range(periods)] if step else [end]
+    # The last period ends at the last time exactly: a step rounded to microseconds,
+    # times `periods`, may fall short of it.
+    return [start + step * (i + 1) for i in range(periods - 1)] + [end] if step else [end]
 
 
 def agreement_series(decided: Sequence[Assignment], periods: int) -> list[Point]:
@@ -72,7 +74,7 @@ def agreement_series(decided: Sequence[Assignment], periods: int) -> list[Point]
     ends = period_ends([_when(a) for a in decided], periods)
     tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for a in decided:
-        slot = next(i for i, end in enumerate(ends) if _when(a) <= end)
+        slot = next((i for i, end in enumerate(ends) if _when(a) <= end), len(ends) - 1)
         tally[slot][0] += agreed_with_result(a)
         tally[slot][1] += 1
     return [Point(ends[i], agreed / total) for i, (agreed, total) in sorted(tally.items())]
