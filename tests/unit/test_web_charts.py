@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from earnest.web.charts import histogram, line_chart
+from earnest.web.charts import histogram, line_chart, nice_ceiling
 
 T0 = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 
@@ -33,3 +33,7 @@ def test_a_histogram_has_a_bar_per_band() -> None:
 def test_an_empty_chart_says_so() -> None:
     assert "Nothing to show yet" in str(line_chart([], title="x", label=str))
     assert "Nothing to show yet" in str(histogram([], title="x"))
+
+
+def test_axis_tops_are_round_numbers() -> None:
+    assert [nice_ceiling(v) for v in (0.0, 0.8, 3, 320_312, 7_000)] == [1.0, 1, 5, 500_000, 10_000]

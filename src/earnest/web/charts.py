@@ -6,6 +6,7 @@ so a screen reader gets what the picture shows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
@@ -54,6 +55,14 @@ def _grid(top: float, label: Callable[[float], str]) -> list[str]:
     return out
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten at or above `value` (axis tops)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+
 def line_chart(
     points: Sequence[tuple[datetime, float]],
     *,
@@ -64,7 +73,7 @@ def line_chart(
     """Values over time as a line with dots; `top` fixes the y axis (1.0 for shares)."""
     if not points:
         return _empty(title, "Nothing to show yet: no decided answers.")
-    top = top or max(v for _, v in points) * 1.25 or 1.0
+    top = top or nice_ceiling(max(v for _, v in points) * 1.2)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points) - 1, 1)
     xy = [
