@@ -26,7 +26,7 @@ from earnest.demo.server import BackgroundServer
 from earnest.domain.money import unit_cost
 from earnest.web.catalog import TEMPLATES
 from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
-from tests.e2e.helpers import campaign_spec
+from tests.e2e.helpers import campaign_spec, deposit_on_chain
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 15_000
@@ -85,22 +85,9 @@ def _sign_in(page: Any, next_url: str, keyfile: Path | None = None) -> None:
     page.wait_for_url(lambda url: "/signin" not in url and url.endswith(next_url))
 
 
-def _deposit_on_chain(site: Site) -> str:
-    chain = site.market.chain
-    chain.faucet(site.requester.address, BUDGET)
-    raw = site.requester.deposit_transaction(
-        mint=chain.mint,
-        decimals=chain.decimals,
-        vault=chain.vault,
-        amount=BUDGET,
-        blockhash=chain.latest_blockhash(),
-    )
-    return chain.submit(raw)
-
-
 def _requester_posts_work(page: Any, site: Site) -> str:
     """Deposit, create from the classification template, upload (bad, then good), fund."""
-    page.fill("#deposit-signature", _deposit_on_chain(site))
+    page.fill("#deposit-signature", deposit_on_chain(site.market, site.requester, BUDGET))
     page.click("text=Credit deposit")
     page.wait_for_selector("text=Deposit credited")
     page.goto("/dashboard/new")

@@ -14,9 +14,11 @@ import pytest
 
 from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market, build_market
+from earnest.client import Earnest
 from earnest.config import Settings
 from earnest.demo.server import BackgroundServer
 from earnest.web.catalog import TEMPLATES
+from tests.e2e.helpers import campaign_spec, deposit, deposit_on_chain, task_row
 
 OPERATOR = Wallet.generate()
 FRAGMENT = {"X-Earnest-Fragment": "1"}
@@ -60,18 +62,8 @@ def browser_like(site: tuple[str, Market]) -> Iterator[SignIn]:
 
 def _funded_campaign(market: Market, client: httpx.Client, wallet: Wallet, tasks: int = 3) -> str:
     """Through the pages: deposit, create from the classification template, upload, fund."""
-    chain = market.chain
-    chain.faucet(wallet.address, 10_000_000)
-    raw = wallet.deposit_transaction(
-        mint=chain.mint,
-        decimals=chain.decimals,
-        vault=chain.vault,
-        amount=10_000_000,
-        blockhash=chain.latest_blockhash(),
-    )
-    assert (
-        client.post("/dashboard/deposits", data={"signature": chain.submit(raw)}).status_code == 303
-    )
+    signature = deposit_on_chain(market, wallet, 10_000_000)
+    assert client.post("/dashboard/deposits", data={"signature": signature}).status_code == 303
     made = client.post(
         "/dashboard/campaigns",
         data={
@@ -107,6 +99,8 @@ def test_pages_send_strangers_to_sign_in(site: tuple[str, Market]) -> None:
         assert (
             'data-next="/work"' in anonymous.get("/signin", params={"next": "//evil.example"}).text
         )
+        script = anonymous.post("/work/cmp_x/claim", headers=FRAGMENT)
+        assert script.status_code == 401 and "sign in again" in script.json()["detail"]
 
 
 def test_the_session_cookie_is_http_only_and_same_site(site: tuple[str, Market]) -> None:
@@ -262,3 +256,39 @@ def test_requester_deposits_through_the_dashboard(
     assert "Credit deposit" in client.get("/dashboard").text
     answer = client.post("/dashboard/deposits", data={"signature": "1" * 88})
     assert answer.status_code == 422 and "no confirmed transaction" in answer.text
+
+
+def test_a_requester_reviews_answers_and_decides_appeals_on_the_campaign_page(
+    site: tuple[str, Market], browser_like: SignIn
+) -> None:
+    url, market = site
+    wallet = Wallet.generate()
+    requester = browser_like(wallet)
+    with Earnest.sign_in(url, wallet) as api:
+        deposit(market, api, wallet, 10_000_000)
+        held = api.create_campaign(**campaign_spec(quality={"review": "requester"}))
+        api.upload_tasks(held["id"], [task_row(1), task_row(2)])
+        api.fund(held["id"], 5_000)
+    worker = browser_like()
+    for _ in range(2):
+        worker.post(
+            worker.post(f"/work/{held['id']}/claim").headers["location"], data={"choice": "0"}
+        )
+    verdicts = []
+    for choice in ("yes", "no"):
+        page = requester.get(f"/dashboard/campaigns/{held['id']}").text
+        review = page.split('action="/dashboard/assignments/')[1].split("/review")[0]
+        form = {"campaign_id": held["id"], "choice": choice, "reason": "Item 1 is odd, not even."}
+        verdicts.append(requester.post(f"/dashboard/assignments/{review}/review", data=form))
+    assert [v.status_code for v in verdicts] == [303, 303]
+    rejected = worker.get("/work/earnings").text.split('action="/work/assignments/')[1]
+    filed = worker.post(
+        f"/work/assignments/{rejected.split('/appeal')[0]}/appeal",
+        data={"reason": "The instructions asked about n; I answered for n."},
+    )
+    assert filed.status_code == 303
+    page = requester.get(f"/dashboard/campaigns/{held['id']}").text
+    appeal_id = page.split('action="/dashboard/appeals/')[1].split("/decide")[0]
+    form = {"campaign_id": held["id"], "choice": "yes", "reason": "Fair: the question was unclear."}
+    assert requester.post(f"/dashboard/appeals/{appeal_id}/decide", data=form).status_code == 303
+    assert "Appeal overturned" in worker.get("/work/earnings").text

@@ -39,7 +39,7 @@ class Rejection:
 class Earnings:
     balances: Balances
     payouts: list[PaidPayout]
-    rejections: list[Rejection]
+    rejections: list[Rejection]  # rejected answers, and answers whose rejection was appealed
     accepted: int
     waiting: int  # answers not decided yet (more answers needed, or requester review)
 
@@ -100,7 +100,8 @@ def earnings(who: Principal, *, store: Store) -> Earnings:
             for cid in {a.campaign_id for a in mine}
             for c in [uow.campaigns.get(cid)]
         }
-    rejected = [a for a in mine if a.status is AssignmentStatus.REJECTED]
+    # An overturned rejection is accepted now; it stays listed so its appeal's outcome shows.
+    rejected = [a for a in mine if a.status is AssignmentStatus.REJECTED or a.id in appeals]
     return Earnings(
         balances=balances(who, store=store),
         payouts=my_payouts(who, store=store),

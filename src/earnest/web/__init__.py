@@ -9,13 +9,13 @@ from typing import cast
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from earnest.domain.errors import EarnestError
 from earnest.web import pages_auth, pages_campaign, pages_operator, pages_requester, pages_worker
 from earnest.web.render import page
-from earnest.web.session import SignInFirst, viewer
+from earnest.web.session import SignInFirst, viewer, wants_fragment
 
 __all__ = ["install"]
 
@@ -32,6 +32,9 @@ def install(app: FastAPI) -> None:
     api_errors = cast(Handler | None, app.exception_handlers.get(EarnestError))
 
     async def on_sign_in_first(request: Request, exc: Exception) -> Response:
+        if wants_fragment(request) or request.headers.get("accept") == "application/json":
+            # A script cannot follow a redirect to a page: tell it, so it can say so.
+            return JSONResponse({"detail": "your session ended: sign in again"}, status_code=401)
         target = exc.next_url if isinstance(exc, SignInFirst) else "/"
         return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
 

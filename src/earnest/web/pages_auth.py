@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earnest.services import identity
 from earnest.web.render import page
-from earnest.web.session import MarketDep, Viewer, close_session, open_session, same_origin
+from earnest.web.session import (
+    MarketDep,
+    Viewer,
+    close_session,
+    open_session,
+    ports,
+    same_origin,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 
@@ -44,14 +51,7 @@ def signin(request: Request, who: Viewer, next: str | None = None) -> HTMLRespon
 def session(body: SignedMessage, request: Request, m: MarketDep) -> JSONResponse:
     """Check a signed sign-in message (from POST /v1/auth/challenge) and set the cookie."""
     token, who, expires = identity.sign_in(
-        body.message,
-        body.signature,
-        kind=body.kind,
-        site=m.site,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
+        body.message, body.signature, kind=body.kind, site=m.site, **ports(m)
     )
     response = JSONResponse({"address": who.address, "expires_at": expires.isoformat()})
     open_session(response, token, expires, secure=m.site.uri.startswith("https://"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import IO, Annotated, Any
 
 from anyio import to_thread
@@ -24,7 +27,7 @@ from earnest.services import appeals, campaigns, formats, insights
 from earnest.services.identity import Principal
 from earnest.web import charts
 from earnest.web.render import page
-from earnest.web.session import MarketDep, SignedIn, market, same_origin
+from earnest.web.session import MarketDep, SignedIn, market, ports, same_origin
 from earnest.web.widgets import widget_for
 
 router = APIRouter(
@@ -124,12 +127,12 @@ def fund(
     amount: Annotated[str, Form()] = "",
 ) -> Response:
     """Move tokens from the balance into the campaign's escrow; the campaign opens."""
-    try:
+
+    def act() -> None:
         units = parse_units(amount, m.chain.decimals)
         campaigns.fund_campaign(who, campaign_id, units, store=m.store, clock=m.clock, rand=m.rand)
-    except EarnestError as exc:
-        return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
-    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done=funded", status_code=303)
+
+    return _then(request, who, m, campaign_id, "funded", act)
 
 
 @router.post("/campaigns/{campaign_id}/tasks")
@@ -184,62 +187,68 @@ def results(campaign_id: str, fmt: str, who: SignedIn, m: MarketDep) -> Response
 @router.post("/campaigns/{campaign_id}/close")
 def close(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Stop new claims; unspent escrow returns to the balance."""
-    try:
-        campaigns.close_campaign(who, campaign_id, store=m.store, clock=m.clock, rand=m.rand)
-    except EarnestError as exc:
-        return _campaign(request, who, m, campaign_id, 409, error=exc.detail)
-    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done=closed", status_code=303)
+    return _then(
+        request,
+        who,
+        m,
+        campaign_id,
+        "closed",
+        lambda: campaigns.close_campaign(
+            who, campaign_id, store=m.store, clock=m.clock, rand=m.rand
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A yes or no on an answer or an appeal, with the reason, from the campaign page."""
+
+    campaign_id: str
+    yes: bool
+    reason: str
+
+
+def decision_form(
+    campaign_id: Annotated[str, Form()] = "",
+    choice: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Decision:
+    """The decision a review or appeal form sends (its button says yes or no)."""
+    return Decision(campaign_id, choice == "yes", reason)
+
+
+DecisionForm = Annotated[Decision, Depends(decision_form)]
 
 
 @router.post("/assignments/{assignment_id}/review")
 def review(
-    assignment_id: str,
-    request: Request,
-    who: SignedIn,
-    m: MarketDep,
-    campaign_id: Annotated[str, Form()] = "",
-    accept: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    assignment_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
     """Accept, or reject with a reason, an answer held for my review."""
-    try:
-        appeals.review_submission(
-            who,
-            assignment_id,
-            accept == "yes",
-            reason,
-            store=m.store,
-            crypto=m.crypto,
-            clock=m.clock,
-            rand=m.rand,
-        )
-    except EarnestError as exc:
-        return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
-    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done=reviewed", status_code=303)
+    act = partial(appeals.review_submission, who, assignment_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "reviewed", lambda: act(**ports(m)))
 
 
 @router.post("/appeals/{appeal_id}/decide")
 def decide(
-    appeal_id: str,
-    request: Request,
-    who: SignedIn,
-    m: MarketDep,
-    campaign_id: Annotated[str, Form()] = "",
-    overturn: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    appeal_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
     """Overturn (pay) or uphold a rejection the worker appealed, with a reason."""
+    act = partial(appeals.decide_appeal, who, appeal_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "decided", lambda: act(**ports(m)))
+
+
+def _then(
+    request: Request,
+    who: Principal,
+    m: Market,
+    campaign_id: str,
+    done: str,
+    action: Callable[[], object],
+) -> Response:
+    """Run a campaign page's action: back to the page when done, or the page with why not."""
     try:
-        appeals.decide_appeal(
-            who,
-            appeal_id,
-            overturn == "yes",
-            reason,
-            store=m.store,
-            crypto=m.crypto,
-            clock=m.clock,
-            rand=m.rand,
-        )
+        action()
     except EarnestError as exc:
         return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
-    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done=decided", status_code=303)
+    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done={done}", status_code=303)

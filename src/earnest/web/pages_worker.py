@@ -19,7 +19,14 @@ from earnest.services.work import Claim
 from earnest.web import charts
 from earnest.web.answers import answer_from_form
 from earnest.web.render import fragment, page
-from earnest.web.session import MarketDep, SignedIn, market, same_origin, wants_fragment
+from earnest.web.session import (
+    MarketDep,
+    SignedIn,
+    market,
+    ports,
+    same_origin,
+    wants_fragment,
+)
 from earnest.web.widgets import widget_for
 
 router = APIRouter(prefix="/work", include_in_schema=False, dependencies=[Depends(same_origin)])
@@ -101,9 +108,7 @@ async def submit(assignment_id: str, request: Request, who: SignedIn) -> Respons
 def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> dict[str, Any]:
     got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
     answer = answer_from_form(widget_for(got.campaign.spec), form)
-    r = work.submit_work(
-        who, assignment_id, answer, store=m.store, crypto=m.crypto, clock=m.clock, rand=m.rand
-    )
+    r = work.submit_work(who, assignment_id, answer, **ports(m))
     return {
         "decision": r.decision.value,
         "reason": r.reason,

@@ -46,6 +46,7 @@ async function answerWith(form) {
 
 async function nextTask(campaign) {
   const response = await fetch(`/work/${campaign}/claim`, { method: "POST", headers: { "X-Earnest-Fragment": "1" } });
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || `the server answered ${response.status}`);
   slot.innerHTML = await response.text();
   const task = slot.querySelector("#task");
   if (task.dataset.assignment) history.replaceState(null, "", `/work/tasks/${task.dataset.assignment}`);
