@@ -11,6 +11,8 @@ checked with axe-core.
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from earnest.demo.server import BackgroundServer
 from earnest.domain.money import unit_cost
 from earnest.web.catalog import TEMPLATES
 from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
-from tests.e2e.helpers import campaign_spec, deposit_on_chain
+from tests.e2e.helpers import campaign_spec, deposit, deposit_on_chain
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 15_000
@@ -260,3 +262,128 @@ def _focus_is_visible(page: Any) -> None:
             " return [document.activeElement.tagName, s.outlineStyle, s.outlineWidth]; }"
         )
         assert style[1] != "none" and style[2] != "0px", style
+
+
+def _png(width: int = 48, height: int = 32) -> bytes:
+    """A small valid PNG (solid colour), written by hand: no imaging library needed."""
+    rows = b"".join(b"\x00" + b"\x20\x80\xc0" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _widget_campaigns(site: Site) -> None:
+    """Through the SDK: one task each for the box, span and local report widgets."""
+    tasks = {
+        "bounding_box": {"image": "/static/samples/street.svg", "object": "the red car"},
+        "text_span": {"question": "Which company?", "text": "Shares of Acme Robotics rose 4%."},
+        "local_report": {"place": "Bakery, Market Street 12", "question": "Is it open?"},
+    }
+    with Earnest.sign_in(site.url, site.requester) as api:
+        deposit(site.market, api, site.requester, 10_000_000)
+        for name, data in tasks.items():
+            chosen = TEMPLATES[name]
+            input_schema, output_schema = chosen.schemas(chosen.options)
+            made = api.create_campaign(
+                type=chosen.type,
+                title=chosen.label,
+                instructions=chosen.instructions,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                reward=1_000,
+                overlap=1,
+                gold_share=0.0,
+                verifier=chosen.verifier,
+                quality=chosen.quality,
+            )
+            api.upload_tasks(made["id"], [{"data": data}])
+            api.fund(made["id"], 100_000)
+
+
+def _start(page: Any, title: str) -> None:
+    page.goto("/work")
+    page.click(f"button[aria-label='Start: {title}']")
+    page.wait_for_url(re.compile(r"/work/tasks/asg_"))
+
+
+def _send(page: Any) -> str:
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#nowork-title")  # each campaign had one task
+    return str(page.inner_text(".toast"))
+
+
+def test_drawing_selecting_and_photographing_in_a_real_browser(browser: Any, site: Site) -> None:
+    _widget_campaigns(site)
+    worker = _page(browser, site, PHONE)
+    _sign_in(worker, "/work")
+    _draw_a_box(worker)
+    _select_a_span(worker)
+    _report_with_a_photo(worker, site)
+
+
+def _draw_a_box(worker: Any) -> None:
+    """Drag around the red car, which the 640 x 400 picture draws at (232, 228)-(404, 330)."""
+    _start(worker, "Bounding box")
+    box = worker.locator("[data-boxer] img").bounding_box()
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + box["width"] * x / 640, box["y"] + box["height"] * y / 400
+
+    worker.mouse.move(*at(232, 228))
+    worker.mouse.down()
+    worker.mouse.move(*at(404, 330), steps=4)
+    worker.mouse.up()
+    names = ("x_min", "y_min", "x_max", "y_max")
+    corners = [float(worker.input_value(f"[name={n}]")) for n in names]
+    assert all(abs(c - e) < 4 for c, e in zip(corners, (232, 228, 404, 330), strict=True)), corners
+    shoot(worker, "task-bounding-box", widths=(PHONE,))  # the box is drawn at this width
+    assert "Accepted" in _send(worker)
+
+
+def _select_a_span(worker: Any) -> None:
+    """Select "Acme Robotics" in the text: its character offsets fill the form."""
+    _start(worker, "Text span")
+    worker.evaluate(
+        """() => { const text = document.querySelector('#span-text').firstChild;
+        const range = document.createRange(); range.setStart(text, 10); range.setEnd(text, 23);
+        const s = getSelection(); s.removeAllRanges(); s.addRange(range); }"""
+    )
+    worker.wait_for_function("document.querySelector('[name=end]').value === '23'")
+    assert "Acme Robotics" in worker.inner_text("[data-span-picked]")
+    shoot(worker, "task-text-span", widths=(PHONE,))
+    assert "Accepted" in _send(worker)
+
+
+def _report_with_a_photo(worker: Any, site: Site) -> None:
+    """A local report: the page scales the PNG photo to JPEG before sending it."""
+    _start(worker, "Local report")
+    worker.fill("[name=lat]", "52.52")
+    worker.fill("[name=lon]", "13.405")
+    photo = {"name": "shop.png", "mimeType": "image/png", "buffer": _png()}
+    worker.set_input_files("[name=photo]", files=[photo])
+    worker.fill("[name=note]", "Open; bread costs 3.20.")
+    worker.focus("[name=note]")
+    assert "requester reviews" in _send_with_ctrl(worker)
+    with site.market.store.uow(readonly=True) as uow:
+        answers = [a.answer for a in uow.assignments.of_worker(_address(worker), 10)]
+    sent = next(a["photo"] for a in answers if isinstance(a, dict) and "photo" in a)
+    assert sent["media_type"] == "image/jpeg" and sent["bytes"] > 0
+
+
+def _send_with_ctrl(page: Any) -> str:
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#nowork-title")
+    return str(page.inner_text(".toast"))
+
+
+def _address(page: Any) -> str:
+    return str(page.get_attribute(".addr", "title")).removeprefix("Signed in as ")
