@@ -38,27 +38,30 @@ def csv_lines(
     reader = csv.DictReader(stream)
     props = input_schema.get("properties", {}) if isinstance(input_schema, dict) else {}
     for record in reader:
-        row = reader.line_num
         try:
-            data = {
-                name: _typed(cell, props.get(name, {}))
-                for name, cell in record.items()
-                if name not in RESERVED_COLUMNS and name is not None and cell not in (None, "")
-            }
-            task: dict[str, Any] = {"data": data}
-            if record.get("id"):
-                task["id"] = record["id"]
-            if record.get("gold"):
-                gold = _json_or_text(record["gold"])
-                task["gold"] = (
-                    {answer_field: gold} if answer_field and not isinstance(gold, dict) else gold
-                )
-            if record.get("prediction"):
-                task["prediction"] = _json_or_text(record["prediction"])
+            yield TaskLine(reader.line_num, _task(record, props, answer_field))
         except ValueError as exc:
-            yield TaskLine(row, parse_error=str(exc))
-            continue
-        yield TaskLine(row, task)
+            yield TaskLine(reader.line_num, parse_error=str(exc))
+
+
+def _task(
+    record: dict[Any, Any], props: dict[str, Any], answer_field: str | None
+) -> dict[str, Any]:
+    data = {
+        name: _typed(cell, props.get(name, {}))
+        for name, cell in record.items()
+        if name not in RESERVED_COLUMNS and name is not None and cell not in (None, "")
+    }
+    task: dict[str, Any] = {"data": data}
+    if record.get("id"):
+        task["id"] = record["id"]
+    if record.get("gold"):
+        gold = _json_or_text(record["gold"])
+        wrap = answer_field and not isinstance(gold, dict)
+        task["gold"] = {answer_field: gold} if wrap else gold
+    if record.get("prediction"):
+        task["prediction"] = _json_or_text(record["prediction"])
+    return task
 
 
 def _typed(cell: str, prop: Any) -> Any:

@@ -50,6 +50,7 @@ class Widget:
 
     @property
     def scale(self) -> list[int]:
+        """The values of a rating scale, lowest first."""
         return list(range(self.low, self.high + 1))
 
     @property
