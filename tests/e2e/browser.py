@@ -53,13 +53,15 @@ def launched() -> Iterator[Any]:
 
 
 def shoot(page: Any, name: str, *, widths: tuple[dict[str, int], ...] = (DESKTOP, PHONE)) -> None:
-    """Full-page screenshots of the page as it is, at desktop and phone width."""
+    """Full-page screenshots at desktop and phone width; the page must fit either width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
     for size in widths:
         page.set_viewport_size(size)
         page.wait_for_timeout(50)  # let the layout settle at the new width
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{size['width']}.png"), full_page=True)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= size["width"], f"{page.url} is {wide} px wide at {size['width']} px"
     if before:
         page.set_viewport_size(before)
 
