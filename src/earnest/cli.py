@@ -54,7 +54,11 @@ def serve(
     market.settler.start()
     market.quality.start()
     market.sandbox.start()
-    console.print(f"Earnest on http://{host}:{port}  (docs: /docs)  mint {market.chain.mint}")
+    console.print(
+        f"Earnest on http://{host}:{port}  (web: /work, /dashboard, /operator; API docs: /docs)"
+        f"  mint {market.chain.mint}",
+        soft_wrap=True,
+    )
     try:
         uvicorn.run(create_app(market), host=host, port=port, log_level="info")
     finally:

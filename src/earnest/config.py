@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="largest task upload")
+    operators: str = Field(
+        "", description="comma-separated wallet addresses allowed on the operator pages"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -126,6 +129,10 @@ class Settings(BaseSettings):
                 for e in exc.errors()
             ]
             raise InvalidInput("invalid settings: " + "; ".join(lines)) from exc
+
+    @property
+    def operator_addresses(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.operators.split(",") if a.strip())
 
     @property
     def resolved_database_url(self) -> str:

@@ -62,16 +62,21 @@ def problem_of(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def deposit(market: Market, api: Earnest, wallet: Wallet, amount: int) -> dict[str, Any]:
-    """Faucet tokens to `wallet`, send them to the vault on chain, credit them via the API."""
-    market.chain.faucet(wallet.address, amount)
-    info = api.market()
+def deposit_on_chain(market: Market, wallet: Wallet, amount: int) -> str:
+    """Faucet tokens to `wallet` and send them to the vault on chain; the signature."""
+    chain = market.chain
+    chain.faucet(wallet.address, amount)
     raw = wallet.deposit_transaction(
-        mint=info["mint"],
-        decimals=info["decimals"],
-        vault=info["vault"],
+        mint=chain.mint,
+        decimals=chain.decimals,
+        vault=chain.vault,
         amount=amount,
-        blockhash=market.chain.latest_blockhash(),
+        blockhash=chain.latest_blockhash(),
     )
-    result: dict[str, Any] = api.deposit(market.chain.submit(raw))
+    return chain.submit(raw)
+
+
+def deposit(market: Market, api: Earnest, wallet: Wallet, amount: int) -> dict[str, Any]:
+    """Send tokens to the vault on chain, then credit them via the API."""
+    result: dict[str, Any] = api.deposit(deposit_on_chain(market, wallet, amount))
     return result

@@ -98,7 +98,19 @@ def _broken(rule: str, m: Module, name: str) -> bool:
         return not m.under("earnest.api") and name.endswith(".HTTPException")
     if rule == "inner_layers_point_inward":
         inner = m.under("earnest.services") or m.under("earnest.domain")
-        return inner and _names(name, "earnest.api", "earnest.adapters", "earnest.cli")
+        return inner and _names(
+            name, "earnest.api", "earnest.adapters", "earnest.cli", "earnest.web"
+        )
+    if rule == "web_through_services":
+        # Pages reach the store and the chain only through the use cases, like the API.
+        return m.under("earnest.web") and _names(
+            name,
+            "earnest.adapters",
+            "earnest.api",
+            "earnest.cli",
+            "sqlalchemy",
+            "starlette.exceptions",
+        )
     if rule == "node_talks_through_the_sdk":
         market = ("earnest.services", "earnest.api", "earnest.adapters.store", "earnest.bootstrap")
         return m.under("earnest.node") and _names(name, *market)
@@ -112,12 +124,18 @@ RULES = [
     "http_exception",
     "inner_layers_point_inward",
     "node_talks_through_the_sdk",
+    "web_through_services",
 ]
 
 
 def test_modules_were_found() -> None:
     names = {m.name for m in MODULES}
-    assert {"earnest.domain.ledger", "earnest.services.work", "earnest.api.app"} <= names
+    assert {
+        "earnest.domain.ledger",
+        "earnest.services.work",
+        "earnest.api.app",
+        "earnest.web",
+    } <= names
     assert len(MODULES) > 40
 
 
@@ -151,6 +169,11 @@ def _fake(name: str, source: str) -> Module:
         ("inner_layers_point_inward", "earnest.domain.x", "from ..adapters import store"),
         ("inner_layers_point_inward", "earnest.services.x", "import earnest.cli"),
         ("node_talks_through_the_sdk", "earnest.node.x", "from earnest.services import work"),
+        ("inner_layers_point_inward", "earnest.services.x", "from earnest.web import render"),
+        ("web_through_services", "earnest.web.x", "from earnest.adapters.store import SqlStore"),
+        ("web_through_services", "earnest.web.x", "from earnest.api.deps import Caller"),
+        ("web_through_services", "earnest.web.x", "from sqlalchemy import select"),
+        ("http_exception", "earnest.web.x", "from fastapi import HTTPException"),
     ],
 )
 def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
@@ -176,6 +199,7 @@ def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
         ("http_exception", "earnest.api.x", "from fastapi import HTTPException"),
         ("inner_layers_point_inward", "earnest.api.x", "from earnest.adapters import store"),
         ("node_talks_through_the_sdk", "earnest.node.x", "from earnest.client import Earnest"),
+        ("web_through_services", "earnest.web.x", "from earnest.services import work"),
     ],
 )
 def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> None:

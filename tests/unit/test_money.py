@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from earnest.domain.errors import InvalidInput
-from earnest.domain.money import BPS, MAX_AMOUNT, fee_for, format_units, parse_amount, unit_cost
+from earnest.domain.money import (
+    BPS,
+    MAX_AMOUNT,
+    fee_for,
+    format_units,
+    parse_amount,
+    parse_units,
+    unit_cost,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +74,28 @@ def test_format_units(amount: int, decimals: int, text: str) -> None:
 
 def test_format_units_negative() -> None:
     assert format_units(-1, 6) == "-0.000001"
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "units"),
+    [
+        ("1.5", 6, 1_500_000),
+        ("0.000001", 6, 1),
+        ("12", 0, 12),
+        (" 2_000.25 ", 2, 200_025),
+        (".5", 1, 5),
+    ],
+)
+def test_parse_units_is_exact(text: str, decimals: int, units: int) -> None:
+    assert parse_units(text, decimals) == units
+
+
+@pytest.mark.parametrize("text", ["", ".", "-1", "1e3", "0.0000001", "abc", "1.2.3"])
+def test_parse_units_refuses_what_is_not_an_amount(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_units(text, 6)
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=0, max_value=9))
+def test_parse_units_reads_what_format_units_writes(amount: int, decimals: int) -> None:
+    assert parse_units(format_units(amount, decimals), decimals) == amount

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 
-from earnest import __version__
+from earnest import __version__, web
 from earnest.api import problems
 from earnest.api.middleware import BodyLimit, Idempotency
 from earnest.api.routes import (
@@ -35,7 +35,7 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(market: Market) -> FastAPI:
-    """The API for one market, under /v1, OpenAPI at /docs."""
+    """The API for one market under /v1 (OpenAPI at /docs), and the web pages around it."""
     app = FastAPI(
         lifespan=_lifespan,
         title="Earnest",
@@ -53,6 +53,7 @@ def create_app(market: Market) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(v1)
+    web.install(app)  # the pages, after the API's error handlers (pages render their own)
     app.add_middleware(Idempotency, store=market.store, clock=market.clock)
     app.add_middleware(
         BodyLimit,

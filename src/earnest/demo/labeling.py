@@ -22,6 +22,7 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market, build_market
 from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
+from earnest.demo import pages
 from earnest.demo.crowd import INPUT_SCHEMA, OUTPUT_SCHEMA, SimWorker, make_crowd, make_tasks
 from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import ServerProcess
@@ -59,11 +60,14 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     settings = Settings(data_dir=data_dir)
     started = time.monotonic()
     requester, deposit_signature, budget = _deposit_on_chain(settings, options)
-    server = ServerProcess(data_dir)
+    operator = Wallet.generate()
+    pages.save_keys(data_dir, requester, operator)
+    server = ServerProcess(data_dir, env={"EARNEST_OPERATORS": operator.address})
     url = server.start()
     console.print(f"Earnest market on {url}  (API docs: {url}/docs, data in {data_dir})")
     try:
         campaign_id, truth = _post_work(url, requester, deposit_signature, budget, options, console)
+        pages.announce(console, url, data_dir, campaign_id)
         crowd = asyncio.run(_crowd(url, campaign_id, options, console))
         _wait_settled(url, requester, console)
         _close(url, requester, campaign_id, console)
@@ -77,6 +81,7 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     finally:
         market.close()
     summary["seconds"] = round(time.monotonic() - started, 1)
+    console.print(pages.reopen_hint(data_dir, operator), soft_wrap=True, highlight=False)
     return summary
 
 

@@ -36,3 +36,16 @@ def format_units(amount: int, decimals: int) -> str:
     if not frac:
         return str(whole)
     return f"{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
+
+
+def parse_units(text: str, decimals: int, what: str = "amount") -> int:
+    """Base units from a human amount such as '1.5' (6 decimals -> 1500000); exact, no floats."""
+    cleaned = text.strip().replace("_", "")
+    whole, _, frac = cleaned.partition(".")
+    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
+        raise InvalidInput(f"{what} must be a number such as 12 or 0.5")
+    if len(frac) > decimals:
+        raise InvalidInput(f"{what} has more than {decimals} decimal places")
+    return parse_amount(
+        int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0"), what
+    )

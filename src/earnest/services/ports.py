@@ -24,6 +24,7 @@ from earnest.services.ports_quality import (
     PeerReviewsRepo,
     ReputationsRepo,
 )
+from earnest.services.ports_reports import ReportsRepo
 
 
 class Clock(Protocol):
@@ -258,6 +259,7 @@ class UnitOfWork(Protocol):
     facts: FactsRepo
     devices: DevicesRepo
     bodies: BodiesRepo
+    reports: ReportsRepo
 
     def __enter__(self) -> UnitOfWork: ...
 

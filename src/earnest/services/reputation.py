@@ -148,7 +148,7 @@ def _work(recent: list[tuple[Assignment, bool]]) -> RecentWork:
     return RecentWork(
         durations=[_seconds(a) for a, _ in recent if a.submitted_at is not None],
         gold=[a.status is AssignmentStatus.ACCEPTED for a, gold in recent if gold and _decided(a)],
-        consensus=[_agreed(a) for a, gold in recent if not gold and _decided(a)],
+        consensus=[agreed_with_result(a) for a, gold in recent if not gold and _decided(a)],
         assignment_ids=[a.id for a, _ in recent],
     )
 
@@ -162,7 +162,7 @@ def _decided(a: Assignment) -> bool:
     return a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.REJECTED)
 
 
-def _agreed(a: Assignment) -> bool:
+def agreed_with_result(a: Assignment) -> bool:
     """An answer agreed unless it was rejected or accepted only in good faith."""
     return a.status is AssignmentStatus.ACCEPTED and "your_answer" not in (a.evidence or {})
 

@@ -151,6 +151,15 @@ def _check_node(campaign: Campaign, kind: str | None) -> None:
         raise Forbidden("a bandwidth node takes fetch jobs only", campaign_id=campaign.id)
 
 
+def gate_reason(uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime) -> str | None:
+    """Why `worker` may not claim in `campaign` now (a gate or a limit), or None if they may."""
+    try:
+        _check_gates(uow, campaign, worker, uow.parties.kind(worker), now)
+    except Forbidden as exc:
+        return exc.detail
+    return None
+
+
 def _in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
     """True while the worker still owes qualification answers; raise if they failed it."""
     q = campaign.spec.quality

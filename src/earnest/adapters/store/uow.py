@@ -12,6 +12,7 @@ from earnest.adapters.store.repos_bandwidth import Bodies
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
+from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
 from earnest.domain.errors import Conflict
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.facts = Facts(conn)
         self.devices = Devices(conn)
         self.bodies = Bodies(conn, pg)
+        self.reports = Reports(conn)
         return self
 
     def commit(self) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 import ijson
 from anyio import to_thread
@@ -27,6 +24,7 @@ from earnest.api.schemas import (
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns, uploads
+from earnest.services.formats import json_lines, results_csv, results_jsonl, started
 from earnest.services.uploads import TaskLine
 
 router = APIRouter(tags=["campaigns"])
@@ -101,21 +99,11 @@ async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) 
         async for chunk in request.stream():
             await to_thread.run_sync(spool.write, chunk)
         spool.seek(0)
-        lines = _json_array(spool) if kind == "application/json" else _json_lines(spool)
+        lines = _json_array(spool) if kind == "application/json" else json_lines(spool)
         added = await to_thread.run_sync(
             lambda: uploads.add_tasks(who, campaign_id, lines, store=m.store)
         )
     return UploadOut(added=added)
-
-
-def _json_lines(stream: IO[bytes]) -> Iterator[TaskLine]:
-    for row, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield TaskLine(row, json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield TaskLine(row, parse_error=f"not valid JSON: {exc}")
 
 
 def _json_array(stream: IO[bytes]) -> Iterator[TaskLine]:
@@ -134,41 +122,7 @@ def results(
     format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
 ) -> StreamingResponse:
     """Resolved tasks with result, confidence and answers, streamed as JSON Lines or CSV."""
-    rows = campaigns.results(who, campaign_id, store=m.store)
-    first = next(rows, None)  # runs the ownership check before the response starts
-    stream = _chain(first, rows)
+    stream = started(campaigns.results(who, campaign_id, store=m.store))
     if format == "csv":
-        return StreamingResponse(_csv(stream), media_type="text/csv")
-    return StreamingResponse(
-        (json.dumps(r) + "\n" for r in stream), media_type="application/x-ndjson"
-    )
-
-
-def _chain(
-    first: dict[str, Any] | None, rest: Iterator[dict[str, Any]]
-) -> Iterator[dict[str, Any]]:
-    if first is not None:
-        yield first
-        yield from rest
-
-
-def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    columns = ["task_id", "external_id", "result", "confidence", "answers", "data"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(
-            [
-                row["task_id"],
-                row["external_id"] or "",
-                json.dumps(row["result"]),
-                row["confidence"],
-                len(row["answers"]),
-                json.dumps(row["data"]),
-            ]
-        )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+        return StreamingResponse(results_csv(stream), media_type="text/csv")
+    return StreamingResponse(results_jsonl(stream), media_type="application/x-ndjson")

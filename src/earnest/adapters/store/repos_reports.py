@@ -1,0 +1,70 @@
+"""Read models for the web pages: slots left, answers over time, recent limits, payout age."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from earnest.adapters.store.repos_work import _assignment
+from earnest.adapters.store.tables import assignments, batches, payouts, tasks, worker_limits
+from earnest.domain.work import Assignment
+from earnest.services.ports_quality import LimitRecord
+
+
+class Reports:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def open_slots(self, campaign_id: str, overlap: int) -> int:
+        """Answers the campaign's open tasks (control tasks too) can still take."""
+        free = self.c.scalar(
+            select(func.coalesce(func.sum(overlap - tasks.c.filled), 0)).where(
+                tasks.c.campaign_id == campaign_id,
+                tasks.c.status == "open",
+                tasks.c.filled < overlap,
+            )
+        )
+        return int(free or 0)
+
+    def answers(self, campaign_id: str, limit: int) -> list[tuple[Assignment, bool]]:
+        """The campaign's latest submitted answers, oldest first, each with is-gold."""
+        rows = self.c.execute(
+            select(assignments, tasks.c.is_gold)
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .where(assignments.c.campaign_id == campaign_id)
+            .where(assignments.c.submitted_at.is_not(None))
+            .order_by(assignments.c.submitted_at.desc(), assignments.c.id.desc())
+            .limit(limit)
+        )
+        return [(_assignment(r._mapping), bool(r.is_gold)) for r in reversed(list(rows))]
+
+    def resolution_times(self, campaign_id: str, limit: int) -> list[datetime]:
+        """When each regular task of the campaign resolved, oldest first."""
+        rows = self.c.execute(
+            select(tasks.c.resolved_at)
+            .where(tasks.c.campaign_id == campaign_id, tasks.c.is_gold.is_(False))
+            .where(tasks.c.resolved_at.is_not(None))
+            .order_by(tasks.c.resolved_at.desc())
+            .limit(limit)
+        )
+        return [r.resolved_at for r in reversed(list(rows))]
+
+    def recent_limits(self, limit: int) -> list[LimitRecord]:
+        """The latest limits the quality rules placed, on any worker, newest first."""
+        rows = self.c.execute(
+            select(worker_limits).order_by(worker_limits.c.created_at.desc()).limit(limit)
+        )
+        return [LimitRecord(**r._mapping) for r in rows]
+
+    def oldest_unpaid(self) -> datetime | None:
+        """When the oldest payout not yet confirmed on chain was created."""
+        return self.c.scalar(
+            select(func.min(payouts.c.created_at)).where(payouts.c.status != "paid")
+        )
+
+    def last_confirmed(self) -> datetime | None:
+        """When the latest payout batch was confirmed on chain."""
+        return self.c.scalar(
+            select(func.max(batches.c.confirmed_at)).where(batches.c.status == "confirmed")
+        )

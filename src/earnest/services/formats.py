@@ -1,0 +1,131 @@
+"""Task uploads and result exports as files: JSON Lines and CSV, streamed row by row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from earnest.services.uploads import TaskLine
+
+RESULT_COLUMNS = ["task_id", "external_id", "result", "confidence", "answers", "data"]
+RESERVED_COLUMNS = ("id", "gold", "prediction")  # CSV columns that are not task data
+
+
+def json_lines(stream: IO[bytes]) -> Iterator[TaskLine]:
+    """One task per line, numbered from 1; a line that is not JSON becomes a row error."""
+    for row, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield TaskLine(row, json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield TaskLine(row, parse_error=f"not valid JSON: {exc}")
+
+
+def csv_lines(
+    stream: IO[str], input_schema: dict[str, Any], answer_field: str | None = None
+) -> Iterator[TaskLine]:
+    """One task per CSV row (numbered as a spreadsheet shows it, the header being row 1).
+
+    Columns `id`, `gold` and `prediction` are the task's own fields; every other column is
+    a field of its data, typed by the input schema (numbers, booleans and JSON objects are
+    read from their text). An empty cell leaves its field out. With `answer_field`, a bare
+    gold value (`cat`) stands for the answer `{answer_field: "cat"}`.
+    """
+    reader = csv.DictReader(stream)
+    props = input_schema.get("properties", {}) if isinstance(input_schema, dict) else {}
+    for record in reader:
+        try:
+            yield TaskLine(reader.line_num, _task(record, props, answer_field))
+        except ValueError as exc:
+            yield TaskLine(reader.line_num, parse_error=str(exc))
+
+
+def _task(
+    record: dict[Any, Any], props: dict[str, Any], answer_field: str | None
+) -> dict[str, Any]:
+    data = {
+        name: _typed(cell, props.get(name, {}))
+        for name, cell in record.items()
+        if name not in RESERVED_COLUMNS and name is not None and cell not in (None, "")
+    }
+    task: dict[str, Any] = {"data": data}
+    if record.get("id"):
+        task["id"] = record["id"]
+    if record.get("gold"):
+        gold = _json_or_text(record["gold"])
+        wrap = answer_field and not isinstance(gold, dict)
+        task["gold"] = {answer_field: gold} if wrap else gold
+    if record.get("prediction"):
+        task["prediction"] = _json_or_text(record["prediction"])
+    return task
+
+
+def _typed(cell: str, prop: Any) -> Any:
+    kind = prop.get("type") if isinstance(prop, dict) else None
+    try:
+        if kind == "integer":
+            return int(cell)
+        if kind == "number":
+            return float(cell)
+        if kind in ("object", "array"):
+            return json.loads(cell)
+    except (ValueError, json.JSONDecodeError):
+        raise ValueError(f"{cell!r} is not a valid {kind}") from None
+    if kind == "boolean":
+        if cell.lower() not in ("true", "false"):
+            raise ValueError(f"{cell!r} is not true or false")
+        return cell.lower() == "true"
+    return cell
+
+
+def _json_or_text(cell: str) -> Any:
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError:
+        return cell
+
+
+def results_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Results as CSV text chunks: one row per resolved task, answers counted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RESULT_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row["task_id"],
+                row["external_id"] or "",
+                json.dumps(row["result"]),
+                row["confidence"],
+                len(row["answers"]),
+                json.dumps(row["data"]),
+            ]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def results_jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Results as JSON Lines, one resolved task per line."""
+    return (json.dumps(r) + "\n" for r in rows)
+
+
+def started(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Run `rows` up to its first row now, so its checks (ownership) raise before a response
+    starts streaming; the rows that follow are unchanged."""
+    first = next(rows, None)
+    return _chain(first, rows)
+
+
+def _chain(
+    first: dict[str, Any] | None, rest: Iterator[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    if first is not None:
+        yield first
+        yield from rest

@@ -1,0 +1,35 @@
+"""The store port for read models: what the web pages show that no use case writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from earnest.domain.work import Assignment
+from earnest.services.ports_quality import LimitRecord
+
+
+class ReportsRepo(Protocol):
+    def open_slots(self, campaign_id: str, overlap: int) -> int:
+        """Answers the campaign's open tasks (control tasks too) can still take."""
+        ...
+
+    def answers(self, campaign_id: str, limit: int) -> list[tuple[Assignment, bool]]:
+        """The campaign's latest submitted answers, oldest first, each with is-gold."""
+        ...
+
+    def resolution_times(self, campaign_id: str, limit: int) -> list[datetime]:
+        """When each regular task of the campaign resolved, oldest first."""
+        ...
+
+    def recent_limits(self, limit: int) -> list[LimitRecord]:
+        """The latest limits the quality rules placed, on any worker, newest first."""
+        ...
+
+    def oldest_unpaid(self) -> datetime | None:
+        """When the oldest payout not yet confirmed on chain was created."""
+        ...
+
+    def last_confirmed(self) -> datetime | None:
+        """When the latest payout batch was confirmed on chain."""
+        ...

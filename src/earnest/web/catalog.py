@@ -1,0 +1,251 @@
+"""Campaign templates a requester starts from: schemas, verifier, and a sample task.
+
+Each template is named after the widget its workers see (widgets.KINDS). The schemas are
+ordinary JSON Schemas: a campaign made from a template is a campaign like any other, and
+the API accepts the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from earnest.domain.errors import InvalidInput
+
+MAX_OPTIONS = 20
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str  # the widget kind
+    label: str
+    summary: str
+    type: str  # the campaign type, also the reputation skill
+    verifier: str
+    instructions: str
+    input_fields: tuple[str, ...]  # the task's data fields, in CSV column order
+    output: Callable[[list[str]], Schema]
+    sample: dict[str, Any]
+    options: str = ""  # the default list a requester edits ("" = the template takes none)
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    def schemas(self, options_text: str) -> tuple[Schema, Schema]:
+        """(input_schema, output_schema) for the options a requester typed."""
+        options = parse_options(options_text) if self.options else []
+        if self.options and len(options) < 2 and self.name != "rating":
+            raise InvalidInput("list at least two options, separated by commas")
+        props = {
+            name: {"type": "number" if name in ("lat", "lon") else "string"}
+            for name in self.input_fields
+        }
+        input_schema = {"type": "object", "properties": props, "minProperties": 1}
+        return input_schema, self.output(options)
+
+
+def parse_options(text: str) -> list[str]:
+    """Comma- or line-separated options, trimmed, without repeats."""
+    seen: list[str] = []
+    for part in text.replace("\n", ",").split(","):
+        option = part.strip()[:100]
+        if option and option not in seen:
+            seen.append(option)
+    if len(seen) > MAX_OPTIONS:
+        raise InvalidInput(f"at most {MAX_OPTIONS} options")
+    return seen
+
+
+def _object(props: Schema, *required: str, widget: str = "") -> Schema:
+    schema: Schema = {
+        "type": "object",
+        "properties": props,
+        "required": list(required or props),
+        "additionalProperties": False,
+    }
+    return schema | ({"x-earnest-widget": widget} if widget else {})
+
+
+def _rating(options: list[str]) -> Schema:
+    top = int(options[0]) if options and options[0].isdigit() else 5
+    if not 2 <= top <= 10:
+        raise InvalidInput("the rating scale must go from 1 up to 2..10")
+    return _object({"rating": {"type": "integer", "minimum": 1, "maximum": top}})
+
+
+_PHOTO = _object(
+    {
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "media_type": {"type": "string"},
+        "bytes": {"type": "integer", "minimum": 1},
+        "data": {"type": "string", "contentEncoding": "base64"},
+    }
+)
+_LOCATION = _object({"lat": {"type": "number"}, "lon": {"type": "number"}})
+_TEST_FILE = _object(
+    {"name": {"type": "string"}, "content": {"type": "string"}, "sha256": {"type": "string"}}
+)
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template(
+            "classification",
+            "Classification",
+            "Pick one class for a text or an image.",
+            "labeling",
+            "majority",
+            "Pick the topic that best fits the headline.",
+            ("text", "image"),
+            lambda o: _object({"label": {"enum": o}}),
+            {"text": "The striker scored twice in the final"},
+            "sports, politics, technology, science",
+        ),
+        Template(
+            "multi_label",
+            "Multi-label",
+            "Tick every label that applies.",
+            "tagging",
+            "multilabel",
+            "Tick every label that applies to the text.",
+            ("text", "image"),
+            lambda o: _object(
+                {"labels": {"type": "array", "items": {"enum": o}, "uniqueItems": True}}
+            ),
+            {"text": "A chip maker released a faster processor for phones"},
+            "hardware, mobile, business, science",
+        ),
+        Template(
+            "text_span",
+            "Text span",
+            "Select the part of a text that answers a question.",
+            "spans",
+            "majority",
+            "Select the words that answer the question.",
+            ("question", "text"),
+            lambda o: _object(
+                {
+                    "start": {"type": "integer", "minimum": 0},
+                    "end": {"type": "integer", "minimum": 1},
+                }
+            ),
+            {
+                "question": "Which company is this about?",
+                "text": "Shares of Acme Robotics rose 4% after the launch of its warehouse arm.",
+            },
+        ),
+        Template(
+            "bounding_box",
+            "Bounding box",
+            "Draw a box around an object in an image.",
+            "boxes",
+            "boxes",
+            "Draw a tight box around the object named.",
+            ("image", "object"),
+            lambda o: _object(
+                {
+                    "box": {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "minItems": 4,
+                        "maxItems": 4,
+                    }
+                }
+            ),
+            {"image": "/static/samples/street.svg", "object": "the red car"},
+        ),
+        Template(
+            "pairwise",
+            "Pairwise comparison",
+            "Choose the better of two answers.",
+            "judgment",
+            "pairwise",
+            "Read both answers and choose the more helpful one.",
+            ("prompt", "a", "b"),
+            lambda o: _object({"choice": {"enum": ["a", "b"]}}),
+            {
+                "prompt": "How do I boil an egg?",
+                "a": "Put it in boiling water for 7 minutes, then cool it in cold water.",
+                "b": "Eggs are a good source of protein.",
+            },
+        ),
+        Template(
+            "rating",
+            "Rating",
+            "Rate a text on a scale.",
+            "rating",
+            "ratings",
+            "Rate how fluent the sentence is, from 1 (broken) to the top of the scale (native).",
+            ("prompt", "text"),
+            _rating,
+            {
+                "prompt": "How fluent is this sentence?",
+                "text": "The cat sat quietly on the warm windowsill.",
+            },
+            "5",
+        ),
+        Template(
+            "free_text",
+            "Free text",
+            "Write a short answer; the requester reviews it.",
+            "writing",
+            "majority",
+            "Write a one-sentence summary of the text.",
+            ("prompt", "text"),
+            lambda o: _object({"text": {"type": "string", "minLength": 1, "maxLength": 4000}}),
+            {
+                "prompt": "Summarise in one sentence.",
+                "text": "The council approved a new bike lane network covering the old town and the harbour.",
+            },
+            quality={"review": "requester"},
+        ),
+        Template(
+            "local_report",
+            "Local report",
+            "Report what you see at a place, with a photo.",
+            "local_report",
+            "majority",
+            "Go to the place, answer the question and take a photo.",
+            ("place", "question", "lat", "lon"),
+            lambda o: _object(
+                {"location": _LOCATION, "note": {"type": "string"}, "photo": _PHOTO},
+                "location",
+                "photo",
+                widget="local_report",
+            ),
+            {
+                "place": "Bakery on Market Street 12",
+                "question": "Is it open, and what does a loaf of bread cost?",
+            },
+            quality={"review": "requester"},
+        ),
+        Template(
+            "bug_report",
+            "Bug report",
+            "Upload a failing test that reproduces a bug.",
+            "bug_report",
+            "majority",
+            "Write a test that fails on the given commit because of the bug described.",
+            ("repository", "commit", "issue"),
+            lambda o: _object(
+                {"test_file": _TEST_FILE, "notes": {"type": "string"}},
+                "test_file",
+                widget="bug_report",
+            ),
+            {
+                "repository": "https://example.org/acme/parser",
+                "commit": "4f2a9c1",
+                "issue": "parse_date('2024-02-30') returns March 1st instead of raising",
+            },
+            quality={"review": "requester"},
+        ),
+    )
+}
+
+
+def template(name: str) -> Template:
+    """The template called `name`."""
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise InvalidInput(f"unknown template {name!r}") from None

@@ -1,0 +1,66 @@
+"""The front page, sign-in with a wallet, and sign-out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from earnest.services import identity
+from earnest.web.render import page
+from earnest.web.session import (
+    MarketDep,
+    Viewer,
+    close_session,
+    open_session,
+    ports,
+    same_origin,
+)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+
+
+class SignedMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(max_length=2000)
+    signature: str = Field(min_length=64, max_length=100)
+    kind: str = "person"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/work"
+    return target
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, who: Viewer) -> HTMLResponse:
+    """What Earnest is, and the way in for workers, requesters and operators."""
+    return page(request, "home.html", who)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin(request: Request, who: Viewer, next: str | None = None) -> HTMLResponse:
+    """Sign in with a wallet extension, or with a key kept in this browser."""
+    return page(request, "signin.html", who, next=safe_next(next))
+
+
+@router.post("/session")
+def session(body: SignedMessage, request: Request, m: MarketDep) -> JSONResponse:
+    """Check a signed sign-in message (from POST /v1/auth/challenge) and set the cookie."""
+    token, who, expires = identity.sign_in(
+        body.message, body.signature, kind=body.kind, site=m.site, **ports(m)
+    )
+    response = JSONResponse({"address": who.address, "expires_at": expires.isoformat()})
+    open_session(response, token, expires, secure=m.site.uri.startswith("https://"))
+    return response
+
+
+@router.post("/signout")
+def signout() -> Response:
+    """Forget the session cookie and go back to the front page."""
+    response = RedirectResponse("/", status_code=303)
+    close_session(response)
+    return response

@@ -1,0 +1,254 @@
+"""One campaign on the requester's dashboard: live progress, money, tasks, quality, results."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import IO, Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.datastructures import UploadFile
+
+from earnest.bootstrap import Market
+from earnest.domain.errors import EarnestError, InvalidInput, SchemaViolation
+from earnest.domain.money import format_units, parse_units
+from earnest.services import appeals, campaigns, formats, insights, uploads
+from earnest.services.identity import Principal
+from earnest.web import charts
+from earnest.web.render import page
+from earnest.web.session import MarketDep, SignedIn, market, ports, same_origin
+from earnest.web.widgets import widget_for
+
+router = APIRouter(
+    prefix="/dashboard", include_in_schema=False, dependencies=[Depends(same_origin)]
+)
+
+
+def progress_of(status: dict[str, Any]) -> dict[str, int]:
+    """The live numbers: open tasks, claimed (leased now), answers submitted, tasks resolved."""
+    tasks, answers = status["tasks"], status["assignments"]
+    return {
+        "tasks": tasks["tasks"],
+        "open": tasks["open"],
+        "claimed": answers["leased"],
+        "submitted": answers["submitted"] + answers["accepted"] + answers["rejected"],
+        "resolved": tasks["resolved"],
+        "escrow": status["escrow"],
+        "spent": status["spent"],
+    }
+
+
+def _compact(units: float, decimals: int) -> str:
+    """An axis label in tokens with three significant digits (exact: Decimal, not float)."""
+    tokens = Decimal(round(units)) / 10**decimals
+    return f"{tokens:.3g}" if tokens else "0"
+
+
+def _charts(found: insights.Insights, decimals: int) -> dict[str, Any]:
+    return {
+        "agreement": charts.line_chart(
+            [(p.at, p.value) for p in found.agreement],
+            title="Agreement with the result",
+            label=lambda v: f"{v:.0%}",
+            top=1.0,
+        ),
+        "accuracy": charts.histogram(found.worker_accuracy, title="Worker accuracy"),
+        "cost": charts.line_chart(
+            [(p.at, p.value) for p in found.cost_per_task],
+            title="Cost per resolved task",
+            label=lambda v: _compact(v, decimals),
+        ),
+    }
+
+
+def _campaign(
+    request: Request, who: Principal, m: Market, campaign_id: str, status: int = 200, **extra: Any
+) -> Response:
+    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    campaign = found["campaign"]
+    open_appeals = [
+        a
+        for a in appeals.my_appeals(who, "requester", store=m.store)
+        if a.campaign_id == campaign_id and a.status == "open"
+    ]
+    return page(
+        request,
+        "requester/campaign.html",
+        who,
+        status,
+        campaign=campaign,
+        status_=found,
+        progress=progress_of(found),
+        charts=_charts(
+            insights.campaign_insights(who, campaign_id, store=m.store), m.chain.decimals
+        ),
+        appeals=open_appeals,
+        reviews=appeals.awaiting_review(who, campaign_id, store=m.store),
+        widget=widget_for(campaign.spec),
+        columns=list(campaign.spec.input_schema.get("properties", {})),
+        **extra,
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(
+    campaign_id: str, request: Request, who: SignedIn, m: MarketDep, done: str | None = None
+) -> Response:
+    """Progress that updates itself, money, task upload, quality charts, results."""
+    return _campaign(request, who, m, campaign_id, done=done)
+
+
+@router.get("/campaigns/{campaign_id}/progress")
+def progress(campaign_id: str, who: SignedIn, m: MarketDep) -> JSONResponse:
+    """The live numbers, polled by the campaign page."""
+    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    numbers = progress_of(found)
+    shown = {k: format_units(numbers[k], m.chain.decimals) for k in ("escrow", "spent")}
+    return JSONResponse(numbers | {"shown": shown, "status": found["campaign"].status.value})
+
+
+@router.post("/campaigns/{campaign_id}/fund")
+def fund(
+    campaign_id: str,
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    amount: Annotated[str, Form()] = "",
+) -> Response:
+    """Move tokens from the balance into the campaign's escrow; the campaign opens."""
+
+    def act() -> None:
+        units = parse_units(amount, m.chain.decimals)
+        campaigns.fund_campaign(who, campaign_id, units, store=m.store, clock=m.clock, rand=m.rand)
+
+    return _then(request, who, m, campaign_id, "funded", act)
+
+
+@router.post("/campaigns/{campaign_id}/tasks")
+async def upload(campaign_id: str, request: Request, who: SignedIn) -> Response:
+    """Add tasks from a CSV or JSON Lines file, all or none; bad rows are listed."""
+    m = market(request)
+    form = await request.form()
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            raise InvalidInput("choose a CSV or JSON Lines file of tasks")
+        added = await to_thread.run_sync(_add, who, m, campaign_id, file.filename, file.file)
+    except EarnestError as exc:
+        rows = exc.extra.get("errors", []) if isinstance(exc, SchemaViolation) else []
+        detail = exc.detail
+        return await to_thread.run_sync(
+            lambda: _campaign(request, who, m, campaign_id, 422, error=detail, row_errors=rows)
+        )
+    finally:
+        await form.close()
+    return RedirectResponse(
+        f"/dashboard/campaigns/{campaign_id}?done=added-{added}", status_code=303
+    )
+
+
+def _add(who: Principal, m: Market, campaign_id: str, name: str, stream: IO[bytes]) -> int:
+    """Stream the spooled upload into the store (a large file is never read whole)."""
+    found = campaigns.campaign_status(who, campaign_id, store=m.store)["campaign"]
+    if not name.lower().endswith(".csv"):
+        return uploads.add_tasks(who, campaign_id, formats.json_lines(stream), store=m.store)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    field = widget_for(found.spec).field
+    lines = formats.csv_lines(text, found.spec.input_schema, field)
+    try:
+        return uploads.add_tasks(who, campaign_id, lines, store=m.store)
+    finally:
+        text.detach()  # the form owns the file and closes it
+
+
+@router.get("/campaigns/{campaign_id}/results.{fmt}")
+def results(campaign_id: str, fmt: str, who: SignedIn, m: MarketDep) -> Response:
+    """Download resolved tasks as CSV or JSON Lines."""
+    rows = formats.started(campaigns.results(who, campaign_id, store=m.store))
+    body = formats.results_csv(rows) if fmt == "csv" else formats.results_jsonl(rows)
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    name = f"{campaign_id}-results.{'csv' if fmt == 'csv' else 'jsonl'}"
+    return StreamingResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.post("/campaigns/{campaign_id}/close")
+def close(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """Stop new claims; unspent escrow returns to the balance."""
+    return _then(
+        request,
+        who,
+        m,
+        campaign_id,
+        "closed",
+        lambda: campaigns.close_campaign(
+            who, campaign_id, store=m.store, clock=m.clock, rand=m.rand
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A yes or no on an answer or an appeal, with the reason, from the campaign page."""
+
+    campaign_id: str
+    yes: bool
+    reason: str
+
+
+def decision_form(
+    campaign_id: Annotated[str, Form()] = "",
+    choice: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Decision:
+    """The decision a review or appeal form sends (its button says yes or no)."""
+    return Decision(campaign_id, choice == "yes", reason)
+
+
+DecisionForm = Annotated[Decision, Depends(decision_form)]
+
+
+@router.post("/assignments/{assignment_id}/review")
+def review(
+    assignment_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
+) -> Response:
+    """Accept, or reject with a reason, an answer held for my review."""
+    act = partial(appeals.review_submission, who, assignment_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "reviewed", lambda: act(**ports(m)))
+
+
+@router.post("/appeals/{appeal_id}/decide")
+def decide(
+    appeal_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
+) -> Response:
+    """Overturn (pay) or uphold a rejection the worker appealed, with a reason."""
+    act = partial(appeals.decide_appeal, who, appeal_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "decided", lambda: act(**ports(m)))
+
+
+def _then(
+    request: Request,
+    who: Principal,
+    m: Market,
+    campaign_id: str,
+    done: str,
+    action: Callable[[], object],
+) -> Response:
+    """Run a campaign page's action: back to the page when done, or the page with why not."""
+    try:
+        action()
+    except EarnestError as exc:
+        return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
+    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done={done}", status_code=303)

@@ -1,0 +1,201 @@
+"""The worker's pages: the work feed, a task, its verdict, earnings, receipts, reputation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from earnest.bootstrap import Market
+from earnest.domain.errors import EarnestError, NoWorkAvailable
+from earnest.domain.receipts import verify_proof
+from earnest.services import appeals, receipts, reputation, work, worker_view
+from earnest.services.identity import Principal
+from earnest.services.work import Claim
+from earnest.web import charts
+from earnest.web.answers import answer_from_form
+from earnest.web.render import fragment, page
+from earnest.web.session import (
+    MarketDep,
+    SignedIn,
+    market,
+    ports,
+    same_origin,
+    wants_fragment,
+)
+from earnest.web.widgets import widget_for
+
+router = APIRouter(prefix="/work", include_in_schema=False, dependencies=[Depends(same_origin)])
+
+
+def task_context(claim: Claim, *, preview: bool = False) -> dict[str, Any]:
+    """What the task templates need: the task, its campaign and the widget to answer with."""
+    spec = claim.campaign.spec
+    return {
+        "assignment": claim.assignment,
+        "campaign": claim.campaign,
+        "spec": spec,
+        "data": claim.task_data,
+        "widget": widget_for(spec),
+        "preview": preview,
+    }
+
+
+@router.get("", response_class=HTMLResponse)
+def feed(request: Request, who: SignedIn, m: MarketDep, empty: str | None = None) -> Response:
+    """The campaigns this worker can work on now, best paid first."""
+    offers = worker_view.available_work(who, store=m.store, clock=m.clock)
+    return page(request, "worker/feed.html", who, offers=offers, empty=empty)
+
+
+@router.post("/{campaign_id}/claim")
+def claim(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """Lease the next task; a script gets the task's part of the page to swap in."""
+    try:
+        got = work.claim_task(who, campaign_id, store=m.store, clock=m.clock, rand=m.rand)
+    except NoWorkAvailable:
+        if wants_fragment(request):
+            return fragment(request, "worker/_nowork.html", campaign_id=campaign_id)
+        return RedirectResponse(f"/work?empty={campaign_id}", status_code=303)
+    except EarnestError as exc:
+        if wants_fragment(request):
+            return fragment(
+                request, "worker/_nowork.html", campaign_id=campaign_id, error=exc.detail
+            )
+        return _feed_with_error(request, who, m, exc)
+    if wants_fragment(request):
+        return fragment(request, "worker/_task.html", **task_context(got))
+    return RedirectResponse(f"/work/tasks/{got.assignment.id}", status_code=303)
+
+
+def _feed_with_error(request: Request, who: Principal, m: Market, exc: EarnestError) -> Response:
+    offers = worker_view.available_work(who, store=m.store, clock=m.clock)
+    return page(request, "worker/feed.html", who, 409, offers=offers, error=exc.detail)
+
+
+@router.get("/tasks/{assignment_id}", response_class=HTMLResponse)
+def task(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """A leased task, with the widget its campaign's answers need."""
+    try:
+        got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+    except EarnestError:
+        return RedirectResponse(f"/work/done/{assignment_id}", status_code=303)
+    return page(request, "worker/task.html", who, **task_context(got))
+
+
+@router.post("/tasks/{assignment_id}")
+async def submit(assignment_id: str, request: Request, who: SignedIn) -> Response:
+    """Answer a task: a script gets the verdict as JSON, a plain form the verdict page."""
+    m = market(request)
+    form = await request.form()
+    try:
+        result = await to_thread.run_sync(_submit, who, m, assignment_id, form)
+    except EarnestError as exc:
+        if request.headers.get("accept") == "application/json":
+            return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=422)
+        return await to_thread.run_sync(_task_with_error, request, who, m, assignment_id, exc)
+    finally:
+        await form.close()
+    if request.headers.get("accept") == "application/json":
+        return JSONResponse(result)
+    return RedirectResponse(f"/work/done/{assignment_id}", status_code=303)
+
+
+def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> dict[str, Any]:
+    got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+    answer = answer_from_form(widget_for(got.campaign.spec), form)
+    r = work.submit_work(who, assignment_id, answer, **ports(m))
+    return {
+        "decision": r.decision.value,
+        "reason": r.reason,
+        "reward": r.assignment.reward,
+        "campaign_id": got.campaign.id,
+        "receipt_id": r.receipt_id,
+    }
+
+
+def _task_with_error(
+    request: Request, who: Principal, m: Market, assignment_id: str, exc: EarnestError
+) -> Response:
+    try:
+        got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+    except EarnestError:
+        return RedirectResponse(f"/work/done/{assignment_id}", status_code=303)
+    return page(request, "worker/task.html", who, 422, error=exc.detail, **task_context(got))
+
+
+@router.get("/done/{assignment_id}", response_class=HTMLResponse)
+def done(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """The verdict on an answer, and the way to the next task (the page without scripts)."""
+    found = work.get_assignment(who, assignment_id, store=m.store)
+    return page(request, "worker/done.html", who, assignment=found)
+
+
+@router.get("/earnings", response_class=HTMLResponse)
+def earnings(request: Request, who: SignedIn, m: MarketDep, done: str | None = None) -> Response:
+    """Pending and paid money, payouts with their transactions, rejections and appeals."""
+    return _earnings(request, who, m, done=done)
+
+
+def _earnings(
+    request: Request, who: Principal, m: Market, status: int = 200, **extra: Any
+) -> Response:
+    mine = worker_view.earnings(who, store=m.store)
+    return page(request, "worker/earnings.html", who, status, earnings=mine, **extra)
+
+
+@router.post("/assignments/{assignment_id}/appeal")
+def appeal(
+    assignment_id: str,
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Appeal a rejection, once, saying why it is wrong."""
+    try:
+        appeals.file_appeal(who, assignment_id, reason, store=m.store, clock=m.clock, rand=m.rand)
+    except EarnestError as exc:
+        return _earnings(request, who, m, 422, error=exc.detail, failed=assignment_id)
+    return RedirectResponse("/work/earnings?done=appealed", status_code=303)
+
+
+@router.get("/receipts/{receipt_id}", response_class=HTMLResponse)
+def receipt(receipt_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """A signed receipt and the Merkle proof that anchors it in a payout's memo."""
+    found = receipts.get_receipt(who, receipt_id, store=m.store, crypto=m.crypto)
+    payout = found.get("payout") or {}
+    proven = "proof" in payout and verify_proof(
+        found["digest"], payout["proof"], payout["merkle_root"]
+    )
+    return page(request, "worker/receipt.html", who, r=found, payout=payout, proven=proven)
+
+
+@router.get("/reputation", response_class=HTMLResponse)
+def my_reputation(request: Request, who: SignedIn, m: MarketDep) -> Response:
+    """Reputation per skill with the history behind it, and every limit placed on me."""
+    mine = reputation.my_quality(who, store=m.store, now=m.clock.now())
+    trends = {
+        skill: charts.line_chart(
+            score_trend(found), title=f"Score in {skill}", label=lambda v: f"{v:.0%}", top=1.0
+        )
+        for skill, found in mine["skills"].items()
+    }
+    return page(request, "worker/reputation.html", who, quality=mine, trends=trends)
+
+
+def score_trend(skill: dict[str, Any]) -> list[tuple[datetime, float]]:
+    """The score after each event, oldest first, rebuilt from the weight each one counted."""
+    history = list(reversed(skill["history"]))
+    good = skill["good"] - sum(e["weight"] for e in history if e["good"])
+    bad = skill["bad"] - sum(e["weight"] for e in history if not e["good"])
+    points = []
+    for event in history:
+        good += event["weight"] if event["good"] else 0.0
+        bad += 0.0 if event["good"] else event["weight"]
+        points.append((datetime.fromisoformat(event["at"]), good / (good + bad)))
+    return points

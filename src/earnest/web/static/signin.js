@@ -1,0 +1,109 @@
+// Sign in with a wallet extension (Wallet Standard: standard:connect + solana:signMessage),
+// or with a key kept in this browser. Either way the server's one-use challenge
+// (POST /v1/auth/challenge) is signed here and exchanged for the session cookie.
+import { base58, postJSON } from "./util.js";
+import { createKey, exportKeypair, importKeypair, loadKey, signWith } from "./keys.js";
+
+const root = document.getElementById("signin");
+const next = root.dataset.next || "/work";
+const status = document.getElementById("key-status");
+const useKey = document.getElementById("use-key");
+const exportButton = document.getElementById("export-key");
+const problem = document.getElementById("signin-error");
+let key = null;
+
+function fail(error) {
+  problem.textContent = `Could not sign in: ${error.message}`;
+  problem.hidden = false;
+}
+
+async function signIn(address, sign) {
+  problem.hidden = true;
+  const challenge = await postJSON("/v1/auth/challenge", { address });
+  const signature = await sign(new TextEncoder().encode(challenge.message));
+  await postJSON("/session", { message: challenge.message, signature: base58(signature) });
+  location.assign(next);
+}
+
+function showKey() {
+  status.textContent = key
+    ? `This browser keeps the key of ${key.address}.`
+    : "No key in this browser yet: one is created when you sign in.";
+  status.dataset.address = key ? key.address : "";
+  useKey.textContent = key ? "Sign in with this browser's key" : "Create a key and sign in";
+  useKey.disabled = false;
+  exportButton.disabled = !key;
+}
+
+useKey.addEventListener("click", async () => {
+  useKey.disabled = true;
+  try {
+    key = key || (await createKey());
+    showKey();
+    await signIn(key.address, (bytes) => signWith(key, bytes));
+  } catch (error) {
+    fail(error);
+    useKey.disabled = false;
+  }
+});
+
+exportButton.addEventListener("click", async () => {
+  const blob = new Blob([await exportKeypair(key)], { type: "application/json" });
+  const link = Object.assign(document.createElement("a"), {
+    href: URL.createObjectURL(blob),
+    download: `earnest-${key.address.slice(0, 8)}.json`,
+  });
+  link.click();
+  URL.revokeObjectURL(link.href);
+});
+
+document.getElementById("import-key").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  try {
+    key = await importKeypair(await file.text());
+    showKey();
+  } catch (error) {
+    fail(error);
+  }
+});
+
+// Wallet Standard discovery: wallets register themselves when the app announces it is ready.
+const wallets = new Map();
+function register(...found) {
+  for (const wallet of found) {
+    if (wallet.features?.["standard:connect"] && wallet.features?.["solana:signMessage"]) wallets.set(wallet.name, wallet);
+  }
+  renderWallets();
+  return () => {};
+}
+
+function renderWallets() {
+  const list = document.getElementById("wallet-buttons");
+  list.replaceChildren(...[...wallets.values()].map((wallet) => {
+    const button = Object.assign(document.createElement("button"), {
+      type: "button", className: "btn btn-big", textContent: `Sign in with ${wallet.name}`,
+    });
+    button.addEventListener("click", () => signInWithWallet(wallet).catch(fail));
+    return button;
+  }));
+  document.getElementById("wallets").hidden = wallets.size === 0;
+}
+
+async function signInWithWallet(wallet) {
+  const { accounts } = await wallet.features["standard:connect"].connect();
+  const account = accounts[0];
+  await signIn(account.address, async (message) => {
+    const [signed] = await wallet.features["solana:signMessage"].signMessage({ account, message });
+    return signed.signature;
+  });
+}
+
+window.addEventListener("wallet-standard:register-wallet", (event) => event.detail({ register }));
+window.dispatchEvent(new CustomEvent("wallet-standard:app-ready", { detail: { register } }));
+
+if (!window.crypto?.subtle) {
+  status.textContent = "This page needs a secure connection (https) to create a key.";
+} else {
+  loadKey().then((found) => { key = found || null; showKey(); }).catch(fail);
+}
