@@ -41,7 +41,7 @@ FORMS: dict[str, list[tuple[str, Any]]] = {
     "pairwise": [("choice", "a")],
     "rating": [("rating", "4")],
     "free_text": [("text", "A new bike lane network was approved.")],
-    "local_report": [("lat", "52.52"), ("lon", "13.405"), ("note", "open, 3.20")],
+    "local_report": [("choice", "0"), ("lat", "52.52"), ("lon", "13.405"), ("note", "3.20")],
     "bug_report": [("notes", "pytest test_dates.py")],
 }
 

@@ -1,7 +1,8 @@
 """Local information reports: verified when independent reporters nearby agree.
 
 A task asks about a place: its data holds `place` {"lat", "lon", "radius_m"} (the
-geofence), `window` {"start", "end"} (ISO 8601 times) and optionally `agree_m` (default 200)
+geofence), `window` {"start", "end"} (ISO 8601 times), or the same five fields flat (a CSV
+upload's columns), and optionally `agree_m` (default 200)
 and `agree_seconds` (default 3600). A report is {"value": ..., "lat", "lon", "at", and
 optional "device" and "photo_sha256"}.
 
@@ -92,7 +93,9 @@ def check_place(s: Submission, task_data: dict[str, Any]) -> Located | Verdict:
     try:
         at = datetime.fromisoformat(str(a["at"]).replace("Z", "+00:00"))
         lat, lon = float(a["lat"]), float(a["lon"])
-        fence, window = task_data["place"], task_data["window"]
+        # Nested ({"place": {...}, "window": {...}}), or flat columns of a CSV upload.
+        fence = task_data.get("place") or task_data
+        window = task_data.get("window") or task_data
         start = datetime.fromisoformat(str(window["start"]).replace("Z", "+00:00"))
         end = datetime.fromisoformat(str(window["end"]).replace("Z", "+00:00"))
         off = distance_m(lat, lon, float(fence["lat"]), float(fence["lon"]))

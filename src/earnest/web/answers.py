@@ -11,7 +11,9 @@ import base64
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -112,6 +114,7 @@ def _upload(form: FormData, name: str, limit: int, what: str) -> tuple[bytes, Up
 
 
 def _local_report(widget: Widget, form: FormData) -> Any:
+    """A report: the value (a chosen option, else the note), where and when, and the photo."""
     lat, lon = _number(form, "lat", "latitude"), _number(form, "lon", "longitude")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidInput("the location is not on Earth")
@@ -119,11 +122,22 @@ def _local_report(widget: Widget, form: FormData) -> Any:
     media = upload.content_type or ""
     if media not in PHOTO_TYPES:
         raise InvalidInput("the photo must be a JPEG, PNG or WebP picture")
+    note = _text(form, "note")
+    value = (
+        widget.options[_index(_text(form, "choice"), len(widget.options))]
+        if widget.options
+        else note
+    )
+    sha = hashlib.sha256(content).hexdigest()
     return {
-        "location": {"lat": round(lat, 6), "lon": round(lon, 6)},
-        "note": _text(form, "note"),
+        "value": value,
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "at": datetime.now(UTC).isoformat(),  # when it was sent: the verifier bounds it
+        "photo_sha256": sha,
+        "note": note,
         "photo": {
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "sha256": sha,
             "media_type": media,
             "bytes": len(content),
             "data": base64.b64encode(content).decode(),
@@ -132,19 +146,15 @@ def _local_report(widget: Widget, form: FormData) -> Any:
 
 
 def _bug_report(widget: Widget, form: FormData) -> Any:
+    """A new test file for the bounty's sandbox: tests/test_<name>.py, and notes."""
     content, upload = _upload(form, "test_file", MAX_TEST_FILE_BYTES, "the test file")
     try:
         text = content.decode()
     except UnicodeDecodeError:
         raise InvalidInput("the test file must be UTF-8 text") from None
-    return {
-        "test_file": {
-            "name": (upload.filename or "test")[:200],
-            "content": text,
-            "sha256": hashlib.sha256(content).hexdigest(),
-        },
-        "notes": _text(form, "notes"),
-    }
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", (upload.filename or "bug").rsplit(".", 1)[0])[:80]
+    name = stem if stem.startswith("test_") else f"test_{stem}"
+    return {"test_path": f"tests/{name}.py", "test": text, "notes": _text(form, "notes")}
 
 
 def _json(widget: Widget, form: FormData) -> Any:

@@ -30,6 +30,7 @@ class Template:
     sample: dict[str, Any]
     options: str = ""  # the default list a requester edits ("" = the template takes none)
     quality: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()  # task data fields its verifier cannot do without
 
     def schemas(self, options_text: str) -> tuple[Schema, Schema]:
         """(input_schema, output_schema) for the options a requester typed."""
@@ -37,10 +38,12 @@ class Template:
         if self.options and len(options) < 2 and self.name != "rating":
             raise InvalidInput("list at least two options, separated by commas")
         props = {
-            name: {"type": "number" if name in ("lat", "lon") else "string"}
+            name: {"type": "number" if name in ("lat", "lon", "radius_m") else "string"}
             for name in self.input_fields
         }
-        input_schema = {"type": "object", "properties": props, "minProperties": 1}
+        input_schema: Schema = {"type": "object", "properties": props, "minProperties": 1}
+        if self.required:
+            input_schema["required"] = list(self.required)
         return input_schema, self.output(options)
 
 
@@ -80,10 +83,6 @@ _PHOTO = _object(
         "bytes": {"type": "integer", "minimum": 1},
         "data": {"type": "string", "contentEncoding": "base64"},
     }
-)
-_LOCATION = _object({"lat": {"type": "number"}, "lon": {"type": "number"}})
-_TEST_FILE = _object(
-    {"name": {"type": "string"}, "content": {"type": "string"}, "sha256": {"type": "string"}}
 )
 
 TEMPLATES: dict[str, Template] = {
@@ -202,42 +201,62 @@ TEMPLATES: dict[str, Template] = {
         Template(
             "local_report",
             "Local report",
-            "Report what you see at a place, with a photo.",
-            "local_report",
-            "majority",
-            "Go to the place, answer the question and take a photo.",
-            ("place", "question", "lat", "lon"),
+            "Report what you see at a place, with a photo; nearby reporters must agree.",
+            "local",
+            "local_reports",
+            "Go to the place during the window, pick what you see and take a photo.",
+            ("question", "lat", "lon", "radius_m", "start", "end"),
             lambda o: _object(
-                {"location": _LOCATION, "note": {"type": "string"}, "photo": _PHOTO},
-                "location",
-                "photo",
+                {
+                    "value": {"enum": o},
+                    "lat": {"type": "number"},
+                    "lon": {"type": "number"},
+                    "at": {"type": "string"},
+                    "photo_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "note": {"type": "string", "maxLength": 2000},
+                    "photo": _PHOTO,
+                },
+                "value",
+                "lat",
+                "lon",
+                "at",
                 widget="local_report",
             ),
             {
-                "place": "Bakery on Market Street 12",
-                "question": "Is it open, and what does a loaf of bread cost?",
+                "question": "Is the bakery on Market Street 12 open?",
+                "lat": 52.52,
+                "lon": 13.405,
+                "radius_m": 300,
+                "start": "2026-11-22T08:00:00+00:00",
+                "end": "2026-11-22T20:00:00+00:00",
             },
-            quality={"review": "requester"},
+            "open, closed",
+            required=("lat", "lon", "radius_m", "start", "end"),
         ),
         Template(
             "bug_report",
             "Bug report",
-            "Upload a failing test that reproduces a bug.",
-            "bug_report",
-            "majority",
-            "Write a test that fails on the given commit because of the bug described.",
-            ("repository", "commit", "issue"),
+            "Upload a test that fails on the commit: the sandbox runs it, the first valid one wins.",
+            "bugs",
+            "bug_reproducer",
+            "Write a new test file that fails on the given commit because of the bug described.",
+            ("repo", "commit", "fixed_commit", "issue"),
             lambda o: _object(
-                {"test_file": _TEST_FILE, "notes": {"type": "string"}},
-                "test_file",
+                {
+                    "test_path": {"type": "string", "maxLength": 200},
+                    "test": {"type": "string", "maxLength": 100_000},
+                    "notes": {"type": "string", "maxLength": 4000},
+                },
+                "test_path",
+                "test",
                 widget="bug_report",
             ),
             {
-                "repository": "https://example.org/acme/parser",
-                "commit": "4f2a9c1",
+                "repo": "https://example.org/acme/parser.git",
+                "commit": "4f2a9c1e",
                 "issue": "parse_date('2024-02-30') returns March 1st instead of raising",
             },
-            quality={"review": "requester"},
+            required=("repo", "commit"),
         ),
     )
 }

@@ -99,9 +99,9 @@ def _by_shape(schema: dict[str, Any]) -> Widget:
         return Widget(
             "rating", "rating", (), int(rating.get("minimum", 1)), int(rating.get("maximum", 5))
         )
-    if "location" in props and "photo" in props:
-        return Widget("local_report")
-    if "test_file" in props:
+    if {"lat", "lon"} <= set(props) and ("photo" in props or "photo_sha256" in props):
+        return Widget("local_report", "value", tuple(_enum(props.get("value"))))
+    if "test_path" in props or "test_file" in props:
         return Widget("bug_report")
     labels = props.get("labels")
     if isinstance(labels, dict) and labels.get("type") == "array":
