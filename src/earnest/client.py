@@ -111,6 +111,10 @@ class _Endpoints:
         return self._call("GET", f"/v1/receipts/{receipt_id}")
 
     # campaigns
+    def templates(self) -> Any:
+        """Campaign templates, one per kind of labor (schemas, verifier, quality, sample)."""
+        return self._call("GET", "/v1/templates")
+
     def create_campaign(self, **spec: Any) -> Any:
         return self._call("POST", "/v1/campaigns", json_body=spec)
 

@@ -26,7 +26,7 @@ from earnest.client import Earnest
 from earnest.config import Settings
 from earnest.demo.server import BackgroundServer
 from earnest.domain.money import unit_cost
-from earnest.web.catalog import TEMPLATES
+from earnest.services.templates import TEMPLATES
 from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
 from tests.e2e.helpers import campaign_spec, deposit, deposit_on_chain
 

@@ -17,7 +17,7 @@ from earnest.bootstrap import Market, build_market
 from earnest.client import Earnest
 from earnest.config import Settings
 from earnest.demo.server import BackgroundServer
-from earnest.web.catalog import TEMPLATES
+from earnest.services.templates import TEMPLATES
 from tests.e2e.helpers import campaign_spec, deposit, deposit_on_chain, task_row
 
 OPERATOR = Wallet.generate()
@@ -147,7 +147,8 @@ def test_operator_pages_are_for_operators_only(browser_like: SignIn) -> None:
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_every_template_previews_its_widget(browser_like: SignIn, name: str) -> None:
     answer = browser_like().get("/dashboard/preview", params={"template": name}, headers=FRAGMENT)
-    assert answer.status_code == 200 and f'data-widget="{name}"' in answer.text
+    widget = TEMPLATES[name].widget_kind
+    assert answer.status_code == 200 and f'data-widget="{widget}"' in answer.text
 
 
 def test_upload_errors_are_listed_per_row_and_nothing_is_added(

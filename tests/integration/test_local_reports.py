@@ -83,3 +83,18 @@ def test_reports_are_verified_by_independent_reporters_nearby(qm: QualityMarket)
     assert [p.balance()["payable"] for p in people] == [REWARD, 0, 0, 0, REWARD, REWARD]
     (result,) = (json.loads(line) for line in requester.results(cid))
     assert result["result"]["value"] == "open" and result["result"]["reporters"] == 3
+
+
+def test_every_template_makes_a_campaign_through_the_api(qm: QualityMarket) -> None:
+    """GET /v1/templates: each template, as listed, is accepted by POST /v1/campaigns."""
+    requester = qm.sign_in()
+    listed = requester.templates()
+    names = {t["name"] for t in listed}
+    assert {"classification", "local_report", "bug_report", "field_task", "energy"} <= names
+    for t in listed:
+        fields = ("type", "verifier", "instructions", "input_schema", "output_schema", "quality")
+        made = requester.create_campaign(
+            title=t["label"], reward=REWARD, overlap=3, **{k: t[k] for k in fields}
+        )
+        assert made["verifier"] == t["verifier"], t["name"]
+        requester.upload_tasks(made["id"], [{"data": t["sample"]}])

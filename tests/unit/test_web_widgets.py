@@ -11,8 +11,8 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec
 from earnest.services.schemas import check, compile_schema
+from earnest.services.templates import TEMPLATES, parse_options, template
 from earnest.web.answers import answer_from_form
-from earnest.web.catalog import TEMPLATES, parse_options, template
 from earnest.web.widgets import Widget, is_image, widget_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -43,19 +43,26 @@ FORMS: dict[str, list[tuple[str, Any]]] = {
     "free_text": [("text", "A new bike lane network was approved.")],
     "local_report": [("choice", "0"), ("lat", "52.52"), ("lon", "13.405"), ("note", "3.20")],
     "bug_report": [("notes", "pytest test_dates.py")],
+    "field_task": [("lat", "6.5244"), ("lon", "3.3792"), ("note", "hours: 8-20")],
+    "energy": [
+        (
+            "answer",
+            '{"device": "meter", "readings": [{"at": "t0", "wh": 0}, {"at": "t1", "wh": 5}]}',
+        )
+    ],
 }
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_every_template_gets_its_own_widget(name: str) -> None:
-    assert widget_for(_from_template(name)).kind == name
+    assert widget_for(_from_template(name)).kind == TEMPLATES[name].widget_kind
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_a_filled_form_is_a_valid_answer_for_its_template(name: str) -> None:
     spec = _from_template(name)
     fields = list(FORMS[name])
-    if name == "local_report":
+    if name in ("local_report", "field_task"):
         fields.append(("photo", _upload("shop.png", PNG, "image/png")))
     if name == "bug_report":
         fields.append(

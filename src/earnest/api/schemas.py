@@ -431,3 +431,20 @@ class QualityOut(BaseModel):
     address: str
     skills: dict[str, Any]
     limits: list[dict[str, Any]]
+
+
+class TemplateOut(BaseModel):
+    """A campaign template: POST its fields (with your title and reward) to /v1/campaigns."""
+
+    name: str
+    label: str
+    summary: str
+    type: str
+    verifier: str
+    instructions: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    options: str
+    quality: dict[str, Any]
+    sample: dict[str, Any]
+    widget: str

@@ -91,7 +91,7 @@ def _judge(s: Submission, given: VerificationInput) -> Verdict:
         measured = _reduction(readings, event)
     except Malformed as problem:
         return _reject(s, str(problem))
-    price = int(given.task.data.get("reward_per_kwh", 0))
+    price = int(float(given.task.data.get("reward_per_kwh", 0)))
     reward = int(measured["reduction_wh"] * price // 1000)
     if reward <= 0:
         why = "no reduction against your baseline during the window: nothing earned"
@@ -101,9 +101,10 @@ def _judge(s: Submission, given: VerificationInput) -> Verdict:
 
 
 def _event(data: dict[str, Any]) -> dict[str, datetime]:
+    """The four boundaries: nested ({"baseline": {"start", ...}}) or flat CSV columns."""
     try:
         return {
-            f"{part}_{edge}": _time(data[part][edge])
+            f"{part}_{edge}": _time(data[part][edge] if part in data else data[f"{part}_{edge}"])
             for part in ("baseline", "window")
             for edge in ("start", "end")
         }

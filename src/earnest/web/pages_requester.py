@@ -13,7 +13,7 @@ from earnest.domain.money import parse_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns, funds, identity
 from earnest.services.identity import Principal
-from earnest.web.catalog import TEMPLATES, template
+from earnest.services.templates import TEMPLATES, template
 from earnest.web.render import fragment, page
 from earnest.web.session import MarketDep, SignedIn, same_origin
 from earnest.web.widgets import widget_for

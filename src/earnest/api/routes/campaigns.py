@@ -19,16 +19,24 @@ from earnest.api.schemas import (
     CampaignStatusOut,
     CloseOut,
     FundOut,
+    TemplateOut,
     UploadOut,
 )
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns, uploads
 from earnest.services.formats import json_lines, results_csv, results_jsonl, started
+from earnest.services.templates import TEMPLATES, template_view
 from earnest.services.uploads import TaskLine
 
 router = APIRouter(tags=["campaigns"])
 SPOOL_IN_MEMORY = 8 << 20  # an upload above 8 MiB is spooled to a temporary file
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def list_templates() -> list[TemplateOut]:
+    """Campaign templates, one per kind of labor: schemas, verifier, quality, a sample task."""
+    return [TemplateOut(**template_view(t)) for t in TEMPLATES.values()]
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)

@@ -1,8 +1,10 @@
 """Campaign templates a requester starts from: schemas, verifier, and a sample task.
 
-Each template is named after the widget its workers see (widgets.KINDS). The schemas are
-ordinary JSON Schemas: a campaign made from a template is a campaign like any other, and
-the API accepts the same fields.
+One per kind of labor (bandwidth jobs have their own endpoint, `POST /v1/bandwidth/
+campaigns`). Each names the widget its workers see in the web app (`widget`, by default
+the template's name; web.widgets.KINDS). The schemas are ordinary JSON Schemas: a campaign
+made from a template is a campaign like any other, and the API accepts the same fields
+(`GET /v1/templates` lists them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from earnest.domain.errors import InvalidInput
 
 MAX_OPTIONS = 20
+NUMBERS = ("lat", "lon", "radius_m", "reward_per_kwh")  # task columns that are numbers
 Schema = dict[str, Any]
 
 
@@ -31,6 +34,11 @@ class Template:
     options: str = ""  # the default list a requester edits ("" = the template takes none)
     quality: dict[str, Any] = field(default_factory=dict)
     required: tuple[str, ...] = ()  # task data fields its verifier cannot do without
+    widget: str = ""  # the web widget, when not the template's own name
+
+    @property
+    def widget_kind(self) -> str:
+        return self.widget or self.name
 
     def schemas(self, options_text: str) -> tuple[Schema, Schema]:
         """(input_schema, output_schema) for the options a requester typed."""
@@ -38,8 +46,7 @@ class Template:
         if self.options and len(options) < 2 and self.name != "rating":
             raise InvalidInput("list at least two options, separated by commas")
         props = {
-            name: {"type": "number" if name in ("lat", "lon", "radius_m") else "string"}
-            for name in self.input_fields
+            name: {"type": "number" if name in NUMBERS else "string"} for name in self.input_fields
         }
         input_schema: Schema = {"type": "object", "properties": props, "minProperties": 1}
         if self.required:
@@ -258,6 +265,81 @@ TEMPLATES: dict[str, Template] = {
             },
             required=("repo", "commit"),
         ),
+        Template(
+            "field_task",
+            "Real-world task",
+            "Do something at a place and send a photo; a qualified, paid peer checks it.",
+            "field",
+            "field_evidence",
+            "Go to the place during the window, do the task and photograph the result.",
+            ("task", "lat", "lon", "radius_m", "start", "end"),
+            lambda o: _object(
+                {
+                    "value": {"type": "string", "maxLength": 2000},
+                    "lat": {"type": "number"},
+                    "lon": {"type": "number"},
+                    "at": {"type": "string"},
+                    "photo_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "note": {"type": "string", "maxLength": 2000},
+                    "photo": _PHOTO,
+                },
+                "lat",
+                "lon",
+                "at",
+                "photo_sha256",
+                widget="local_report",
+            ),
+            {
+                "task": "Photograph the opening hours on the pharmacy's door",
+                "lat": 6.5244,
+                "lon": 3.3792,
+                "radius_m": 150,
+                "start": "2026-11-22T08:00:00+00:00",
+                "end": "2026-11-29T20:00:00+00:00",
+            },
+            quality={"review": "peer", "review_reward": 1_000},
+            required=("lat", "lon", "radius_m", "start", "end"),
+            widget="local_report",
+        ),
+        Template(
+            "energy",
+            "Energy reduction",
+            "Households cut use in a peak window; their meters sign the readings.",
+            "energy",
+            "energy",
+            "Use less electricity during the window; your registered meter reports the readings.",
+            (
+                "event",
+                "baseline_start",
+                "baseline_end",
+                "window_start",
+                "window_end",
+                "reward_per_kwh",
+            ),
+            lambda o: _object(
+                {
+                    "device": {"type": "string"},
+                    "readings": {"type": "array", "minItems": 2, "maxItems": 2000},
+                },
+                widget="json",
+            ),
+            {
+                "event": "Evening peak",
+                "baseline_start": "2026-11-22T14:00:00+00:00",
+                "baseline_end": "2026-11-22T18:00:00+00:00",
+                "window_start": "2026-11-22T18:00:00+00:00",
+                "window_end": "2026-11-22T20:00:00+00:00",
+                "reward_per_kwh": 20_000,
+            },
+            required=(
+                "baseline_start",
+                "baseline_end",
+                "window_start",
+                "window_end",
+                "reward_per_kwh",
+            ),
+            widget="json",
+        ),
     )
 }
 
@@ -268,3 +350,22 @@ def template(name: str) -> Template:
         return TEMPLATES[name]
     except KeyError:
         raise InvalidInput(f"unknown template {name!r}") from None
+
+
+def template_view(t: Template) -> dict[str, Any]:
+    """A template as plain JSON: what `GET /v1/templates` returns for it."""
+    input_schema, output_schema = t.schemas(t.options)
+    return {
+        "name": t.name,
+        "label": t.label,
+        "summary": t.summary,
+        "type": t.type,
+        "verifier": t.verifier,
+        "instructions": t.instructions,
+        "input_schema": input_schema,
+        "output_schema": output_schema,
+        "options": t.options,
+        "quality": t.quality,
+        "sample": t.sample,
+        "widget": t.widget_kind,
+    }
