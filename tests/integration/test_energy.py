@@ -85,9 +85,12 @@ def test_signed_savings_are_paid_and_bad_readings_refused(qm: QualityMarket) -> 
         "outside the baseline and the event window" in _send(late, cid, l_meter, outside)["reason"]
     )
 
+    _, neighbours = _household(qm)
     thief = qm.sign_in()  # someone else's registered meter
-    stolen = _send(thief, cid, meter, _readings(meter, start, [1, 1, 1, 1]))
+    stolen = _send(thief, cid, neighbours, _readings(neighbours, start, [1, 1, 1, 1]))
     assert stolen["reason"].startswith("this device is not registered to you")
+    again = _send(qm.sign_in(), cid, meter, _readings(meter, start, [1, 1, 1, 1]))
+    assert again["reason"] == "this device already reported for this event"
 
     assert saver.balance()["payable"] == 750
     assert [d["label"] for d in saver.devices()] == ["kitchen meter"]
