@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from earnest.domain.verification import Decision
+from earnest.domain.work import AssignmentStatus
 from earnest.quality.energy import EnergyVerifier
 from tests.unit.verifier_cases import AT, decisions, submission, task, verdict, vin
 
@@ -78,3 +79,10 @@ def test_a_device_reports_once_per_event() -> None:
     out = run(same, same)
     assert decisions(out) == {"a0": Decision.ACCEPT, "a1": Decision.REJECT}
     assert verdict(out, "a1").reason == "this device already reported for this event"
+
+
+def test_a_decided_report_of_the_device_comes_first_whatever_the_ids() -> None:
+    same = answer([(0, 0), (2, 2000), (4, 2100)])
+    subs = [submission(0, same), submission(1, same, AssignmentStatus.ACCEPTED)]
+    out = V.verify(replace(vin(subs, task(data=EVENT), overlap=10), facts=facts(0)))
+    assert decisions(out) == {"a0": Decision.REJECT}

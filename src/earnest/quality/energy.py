@@ -55,7 +55,11 @@ class EnergyVerifier:
     def verify(self, given: VerificationInput) -> Outcome:
         seen_devices: dict[str, str] = {}
         verdicts = []
-        ordered = sorted(given.submissions, key=lambda s: (s.submitted_at, s.assignment_id))
+        # A device's decided report came first, whatever the clocks say; then by sending time.
+        ordered = sorted(
+            given.submissions,
+            key=lambda s: (s.status is AssignmentStatus.SUBMITTED, s.submitted_at, s.assignment_id),
+        )
         for s in ordered:
             if s.status not in _COUNTED:
                 continue
