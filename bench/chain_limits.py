@@ -1,0 +1,139 @@
+"""The chain's own limit on this machine: token transfers per second in LiteSVM, in-process.
+
+`raw_transfers_per_s`: as many transfer_checked instructions per transaction as fit
+Solana's 1,232 bytes, signed and sent back to back. `naive_transfers_per_s`: one transfer
+per transaction, as a settler that does not batch would. Both pay wallets whose token
+accounts exist already, so account creation is not counted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from earnest.adapters.chain import LocalChain, load_or_create_keypair
+from earnest.adapters.chain.wallet import Wallet
+from earnest.domain.errors import TransactionTooLarge
+from earnest.services.chain_port import Transfer
+
+RECIPIENTS = 256
+TRANSFERS = 4_000
+
+
+def _chain() -> tuple[LocalChain, list[str]]:
+    root = Path(tempfile.mkdtemp(prefix="earnest-chain-bench-"))
+    chain = LocalChain.open(root / "chain.sqlite", load_or_create_keypair(root / "key.json"))
+    chain.faucet(chain.vault_owner, 10**15)
+    owners = [Wallet.generate().address for _ in range(RECIPIENTS)]
+    for start in range(0, RECIPIENTS, 8):  # accounts first, a few per transaction
+        batch = owners[start : start + 8]
+        chain.send(chain.build_payout([Transfer(o, 1) for o in batch], b"setup", create_for=batch))
+    return chain, owners
+
+
+def _fitting(chain: LocalChain, owners: list[str]) -> int:
+    """The most transfers one transaction holds within Solana's size limit."""
+    n = len(owners)
+    while n > 1:
+        try:
+            chain.build_payout([Transfer(o, 1) for o in owners[:n]], b"x" * 32)
+            return n
+        except TransactionTooLarge:
+            n -= 1
+    return 1
+
+
+def _rate(per_tx: int) -> float:
+    chain, owners = _chain()
+    try:
+        per_tx = min(per_tx, _fitting(chain, owners))
+        sent, started = 0, time.monotonic()
+        while sent < TRANSFERS:
+            lines = [Transfer(owners[(sent + i) % RECIPIENTS], 1) for i in range(per_tx)]
+            chain.send(chain.build_payout(lines, b"r" * 32))
+            sent += per_tx
+        return sent / (time.monotonic() - started)
+    finally:
+        chain.close()
+
+
+def raw_transfers_per_s() -> float:
+    """Batched: as many transfers per transaction as fit."""
+    return _rate(RECIPIENTS)
+
+
+def naive_transfers_per_s() -> float:
+    """One transfer per transaction."""
+    return _rate(1)
+
+
+def settler_transfers_per_s(units: int = 1_500, workers: int = 300) -> float:
+    """The market's settler draining a backlog of `units` owed payouts (SQLite, LocalChain):
+    the whole path, store included, that `raw_transfers_per_s` bounds from above."""
+    from earnest.bootstrap import build_market
+    from earnest.config import Settings
+    from earnest.demo.funds import faucet_deposit
+    from earnest.domain.work import CampaignSpec
+    from earnest.services import campaigns, funds, uploads, work
+    from earnest.services.identity import SESSION_SCOPES, Principal
+    from earnest.services.settlement import settle_once
+    from earnest.services.uploads import TaskLine
+
+    market = build_market(Settings(data_dir=Path(tempfile.mkdtemp(prefix="earnest-settler-"))))
+    try:
+        m = market
+        wallet = Wallet.generate()
+        budget = units * 2_000
+        requester = Principal(wallet.address, SESSION_SCOPES, "session")
+        funds.record_deposit(
+            requester,
+            faucet_deposit(m, wallet, budget),
+            store=m.store,
+            chain=m.chain,
+            clock=m.clock,
+        )
+        spec = CampaignSpec(
+            "labeling",
+            "bench",
+            "",
+            {"type": "object"},
+            {"type": "object"},
+            1_000,
+            overlap=1,
+            gold_share=0.0,
+        )
+        c = campaigns.create_campaign(
+            requester, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
+        )
+        uploads.add_tasks(
+            requester,
+            c.id,
+            [TaskLine(i + 1, {"data": {"n": i}}) for i in range(units)],
+            store=m.store,
+        )
+        campaigns.fund_campaign(requester, c.id, budget, store=m.store, clock=m.clock, rand=m.rand)
+        crew = [
+            Principal(Wallet.generate().address, SESSION_SCOPES, "session") for _ in range(workers)
+        ]
+        for i in range(units):
+            who = crew[i % workers]
+            lease = work.claim_task(who, c.id, store=m.store, clock=m.clock, rand=m.rand)
+            work.submit_work(
+                who,
+                lease.assignment.id,
+                {"x": 1},
+                store=m.store,
+                crypto=m.crypto,
+                clock=m.clock,
+                rand=m.rand,
+            )
+        paid, started = 0, time.monotonic()
+        for _ in range(units):  # bounded: each round pays at least one batch or stops
+            report = settle_once(store=m.store, chain=m.chain, clock=m.clock, rand=m.rand)
+            if not report.transfers:
+                break
+            paid += report.transfers
+        return paid / (time.monotonic() - started)
+    finally:
+        market.close()

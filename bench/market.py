@@ -1,0 +1,312 @@
+"""Benchmark: many contributors claim and submit against `earnest serve`, on SQLite or PostgreSQL.
+
+One run: a requester funds a campaign on chain; `--workers` simulated contributors (each its
+own key and session, async HTTP on 127.0.0.1, at most `--concurrency` requests in flight)
+claim and submit until the tasks run out or `--seconds` pass. It measures verified-and-paid
+units per second, claim and submit latency, verification → confirmed payment latency, the
+server's peak memory and the database's bytes per million units. In the same run it
+measures the chain's own limit on this machine: raw batched token transfers per second in
+LiteSVM, and a naive settler that sends one transfer per transaction; it prints the ratios.
+The last stdout line is one JSON object (keys in `summary`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, select, text
+
+from earnest.adapters.chain.wallet import Wallet
+from earnest.adapters.store.tables import payouts
+from earnest.bootstrap import build_market
+from earnest.client import AsyncEarnest, Earnest
+from earnest.config import Settings
+from earnest.demo.funds import faucet_deposit
+from earnest.demo.server import ServerProcess
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chain_limits import naive_transfers_per_s, raw_transfers_per_s, settler_transfers_per_s
+
+PG_ADMIN = os.environ.get(
+    "EARNEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REWARD = 1_000
+OUTPUT = {"type": "object", "properties": {"label": {"enum": ["a", "b"]}}, "required": ["label"]}
+
+
+def main() -> None:
+    args = _args()
+    data_dir = Path(tempfile.mkdtemp(prefix="earnest-bench-"))
+    env, drop = _store_env(args.store)
+    try:
+        summary = _run(args, data_dir, env)
+    finally:
+        drop()
+    print(json.dumps(summary))
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument(
+        "--workers", type=int, default=2_000, help="simulated contributors (50000 for the target)"
+    )
+    p.add_argument("--tasks", type=int, default=20_000)
+    p.add_argument("--seconds", type=float, default=120.0, help="stop the load after this long")
+    p.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
+    return p.parse_args()
+
+
+def _store_env(store: str) -> tuple[dict[str, str], Any]:
+    """The server's settings for the store; a function that drops a PostgreSQL database."""
+    env = {"EARNEST_RATE_PER_MINUTE": "1000000", "EARNEST_RATE_PER_ADDRESS_PER_MINUTE": "1000000"}
+    if store == "sqlite":
+        return env, lambda: None
+    name = f"earnest_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return env | {"EARNEST_DATABASE_URL": url}, drop
+
+
+def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    requester, signature, budget = _deposit(data_dir, env, args.tasks)
+    server = ServerProcess(data_dir, env=env)
+    url = server.start()
+    _say(f"market on {url} ({args.store}); {args.workers} workers, {args.tasks} tasks")
+    try:
+        cid = _campaign(url, requester, signature, budget, args.tasks)
+        load = asyncio.run(_load(url, cid, args))
+        _wait_paid(data_dir, env, load["verified"])
+        rss = _peak_rss_mb(server)
+    finally:
+        server.stop()
+    paid = _paid_latencies(data_dir, env)
+    _say("measuring the chain's limits and the settler's, in-process")
+    raw, naive, settled = raw_transfers_per_s(), naive_transfers_per_s(), settler_transfers_per_s()
+    return {
+        "workers": args.workers,
+        "store": args.store,
+        "units": load["verified"],
+        "units_per_s": round(load["verified"] / load["seconds"], 1),
+        "claim_p50_ms": _pct(load["claim_ms"], 50),
+        "claim_p99_ms": _pct(load["claim_ms"], 99),
+        "submit_p50_ms": _pct(load["submit_ms"], 50),
+        "submit_p99_ms": _pct(load["submit_ms"], 99),
+        "pay_p50_s": _pct(paid["latencies"], 50),
+        "pay_p99_s": _pct(paid["latencies"], 99),
+        "settler_transfers_per_s": round(settled, 1),
+        "raw_transfers_per_s": round(raw, 1),
+        "naive_transfers_per_s": round(naive, 1),
+        "settle_vs_raw": round(settled / raw, 3),
+        "settle_vs_naive": round(settled / naive, 3),
+        "server_rss_mb": rss,
+        "db_bytes_per_million_units": _db_bytes(data_dir, env)
+        * 1_000_000
+        // max(load["verified"], 1),
+        "signed_in": load["signed_in"],
+        "sign_in_s": load["sign_in_s"],
+        "errors": load["errors"],
+    }
+
+
+def _deposit(data_dir: Path, env: dict[str, str], tasks: int) -> tuple[Wallet, str, int]:
+    """Before the server owns the chain file: the requester's tokens sent to the vault."""
+    settings = Settings(data_dir=data_dir, database_url=env.get("EARNEST_DATABASE_URL"))
+    market = build_market(settings)
+    try:
+        budget = tasks * (REWARD + REWARD * settings.fee_bps // 10_000)
+        wallet = Wallet.generate()
+        return wallet, faucet_deposit(market, wallet, budget), budget
+    finally:
+        market.close()
+
+
+def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int) -> str:
+    with Earnest.sign_in(url, wallet, timeout=300) as api:
+        api.deposit(signature)
+        cid: str = api.create_campaign(
+            type="labeling",
+            title="Which?",
+            input_schema={"type": "object"},
+            output_schema=OUTPUT,
+            reward=REWARD,
+            overlap=1,
+            gold_share=0.0,
+            lease_seconds=600,
+        )["id"]
+        rows = ({"id": str(n), "data": {"n": n}} for n in range(tasks))
+        api.upload_tasks(cid, list(rows))
+        api.fund(cid, budget)
+    return cid
+
+
+async def _load(url: str, cid: str, args: argparse.Namespace) -> dict[str, Any]:
+    gate = asyncio.Semaphore(args.concurrency)
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    out: dict[str, Any] = {
+        "claim_ms": [],
+        "submit_ms": [],
+        "verified": 0,
+        "errors": 0,
+        "signed_in": 0,
+    }
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        started = time.monotonic()
+        apis = await _sign_in_all(url, http, gate, args.workers, out, started + args.seconds)
+        out["sign_in_s"] = round(time.monotonic() - started, 1)
+        _say(f"{len(apis)} signed in in {out['sign_in_s']} s; working")
+        work_start = time.monotonic()
+        deadline = work_start + args.seconds
+        await asyncio.gather(*(_work(api, cid, gate, out, deadline) for api in apis))
+        out["seconds"] = time.monotonic() - work_start
+    return out
+
+
+async def _sign_in_all(
+    url: str,
+    http: httpx.AsyncClient,
+    gate: asyncio.Semaphore,
+    n: int,
+    out: dict[str, Any],
+    deadline: float,
+) -> list[AsyncEarnest]:
+    async def one() -> AsyncEarnest | None:
+        async with gate:
+            if time.monotonic() > deadline:
+                return None
+            try:
+                api = await AsyncEarnest.sign_in(url, Wallet.generate(), http=http)
+            except Exception:  # counted: a failed sign-in is a measured error
+                out["errors"] += 1
+                return None
+            out["signed_in"] += 1
+            return api
+
+    found = await asyncio.gather(*(one() for _ in range(n)))
+    return [api for api in found if api is not None]
+
+
+async def _work(
+    api: AsyncEarnest, cid: str, gate: asyncio.Semaphore, out: dict[str, Any], deadline: float
+) -> None:
+    while time.monotonic() < deadline:
+        async with gate:
+            t0 = time.monotonic()
+            try:
+                lease = await api.claim(cid)
+            except Exception:
+                out["errors"] += 1
+                return
+            out["claim_ms"].append((time.monotonic() - t0) * 1000)
+            if lease is None:
+                return
+            t1 = time.monotonic()
+            try:
+                verdict = await api.submit(lease["assignment"]["id"], {"label": "a"})
+            except Exception:
+                out["errors"] += 1
+                continue
+            out["submit_ms"].append((time.monotonic() - t1) * 1000)
+            out["verified"] += verdict["decision"] == "accept"
+
+
+def _wait_paid(data_dir: Path, env: dict[str, str], units: int, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_paid_latencies(data_dir, env)["latencies"]) >= units:
+            return
+        time.sleep(1)
+    _say("settlement still has a backlog after the timeout")
+
+
+def _paid_latencies(data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    engine = create_engine(_db_url(data_dir, env))
+    try:
+        with engine.connect() as conn:
+            query = select(payouts.c.created_at, payouts.c.paid_at).where(
+                payouts.c.status == "paid"
+            )
+            rows = conn.execute(query).all()
+    finally:
+        engine.dispose()
+    latencies = [(p - c).total_seconds() for c, p in rows]
+    span = (max(p for _, p in rows) - min(c for c, _ in rows)).total_seconds() if rows else 0.0
+    return {"latencies": latencies, "span_s": span}
+
+
+def _db_url(data_dir: Path, env: dict[str, str]) -> str:
+    return env.get("EARNEST_DATABASE_URL") or Settings(data_dir=data_dir).resolved_database_url
+
+
+def _db_bytes(data_dir: Path, env: dict[str, str]) -> int:
+    if "EARNEST_DATABASE_URL" not in env:
+        db = Path(Settings(data_dir=data_dir).resolved_database_url.split("///", 1)[1])
+        return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    engine = create_engine(env["EARNEST_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0
+            )
+    finally:
+        engine.dispose()
+
+
+def _peak_rss_mb(server: ServerProcess) -> float:
+    """The server process's peak resident memory (VmHWM), children included when forked."""
+    pids = [server.proc.pid] if server.proc else []
+    total = 0
+    for pid in pids + _children(pids):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0
+        )
+    return round(total / 1024, 1)
+
+
+def _children(pids: list[int]) -> list[int]:
+    found = []
+    for pid in pids:
+        try:
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _pct(values: list[float], q: int) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, len(ordered) * q // 100)], 3)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
