@@ -13,6 +13,7 @@ from earnest.adapters.store.tables import (
     deposits,
     journal,
     ledger_accounts,
+    lookup_tables,
     payouts,
     postings,
     receipts,
@@ -219,6 +220,18 @@ class Payouts:
         ).all()
         counts = {f"{r[0]}_count": int(r[1]) for r in rows}
         return counts | {f"{r[0]}_amount": int(r[2]) for r in rows}
+
+    def lookup_tables(self) -> list[str]:
+        """The market's lookup tables, oldest first."""
+        stmt = select(lookup_tables.c.address).order_by(
+            lookup_tables.c.created_at, lookup_tables.c.address
+        )
+        return list(self.c.scalars(stmt))
+
+    def add_lookup_table(self, address: str, now: datetime) -> None:
+        """Remember a lookup table the settler created (once)."""
+        if address not in self.lookup_tables():
+            self.c.execute(insert(lookup_tables).values(address=address, created_at=now))
 
     def confirmed_batches(self) -> list[BatchRecord]:
         rows = self.c.execute(
