@@ -170,8 +170,10 @@ def settle(
     try:
         while True:
             report = market.settler.round()
+            role = "leader" if market.settler.leading else "follower (another settler leads)"
             console.print(
-                f"sent {report.sent}, confirmed {report.confirmed}, dropped {report.dropped}"
+                f"{role}: sent {report.sent}, confirmed {report.confirmed}, "
+                f"dropped {report.dropped}"
             )
             if once:
                 return
