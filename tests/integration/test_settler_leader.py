@@ -35,15 +35,6 @@ UNITS = [1] * 60  # two v0 batches: the leader dies after sending the first
 
 
 @pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    from tests.conftest import _drop_pg_database, _fresh_pg_database
-
-    url, name = _fresh_pg_database(postgres_url)
-    yield url
-    _drop_pg_database(postgres_url, name)
-
-
-@pytest.fixture
 def node(tmp_path: Path) -> Iterator[Node]:
     with running_node(tmp_path / "market") as served:
         yield served
