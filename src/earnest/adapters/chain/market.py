@@ -36,6 +36,9 @@ class MarketMint:
         self._mint = mint
         self._decimals = decimals
         self._vault = payout.ata(str(market.pubkey()), mint)
+        # Entries of the tables as the last extend_lookup left them: a batch is signed ~10
+        # times while packing, and over RPC each read of the tables is a request.
+        self._entries: dict[str, list[Pubkey]] = {}
 
     @property
     def mint(self) -> str:
@@ -93,9 +96,8 @@ class MarketMint:
         if tables:
             ixs = self._v0_budget(len(transfers)) + body
             accounts = [
-                AddressLookupTableAccount(parse_address(key), list(table.addresses))
-                for key, table in zip(tables, self._read_tables(tables), strict=True)
-                if table is not None
+                AddressLookupTableAccount(parse_address(key), entries)
+                for key, entries in self._table_entries(tables).items()
             ]
             signed = lookup.sign_v0(ixs, self._market, blockhash, accounts)
         else:
@@ -145,7 +147,20 @@ class MarketMint:
                 entries[-1] += chunk
             todo = todo[room:]
             self._await_active(keys[-1])
+        self._entries = {str(k): e for k, e in zip(keys, entries, strict=True)}
         return [str(k) for k in keys]
+
+    def _table_entries(self, tables: Sequence[str]) -> dict[str, list[Pubkey]]:
+        """The entries of `tables`, from the cache, else from the chain (missing ones left out).
+
+        Tables only grow, so cached entries are a valid prefix even if another settler has
+        extended a table since: an account beyond it would only be spelled out in full.
+        """
+        unknown = [t for t in tables if t not in self._entries]
+        for key, table in zip(unknown, self._read_tables(unknown), strict=True):
+            if table is not None:
+                self._entries[key] = list(table.addresses)
+        return {t: self._entries[t] for t in tables if t in self._entries}
 
     def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
         """The lookup tables at these addresses, as the chain holds them now."""
