@@ -42,6 +42,8 @@ def test_a_full_table_is_followed_by_a_new_one_and_44_transfers_across_both_fit(
         assert len(tables) == 2
         assert chain.extend_lookup(owners[:10], tables) == tables  # nothing new: no change
         sizes = [len(_entries(chain, t)) for t in tables]
+        place = chain.lookup_positions([owners[299], owners[0], Wallet.generate().address])
+        assert place == {owners[0]: 2, owners[299]: 301}  # after the vault and the mint
         assert sizes == [TABLE_CAPACITY, 300 + 2 - TABLE_CAPACITY]  # + the vault and the mint
 
         # Recipients from both tables in one transaction; usable at once (a slot has passed).

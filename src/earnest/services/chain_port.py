@@ -114,6 +114,10 @@ class Chain(Protocol):
         then new ones); return every table, once their new entries are usable."""
         ...
 
+    def lookup_positions(self, owners: Sequence[str]) -> dict[str, int]:
+        """Each owner's place across the lookup tables (to batch neighbours together)."""
+        ...
+
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes. Raises ChainError if the chain refuses them."""
         ...

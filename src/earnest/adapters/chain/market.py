@@ -150,6 +150,17 @@ class MarketMint:
         self._entries = {str(k): e for k, e in zip(keys, entries, strict=True)}
         return [str(k) for k in keys]
 
+    def lookup_positions(self, owners: Sequence[str]) -> dict[str, int]:
+        """Where each owner's token account sits across the tables the last `extend_lookup`
+        returned (table number * 256 + index); owners not in them are left out."""
+        where = {
+            address: number * lookup.TABLE_CAPACITY + index
+            for number, entries in enumerate(self._entries.values())
+            for index, address in enumerate(entries)
+        }
+        found = {owner: where.get(self._ata(owner)) for owner in owners}
+        return {owner: at for owner, at in found.items() if at is not None}
+
     def _table_entries(self, tables: Sequence[str]) -> dict[str, list[Pubkey]]:
         """The entries of `tables`, from the cache, else from the chain (missing ones left out).
 
