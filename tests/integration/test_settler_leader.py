@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,18 @@ from sqlalchemy import create_engine
 from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
+from earnest.domain.errors import AlreadyDone
 from earnest.services.chain_port import TxState
+from earnest.services.ports import BatchRecord
 from earnest.services.reconcile import reconcile
-from tests.factories import REWARD
+from tests.factories import (
+    REWARD,
+    do_unit,
+    funded_requester,
+    labeling_campaign,
+    unit_cost,
+    worker,
+)
 from tests.integration.test_rpc_chain import accepted_work, rpc_env
 from tests.rpc_helpers import Node, running_node
 
@@ -125,6 +135,33 @@ def _all_paid(market: Market) -> bool:
         backlog = uow.payouts.backlog()
         unfinished = uow.payouts.unfinished_batches()
     return backlog.get("paid_count") == len(UNITS) and not unfinished
+
+
+def test_a_settler_that_lost_the_lead_cannot_batch_what_the_leader_batched(
+    tmp_path: Path, pg_url: str
+) -> None:
+    market = build_market(Settings(data_dir=tmp_path / "m", database_url=pg_url, port=0))
+    try:
+        _, requester = funded_requester(market, 2 * unit_cost(market) + 5_000)
+        campaign = labeling_campaign(market, requester, tasks=2, overlap=1)
+        for _ in range(2):
+            assert do_unit(market, worker(), campaign.id).decision.value == "accept"
+        with market.store.uow(readonly=True) as uow:
+            stale = uow.payouts.pending(10)  # what a settler read before losing the lead
+        assert len(stale) == 2
+        assert market.settler.round().confirmed == 1  # the new leader pays them
+        with pytest.raises(AlreadyDone), market.store.uow() as uow:
+            batch = replace(_any_batch(market), id="bat_stale", signature="stale")
+            uow.payouts.add_batch(batch, [p.id for p in stale])
+        with market.store.uow(readonly=True) as uow:
+            assert uow.payouts.batch("bat_stale") is None
+    finally:
+        market.close()
+
+
+def _any_batch(market: Market) -> BatchRecord:
+    with market.store.uow(readonly=True) as uow:
+        return uow.payouts.confirmed_batches()[0]
 
 
 def test_only_one_session_holds_the_lead_until_it_gives_it_up(pg_url: str) -> None:

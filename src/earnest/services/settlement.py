@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Protocol
 
 from earnest.domain import ledger
-from earnest.domain.errors import ChainError, TransactionTooLarge
+from earnest.domain.errors import AlreadyDone, ChainError, TransactionTooLarge
 from earnest.domain.receipts import memo_for, merkle_root
 from earnest.services.chain_port import Chain, SignedTransaction, Transfer, TxState
 from earnest.services.common import new_id
@@ -103,9 +103,12 @@ def settle_once(
             clock.now(),
             None,
         )
-        with store.uow() as uow:
-            uow.payouts.add_batch(batch, [p.id for line in taken for p in line.payouts])
-            uow.commit()
+        try:
+            with store.uow() as uow:
+                uow.payouts.add_batch(batch, [p.id for line in taken for p in line.payouts])
+                uow.commit()
+        except AlreadyDone:
+            break  # another settler took the lead and these payouts: ours is never sent
         _send_and_confirm(
             batch, tx, store=store, chain=chain, clock=clock, faults=faults, report=report
         )

@@ -172,13 +172,19 @@ class Payouts:
         return [PayoutRecord(**r._mapping) for r in rows]
 
     def add_batch(self, batch: BatchRecord, payout_ids: list[str]) -> None:
-        """Record the signed batch and attach its payouts, before anything is sent."""
+        """Record the signed batch and attach its payouts, before anything is sent.
+
+        AlreadyDone if any of them is no longer pending: a settler that lost the lead
+        mid-round must not send what the new leader batched (the row lock orders them).
+        """
         self.c.execute(insert(batches).values(**batch.__dict__))
-        self.c.execute(
+        attached = self.c.execute(
             update(payouts)
-            .where(payouts.c.id.in_(payout_ids))
+            .where(payouts.c.id.in_(payout_ids), payouts.c.status == "pending")
             .values(status="batched", batch_id=batch.id)
         )
+        if attached.rowcount != len(set(payout_ids)):
+            raise AlreadyDone("payouts of this batch were batched by another settler")
 
     def batch(self, batch_id: str) -> BatchRecord | None:
         row = self.c.execute(select(batches).where(batches.c.id == batch_id)).first()
