@@ -75,6 +75,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database only (tests of several processes sharing one)."""
+    url, name = _fresh_pg_database(postgres_url)
+    yield url
+    _drop_pg_database(postgres_url, name)
+
+
+@pytest.fixture
 def market(tmp_path: Path, database_url: str) -> Iterator[Market]:
     """A whole market (store + LocalChain + market key) in tmp_path; settler not started."""
     m = build_market(Settings(data_dir=tmp_path / "market", database_url=database_url, port=0))

@@ -16,13 +16,14 @@ from earnest.adapters.chain import (
 )
 from earnest.adapters.sandbox import ProcessSandbox
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
+from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
 from earnest.services.aggregation import QualityLoop
 from earnest.services.identity import SiteIdentity
 from earnest.services.sandbox_checks import SandboxLoop
-from earnest.services.settler import Settler
+from earnest.services.settler import Settler, SingleProcess
 
 # Both chains carry, beyond the port, the helpers the demo and tests use (faucet, submit).
 MarketChain = LocalChain | RpcChain
@@ -75,6 +76,8 @@ def build_market(settings: Settings) -> Market:
         rand=rand,
         interval=settings.settle_interval,
         faults=EnvFaults(),
+        # On SQLite one process owns the file; on PostgreSQL N processes elect one settler.
+        leader=AdvisoryLeader(engine) if engine.dialect.name == "postgresql" else SingleProcess(),
     )
     crypto = MarketCrypto(keypair)
     quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)

@@ -41,6 +41,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes on the port (PostgreSQL, rpc chain)")
+    ] = 1,
 ) -> None:
     """Run the market: the API, the settler paying verified work every few hundred ms, and
     the quality loop (re-estimation of worker confusions, automatic acceptance)."""
@@ -50,6 +53,9 @@ def serve(
     from earnest.bootstrap import build_market
 
     settings = _settings(data_dir).model_copy(update={"host": host, "port": port})
+    if workers > 1:
+        _serve_workers(settings, workers)
+        return
     market = build_market(settings)
     market.settler.start()
     market.quality.start()
@@ -63,6 +69,31 @@ def serve(
         uvicorn.run(create_app(market), host=host, port=port, log_level="info")
     finally:
         market.close()
+
+
+def _serve_workers(settings: Any, workers: int) -> None:
+    """N uvicorn worker processes, each with its own market; one settler leads."""
+    import os
+
+    import uvicorn
+
+    from earnest.api.workers import check_can_fork
+
+    check_can_fork(settings.resolved_database_url, settings.chain)
+    # The workers are spawned: they read their settings from the environment, as here.
+    os.environ.update(
+        {"EARNEST_DATA_DIR": str(settings.data_dir), "EARNEST_HOST": settings.host}
+        | {"EARNEST_PORT": str(settings.port)}
+    )
+    console.print(f"Earnest on http://{settings.host}:{settings.port} with {workers} workers")
+    uvicorn.run(
+        "earnest.api.workers:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -170,8 +201,10 @@ def settle(
     try:
         while True:
             report = market.settler.round()
+            role = "leader" if market.settler.leading else "follower (another settler leads)"
             console.print(
-                f"sent {report.sent}, confirmed {report.confirmed}, dropped {report.dropped}"
+                f"{role}: sent {report.sent}, confirmed {report.confirmed}, "
+                f"dropped {report.dropped}"
             )
             if once:
                 return

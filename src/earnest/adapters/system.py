@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import time
 from datetime import UTC, datetime
+
+_PAUSE_SECONDS = 120.0  # a paused process ends by itself after this, should nobody kill it
 
 
 class SystemClock:
@@ -29,6 +32,8 @@ class SystemRandom:
 class EnvFaults:
     """Kill the process at a named point, for crash tests: EARNEST_FAULTS=after_send,...
 
+    `point:pause` stops the process there instead, for a test to kill it from outside.
+
     The exit is immediate (os._exit): no cleanup, no flushing, as a power cut would be.
     """
 
@@ -38,4 +43,8 @@ class EnvFaults:
 
     def hit(self, point: str) -> None:
         if point in self.points:
+            os._exit(137)
+        if f"{point}:pause" in self.points:
+            # Stop here holding whatever the process holds, until a test kills it.
+            time.sleep(_PAUSE_SECONDS)
             os._exit(137)

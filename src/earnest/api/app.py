@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,13 +30,18 @@ API_THREADS = 8
 
 
 @asynccontextmanager
-async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     to_thread.current_default_thread_limiter().total_tokens = API_THREADS
     yield
+    if app.state.owns_market:  # a worker process built its own market: it closes it too
+        await to_thread.run_sync(app.state.market.close)
 
 
-def create_app(market: Market) -> FastAPI:
-    """The API for one market under /v1 (OpenAPI at /docs), and the web pages around it."""
+def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
+    """The API for one market under /v1 (OpenAPI at /docs), and the web pages around it.
+
+    With `owns_market` the app closes the market when it shuts down (`serve --workers`).
+    """
     app = FastAPI(
         lifespan=_lifespan,
         title="Earnest",
@@ -43,6 +49,7 @@ def create_app(market: Market) -> FastAPI:
         description="An Internet Labor Market: post verifiable work, pay contributors at once on Solana.",
     )
     app.state.market = market
+    app.state.owns_market = owns_market
     problems.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (auth, funds, campaigns, work, quality, peer_reviews, bandwidth, devices):
@@ -50,7 +57,9 @@ def create_app(market: Market) -> FastAPI:
 
     @v1.get("/health", tags=["market"])
     def health() -> dict[str, str]:
-        return {"status": "ok"}
+        # Which API process answered, and whether its settler leads (serve --workers N).
+        settler = "leader" if market.settler.leading else "follower"
+        return {"status": "ok", "process": str(os.getpid()), "settler": settler}
 
     app.include_router(v1)
     web.install(app)  # the pages, after the API's error handlers (pages render their own)

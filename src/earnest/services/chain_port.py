@@ -91,12 +91,31 @@ class Chain(Protocol):
         ...
 
     def build_payout(
-        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
+        self,
+        transfers: Sequence[Transfer],
+        memo: bytes,
+        create_for: Sequence[str] = (),
+        tables: Sequence[str] = (),
     ) -> SignedTransaction:
-        """Sign one legacy transaction: idempotent ATA creates, transfer_checked each, a memo.
+        """Sign one payout: idempotent ATA creates, transfer_checked each, a memo.
 
-        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES.
+        A v0 transaction loading token accounts from the lookup tables `tables` if any are
+        given, else a legacy one. Raises TransactionTooLarge, never returns a transaction
+        over MAX_TRANSACTION_BYTES.
         """
+        ...
+
+    def create_token_accounts(self, owners: Sequence[str]) -> None:
+        """Create the owners' token accounts (idempotent), a few per transaction."""
+        ...
+
+    def extend_lookup(self, owners: Sequence[str], tables: Sequence[str]) -> list[str]:
+        """Put the owners' token accounts in the market's lookup tables (`tables` first,
+        then new ones); return every table, once their new entries are usable."""
+        ...
+
+    def lookup_positions(self, owners: Sequence[str]) -> dict[str, int]:
+        """Each owner's place across the lookup tables (to batch neighbours together)."""
         ...
 
     def send(self, tx: SignedTransaction) -> None:

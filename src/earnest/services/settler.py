@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
 from earnest.services.chain_port import Chain
 from earnest.services.loop import Every
@@ -11,6 +12,29 @@ from earnest.services.ports import Clock, Random, Store
 from earnest.services.settlement import Faults, SettleReport, settle_once
 
 log = logging.getLogger("earnest.settler")
+
+
+class Leadership(Protocol):
+    """Who may settle: exactly one settler of a market at a time."""
+
+    def acquire(self) -> bool:
+        """Whether this process leads now, taking the lead if it is free (never blocks)."""
+        ...
+
+    def release(self) -> None:
+        """Give the lead up."""
+        ...
+
+
+class SingleProcess:
+    """The lead on SQLite: one process owns the database file, so it always leads."""
+
+    def acquire(self) -> bool:
+        """Always: there is no other settler."""
+        return True
+
+    def release(self) -> None:
+        """Nothing to give up."""
 
 
 class Settler:
@@ -25,6 +49,7 @@ class Settler:
         rand: Random,
         interval: float,
         faults: Faults | None = None,
+        leader: Leadership | None = None,
     ) -> None:
         self._deps = {
             "store": store,
@@ -34,12 +59,20 @@ class Settler:
             "faults": faults,
         }
         self._lock = threading.Lock()  # one round at a time, loop or drain
+        self._leader = leader or SingleProcess()
+        self.leading = False
         self._loop = Every("earnest-settler", interval, self.round, log)
         self.totals = SettleReport()
 
     def round(self) -> SettleReport:
-        """One settlement round (recover, then pay what is pending)."""
+        """One settlement round (recover, then pay what is pending) if this settler leads."""
         with self._lock:
+            leading = self._leader.acquire()
+            if leading != self.leading:
+                log.info("settler %s", "takes the lead" if leading else "follows")
+            self.leading = leading
+            if not leading:
+                return SettleReport()
             report = settle_once(**self._deps)  # type: ignore[arg-type]
         self.totals.sent += report.sent
         self.totals.confirmed += report.confirmed
@@ -52,3 +85,6 @@ class Settler:
 
     def stop(self) -> None:
         self._loop.stop()
+        with self._lock:
+            self._leader.release()
+            self.leading = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
@@ -19,14 +19,17 @@ _LOG_LINES = 4  # enough of the program log to say why, short enough for a probl
 
 
 def token_transfers(
-    tx: VersionedTransaction, mint_of: Callable[[Pubkey], Pubkey | None]
+    tx: VersionedTransaction,
+    mint_of: Callable[[Pubkey], Pubkey | None],
+    loaded: Sequence[Pubkey] = (),
 ) -> list[TokenTransfer]:
     """The top-level SPL Token Transfer/TransferChecked instructions of `tx`, in order.
 
     `mint_of` names the mint of a token account, needed for plain Transfer, whose
-    instruction does not carry it.
+    instruction does not carry it; `loaded` are the accounts a v0 message loaded from
+    lookup tables (writable, then readonly), which its indexes count after the static keys.
     """
-    keys = tx.message.account_keys
+    keys = [*tx.message.account_keys, *loaded]
     found = []
     for ix in tx.message.instructions:
         data, accounts = bytes(ix.data), [keys[i] for i in bytes(ix.accounts)]

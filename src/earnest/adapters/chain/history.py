@@ -82,11 +82,12 @@ def status_meta(
     before: Sequence[Account | None],
     after: Sequence[Account | None],
     decimals_of: Callable[[Pubkey], int | None],
+    loaded: Sequence[Sequence[Pubkey]] = ((), ()),
 ) -> Json:
     """The `meta` object of `getTransaction` for a transaction that landed.
 
-    Balances cover the message's static account keys (Earnest signs legacy transactions;
-    accounts loaded from lookup tables would be missing).
+    `before` and `after` cover the static keys, then the (writable, readonly) accounts
+    `loaded` from lookup tables, in the order Solana indexes them.
     """
     if isinstance(result, FailedTransactionMetadata):
         meta, err = result.meta(), error_json(result)
@@ -104,7 +105,10 @@ def status_meta(
         "preTokenBalances": token_balances(before, decimals_of),
         "postTokenBalances": token_balances(after, decimals_of),
         "rewards": [],
-        "loadedAddresses": {"writable": [], "readonly": []},
+        "loadedAddresses": {
+            "writable": [str(k) for k in loaded[0]],
+            "readonly": [str(k) for k in loaded[1]],
+        },
         "computeUnitsConsumed": meta.compute_units_consumed(),
     }
 

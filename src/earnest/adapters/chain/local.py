@@ -7,9 +7,11 @@ keeps LiteSVM's accounts and landed transactions on disk. One process owns a sta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -18,7 +20,7 @@ from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 
-from earnest.adapters.chain import decode, instructions, payout
+from earnest.adapters.chain import decode, instructions, lookup, payout
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.runtime import Runtime
@@ -116,7 +118,11 @@ class LocalChain(MarketMint):
         if stored is None or not stored.ok:
             return None
         tx = VersionedTransaction.from_bytes(stored.raw)
-        return decode.token_transfers(tx, self._runtime.mint_of)
+        loaded = json.loads(stored.details or "{}").get("loadedAddresses") or {}
+        keys = [*loaded.get("writable", []), *loaded.get("readonly", [])]
+        return decode.token_transfers(
+            tx, self._runtime.mint_of, [Pubkey.from_string(k) for k in keys]
+        )
 
     def token_balance(self, token_account: str) -> int:
         """Balance of a token account in base units (0 if it does not exist)."""
@@ -175,6 +181,21 @@ class LocalChain(MarketMint):
 
     def _blockhash(self) -> tuple[Hash, int]:
         return self._runtime.blockhash()
+
+    def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
+        found = [self._runtime.account(parse_address(t)) for t in tables]
+        return [None if a is None else lookup.decode(bytes(a.data)) for a in found]
+
+    def _run(self, ixs: list[Instruction]) -> None:
+        self._runtime.execute(self._sign(ixs))
+
+    def _recent_slot(self) -> int:
+        return self._runtime.recent_slot()
+
+    def _await_active(self, table: Pubkey) -> None:
+        # Every landed transaction closes its slot (Runtime), so the extension that just
+        # landed is already in the past: LiteSVM's one-slot rule holds without waiting.
+        return None
 
     def _sign(self, ixs: list[Instruction], *extra_signers: Keypair) -> VersionedTransaction:
         return payout.sign(ixs, [self._market, *extra_signers], self._runtime.latest_blockhash())

@@ -6,13 +6,26 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from solders.address_lookup_table_account import AddressLookupTable, AddressLookupTableAccount
+from solders.compute_budget import set_compute_unit_limit
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from earnest.adapters.chain import payout
+from earnest.adapters.chain import instructions, lookup, payout
+from earnest.adapters.chain.keys import parse_address
 from earnest.services.chain_port import SignedTransaction, Transfer
+
+# Compute units of a v0 payout as LiteSVM reports them (bench/settle.py): 150 for the
+# compute-budget instruction, ~530 for the memo, ~105 per TransferChecked. The limit asks
+# for 25% more than measured, and at least 5,000, so a slower token program still fits
+# while the block scheduler sees a tight figure.
+_UNITS_FIXED = 700
+_UNITS_PER_TRANSFER = 105
+_UNITS_MARGIN = 1.25
+_UNITS_FLOOR = 5_000
+_CREATES_PER_TRANSACTION = 8  # idempotent ATA creates: 8 fit 1,232 bytes with room to spare
 
 
 class MarketMint:
@@ -23,6 +36,9 @@ class MarketMint:
         self._mint = mint
         self._decimals = decimals
         self._vault = payout.ata(str(market.pubkey()), mint)
+        # Entries of the tables as the last extend_lookup left them: a batch is signed ~10
+        # times while packing, and over RPC each read of the tables is a request.
+        self._entries: dict[str, list[Pubkey]] = {}
 
     @property
     def mint(self) -> str:
@@ -61,19 +77,122 @@ class MarketMint:
         self.close()
 
     def build_payout(
-        self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str] = ()
+        self,
+        transfers: Sequence[Transfer],
+        memo: bytes,
+        create_for: Sequence[str] = (),
+        tables: Sequence[str] = (),
     ) -> SignedTransaction:
-        """Sign one legacy transaction: idempotent ATA creates, transfer_checked each, a memo
-        (after a compute budget, on chains that set one).
+        """Sign one payout: idempotent ATA creates, transfer_checked each, a memo.
 
-        Raises TransactionTooLarge, never returns a transaction over MAX_TRANSACTION_BYTES:
-        LiteSVM accepts oversized transactions, a cluster would not, so both refuse here.
+        With `tables` it is a v0 transaction loading token accounts from those lookup
+        tables, under a tight compute-unit limit; without, a legacy one (after a compute
+        budget, on chains that set one). Raises TransactionTooLarge, never returns a
+        transaction over MAX_TRANSACTION_BYTES: LiteSVM accepts oversized transactions, a
+        cluster would not, so both refuse here.
         """
-        ixs = self._budget(len(transfers), len(create_for))
-        ixs += self._payout_instructions(transfers, memo, create_for)
         blockhash, last_valid = self._blockhash()
-        signed = payout.sign(ixs, [self._market], blockhash)
+        body = self._payout_instructions(transfers, memo, create_for)
+        if tables:
+            ixs = self._v0_budget(len(transfers)) + body
+            accounts = [
+                AddressLookupTableAccount(parse_address(key), entries)
+                for key, entries in self._table_entries(tables).items()
+            ]
+            signed = lookup.sign_v0(ixs, self._market, blockhash, accounts)
+        else:
+            ixs = self._budget(len(transfers), len(create_for)) + body
+            signed = payout.sign(ixs, [self._market], blockhash)
         return payout.signed_payout(signed, last_valid, len(transfers), len(create_for))
+
+    def create_token_accounts(self, owners: Sequence[str]) -> None:
+        """Create the owners' token accounts, a few per transaction (idempotent creates)."""
+        market = self._market.pubkey()
+        for start in range(0, len(owners), _CREATES_PER_TRANSACTION):
+            chunk = owners[start : start + _CREATES_PER_TRANSACTION]
+            self._run(
+                [
+                    instructions.create_token_account(market, parse_address(o), self._mint)
+                    for o in chunk
+                ]
+            )
+
+    def extend_lookup(self, owners: Sequence[str], tables: Sequence[str]) -> list[str]:
+        """Put the owners' token accounts in the market's lookup tables; every table after.
+
+        The last of `tables` is extended up to 256 entries, then a new table is created
+        (its first entries the vault and the mint). Entries added are usable only from the
+        next slot: this waits until the chain has passed the slot of the last extension.
+        """
+        # A table the chain no longer holds (a reset local chain) is left out, not extended.
+        found = [
+            (parse_address(k), t)
+            for k, t in zip(tables, self._read_tables(tables), strict=True)
+            if t
+        ]
+        keys = [key for key, _ in found]
+        entries = [list(table.addresses) for _, table in found]
+        known = {a for found in entries for a in found}
+        wanted = [self._vault, self._mint, *(self._ata(o) for o in owners)]
+        todo = [a for a in dict.fromkeys(wanted) if a not in known]
+        while todo:
+            if not keys or len(entries[-1]) >= lookup.TABLE_CAPACITY:
+                ix, key = lookup.create(self._market.pubkey(), self._recent_slot())
+                self._run([ix])
+                keys.append(key)
+                entries.append([])
+            room = lookup.TABLE_CAPACITY - len(entries[-1])
+            for chunk in lookup.chunks(todo[:room]):
+                self._run([lookup.extend(self._market.pubkey(), keys[-1], chunk)])
+                entries[-1] += chunk
+            todo = todo[room:]
+            self._await_active(keys[-1])
+        self._entries = {str(k): e for k, e in zip(keys, entries, strict=True)}
+        return [str(k) for k in keys]
+
+    def lookup_positions(self, owners: Sequence[str]) -> dict[str, int]:
+        """Where each owner's token account sits across the tables the last `extend_lookup`
+        returned (table number * 256 + index); owners not in them are left out."""
+        where = {
+            address: number * lookup.TABLE_CAPACITY + index
+            for number, entries in enumerate(self._entries.values())
+            for index, address in enumerate(entries)
+        }
+        found = {owner: where.get(self._ata(owner)) for owner in owners}
+        return {owner: at for owner, at in found.items() if at is not None}
+
+    def _table_entries(self, tables: Sequence[str]) -> dict[str, list[Pubkey]]:
+        """The entries of `tables`, from the cache, else from the chain (missing ones left out).
+
+        Tables only grow, so cached entries are a valid prefix even if another settler has
+        extended a table since: an account beyond it would only be spelled out in full.
+        """
+        unknown = [t for t in tables if t not in self._entries]
+        for key, table in zip(unknown, self._read_tables(unknown), strict=True):
+            if table is not None:
+                self._entries[key] = list(table.addresses)
+        return {t: self._entries[t] for t in tables if t in self._entries}
+
+    def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
+        """The lookup tables at these addresses, as the chain holds them now."""
+        raise NotImplementedError
+
+    def _run(self, ixs: list[Instruction]) -> None:
+        """Sign `ixs` as the market in a legacy transaction and wait until it lands."""
+        raise NotImplementedError
+
+    def _recent_slot(self) -> int:
+        """A slot the chain still lists among its recent slot hashes (to derive a table)."""
+        raise NotImplementedError
+
+    def _await_active(self, table: Pubkey) -> None:
+        """Return once the chain's slot has passed the table's last extension."""
+        raise NotImplementedError
+
+    def _v0_budget(self, transfers: int) -> list[Instruction]:
+        """A compute-unit limit just above what LiteSVM measures for this many transfers."""
+        measured = _UNITS_FIXED + transfers * _UNITS_PER_TRANSFER
+        return [set_compute_unit_limit(max(_UNITS_FLOOR, int(measured * _UNITS_MARGIN)))]
 
     def _blockhash(self) -> tuple[Hash, int]:
         """The blockhash to sign with and the last block height it can land at."""

@@ -6,10 +6,13 @@ market's transactions and reads balances and transfers back from the node.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from solana.rpc.commitment import Finalized
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import Instruction
@@ -20,7 +23,7 @@ from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import decode, history, payout
+from earnest.adapters.chain import decode, history, lookup, payout
 from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.market import MarketMint
@@ -33,6 +36,7 @@ from earnest.services.chain_port import (
     TxStatus,
 )
 
+_ACTIVATION_WAIT = 30.0  # seconds for a cluster to pass one slot (~0.4 s each)
 _MAX_KEYS = 100  # getMultipleAccounts takes at most 100 addresses
 # Compute units when the limit is estimated (priority fee set, no explicit limit). Measured
 # under LiteSVM: TransferChecked 105, ATA create 13,525, a 75-byte memo 513; the original
@@ -78,15 +82,18 @@ class RpcChain(MarketMint):
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
         """The owners among `owners` whose associated token account does not exist yet."""
         unique = list(dict.fromkeys(owners))
-        missing: set[str] = set()
-        for start in range(0, len(unique), _MAX_KEYS):
-            chunk = unique[start : start + _MAX_KEYS]
-            keys = [self._ata(owner) for owner in chunk]
-            found = self._sender.call(
-                "getMultipleAccounts", lambda c, k=keys: c.get_multiple_accounts(k)
+        found = self._accounts([self._ata(owner) for owner in unique])
+        return {owner for owner, acc in zip(unique, found, strict=True) if acc is None}
+
+    def _accounts(self, keys: Sequence[Pubkey]) -> list[Account | None]:
+        found: list[Account | None] = []
+        for start in range(0, len(keys), _MAX_KEYS):
+            chunk = list(keys[start : start + _MAX_KEYS])
+            got = self._sender.call(
+                "getMultipleAccounts", lambda c, k=chunk: c.get_multiple_accounts(k)
             )
-            missing |= {owner for owner, acc in zip(chunk, found.value, strict=True) if acc is None}
-        return missing
+            found += list(got.value)
+        return found
 
     def send(self, tx: SignedTransaction) -> None:
         """Send the signed bytes, then rebroadcast them until they land or expire.
@@ -128,9 +135,11 @@ class RpcChain(MarketMint):
             *(found.transaction.meta.pre_token_balances or []),
             *(found.transaction.meta.post_token_balances or []),
         ]
-        keys = tx.message.account_keys
+        loaded = found.transaction.meta.loaded_addresses
+        extra = [*loaded.writable, *loaded.readonly] if loaded else []
+        keys = [*tx.message.account_keys, *extra]
         known = {keys[b.account_index]: b.mint for b in balances if b.account_index < len(keys)}
-        return decode.token_transfers(tx, lambda account: known.get(account))
+        return decode.token_transfers(tx, lambda account: known.get(account), extra)
 
     def token_balance(self, token_account: str) -> int:
         """Balance of a token account in base units (0 if it does not exist)."""
@@ -177,6 +186,32 @@ class RpcChain(MarketMint):
 
     def _blockhash(self) -> tuple[Hash, int]:
         return self._sender.blockhash()
+
+    def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
+        found = self._accounts([parse_address(t) for t in tables])
+        return [None if a is None else lookup.decode(bytes(a.data)) for a in found]
+
+    def _run(self, ixs: list[Instruction]) -> None:
+        self._sender.sign_and_confirm(ixs, [self._market])
+
+    def _recent_slot(self) -> int:
+        # A finalized slot is surely among the cluster's SlotHashes when the create runs.
+        return int(self._sender.call("getSlot", lambda c: c.get_slot(Finalized)).value)
+
+    def _await_active(self, table: Pubkey) -> None:
+        (found,) = self._read_tables([str(table)])
+        if found is None:
+            raise ChainError(f"lookup table {table} is missing on {self.endpoint}")
+        deadline = time.monotonic() + _ACTIVATION_WAIT
+        while self.slot() <= found.meta.last_extended_slot:
+            if time.monotonic() > deadline:
+                raise ChainError(f"{self.endpoint} did not pass the slot of table {table}")
+            time.sleep(0.2)
+
+    def _v0_budget(self, transfers: int) -> list[Instruction]:
+        # A cluster may still run the original SPL Token program (~6,200 units a transfer,
+        # 60 times LiteSVM's), so the limit stays the estimate below unless configured.
+        return self._budget(transfers, 0) or super()._v0_budget(transfers)
 
     def _budget(self, transfers: int, creates: int) -> list[Instruction]:
         options = self._sender.options

@@ -25,7 +25,7 @@ from solders.transaction_metadata import (
 )
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import decode, history
+from earnest.adapters.chain import decode, history, lookup
 from earnest.adapters.chain.state import ChainState, StoredTransaction
 from earnest.domain.errors import ChainError
 
@@ -41,6 +41,7 @@ _COUNTERS = ("height", "blockhash_generation", "blockhash_height")
 # Blocks a blockhash stays valid on Solana (MAX_PROCESSING_AGE): LiteSVM keeps one
 # blockhash until told otherwise, so the runtime moves to a new one after as many blocks.
 BLOCKHASH_LIFETIME = 150
+_SLOT_HASHES = 512  # entries the SlotHashes sysvar keeps (MAX_ENTRIES)
 
 
 class Runtime:
@@ -55,6 +56,7 @@ class Runtime:
         self._blockhash_height = int(settings.get("blockhash_height", self._height))
         # LiteSVM and the SQLite connection are not thread-safe; the API calls from a pool.
         self._lock = threading.Lock()
+        self._enter_slot()
 
     @classmethod
     def restore(cls, state: ChainState, settings: dict[str, str]) -> Runtime:
@@ -86,6 +88,11 @@ class Runtime:
         """The blockhash new transactions must carry, and the last height it is valid at."""
         with self._lock:
             return self._svm.latest_blockhash(), self._blockhash_height + BLOCKHASH_LIFETIME
+
+    def recent_slot(self) -> int:
+        """The current slot, listed in the SlotHashes sysvar (a lookup table derives from it)."""
+        with self._lock:
+            return int(self._svm.get_clock().slot)
 
     def rent_exempt_minimum(self, size: int) -> int:
         """Lamports an account of `size` bytes needs to be rent exempt."""
@@ -157,7 +164,8 @@ class Runtime:
                 if known.ok:
                     return key  # re-sending landed bytes is how exactly-once retries work
                 raise ChainError(f"transaction {key} already landed and failed: {known.error}")
-            before = self._accounts(tx)
+            keys = self._keys(tx)
+            before = self._accounts(keys)
             try:
                 result = self._svm.send_transaction(tx)
             except Exception as exc:
@@ -170,7 +178,7 @@ class Runtime:
                     f"transaction {key} was rejected: {_reason(result) or 'not recorded'}"
                 )
             error = _reason(landed)
-            self._persist(tx, error, landed, before)
+            self._persist(tx, error, landed, keys, before)
         if error is not None:
             raise ChainError(f"transaction {key} failed: {error}")
         return key
@@ -185,27 +193,52 @@ class Runtime:
         tx: VersionedTransaction,
         error: str | None,
         landed: TransactionMetadata | FailedTransactionMetadata,
+        keys: tuple[list[Pubkey], list[Pubkey], list[Pubkey]],
         before: list[Account | None],
     ) -> None:
         self._height += 1
         if self._height > self._blockhash_height + BLOCKHASH_LIFETIME:
             self._next_blockhash()
-        after = self._accounts(tx)
+        self._enter_slot()
+        after = self._accounts(keys)
         accounts: dict[str, bytes | None] = {}
-        for address, account in zip(tx.message.account_keys, after, strict=True):
+        for address, account in zip([k for part in keys for k in part], after, strict=True):
             if account is None:
                 accounts[str(address)] = None
             elif not account.executable and account.owner not in _RUNTIME_OWNERS:
                 accounts[str(address)] = bytes(account)
-        details = history.status_meta(landed, before, after, self._decimals_of)
+        details = history.status_meta(landed, before, after, self._decimals_of, keys[1:])
         key = str(tx.signatures[0])
         stored = StoredTransaction(
             key, bytes(tx), self._height, error is None, error, json.dumps(details)
         )
         self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
 
-    def _accounts(self, tx: VersionedTransaction) -> list[Account | None]:
-        return [self._svm.get_account(key) for key in tx.message.account_keys]
+    def _keys(self, tx: VersionedTransaction) -> tuple[list[Pubkey], list[Pubkey], list[Pubkey]]:
+        """Static keys, then the writable and readonly ones loaded from lookup tables."""
+        writable, readonly = lookup.loaded_keys(tx, self._table_entries)
+        return list(tx.message.account_keys), writable, readonly
+
+    def _table_entries(self, table: Pubkey) -> list[Pubkey] | None:
+        account = self._svm.get_account(table)
+        found = None if account is None else lookup.decode(bytes(account.data))
+        return None if found is None else list(found.addresses)
+
+    def _accounts(self, keys: tuple[list[Pubkey], ...]) -> list[Account | None]:
+        return [self._svm.get_account(key) for part in keys for key in part]
+
+    def _enter_slot(self) -> None:
+        """Keep LiteSVM's slot equal to the block height, one slot per landed transaction.
+
+        LiteSVM never moves its clock itself; a lookup table's new entries are usable only
+        from the slot after their extension, and a table derives from a slot listed in
+        SlotHashes, so each landed transaction closes its slot and records the next one.
+        """
+        if self._svm.get_clock().slot >= self._height:
+            return
+        self._svm.warp_to_slot(self._height)
+        recent = list(self._svm.get_slot_hashes())[: _SLOT_HASHES - 1]
+        self._svm.set_slot_hashes([(self._height, self._svm.latest_blockhash()), *recent])
 
     def _decimals_of(self, mint: Pubkey) -> int | None:
         account = self._svm.get_account(mint)

@@ -68,6 +68,10 @@ def _v6_devices(conn: Connection) -> None:
     tables.devices.create(conn, checkfirst=True)
 
 
+def _v7_lookup_tables(conn: Connection) -> None:
+    tables.lookup_tables.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -75,6 +79,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v4_facts,
     _v5_bandwidth,
     _v6_devices,
+    _v7_lookup_tables,
 ]
 
 

@@ -13,6 +13,7 @@ from earnest.adapters.store.tables import (
     deposits,
     journal,
     ledger_accounts,
+    lookup_tables,
     payouts,
     postings,
     receipts,
@@ -171,13 +172,19 @@ class Payouts:
         return [PayoutRecord(**r._mapping) for r in rows]
 
     def add_batch(self, batch: BatchRecord, payout_ids: list[str]) -> None:
-        """Record the signed batch and attach its payouts, before anything is sent."""
+        """Record the signed batch and attach its payouts, before anything is sent.
+
+        AlreadyDone if any of them is no longer pending: a settler that lost the lead
+        mid-round must not send what the new leader batched (the row lock orders them).
+        """
         self.c.execute(insert(batches).values(**batch.__dict__))
-        self.c.execute(
+        attached = self.c.execute(
             update(payouts)
-            .where(payouts.c.id.in_(payout_ids))
+            .where(payouts.c.id.in_(payout_ids), payouts.c.status == "pending")
             .values(status="batched", batch_id=batch.id)
         )
+        if attached.rowcount != len(set(payout_ids)):
+            raise AlreadyDone("payouts of this batch were batched by another settler")
 
     def batch(self, batch_id: str) -> BatchRecord | None:
         row = self.c.execute(select(batches).where(batches.c.id == batch_id)).first()
@@ -219,6 +226,18 @@ class Payouts:
         ).all()
         counts = {f"{r[0]}_count": int(r[1]) for r in rows}
         return counts | {f"{r[0]}_amount": int(r[2]) for r in rows}
+
+    def lookup_tables(self) -> list[str]:
+        """The market's lookup tables, oldest first."""
+        stmt = select(lookup_tables.c.address).order_by(
+            lookup_tables.c.created_at, lookup_tables.c.address
+        )
+        return list(self.c.scalars(stmt))
+
+    def add_lookup_table(self, address: str, now: datetime) -> None:
+        """Remember a lookup table the settler created (once)."""
+        if address not in self.lookup_tables():
+            self.c.execute(insert(lookup_tables).values(address=address, created_at=now))
 
     def confirmed_batches(self) -> list[BatchRecord]:
         rows = self.c.execute(

@@ -325,6 +325,15 @@ devices = Table(
     Column("registered_at", Moment, nullable=False),
 )
 
+# The market's address lookup tables, in the order they were created: the settler extends
+# the last one until it holds 256 entries (see adapters/chain/lookup.py).
+lookup_tables = Table(
+    "lookup_tables",
+    metadata,
+    Column("address", Address, primary_key=True),
+    Column("created_at", Moment, nullable=False),
+)
+
 receipts = Table(
     "receipts",
     metadata,
