@@ -1,9 +1,10 @@
 """The chain's own limit on this machine: token transfers per second in LiteSVM, in-process.
 
-`raw_transfers_per_s`: as many transfer_checked instructions per transaction as fit
-Solana's 1,232 bytes, signed and sent back to back. `naive_transfers_per_s`: one transfer
-per transaction, as a settler that does not batch would. Both pay wallets whose token
-accounts exist already, so account creation is not counted.
+`batched_transfers_per_s`: as many transfer_checked instructions per transaction as fit
+Solana's 1,232 bytes (v0 with lookup tables), signed and sent back to back.
+`naive_transfers_per_s`: one transfer per transaction, as a settler that does not batch
+would. Both pay wallets whose token accounts exist already, so account creation is not
+counted. `settler_transfers_per_s`: the market's own settler draining a backlog.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.chain.wallet import Wallet
-from earnest.domain.errors import TransactionTooLarge
 from earnest.services.chain_port import Transfer
 
 RECIPIENTS = 256
-TRANSFERS = 4_000
+NAIVE_TRANSFERS = 1_000
 
 
 def _chain() -> tuple[LocalChain, list[str]]:
@@ -32,45 +33,31 @@ def _chain() -> tuple[LocalChain, list[str]]:
     return chain, owners
 
 
-def _fitting(chain: LocalChain, owners: list[str]) -> int:
-    """The most transfers one transaction holds within Solana's size limit."""
-    n = len(owners)
-    while n > 1:
-        try:
-            chain.build_payout([Transfer(o, 1) for o in owners[:n]], b"x" * 32)
-            return n
-        except TransactionTooLarge:
-            n -= 1
-    return 1
-
-
-def _rate(per_tx: int) -> float:
+def naive_transfers_per_s() -> float:
+    """One transfer per transaction, as a settler that does not batch would."""
     chain, owners = _chain()
     try:
-        per_tx = min(per_tx, _fitting(chain, owners))
-        sent, started = 0, time.monotonic()
-        while sent < TRANSFERS:
-            lines = [Transfer(owners[(sent + i) % RECIPIENTS], 1) for i in range(per_tx)]
-            chain.send(chain.build_payout(lines, b"r" * 32))
-            sent += per_tx
-        return sent / (time.monotonic() - started)
+        started = time.monotonic()
+        for sent in range(NAIVE_TRANSFERS):
+            chain.send(chain.build_payout([Transfer(owners[sent % RECIPIENTS], 1)], b"n" * 32))
+        return NAIVE_TRANSFERS / (time.monotonic() - started)
     finally:
         chain.close()
 
 
-def raw_transfers_per_s() -> float:
-    """Batched: as many transfers per transaction as fit."""
-    return _rate(RECIPIENTS)
+def batched_transfers_per_s() -> float:
+    """As many transfers per transaction as fit (v0 with lookup tables), signed and sent:
+    the chain side of settlement without the store (bench/settle.py's `v0_alt`)."""
+    from settle import measure
 
-
-def naive_transfers_per_s() -> float:
-    """One transfer per transaction."""
-    return _rate(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        figures: Any = measure(Path(tmp), 480)
+    return float(figures["packings"]["v0_alt"]["transfers_per_s"])
 
 
 def settler_transfers_per_s(units: int = 1_500, workers: int = 300) -> float:
     """The market's settler draining a backlog of `units` owed payouts (SQLite, LocalChain):
-    the whole path, store included, that `raw_transfers_per_s` bounds from above."""
+    the whole path, store included, that `batched_transfers_per_s` bounds from above."""
     from earnest.bootstrap import build_market
     from earnest.config import Settings
     from earnest.demo.funds import faucet_deposit

@@ -35,7 +35,7 @@ from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chain_limits import naive_transfers_per_s, raw_transfers_per_s, settler_transfers_per_s
+from chain_limits import batched_transfers_per_s, naive_transfers_per_s, settler_transfers_per_s
 
 PG_ADMIN = os.environ.get(
     "EARNEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,7 +100,11 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         server.stop()
     paid = _paid_latencies(data_dir, env)
     _say("measuring the chain's limits and the settler's, in-process")
-    raw, naive, settled = raw_transfers_per_s(), naive_transfers_per_s(), settler_transfers_per_s()
+    raw, naive, settled = (
+        batched_transfers_per_s(),
+        naive_transfers_per_s(),
+        settler_transfers_per_s(),
+    )
     return {
         "workers": args.workers,
         "store": args.store,

@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=960, help="workers paid per run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        figures = _measure(Path(tmp), args.recipients)
+        figures = measure(Path(tmp), args.recipients)
     print(f"{'packing':12} {'tx':>5} {'transfers/tx':>13} {'max':>4} {'transfers/s':>12}")
     packings: dict[str, dict[str, float]] = figures["packings"]  # type: ignore[assignment]
     for name, row in packings.items():
@@ -117,7 +117,8 @@ def main() -> None:
     print(json.dumps(figures, sort_keys=True))
 
 
-def _measure(root: Path, recipients: int) -> dict[str, object]:
+def measure(root: Path, recipients: int) -> dict[str, object]:
+    """The three packings measured on fresh chains; the figures, as main prints them."""
     print(f"setting up {recipients} recipients ...", file=sys.stderr)
     legacy_chain, owners, _, _ = _chain(root / "a", recipients)
     v0_chain, v0_owners, tables, table_seconds = _chain(root / "b", recipients)
