@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from earnest.api.ratelimit import Limits
 from earnest.bootstrap import Market
 from earnest.services.identity import Principal, authenticate
 
@@ -21,9 +22,15 @@ MarketDep = Annotated[Market, Depends(market)]
 
 
 def principal(
-    m: MarketDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    m: MarketDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+    """The caller, authenticated; a wallet past its rate (over all its credentials) gets 429."""
+    who = authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+    limits: Limits = request.app.state.limits
+    limits.check_address(who.address)
+    return who
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -13,7 +13,14 @@ from typing import Any
 from earnest.domain import ledger
 from earnest.domain.errors import Conflict, Forbidden, NotFound, NoWorkAvailable
 from earnest.domain.verification import Decision
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign, Routing, Task
+from earnest.domain.work import (
+    MAX_LEASES_PER_WORKER,
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    Routing,
+    Task,
+)
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
@@ -23,7 +30,6 @@ from earnest.services.schemas import check, compile_schema
 from earnest.services.verify import apply_outcome, verify_task
 
 REAP_BATCH = 200
-MAX_LEASES_PER_WORKER = 20
 
 
 @dataclass(frozen=True)
