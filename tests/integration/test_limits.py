@@ -140,3 +140,18 @@ def test_operators_come_from_a_comma_separated_setting(monkeypatch: pytest.Monke
     monkeypatch.setenv("EARNEST_OPERATORS", f"{a},root")
     with pytest.raises(InvalidInput, match="EARNEST_OPERATORS"):
         Settings.load()
+
+
+def test_a_refused_request_is_not_remembered_as_the_answer_to_its_idempotency_key(
+    world: World,
+) -> None:
+    app = create_app(world.market)
+    client = TestClient(app)
+    for _ in range(3):
+        client.get("/v1/balance", headers=world.headers("requester"))  # the wallet's burst
+    again = session_token(world.market, world.wallets["requester"])
+    headers = {"authorization": f"Bearer {again}", "idempotency-key": "withdraw-1"}
+    _limited(client.post("/v1/withdrawals", json={"amount": 5}, headers=headers))
+    app.state.limits.keyed.rate = 0  # the wait is over
+    retried = client.post("/v1/withdrawals", json={"amount": 5}, headers=headers)
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers

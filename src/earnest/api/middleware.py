@@ -150,8 +150,9 @@ class Idempotency:
 
     def _save(self, slot: str, status: int, body: bytes) -> None:
         with self.store.uow() as uow:
-            if status >= 500:
-                uow.idempotency.forget(slot)  # a server fault is not an answer: let a retry run
+            if status >= 500 or status == 429:
+                # A server fault or "too many requests" is not an answer: let a retry run.
+                uow.idempotency.forget(slot)
             else:
                 uow.idempotency.finish(slot, status, body)
             uow.commit()

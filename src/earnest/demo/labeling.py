@@ -58,7 +58,9 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     settings = Settings(data_dir=data_dir)
     started = time.monotonic()
     requester, deposit_signature, budget = _deposit_on_chain(settings, options)
-    server = ServerProcess(data_dir)
+    # The whole simulated crowd signs in from 127.0.0.1: a limit per client IP would treat
+    # it as one abusive client. Limits per credential and per wallet stay on.
+    server = ServerProcess(data_dir, env={"EARNEST_ANONYMOUS_RATE_PER_SECOND": "0"})
     url = server.start()
     console.print(f"Earnest market on {url}  (API docs: {url}/docs, data in {data_dir})")
     try:
