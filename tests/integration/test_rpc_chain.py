@@ -7,7 +7,6 @@ payout lands (re-signed once, never paid twice), answers lost after landing, HTT
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -35,7 +34,7 @@ from earnest.services.chain_port import MAX_TRANSACTION_BYTES, Transfer, TxState
 from earnest.services.reconcile import reconcile
 from earnest.services.settlement import SettleReport, settle_once
 from tests.factories import REWARD, do_unit, funded_requester, labeling_campaign, unit_cost, worker
-from tests.rpc_helpers import Node, running_node
+from tests.rpc_helpers import Node, running_node, signature_of
 
 PRIORITY_FEE = 1_000  # micro-lamports per compute unit
 
@@ -110,11 +109,6 @@ def intercept(
     node: Node, wrap: Callable[[Callable[[Params], Any]], Callable[[Params], Any]]
 ) -> None:
     node.handlers["sendTransaction"] = wrap(node.handlers["sendTransaction"])
-
-
-def signature_of(params: Params) -> str:
-    raw = base64.b64decode(params.string(0))
-    return str(VersionedTransaction.from_bytes(raw).signatures[0])
 
 
 def test_the_market_pays_through_rpc_and_reconciles(
