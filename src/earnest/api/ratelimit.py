@@ -78,11 +78,17 @@ class Limits:
 
     def check_address(self, address: str) -> None:
         """Raise RateLimited when this wallet, over all its credentials, asks too often."""
-        wait = self.keyed.take(f"address:{address}")
-        if wait:
-            raise RateLimited(
-                "too many requests for this wallet; slow down", retry_after=retry_after(wait)
-            )
+        _refuse(self.keyed.take(f"address:{address}"), "for this wallet")
+
+    def check_client(self, host: str) -> None:
+        """Raise RateLimited when a client IP has sent too many credentials that failed:
+        each made-up token has a bucket of its own, its sender's address has one too."""
+        _refuse(self.anonymous.take(f"ip:{host}"), "with failed credentials from this address")
+
+
+def _refuse(wait: float, whose: str) -> None:
+    if wait:
+        raise RateLimited(f"too many requests {whose}; slow down", retry_after=retry_after(wait))
 
 
 class RateLimit:
