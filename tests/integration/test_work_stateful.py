@@ -35,16 +35,7 @@ from earnest.domain.work import (
 from earnest.services import appeals as appeal_cases
 from earnest.services import campaigns, work
 from earnest.services.identity import Principal
-from tests.factories import (
-    FakeClock,
-    FixedRandom,
-    balance,
-    claim,
-    funded_requester,
-    labeling_campaign,
-    submit,
-    worker,
-)
+from tests import factories as f
 
 S = AssignmentStatus
 LEASE = 60
@@ -80,7 +71,7 @@ class WorkMachine(RuleBasedStateMachine):
 
     market: Market  # set by the test
     requester: Principal
-    clock: FakeClock
+    clock: f.FakeClock
 
     @initialize(
         tasks=st.integers(1, 3),
@@ -91,7 +82,7 @@ class WorkMachine(RuleBasedStateMachine):
     )
     def open_campaign(self, tasks: int, gold: int, overlap: int, units: int, seed: int) -> None:
         m, self.rand = self.market, SeededRandom(seed)
-        self.campaign = labeling_campaign(
+        self.campaign = f.labeling_campaign(
             m,
             self.requester,
             tasks=tasks + gold,
@@ -103,12 +94,12 @@ class WorkMachine(RuleBasedStateMachine):
             clock=self.clock,
             rand=self.rand,
         )
-        self.crew = [worker() for _ in range(4)]
+        self.crew = [f.worker() for _ in range(4)]
         self.seen: dict[str, list[S]] = {}  # each assignment's statuses, in order
         self.funded, self.closed = units * self._cost(), False
 
     def _cost(self) -> int:
-        return 1_000 + 1_000 * self.market.settings.fee_bps // 10_000
+        return f.unit_cost(self.market)
 
     def _deps(self) -> dict[str, object]:
         return {"store": self.market.store, "clock": self.clock, "rand": self.rand}
@@ -257,10 +248,10 @@ class WorkMachine(RuleBasedStateMachine):
 
 @pytest.fixture
 def machine(market: Market) -> type[WorkMachine]:
-    clock = FakeClock()
+    clock = f.FakeClock()
     market.clock = clock
     WorkMachine.market, WorkMachine.clock = market, clock
-    _, WorkMachine.requester = funded_requester(market, 10**9, clock=clock)
+    _, WorkMachine.requester = f.funded_requester(market, 10**9, clock=clock)
     return WorkMachine
 
 
@@ -279,21 +270,21 @@ def test_campaigns_tasks_and_assignments_keep_their_rules(machine: type[WorkMach
 
 def test_an_overturned_appeal_never_leaves_a_live_lease_unpaid(market: Market) -> None:
     """Found by the machine above: the overturn was paid from escrow promised to a lease."""
-    market.rand = FixedRandom(0.0)  # every claim asks for a control task first
-    _, requester = funded_requester(market, 10**7)
-    campaign = labeling_campaign(
+    market.rand = f.FixedRandom(0.0)  # every claim asks for a control task first
+    _, requester = f.funded_requester(market, 10**7)
+    campaign = f.labeling_campaign(
         market, requester, tasks=2, gold=1, overlap=1, fund=1_025, gold_share=0.5
     )
-    first, second = worker(), worker()
-    wrong = claim(market, first, campaign.id)
-    assert submit(market, first, wrong.assignment.id, {"label": "b"}).decision.value == "reject"
-    live = claim(market, second, campaign.id)  # the escrow's only unit is promised to it
+    first, second = f.worker(), f.worker()
+    wrong = f.claim(market, first, campaign.id)
+    assert f.submit(market, first, wrong.assignment.id, {"label": "b"}).decision.value == "reject"
+    live = f.claim(market, second, campaign.id)  # the escrow's only unit is promised to it
     case = appeal_cases.file_appeal(first, wrong.assignment.id, "a is right", **_deps(market))
     appeal_cases.decide_appeal(
         requester, case.id, True, "overturned on review", crypto=market.crypto, **_deps(market)
     )
-    assert submit(market, second, live.assignment.id, {"label": "a"}).decision.value == "accept"
-    assert balance(market, ledger.campaign_escrow(campaign.id)) == 0  # the requester topped up
+    assert f.submit(market, second, live.assignment.id, {"label": "a"}).decision.value == "accept"
+    assert f.balance(market, ledger.campaign_escrow(campaign.id)) == 0  # the requester topped up
 
 
 def _deps(market: Market) -> dict[str, Any]:
