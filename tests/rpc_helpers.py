@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from solders.transaction import VersionedTransaction
 from starlette.responses import PlainTextResponse
 
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.chain.rpc_methods import LocalRpc
-from earnest.adapters.chain.rpc_server import Handler, create_rpc_app
+from earnest.adapters.chain.rpc_server import Handler, Params, create_rpc_app
 
 
 @contextmanager
@@ -66,6 +68,12 @@ def _rate_limited(app: Any, node: Node) -> Callable[..., Any]:
         await app(scope, receive, send)
 
     return asgi
+
+
+def signature_of(params: Params) -> str:
+    """The signature of the transaction a sendTransaction request carries (base64)."""
+    raw = base64.b64decode(params.string(0))
+    return str(VersionedTransaction.from_bytes(raw).signatures[0])
 
 
 @contextmanager

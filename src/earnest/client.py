@@ -5,13 +5,16 @@
         api.upload_tasks(campaign["id"], ({"data": row} for row in rows))
 
 Every POST carries an Idempotency-Key, reused on retries, so a retried call never acts
-twice. Errors arrive as `ApiError` (an EarnestError) with the server's problem JSON.
+twice; a 429 is retried after the Retry-After it names (30 s at most). Errors arrive as
+`ApiError` (an EarnestError) with the server's problem JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -25,7 +28,18 @@ from earnest.domain.verification import canonical_json
 __all__ = ["ApiError", "AsyncEarnest", "Earnest"]
 
 RETRIES = 3
-_RETRY_STATUS = {502, 503, 504}
+_RETRY_STATUS = {429, 502, 503, 504}
+MAX_RETRY_AFTER = 30.0  # seconds; a longer wait is the caller's decision, not the SDK's
+
+
+def _pause(response: httpx.Response) -> float:
+    """How long to wait before retrying: what a 429's Retry-After asks (capped), else 0."""
+    if response.status_code != 429:
+        return 0.0
+    try:
+        return min(float(response.headers.get("retry-after", "1")), MAX_RETRY_AFTER)
+    except ValueError:
+        return 1.0
 
 
 class ApiError(EarnestError):
@@ -313,6 +327,8 @@ class Earnest(_Endpoints):
                 continue
             if response.status_code not in _RETRY_STATUS or content is not None:
                 break
+            if attempt < RETRIES - 1:
+                time.sleep(_pause(response))
         return _result(response, none_on)
 
     def results(self, campaign_id: str, fmt: str = "jsonl") -> Iterator[str]:
@@ -399,4 +415,6 @@ class AsyncEarnest(_Endpoints):
                 continue
             if response.status_code not in _RETRY_STATUS:
                 break
+            if attempt < RETRIES - 1:
+                await asyncio.sleep(_pause(response))
         return _result(response, none_on)

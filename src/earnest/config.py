@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -78,8 +79,20 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="largest task upload")
-    operators: str = Field(
-        "", description="comma-separated wallet addresses allowed on the operator pages"
+    max_tasks_per_upload: int = Field(100_000, ge=1, description="tasks one upload may add")
+    max_tasks_per_campaign: int = Field(
+        1_000_000, ge=1, description="tasks one campaign may hold in all"
+    )
+    rate_per_second: float = Field(
+        50.0, ge=0, description="requests a second per credential and per wallet; 0 = no limit"
+    )
+    rate_burst: int = Field(500, ge=1, description="requests a credential or wallet may burst")
+    anonymous_rate_per_second: float = Field(
+        10.0, ge=0, description="requests a second per client IP without credentials; 0 = none"
+    )
+    anonymous_rate_burst: int = Field(300, ge=1, description="their burst (sign-in storms)")
+    operators: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="wallet addresses of the market's operators (comma-separated)"
     )
 
     @classmethod
@@ -99,6 +112,16 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _operator_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for address in value:
+            if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+                raise ValueError(f"operators must be base58 wallet addresses, got {address!r}")
+        return tuple(value)
 
     @model_validator(mode="after")
     def _chain_settings(self) -> Self:
@@ -132,7 +155,7 @@ class Settings(BaseSettings):
 
     @property
     def operator_addresses(self) -> frozenset[str]:
-        return frozenset(a.strip() for a in self.operators.split(",") if a.strip())
+        return frozenset(self.operators)
 
     @property
     def resolved_database_url(self) -> str:

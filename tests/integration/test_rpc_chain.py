@@ -35,7 +35,7 @@ from earnest.services.chain_port import MAX_TRANSACTION_BYTES, Transfer, TxState
 from earnest.services.reconcile import reconcile
 from earnest.services.settlement import SettleReport, settle_once
 from tests.factories import REWARD, do_unit, funded_requester, labeling_campaign, unit_cost, worker
-from tests.rpc_helpers import Node, running_node
+from tests.rpc_helpers import Node, running_node, signature_of
 
 PRIORITY_FEE = 1_000  # micro-lamports per compute unit
 
@@ -120,11 +120,6 @@ def intercept(
         return wrapped(params) if payout else send(params)
 
     node.handlers["sendTransaction"] = route
-
-
-def signature_of(params: Params) -> str:
-    raw = base64.b64decode(params.string(0))
-    return str(VersionedTransaction.from_bytes(raw).signatures[0])
 
 
 def test_the_market_pays_through_rpc_and_reconciles(

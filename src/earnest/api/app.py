@@ -12,17 +12,20 @@ from fastapi import APIRouter, FastAPI
 from earnest import __version__, web
 from earnest.api import problems
 from earnest.api.middleware import BodyLimit, Idempotency
+from earnest.api.ratelimit import Limits, RateLimit, TokenBuckets
 from earnest.api.routes import (
     auth,
     bandwidth,
     campaigns,
     devices,
     funds,
+    operator,
     peer_reviews,
     quality,
     work,
 )
 from earnest.bootstrap import Market
+from earnest.config import Settings
 
 # Routes run in a thread pool. A few threads keep the database busy; dozens only queue
 # on the store's writer lock and the GIL, and each switch costs every request time.
@@ -52,7 +55,17 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
     app.state.owns_market = owns_market
     problems.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (auth, funds, campaigns, work, quality, peer_reviews, bandwidth, devices):
+    for module in (
+        auth,
+        funds,
+        campaigns,
+        work,
+        quality,
+        peer_reviews,
+        bandwidth,
+        devices,
+        operator,
+    ):
         v1.include_router(module.router)
 
     @v1.get("/health", tags=["market"])
@@ -69,4 +82,14 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
         max_body=market.settings.max_body_bytes,
         max_upload=market.settings.max_upload_bytes,
     )
+    app.state.limits = limits_of(market.settings)
+    app.add_middleware(RateLimit, limits=app.state.limits)  # outermost: refuse before reading
     return app
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The rate limits the settings ask for (fresh buckets for a new app)."""
+    return Limits(
+        TokenBuckets(settings.rate_per_second, settings.rate_burst),
+        TokenBuckets(settings.anonymous_rate_per_second, settings.anonymous_rate_burst),
+    )

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from earnest.api.ratelimit import Limits
 from earnest.bootstrap import Market
+from earnest.domain.errors import Unauthenticated
 from earnest.services.identity import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="a session token or an API key (ek_...)")
@@ -21,9 +23,20 @@ MarketDep = Annotated[Market, Depends(market)]
 
 
 def principal(
-    m: MarketDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    m: MarketDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+    """The caller, authenticated; a wallet past its rate (over all its credentials) gets 429,
+    and so does a client IP sending too many credentials that fail (made-up tokens)."""
+    limits: Limits = request.app.state.limits
+    try:
+        who = authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+    except Unauthenticated:
+        limits.check_client(request.client.host if request.client else "unknown")
+        raise
+    limits.check_address(who.address)
+    return who
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -1,9 +1,8 @@
-"""ASGI middleware: request body limits, and Idempotency-Key on every POST."""
+"""ASGI middleware: request body limits, and Idempotency-Key on every POST (rate limits: ratelimit)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
@@ -11,6 +10,7 @@ from typing import IO, Any
 from anyio import to_thread
 from starlette.exceptions import HTTPException
 
+from earnest.api.problems import problem
 from earnest.domain.errors import Conflict, IdempotencyConflict
 from earnest.services.ports import Clock, Store
 
@@ -23,7 +23,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return str(value.decode("latin-1"))
@@ -35,23 +35,12 @@ def is_upload(scope: Scope) -> bool:
 
 
 async def _problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
-    body = json.dumps(
-        {
-            "type": f"https://earnest.dev/problems/{code}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "code": code,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/problem+json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    """Answer with a problem JSON from inside a middleware (no route, no exception handler)."""
+    await problem(status, title, detail, code)({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 class BodyLimit:
@@ -64,7 +53,7 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.max_upload if is_upload(scope) else self.max_body
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _problem(
                 send, 413, "too_large", "Request body too large", f"the limit is {limit} bytes"
@@ -102,7 +91,7 @@ class Idempotency:
         self.app, self.store, self.clock = app, store, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if key is None or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         if not 1 <= len(key) <= 200:
@@ -113,7 +102,7 @@ class Idempotency:
                 "Invalid input",
                 "Idempotency-Key must be 1 to 200 characters",
             )
-        owner = _header(scope, b"authorization") or "anonymous"
+        owner = header(scope, b"authorization") or "anonymous"
         slot = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
         with tempfile.SpooledTemporaryFile(max_size=UPLOAD_SPOOL_IN_MEMORY) as spool:
             await self._once(scope, receive, send, slot, spool)
@@ -161,8 +150,9 @@ class Idempotency:
 
     def _save(self, slot: str, status: int, body: bytes) -> None:
         with self.store.uow() as uow:
-            if status >= 500:
-                uow.idempotency.forget(slot)  # a server fault is not an answer: let a retry run
+            if status >= 500 or status == 429:
+                # A server fault or "too many requests" is not an answer: let a retry run.
+                uow.idempotency.forget(slot)
             else:
                 uow.idempotency.finish(slot, status, body)
             uow.commit()

@@ -36,6 +36,48 @@ def status_for(exc: e.EarnestError) -> int:
     return 400
 
 
+# Every operation may answer with these problems (authentication, scope or ownership, state,
+# size, validation, rate): documented once here rather than on each route.
+DOCUMENTED = {
+    400: "Bad request",
+    401: "Not authenticated (header WWW-Authenticate: Bearer)",
+    403: "Forbidden: a missing scope, a gate, or not a party to the object",
+    404: "Not found, or not yours to see",
+    409: "Conflict with the object's state, or not enough funds",
+    413: "Request body too large",
+    422: "Invalid input: the body, a parameter or a header",
+    429: "Too many requests (header Retry-After: seconds)",
+    502: "The chain refused the request or could not be reached",
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    429: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+
+
+def problem_headers(status: int, extra: dict[str, Any]) -> dict[str, str] | None:
+    """Headers a problem carries: how to authenticate (401), when to come back (429)."""
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 429:
+        return {"Retry-After": str(extra.get("retry_after", 1))}
+    return None
+
+
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://earnest.dev/problems/{code}",
@@ -44,12 +86,43 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
         "detail": detail,
         "code": code,
     } | extra
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = problem_headers(status, extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
+def document(app: FastAPI) -> None:
+    """Describe the problem answers in the OpenAPI schema, as the handlers below send them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # cached by FastAPI; the changes below are idempotent
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        schemas.pop("HTTPValidationError", None)  # our 422 is a problem, not FastAPI's shape
+        schemas.pop("ValidationError", None)
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                operation["responses"].update(_problem_responses())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_responses() -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Problem"}
+    return {
+        str(status): {
+            "description": text,
+            "content": {PROBLEM_TYPE: {"schema": ref}},
+        }
+        | ({"headers": _HEADERS[status]} if status in _HEADERS else {})
+        for status, text in DOCUMENTED.items()
+    }
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into a problem JSON."""
+    """Register the handlers that turn every error into a problem JSON, and document them."""
+    document(app)
 
     @app.exception_handler(e.EarnestError)
     async def _domain(_: Request, exc: e.EarnestError) -> JSONResponse:

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -69,22 +70,8 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> str:
         """Start the child and wait until /v1/health answers; return the base URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "earnest",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = self._spawn(log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -99,6 +86,15 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise EarnestError(f"the market did not answer within {timeout:.0f}s; see {self.log_path}")
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        command = ["-m", "earnest", "serve", "--port", str(self.port)]
+        return subprocess.Popen(
+            [sys.executable, *command, "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
 
     def stop(self, timeout: float = 20.0) -> None:
         """Ask the child to stop (SIGTERM: uvicorn shuts down cleanly), kill it if it hangs."""

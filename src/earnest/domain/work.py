@@ -12,6 +12,9 @@ from earnest.domain.money import parse_amount, unit_cost
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+# Live leases one party may hold at once, tasks and reviews counted apart: enough to work
+# ahead, too few to hoard a campaign's work away from everyone else.
+MAX_LEASES_PER_WORKER = 20
 # Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
 PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})
 BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domain/bandwidth.py

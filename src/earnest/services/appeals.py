@@ -307,14 +307,18 @@ def _overturn(
 def _cover_from_requester(
     uow: UnitOfWork, campaign: Campaign, appeal: AppealRecord, now: datetime
 ) -> None:
-    """Top the escrow up from the requester's balance when it can no longer pay the unit.
+    """Top the escrow up from the requester's balance when it cannot pay this unit and every
+    unit it still owes (live leases, answers, other appeals).
 
-    The open appeal reserves a unit, but a campaign closed before the appeal was filed has
-    refunded it: the requester who rejected wrongly pays from their balance, or the overturn
-    fails (InsufficientFunds) and the appeal stays open until they deposit.
+    Filing an appeal reserves nothing: the escrow may already be promised to leases granted
+    since the rejection, or refunded when the campaign closed. The requester who rejected
+    wrongly pays the difference from their balance, or the overturn fails
+    (InsufficientFunds) and the appeal stays open until they deposit; a worker's live lease
+    never becomes unpayable because of someone else's appeal.
     """
     escrow = ledger.campaign_escrow(campaign.id)
-    short = unit_cost(campaign.spec.reward, campaign.fee_bps) - uow.ledger.balance(escrow)
+    owed = uow.assignments.outstanding(campaign.id) * campaign.unit_cost  # this one excluded
+    short = unit_cost(campaign.spec.reward, campaign.fee_bps) + owed - uow.ledger.balance(escrow)
     if short <= 0:
         return
     source = ledger.requester_available(campaign.requester)

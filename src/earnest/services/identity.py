@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,15 @@ CHALLENGE_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=24)
 API_KEY_PREFIX = "ek_"
 SCOPES = frozenset(
-    {"campaigns:read", "campaigns:write", "tasks:write", "results:read", "funds:write", "work"}
+    {
+        "campaigns:read",
+        "campaigns:write",
+        "tasks:write",
+        "results:read",
+        "funds:write",
+        "work",
+        "operator",  # only counts for an address listed in the operators setting
+    }
 )
 SESSION_SCOPES = tuple(sorted(SCOPES))
 PARTY_KINDS = ("person", "agent", "node")  # node: a bandwidth node (earnest node)
@@ -42,6 +51,13 @@ class Principal:
         """Raise Forbidden unless the credential carries `scope`."""
         if scope not in self.scopes:
             raise Forbidden(f"this credential lacks the {scope!r} scope")
+
+
+def require_operator(who: Principal, operators: Collection[str]) -> None:
+    """Raise Forbidden unless the caller is one of the market's operators, with the scope."""
+    who.require("operator")
+    if who.address not in operators:
+        raise Forbidden("only the market's operators may do this")
 
 
 def digest(secret: str) -> str:

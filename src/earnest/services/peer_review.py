@@ -29,7 +29,13 @@ from earnest.domain.errors import (
     NoWorkAvailable,
 )
 from earnest.domain.verification import Decision, Submission, Verdict
-from earnest.domain.work import AssignmentStatus, Campaign, CampaignStatus, Task
+from earnest.domain.work import (
+    MAX_LEASES_PER_WORKER,
+    AssignmentStatus,
+    Campaign,
+    CampaignStatus,
+    Task,
+)
 from earnest.quality.reputation import EvidenceKind
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
@@ -67,6 +73,11 @@ def claim_review(
             raise Forbidden("a requester does not review answers to their own campaign")
         if campaign.status is not CampaignStatus.ACTIVE:
             raise NoWorkAvailable(f"the campaign is {campaign.status.value}")
+        if uow.peer_reviews.live_count(who.address, now) >= MAX_LEASES_PER_WORKER:
+            raise Conflict(
+                f"you already hold {MAX_LEASES_PER_WORKER} review leases; "
+                "submit them or let them expire"
+            )
         uow.campaigns.lock(campaign.id)  # one claim at a time counts the escrow
         uow.peer_reviews.expire_due(campaign.id, now)
         agent = uow.parties.kind(who.address) == "agent"

@@ -4,12 +4,13 @@ payout the ledger calls paid moved those very tokens on chain."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from earnest.domain import ledger
 from earnest.services.chain_port import Chain, TxState
+from earnest.services.identity import Principal, require_operator
 from earnest.services.ports import BatchRecord, PayoutRecord, Store
 
 Batches = Sequence[tuple[BatchRecord, Sequence[PayoutRecord]]]
@@ -91,6 +92,14 @@ def reconcile(*, store: Store, chain: Chain) -> ReconcileReport:
     report.rows += [AccountRow(k, v) for k, v in sorted(balances.items()) if k != ledger.VAULT]
     _check_payouts(report, chain, confirmed)
     return report
+
+
+def reconcile_as_operator(
+    who: Principal, *, operators: Collection[str], store: Store, chain: Chain
+) -> ReconcileReport:
+    """`reconcile`, for the market's operators only: the report names every account."""
+    require_operator(who, operators)
+    return reconcile(store=store, chain=chain)
 
 
 def _check_vault(report: ReconcileReport) -> None:

@@ -15,7 +15,7 @@ from earnest.domain.work import Campaign, CampaignStatus
 from earnest.quality.predictors import Predictor, load_predictor
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Store
+from earnest.services.ports import Store, UnitOfWork
 from earnest.services.schemas import compile_schema, first_error
 
 UPLOAD_CHUNK = 1000
@@ -31,34 +31,92 @@ class TaskLine:
     parse_error: str | None = None
 
 
-def add_tasks(who: Principal, campaign_id: str, lines: Iterable[TaskLine], *, store: Store) -> int:
+@dataclass(frozen=True)
+class UploadLimits:
+    """How many tasks one upload may add, and one campaign may hold in all."""
+
+    per_upload: int = 100_000
+    per_campaign: int = 1_000_000
+
+
+def add_tasks(
+    who: Principal,
+    campaign_id: str,
+    lines: Iterable[TaskLine],
+    *,
+    store: Store,
+    limits: UploadLimits = UploadLimits(),
+) -> int:
     """Validate and insert tasks, all or none; SchemaViolation lists the first bad rows."""
     who.require("tasks:write")
     with store.uow() as uow:
         campaign = owned_campaign(uow, campaign_id, who.address)
         if campaign.status is CampaignStatus.CLOSED:
             raise Conflict("the campaign is closed")
+        room = _room(limits, uow.tasks.counts(campaign_id)["tasks"])
         checks = _Checks.of(campaign)
         errors: list[dict[str, Any]] = []
         count = 0
         chunk: list[dict[str, Any]] = []
         for row in _rows(lines, checks, errors):
             count += 1
+            if count > room.allowed:
+                raise InvalidInput(room.refusal, limit=room.allowed)
             if errors:
                 continue  # keep reading to report more errors, stop inserting
             chunk.append(row | {"campaign_id": campaign_id})
             if len(chunk) >= UPLOAD_CHUNK:
                 uow.tasks.add_many(chunk)
                 chunk = []
-        if errors:
-            raise SchemaViolation(
-                f"{len(errors)} bad row(s); nothing was added", errors=errors[:MAX_REPORTED_ERRORS]
-            )
-        if count == 0:
-            raise InvalidInput("the upload holds no tasks")
+        _check_complete(errors, count)
         uow.tasks.add_many(chunk)
+        _check_cap(uow, campaign_id, limits)
         uow.commit()
     return count
+
+
+def _check_cap(uow: UnitOfWork, campaign_id: str, limits: UploadLimits) -> None:
+    """Count again under the campaign's lock, held only until commit: of two concurrent
+    uploads the second sees the first's tasks (a lock for the whole upload would hold up
+    every claim on the campaign meanwhile)."""
+    uow.campaigns.lock(campaign_id)
+    held = uow.tasks.counts(campaign_id)["tasks"]
+    if held > limits.per_campaign:
+        raise InvalidInput(
+            f"the campaign may hold {limits.per_campaign} tasks in all; nothing was added",
+            limit=limits.per_campaign,
+        )
+
+
+@dataclass(frozen=True)
+class _Room:
+    allowed: int
+    refusal: str
+
+
+def _room(limits: UploadLimits, held: int) -> _Room:
+    """How many tasks this upload may add, and what to say beyond that."""
+    left = max(0, limits.per_campaign - held)
+    if left < limits.per_upload:
+        return _Room(
+            left,
+            f"the campaign holds {held} tasks and may hold {limits.per_campaign} in all; "
+            "nothing was added",
+        )
+    return _Room(
+        limits.per_upload,
+        f"an upload may add at most {limits.per_upload} tasks; nothing was added "
+        "(split it into several uploads)",
+    )
+
+
+def _check_complete(errors: list[dict[str, Any]], count: int) -> None:
+    if errors:
+        raise SchemaViolation(
+            f"{len(errors)} bad row(s); nothing was added", errors=errors[:MAX_REPORTED_ERRORS]
+        )
+    if count == 0:
+        raise InvalidInput("the upload holds no tasks")
 
 
 @dataclass(frozen=True)

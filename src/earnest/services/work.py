@@ -14,6 +14,7 @@ from earnest.domain import ledger
 from earnest.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, NoWorkAvailable
 from earnest.domain.verification import Decision
 from earnest.domain.work import (
+    MAX_LEASES_PER_WORKER,
     Assignment,
     AssignmentStatus,
     Campaign,
@@ -31,7 +32,6 @@ from earnest.services.schemas import check, compile_schema
 from earnest.services.verify import apply_outcome, verify_task
 
 REAP_BATCH = 200
-MAX_LEASES_PER_WORKER = 20
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,18 @@ class PeerReviews:
         )
         return int(done.rowcount or 0)
 
+    def live_count(self, reviewer: str, now: datetime) -> int:
+        """Review leases the reviewer holds and may still submit, in every campaign."""
+        return int(
+            self.c.scalar(
+                select(func.count())
+                .select_from(peer_reviews)
+                .where(peer_reviews.c.reviewer == reviewer, peer_reviews.c.status == "leased")
+                .where(peer_reviews.c.expires_at > now)
+            )
+            or 0
+        )
+
     def next_answer(self, campaign_id: str, reviewer: str) -> tuple[str, int] | None:
         """The oldest held answer nobody is reviewing, not the reviewer's own, never seen by them."""
         taken = exists().where(

@@ -32,11 +32,30 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         if self._lock is not None:
             self._lock.acquire()
+        try:
+            self._begin()
+        except BaseException:
+            # No __exit__ follows a failed __enter__: a lock kept here (the database was
+            # unreachable, or busy past its timeout) would stall every writer after it.
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        self._repositories()
+        return self
+
+    def _begin(self) -> None:
         conn: Connection = self._engine.connect()
         if self._readonly:
             conn = conn.execution_options(earnest_readonly=True)
+        try:
+            self._tx = conn.begin()
+        except BaseException:
+            conn.close()
+            raise
         self.conn = conn
-        self._tx = conn.begin()
+
+    def _repositories(self) -> None:
+        conn = self.conn
         pg = self._engine.dialect.name == "postgresql"
         self.parties = Parties(conn)
         self.auth = Auth(conn)
@@ -58,7 +77,6 @@ class SqlUnitOfWork:
         self.devices = Devices(conn)
         self.bodies = Bodies(conn, pg)
         self.reports = Reports(conn)
-        return self
 
     def commit(self) -> None:
         try:

@@ -108,8 +108,11 @@ async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) 
             await to_thread.run_sync(spool.write, chunk)
         spool.seek(0)
         lines = _json_array(spool) if kind == "application/json" else json_lines(spool)
+        limits = uploads.UploadLimits(
+            m.settings.max_tasks_per_upload, m.settings.max_tasks_per_campaign
+        )
         added = await to_thread.run_sync(
-            lambda: uploads.add_tasks(who, campaign_id, lines, store=m.store)
+            lambda: uploads.add_tasks(who, campaign_id, lines, store=m.store, limits=limits)
         )
     return UploadOut(added=added)
 
@@ -122,7 +125,19 @@ def _json_array(stream: IO[bytes]) -> Iterator[TaskLine]:
         raise InvalidInput(f"the body is not a valid JSON array of tasks: {exc}") from exc
 
 
-@router.get("/campaigns/{campaign_id}/results")
+@router.get(
+    "/campaigns/{campaign_id}/results",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "one JSON object per line (jsonl), or CSV with a header row",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def results(
     campaign_id: str,
     who: Caller,
