@@ -15,11 +15,12 @@ from typing import Any
 from earnest.adapters.chain import Wallet
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
+from earnest.demo.funds import send_deposit
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import appeals, campaigns, funds, identity, peer_review, uploads
 from earnest.services.identity import Principal
 from earnest.services.uploads import TaskLine
-from tests.factories import claim, principal, send_deposit, submit
+from tests.factories import claim, principal, submit
 
 ROLES = ("anonymous", "worker", "other_worker", "requester", "other_requester", "reviewer")
 ROLES += ("operator",)

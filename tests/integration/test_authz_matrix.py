@@ -10,6 +10,8 @@ campaign, revoke a key) are not run.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,23 @@ SPEC = {
     "reward": 10,
 }
 REASON = {"overturn": False, "reason": "the control answer is right"}
+# A well-formed metering record, so that a fetch reaches the ownership check.
+METERING = base64.urlsafe_b64encode(
+    json.dumps(
+        {
+            "assignment": "a",
+            "url": "https://example.org/",
+            "final_url": "https://example.org/",
+            "status": 200,
+            "bytes": 0,
+            "sha256": "0" * 64,
+            "truncated": False,
+            "content_type": "text/html",
+            "fetched_at": "2026-01-01T00:00:00+00:00",
+            "node": ADDRESS,
+        }
+    ).encode()
+).decode()
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Row:
     public: bool = False  # anonymous callers get `others` too, not 401
     shows: frozenset[str] = frozenset()  # roles whose answer must carry a secret they may read
     skip: frozenset[str] = frozenset()  # owners whose call would destroy the world
+    headers: dict[str, str] = field(default_factory=dict)  # beyond the role's credential
 
 
 ROWS: dict[tuple[str, str], Row] = {
@@ -128,6 +148,28 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/me/peer-reviews"): Row("/v1/me/peer-reviews", 200),
     ("GET", "/v1/health"): Row("/v1/health", 200, public=True),
+    ("GET", "/v1/templates"): Row("/v1/templates", 200, public=True),
+    # Devices are the caller's own: a bad proof is refused whoever sends it.
+    ("GET", "/v1/me/devices"): Row("/v1/me/devices", 200),
+    ("POST", "/v1/me/devices"): Row(
+        "/v1/me/devices", 422, body={"address": ADDRESS, "signature": "1" * 88}
+    ),
+    # Bandwidth: a fetch or a release on someone else's lease is not found; the worker's own
+    # labeling lease takes no fetch, and a decided one cannot be released.
+    ("POST", "/v1/bandwidth/campaigns"): Row("/v1/bandwidth/campaigns", 422, body={}),
+    ("POST", "/v1/assignments/{assignment_id}/fetch"): Row(
+        "/v1/assignments/{live}/fetch",
+        404,
+        {"worker": 422},
+        body={},
+        headers={"earnest-metering": METERING, "earnest-signature": "1" * 88},
+    ),
+    ("POST", "/v1/assignments/{assignment_id}/release"): Row(
+        "/v1/assignments/{rejected}/release", 404, {"worker": 409}
+    ),
+    ("GET", "/v1/campaigns/{campaign_id}/tasks/{task_id}/body"): Row(
+        "/v1/campaigns/{campaign}/tasks/1/body", 404
+    ),
     ("GET", "/v1/operator/reconcile"): Row("/v1/operator/reconcile", 403, {"operator": 200}),
 }
 
@@ -183,7 +225,7 @@ def problems_with(world: World, client: TestClient, key: tuple[str, str], role: 
         key[0],
         fill(row.path, world.ids),
         json=fill(row.body, world.ids),
-        headers=world.headers(role),
+        headers=world.headers(role) | row.headers,
     )
     found = []
     if response.status_code != status:
