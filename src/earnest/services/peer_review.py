@@ -42,7 +42,12 @@ from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import PeerReview
-from earnest.services.reputation import check_may_work, check_reputation, record_evidence
+from earnest.services.reputation import (
+    check_may_work,
+    check_qualified,
+    check_reputation,
+    record_evidence,
+)
 from earnest.services.verify import after_peer_decision, decide_held, issue_receipt, owe
 
 
@@ -105,13 +110,7 @@ def _check_reviewer(
     correct, done = uow.peer_reviews.gold_record(reviewer, campaign.id)
     if done < q.reviewer_tasks:
         return True
-    if correct < q.qualification_accuracy * done:
-        raise Forbidden(
-            f"you judged {correct} of {done} control reviews correctly; this campaign asks "
-            f"its reviewers for {q.qualification_accuracy:.0%}",
-            campaign_id=campaign.id,
-            qualification={"correct": correct, "answered": done},
-        )
+    check_qualified(campaign, correct, done, "reviews")
     check_reputation(uow, campaign, reviewer, review_skill(campaign), q.reviewer_reputation)
     return False
 

@@ -246,3 +246,16 @@ def check_reputation(
             campaign_id=campaign.id,
             reputation=score.as_dict(),
         )
+
+
+def check_qualified(campaign: Campaign, correct: int, answered: int, what: str) -> None:
+    """Raise Forbidden when `correct` of `answered` control `what` fall below the campaign's
+    qualification accuracy (the counts go with the refusal)."""
+    accuracy = campaign.spec.quality.qualification_accuracy
+    if correct < accuracy * answered:
+        raise Forbidden(
+            f"you got {correct} of {answered} control {what} right; this campaign asks "
+            f"for {accuracy:.0%}",
+            campaign_id=campaign.id,
+            qualification={"correct": correct, "answered": answered},
+        )

@@ -92,6 +92,21 @@ _PHOTO = _object(
     }
 )
 
+
+def _evidence(value: Schema, *required: str) -> Schema:
+    """What the local-report widget sends: a value, where and when, the photo and its hash."""
+    props = {
+        "value": value,
+        "lat": {"type": "number"},
+        "lon": {"type": "number"},
+        "at": {"type": "string"},
+        "photo_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "note": {"type": "string", "maxLength": 2000},
+        "photo": _PHOTO,
+    }
+    return _object(props, *required, widget="local_report")
+
+
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
@@ -213,22 +228,7 @@ TEMPLATES: dict[str, Template] = {
             "local_reports",
             "Go to the place during the window, pick what you see and take a photo.",
             ("question", "lat", "lon", "radius_m", "start", "end"),
-            lambda o: _object(
-                {
-                    "value": {"enum": o},
-                    "lat": {"type": "number"},
-                    "lon": {"type": "number"},
-                    "at": {"type": "string"},
-                    "photo_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "note": {"type": "string", "maxLength": 2000},
-                    "photo": _PHOTO,
-                },
-                "value",
-                "lat",
-                "lon",
-                "at",
-                widget="local_report",
-            ),
+            lambda o: _evidence({"enum": o}, "value", "lat", "lon", "at"),
             {
                 "question": "Is the bakery on Market Street 12 open?",
                 "lat": 52.52,
@@ -273,21 +273,8 @@ TEMPLATES: dict[str, Template] = {
             "field_evidence",
             "Go to the place during the window, do the task and photograph the result.",
             ("task", "lat", "lon", "radius_m", "start", "end"),
-            lambda o: _object(
-                {
-                    "value": {"type": "string", "maxLength": 2000},
-                    "lat": {"type": "number"},
-                    "lon": {"type": "number"},
-                    "at": {"type": "string"},
-                    "photo_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "note": {"type": "string", "maxLength": 2000},
-                    "photo": _PHOTO,
-                },
-                "lat",
-                "lon",
-                "at",
-                "photo_sha256",
-                widget="local_report",
+            lambda o: _evidence(
+                {"type": "string", "maxLength": 2000}, "lat", "lon", "at", "photo_sha256"
             ),
             {
                 "task": "Photograph the opening hours on the pharmacy's door",

@@ -27,7 +27,7 @@ from earnest.services.common import new_id
 from earnest.services.devices import attest_readings
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.reputation import check_may_work, check_reputation
+from earnest.services.reputation import check_may_work, check_qualified, check_reputation
 from earnest.services.schemas import check, compile_schema
 from earnest.services.verify import apply_outcome, verify_task
 
@@ -168,13 +168,7 @@ def _in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
     correct, answered = uow.assignments.gold_record(worker, campaign.id)
     if answered < q.qualification_tasks:
         return True
-    if correct < q.qualification_accuracy * answered:
-        raise Forbidden(
-            f"you answered {correct} of {answered} qualification control tasks "
-            f"correctly; this campaign asks for {q.qualification_accuracy:.0%}",
-            campaign_id=campaign.id,
-            qualification={"correct": correct, "answered": answered},
-        )
+    check_qualified(campaign, correct, answered, "tasks")
     return False
 
 
