@@ -446,9 +446,7 @@ def test_qualification_tasks_come_first_and_failing_them_bars_the_worker(
     with pytest.raises(ApiError) as info:
         bad.claim(cid)
     body = problem(info, 403, "forbidden")
-    assert body["detail"] == (
-        "you got 1 of 3 control tasks right; this campaign asks for 80%"
-    )
+    assert body["detail"] == ("you got 1 of 3 control tasks right; this campaign asks for 80%")
     assert (body["qualification"], body["campaign_id"]) == ({"correct": 1, "answered": 3}, cid)
 
 
