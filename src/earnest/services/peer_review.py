@@ -135,9 +135,7 @@ def _next_item(
     found = uow.peer_reviews.next_answer(campaign.id, reviewer)
     if found is None:
         raise NoWorkAvailable("no answer is waiting for review right now")
-    assignment_id, task_id = found
-    held = uow.assignments.get(assignment_id)
-    answer = held.answer if held else None
+    assignment_id, task_id, answer = found
     return _lease(uow, campaign, _task(uow, task_id), assignment_id, answer, reviewer, now, rand)
 
 

@@ -52,13 +52,16 @@ def _job(task: Task | None, assignment: Assignment | None) -> SandboxJob | None:
     answer = assignment.answer if assignment else None
     if not isinstance(answer, dict) or not isinstance(answer.get("test"), str):
         return None
+    # A fix must bring a patch: an empty one fails to apply, with its reason.
     patch = answer.get("patch") if data.get("kind") == "fix" else None
+    if data.get("kind") == "fix" and not isinstance(patch, str):
+        patch = ""
     return SandboxJob(
         repo=str(data.get("repo", "")),
         commit=str(data.get("commit", "")),
         test_path=str(answer.get("test_path", "")),
         test=answer["test"],
-        patch=patch if isinstance(patch, str) else ("" if data.get("kind") == "fix" else None),
+        patch=patch,
         fixed_commit=str(data["fixed_commit"]) if data.get("fixed_commit") else None,
     )
 

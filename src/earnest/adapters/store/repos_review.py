@@ -57,7 +57,7 @@ class PeerReviews:
             or 0
         )
 
-    def next_answer(self, campaign_id: str, reviewer: str) -> tuple[str, int] | None:
+    def next_answer(self, campaign_id: str, reviewer: str) -> tuple[str, int, Any] | None:
         """The oldest held answer nobody is reviewing, not the reviewer's own, never seen by them."""
         taken = exists().where(
             peer_reviews.c.assignment_id == assignments.c.id,
@@ -71,7 +71,7 @@ class PeerReviews:
             theirs.c.task_id == assignments.c.task_id, theirs.c.worker == reviewer
         )
         stmt = (
-            select(assignments.c.id, assignments.c.task_id)
+            select(assignments.c.id, assignments.c.task_id, assignments.c.answer)
             .where(assignments.c.campaign_id == campaign_id, assignments.c.status == "submitted")
             .where(assignments.c.review_due.is_not(None), assignments.c.worker != reviewer)
             .where(~taken, ~seen, ~answered)
@@ -81,7 +81,7 @@ class PeerReviews:
         if self.pg:
             stmt = stmt.with_for_update(skip_locked=True, of=assignments)
         row = self.c.execute(stmt).first()
-        return (row.id, int(row.task_id)) if row else None
+        return (row.id, int(row.task_id), row.answer) if row else None
 
     def next_gold(self, campaign_id: str, reviewer: str, at: float) -> int | None:
         """A gold review (gold task) the reviewer has not had, at fraction `at` of the rest.

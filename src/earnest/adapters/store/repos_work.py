@@ -403,24 +403,28 @@ class Assignments:
     def outstanding(self, campaign_id: str) -> int:
         """Units the campaign may still owe: live leases, undecided answers, open appeals,
         gold reviews under way (each reserved as a whole unit: more than it can cost)."""
-        live = self.c.scalar(
+        # One statement: this runs on every claim.
+        live = (
             select(func.count())
             .select_from(assignments)
             .where(assignments.c.campaign_id == campaign_id)
             .where(assignments.c.status.in_(["leased", "submitted"]))
+            .scalar_subquery()
         )
-        appealed = self.c.scalar(
+        appealed = (
             select(func.count())
             .select_from(appeals)
             .where(appeals.c.campaign_id == campaign_id, appeals.c.status == "open")
+            .scalar_subquery()
         )
-        gold_reviews = self.c.scalar(
+        gold_reviews = (
             select(func.count())
             .select_from(peer_reviews)
             .where(peer_reviews.c.campaign_id == campaign_id, peer_reviews.c.status == "leased")
             .where(peer_reviews.c.assignment_id.is_(None))
+            .scalar_subquery()
         )
-        return int(live or 0) + int(appealed or 0) + int(gold_reviews or 0)
+        return int(self.c.scalar(select(live + appealed + gold_reviews)) or 0)
 
     def regular_answers(self, campaign_id: str) -> int:
         """Answers given to the campaign's regular (not control) tasks."""
