@@ -168,6 +168,24 @@ class _Endpoints:
             "POST", f"/v1/assignments/{assignment_id}/submit", json_body={"answer": answer}
         )
 
+    def claim_suite(self, campaign_id: str | None = None, count: int = 10) -> Any:
+        """Up to `count` leased tasks of one campaign in one request (a task suite): the
+        campaign's title, instructions and output_schema once, and `leases`, each with its
+        `assignment` and `task`. None when there is no work for you right now."""
+        return self._call(
+            "POST",
+            "/v1/suites",
+            json_body={"campaign_id": campaign_id, "count": count},
+            none_on="no_work_available",
+        )
+
+    def submit_answers(self, answers: Iterable[tuple[str, Any]]) -> Any:
+        """Answer several leases in one request: `(assignment_id, answer)` pairs. Returns
+        `{"results": [...]}` in the same order, each with its `decision`, `reason` and
+        `receipt_id`, or the `problem` that refused that answer alone."""
+        body = [{"assignment_id": a, "answer": answer} for a, answer in answers]
+        return self._call("POST", "/v1/answers", json_body={"answers": body})
+
     def release(self, assignment_id: str) -> Any:
         """Give a lease back unanswered; the task goes to someone else at once."""
         return self._call("POST", f"/v1/assignments/{assignment_id}/release")

@@ -43,6 +43,8 @@ CHECKS = [
 # path: the owner's, so that the fuzzed bodies reach the use case behind the ownership check.
 CALLER = {
     "POST /v1/assignments/{assignment_id}/submit": ("worker", {"assignment_id": "live"}),
+    "POST /v1/answers": ("worker", {}),
+    "POST /v1/suites": ("worker", {}),
     "GET /v1/assignments/{assignment_id}": ("worker", {"assignment_id": "rejected"}),
     "POST /v1/assignments/{assignment_id}/appeal": ("worker", {"assignment_id": "rejected"}),
     "POST /v1/assignments/{assignment_id}/review": ("requester", {"assignment_id": "held"}),

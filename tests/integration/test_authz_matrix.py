@@ -110,6 +110,13 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/assignments/{assignment_id}/submit"): Row(
         "/v1/assignments/{live}/submit", 404, {"worker": 200}, {"answer": {"label": "even"}}
     ),
+    ("POST", "/v1/suites"): Row("/v1/suites", 404, body={"campaign_id": "{draft}", "count": 2}),
+    ("POST", "/v1/answers"): Row(
+        "/v1/answers",
+        404,
+        {"worker": 200},
+        {"answers": [{"assignment_id": "{live}", "answer": {"label": "even"}}]},
+    ),
     ("GET", "/v1/assignments"): Row("/v1/assignments", 200, shows=frozenset({"worker"})),
     ("GET", "/v1/assignments/{assignment_id}"): Row(
         "/v1/assignments/{rejected}", 404, {"worker": 200}, shows=frozenset({"worker"})

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from earnest.domain.work import Assignment, Campaign
+from earnest.domain.work import MAX_LEASES_PER_WORKER, Assignment, Campaign
 from earnest.services.ports import ApiKeyRecord, PayoutRecord
 from earnest.services.ports_quality import AppealRecord, PeerReview
 from earnest.services.work import SubmitResult
@@ -304,6 +304,52 @@ class ClaimOut(BaseModel):
 
 class SubmitIn(Body):
     answer: Any
+
+
+class SuiteIn(Body):
+    campaign_id: str | None = Field(None, max_length=32)
+    count: int = Field(10, ge=1, le=MAX_LEASES_PER_WORKER, description="leases wanted at most")
+
+
+class LeaseOut(BaseModel):
+    assignment: AssignmentOut
+    task: dict[str, Any]
+
+
+class SuiteOut(BaseModel):
+    """A task suite: leases on one campaign's tasks, with the campaign's instructions once."""
+
+    campaign_id: str
+    title: str
+    instructions: str
+    output_schema: dict[str, Any]
+    reward: int
+    terms: dict[str, Any] = Field(default_factory=dict)
+    leases: list[LeaseOut]
+
+
+class AnswerIn(Body):
+    assignment_id: str = Field(max_length=40)
+    answer: Any
+
+
+class AnswersIn(Body):
+    answers: list[AnswerIn] = Field(min_length=1, max_length=MAX_LEASES_PER_WORKER)
+
+
+class AnswerResult(BaseModel):
+    """One answer's outcome: its verdict, or the problem that refused it (nothing kept)."""
+
+    assignment_id: str
+    decision: str | None = None
+    reason: str | None = None
+    receipt_id: str | None = None
+    assignment: AssignmentOut | None = None
+    problem: dict[str, Any] | None = None
+
+
+class AnswersOut(BaseModel):
+    results: list[AnswerResult]
 
 
 class SubmitOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -19,6 +20,23 @@ def compile_schema(schema: Any, what: str) -> Draft202012Validator:
     except SchemaError as exc:
         raise InvalidInput(f"{what} is not a valid JSON Schema: {exc.message}") from exc
     return Draft202012Validator(schema)
+
+
+_VALIDATORS: dict[str, Draft202012Validator] = {}
+_VALIDATORS_MAX = 512
+
+
+def validator(schema: Any, what: str) -> Draft202012Validator:
+    """`compile_schema`, remembered per schema: answers are checked on every submit, and
+    checking a schema itself costs a hundred times more than checking an answer."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    found = _VALIDATORS.get(key)
+    if found is None:
+        found = compile_schema(schema, what)
+        if len(_VALIDATORS) >= _VALIDATORS_MAX:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = found
+    return found
 
 
 def first_error(validator: Draft202012Validator, value: Any) -> str | None:

@@ -305,7 +305,8 @@ def owe(
     """
     reward = campaign.spec.reward if reward is None else reward
     fee = fee_for(reward, campaign.fee_bps)
-    uow.ledger.post(
+    # Deferred: every accept of a batch of answers lands in one set-based write at commit.
+    uow.ledger.defer(
         ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee), now
     )
     uow.payouts.add(

@@ -6,12 +6,20 @@ minimum reputation, and the qualification test (the first N tasks are control ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from earnest.domain import ledger
-from earnest.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, NoWorkAvailable
+from earnest.domain.errors import (
+    Conflict,
+    EarnestError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NoWorkAvailable,
+)
 from earnest.domain.verification import Decision
 from earnest.domain.work import (
     MAX_LEASES_PER_WORKER,
@@ -28,7 +36,7 @@ from earnest.services.devices import attest_readings
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.reputation import check_may_work, check_qualified, check_reputation
-from earnest.services.schemas import check, compile_schema
+from earnest.services.schemas import check, validator
 from earnest.services.verify import apply_outcome, verify_task
 
 REAP_BATCH = 200
@@ -53,79 +61,134 @@ def claim_task(
     who: Principal, campaign_id: str | None, *, store: Store, clock: Clock, rand: Random
 ) -> Claim:
     """Lease the next task the worker has never seen, if the escrow can pay for it."""
+    return claim_suite(who, campaign_id, 1, store=store, clock=clock, rand=rand)[0]
+
+
+def claim_suite(
+    who: Principal,
+    campaign_id: str | None,
+    count: int,
+    *,
+    store: Store,
+    clock: Clock,
+    rand: Random,
+) -> list[Claim]:
+    """Lease up to `count` tasks of one campaign at once (a task suite), in one transaction.
+
+    Every lease is what `claim_task` would give, one after the other: the gates are checked
+    once, the escrow must cover each lease, and the worker never holds more than
+    MAX_LEASES_PER_WORKER. Fewer than `count` come back when fewer are available.
+    """
     who.require("work")
+    if not 1 <= count <= MAX_LEASES_PER_WORKER:
+        raise InvalidInput(f"count must be between 1 and {MAX_LEASES_PER_WORKER}")
     now = clock.now()
     with store.uow() as uow:
         expire_leases(uow, now, campaign_id)
-        if (
-            len(uow.assignments.of_worker(who.address, MAX_LEASES_PER_WORKER + 1, ["leased"]))
-            >= MAX_LEASES_PER_WORKER
-        ):
+        held = len(uow.assignments.of_worker(who.address, MAX_LEASES_PER_WORKER + 1, ["leased"]))
+        if held >= MAX_LEASES_PER_WORKER:
             raise Conflict(
                 f"you already hold {MAX_LEASES_PER_WORKER} leases; submit or let them expire"
             )
+        count = min(count, MAX_LEASES_PER_WORKER - held)
         candidates = [uow.campaigns.get(campaign_id)] if campaign_id else uow.campaigns.active()
         kind = uow.parties.kind(who.address)
         for campaign in candidates:
             if campaign is None:
                 raise NotFound(f"no campaign {campaign_id!r}")
             try:
-                claim = _claim_in(uow, campaign, who.address, kind, now, rand)
+                claims = _claim_in(uow, campaign, who.address, kind, count, now, rand)
             except Forbidden:
                 if campaign_id is None:
                     continue  # a gate of one campaign; others may still have work
                 uow.commit()  # keep the expired leases
                 raise
-            if claim is not None:
+            if claims:
                 uow.parties.ensure(who.address, "person", now)
                 uow.commit()
-                return claim
+                return claims
         uow.commit()  # keep the expired leases
     raise NoWorkAvailable("no task is available for you right now")
 
 
 def _claim_in(
-    uow: UnitOfWork, campaign: Campaign, worker: str, kind: str | None, now: datetime, rand: Random
-) -> Claim | None:
+    uow: UnitOfWork,
+    campaign: Campaign,
+    worker: str,
+    kind: str | None,
+    count: int,
+    now: datetime,
+    rand: Random,
+) -> list[Claim]:
     if not campaign.is_open_for_work(now) or campaign.requester == worker:
-        return None
+        return []
     only_gold = _check_gates(uow, campaign, worker, kind, now)
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
     escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
-    if escrow < (uow.assignments.outstanding(campaign.id) + 1) * campaign.unit_cost:
-        return None  # every unit that might still be accepted must stay covered
-    task = _pick(uow, campaign, worker, only_gold, rand)
-    if task is None:
-        return None
-    assignment = Assignment(
-        new_id("asg", rand),
-        task.id,
-        campaign.id,
-        worker,
-        AssignmentStatus.LEASED,
-        now,
-        now + timedelta(seconds=campaign.spec.lease_seconds),
-    )
-    uow.assignments.add(assignment)
-    uow.tasks.change_filled(task.id, +1)
-    return Claim(assignment, task.data, campaign)
+    # Every unit that might still be accepted must stay covered, these leases included.
+    count = min(count, escrow // campaign.unit_cost - uow.assignments.outstanding(campaign.id))
+    if count <= 0:
+        return []
+    picked = _pick(uow, campaign, worker, only_gold, count, rand)
+    if not picked:
+        return []
+    expires = now + timedelta(seconds=campaign.spec.lease_seconds)
+    leases = [
+        Assignment(
+            new_id("asg", rand),
+            task.id,
+            campaign.id,
+            worker,
+            AssignmentStatus.LEASED,
+            now,
+            expires,
+        )
+        for task in picked
+    ]
+    uow.assignments.add_many(leases)
+    uow.tasks.fill([task.id for task in picked])
+    return [Claim(a, task.data, campaign) for a, task in zip(leases, picked, strict=True)]
 
 
 def _pick(
-    uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, rand: Random
-) -> Task | None:
+    uow: UnitOfWork, campaign: Campaign, worker: str, only_gold: bool, count: int, rand: Random
+) -> list[Task]:
+    """`count` tasks at most: each one gold with probability `gold_share`, as single claims
+    would draw them; when one kind runs short the other fills in."""
     spec = campaign.spec
     uncertain = spec.quality.routing is Routing.UNCERTAIN_FIRST
     breadth = spec.quality.confidence > 0
+    overlap = spec.overlap
     if only_gold:
-        return uow.tasks.pick(campaign.id, worker, True, spec.overlap, qualifying=True)
+        return uow.tasks.pick(campaign.id, worker, True, overlap, qualifying=True, limit=count)
     if spec.peer_reviewed:  # its gold tasks are gold reviews, for reviewers only
-        return uow.tasks.pick(campaign.id, worker, False, spec.overlap, uncertain, breadth)
-    want_gold = rand.random() < spec.gold_share
-    task = uow.tasks.pick(campaign.id, worker, want_gold, spec.overlap, uncertain, breadth)
-    if task is None:
-        task = uow.tasks.pick(campaign.id, worker, not want_gold, spec.overlap, uncertain, breadth)
-    return task
+        return uow.tasks.pick(campaign.id, worker, False, overlap, uncertain, breadth, limit=count)
+    gold = sum(rand.random() < spec.gold_share for _ in range(count))
+    want = {True: gold, False: count - gold}
+    got = {
+        kind: uow.tasks.pick(campaign.id, worker, kind, overlap, uncertain, breadth, limit=n)
+        if n
+        else []
+        for kind, n in want.items()
+    }
+    for kind in (True, False):  # a kind that gave all it was asked for may give more
+        short = count - len(got[True]) - len(got[False])
+        if short > 0 and len(got[kind]) == want[kind]:
+            taken = {t.id for t in got[kind]}
+            more = uow.tasks.pick(
+                campaign.id, worker, kind, overlap, uncertain, breadth, limit=want[kind] + short
+            )
+            got[kind] += [t for t in more if t.id not in taken][:short]
+    return _shuffled(got[True] + got[False], rand)
+
+
+def _shuffled(items: list[Task], rand: Random) -> list[Task]:
+    """A suite in random order, so that its control tasks are not the first ones."""
+    out = list(items)
+    for i in range(len(out) - 1, 0, -1):
+        j = min(i, int(rand.random() * (i + 1)))
+        out[i], out[j] = out[j], out[i]
+    return out
 
 
 def _check_gates(
@@ -203,20 +266,65 @@ def submit_work(
     who.require("work")
     now = clock.now()
     with store.uow() as uow:
-        lease = live_lease(uow, who, assignment_id, now)
-        if lease.campaign.spec.is_bandwidth:
-            raise InvalidInput(
-                "a fetch job is returned with its body and signed metering record: "
-                f"POST /v1/assignments/{assignment_id}/fetch"
-            )
-        output = compile_schema(lease.campaign.spec.output_schema, "output_schema")
-        check(output, answer, "the answer")
-        if lease.campaign.spec.verifier == "energy":
-            a = lease.assignment
-            attest_readings(uow, crypto, a.id, a.task_id, a.campaign_id, a.worker, answer, now)
-        result = record_answer(uow, lease, answer, crypto, now, rand)
+        result = _submit_one(uow, who, assignment_id, answer, crypto, now, rand)
         uow.commit()
     return result
+
+
+def submit_answers(
+    who: Principal,
+    answers: Sequence[tuple[str, Any]],
+    *,
+    store: Store,
+    crypto: Crypto,
+    clock: Clock,
+    rand: Random,
+) -> list[SubmitResult | EarnestError]:
+    """Answer a suite of leases in one transaction; each answer stands or fails on its own.
+
+    Each answer is what `submit_work` would make of it, in the order given, in a savepoint
+    of its own: a refused one (a lease expired, an answer off the schema) comes back as its
+    error and leaves nothing behind, and the others are kept. An assignment that is not the
+    caller's refuses the whole request (NotFound), as `submit_work` would.
+    """
+    who.require("work")
+    if not 1 <= len(answers) <= MAX_LEASES_PER_WORKER:
+        raise InvalidInput(f"send between 1 and {MAX_LEASES_PER_WORKER} answers at once")
+    now = clock.now()
+    out: list[SubmitResult | EarnestError] = []
+    with store.uow() as uow:
+        for assignment_id, answer in answers:
+            try:
+                with uow.savepoint():
+                    out.append(_submit_one(uow, who, assignment_id, answer, crypto, now, rand))
+            except NotFound:
+                raise
+            except EarnestError as exc:
+                out.append(exc)
+        uow.commit()
+    return out
+
+
+def _submit_one(
+    uow: UnitOfWork,
+    who: Principal,
+    assignment_id: str,
+    answer: Any,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+) -> SubmitResult:
+    lease = live_lease(uow, who, assignment_id, now)
+    if lease.campaign.spec.is_bandwidth:
+        raise InvalidInput(
+            "a fetch job is returned with its body and signed metering record: "
+            f"POST /v1/assignments/{assignment_id}/fetch"
+        )
+    check(validator(lease.campaign.spec.output_schema, "output_schema"), answer, "the answer")
+    if lease.campaign.spec.verifier == "energy":
+        a = lease.assignment
+        attest_readings(uow, crypto, a.id, a.task_id, a.campaign_id, a.worker, answer, now)
+    return record_answer(uow, lease, answer, crypto, now, rand)
 
 
 def live_lease(uow: UnitOfWork, who: Principal, assignment_id: str, now: datetime) -> Lease:

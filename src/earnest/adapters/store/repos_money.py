@@ -27,6 +27,7 @@ class Ledger:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self._insert = postgresql.insert if pg else sqlite.insert
+        self._deferred: list[tuple[JournalEntry, datetime]] = []
 
     def post(self, entry: JournalEntry, now: datetime) -> bool:
         """Apply the entry once; False if its key was applied before. Refuses overdrafts.
@@ -34,31 +35,72 @@ class Ledger:
         The entry runs in a savepoint, so a refused one leaves nothing behind even if the
         caller goes on and commits the rest of its transaction.
         """
+        self.flush()
         if self.c.scalar(select(journal.c.id).where(journal.c.key == entry.key)) is not None:
             return False
         savepoint = self.c.begin_nested()
         try:
-            self._apply(entry, now)
+            self._apply([entry], now)
         except BaseException:
             savepoint.rollback()
             raise
         savepoint.commit()
         return True
 
-    def _apply(self, entry: JournalEntry, now: datetime) -> None:
-        entry_id = self.c.execute(
-            insert(journal).values(key=entry.key, kind=entry.kind, memo=entry.memo, created_at=now)
-        ).inserted_primary_key[0]  # type: ignore[index]
+    def defer(self, entry: JournalEntry, now: datetime) -> None:
+        """Post the entry with the others deferred in this transaction, before it commits.
+
+        Deferred entries are applied together, set-based: one statement per table and one
+        balance update per account however many entries there are. A key applied before is
+        skipped, as `post` does. An overdraft refuses the whole transaction (there is no
+        savepoint to fall back to): defer only entries the caller has already covered, such
+        as an accepted unit paid from the escrow its lease reserved.
+        """
+        self._deferred.append((entry, now))
+
+    def pending(self) -> list[tuple[JournalEntry, datetime]]:
+        """The entries deferred so far (a savepoint keeps them, to restore on rollback)."""
+        return list(self._deferred)
+
+    def restore(self, pending: list[tuple[JournalEntry, datetime]]) -> None:
+        self._deferred = list(pending)
+
+    def flush(self) -> None:
+        """Apply the deferred entries now; every read of the ledger does this first."""
+        if not self._deferred:
+            return
+        pending, self._deferred = self._deferred, []
+        keys = [entry.key for entry, _ in pending]
+        done = set(self.c.scalars(select(journal.c.key).where(journal.c.key.in_(keys))))
+        fresh: dict[str, tuple[JournalEntry, datetime]] = {}
+        for entry, now in pending:
+            if entry.key not in done:
+                fresh.setdefault(entry.key, (entry, now))
+        for now in sorted({now for _, now in fresh.values()}):
+            self._apply([e for e, at in fresh.values() if at == now], now)
+
+    def _apply(self, entries: list[JournalEntry], now: datetime) -> None:
+        if not entries:
+            return
+        ids = self.c.scalars(
+            insert(journal).returning(journal.c.id, sort_by_parameter_order=True),
+            [{"key": e.key, "kind": e.kind, "memo": e.memo, "created_at": now} for e in entries],
+        ).all()
         self.c.execute(
             insert(postings),
             [
                 {"entry_id": entry_id, "account": p.account, "amount": p.amount}
-                for p in entry.postings
+                for entry_id, e in zip(ids, entries, strict=True)
+                for p in e.postings
             ],
         )
+        deltas: dict[str, int] = {}
+        for e in entries:
+            for account, delta in e.deltas().items():
+                deltas[account] = deltas.get(account, 0) + delta
         after: dict[str, int] = {}
         # Sorted, so that concurrent entries lock account rows in one order (no deadlock).
-        for account, delta in sorted(entry.deltas().items()):
+        for account, delta in sorted(deltas.items()):
             stmt = self._insert(ledger_accounts).values(name=account, balance=delta)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[ledger_accounts.c.name],
@@ -68,12 +110,14 @@ class Ledger:
         check_balances(after, after)
 
     def balance(self, account: str) -> int:
+        self.flush()
         value = self.c.scalar(
             select(ledger_accounts.c.balance).where(ledger_accounts.c.name == account)
         )
         return int(value or 0)
 
     def balances(self, prefix: str = "") -> dict[str, int]:
+        self.flush()
         rows = self.c.execute(
             select(ledger_accounts.c.name, ledger_accounts.c.balance)
             .where(ledger_accounts.c.name.startswith(prefix))
@@ -82,6 +126,7 @@ class Ledger:
         return {r.name: int(r.balance) for r in rows}
 
     def entry_exists(self, key: str) -> bool:
+        self.flush()
         return self.c.scalar(select(journal.c.id).where(journal.c.key == key)) is not None
 
 

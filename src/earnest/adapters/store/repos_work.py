@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,8 +144,9 @@ class Tasks:
         uncertain_first: bool = False,
         breadth_first: bool = False,
         qualifying: bool = False,
-    ) -> Task | None:
-        """The next open task with a free slot that `worker` has never been given."""
+        limit: int = 1,
+    ) -> list[Task]:
+        """The next `limit` open tasks with a free slot that `worker` has never been given."""
         seen = exists().where(
             and_(assignments.c.task_id == tasks.c.id, assignments.c.worker == worker)
         )
@@ -156,7 +157,7 @@ class Tasks:
             stmt = stmt.where(tasks.c.status == "open", tasks.c.filled < overlap)
         # A worker in qualification may get any control task they have not seen, whatever
         # its overlap: control tasks check workers rather than label data.
-        stmt = stmt.limit(1)
+        stmt = stmt.limit(limit)
         # Breadth first (fewest slots taken first) when overlap is dynamic: leasing a task's
         # later slots before its first answers are in would spend labels it may not need.
         order = [tasks.c.filled] if breadth_first or qualifying else []
@@ -167,12 +168,17 @@ class Tasks:
             # Concurrent claimers skip rows another transaction is leasing, instead of
             # queueing on them; the slot counter below is updated under the same lock.
             stmt = stmt.with_for_update(skip_locked=True, of=tasks)
-        row = self.c.execute(stmt).first()
-        return _task(row._mapping) if row else None
+        return [_task(row._mapping) for row in self.c.execute(stmt)]
 
     def change_filled(self, task_id: int, delta: int) -> None:
         self.c.execute(
             update(tasks).where(tasks.c.id == task_id).values(filled=tasks.c.filled + delta)
+        )
+
+    def fill(self, task_ids: Sequence[int]) -> None:
+        """One more slot taken on each task (a suite of leases, in one statement)."""
+        self.c.execute(
+            update(tasks).where(tasks.c.id.in_(list(task_ids))).values(filled=tasks.c.filled + 1)
         )
 
     def set_uncertainty(self, task_id: int, uncertainty: float) -> None:
@@ -239,17 +245,24 @@ class Assignments:
         self.pg = pg
 
     def add(self, a: Assignment) -> None:
+        self.add_many([a])
+
+    def add_many(self, leases: Sequence[Assignment]) -> None:
         self.c.execute(
-            insert(assignments).values(
-                id=a.id,
-                task_id=a.task_id,
-                campaign_id=a.campaign_id,
-                worker=a.worker,
-                status=a.status.value,
-                leased_at=a.leased_at,
-                expires_at=a.expires_at,
-                reward=0,
-            )
+            insert(assignments),
+            [
+                {
+                    "id": a.id,
+                    "task_id": a.task_id,
+                    "campaign_id": a.campaign_id,
+                    "worker": a.worker,
+                    "status": a.status.value,
+                    "leased_at": a.leased_at,
+                    "expires_at": a.expires_at,
+                    "reward": 0,
+                }
+                for a in leases
+            ],
         )
 
     def get(self, assignment_id: str, *, lock: bool = False) -> Assignment | None:

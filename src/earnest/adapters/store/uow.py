@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -78,8 +80,22 @@ class SqlUnitOfWork:
         self.bodies = Bodies(conn, pg)
         self.reports = Reports(conn)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: what the block wrote is undone if it raises, and no more."""
+        pending = self.ledger.pending()
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self.ledger.restore(pending)  # entries deferred (or flushed) inside are undone too
+            raise
+        nested.commit()
+
     def commit(self) -> None:
         try:
+            self.ledger.flush()  # deferred entries are part of this transaction
             self._tx.commit()
         except IntegrityError as exc:
             raise Conflict("a concurrent request changed the same object; retry") from exc

@@ -5,7 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from earnest.api.deps import Caller, MarketDep
-from earnest.api.schemas import AssignmentOut, ClaimIn, ClaimOut, SubmitIn, SubmitOut
+from earnest.api.problems import status_for
+from earnest.api.schemas import (
+    AnswerResult,
+    AnswersIn,
+    AnswersOut,
+    AssignmentOut,
+    ClaimIn,
+    ClaimOut,
+    LeaseOut,
+    SubmitIn,
+    SubmitOut,
+    SuiteIn,
+    SuiteOut,
+)
 from earnest.services import work
 
 router = APIRouter(tags=["work"])
@@ -33,6 +46,63 @@ def submit(assignment_id: str, body: SubmitIn, who: Caller, m: MarketDep) -> Sub
         who, assignment_id, body.answer, store=m.store, crypto=m.crypto, clock=m.clock, rand=m.rand
     )
     return SubmitOut.of(r)
+
+
+@router.post("/suites", response_model=SuiteOut, status_code=201)
+def suite(body: SuiteIn, who: Caller, m: MarketDep) -> SuiteOut:
+    """Lease up to `count` tasks of one campaign at once (a task suite), as `count` claims
+    would, in one request; answer them with POST /v1/answers."""
+    claims = work.claim_suite(
+        who, body.campaign_id, body.count, store=m.store, clock=m.clock, rand=m.rand
+    )
+    spec = claims[0].campaign.spec
+    return SuiteOut(
+        campaign_id=claims[0].campaign.id,
+        title=spec.title,
+        instructions=spec.instructions,
+        output_schema=spec.output_schema,
+        reward=spec.reward,
+        terms=spec.terms,
+        leases=[
+            LeaseOut(assignment=AssignmentOut.of(c.assignment), task=c.task_data) for c in claims
+        ],
+    )
+
+
+@router.post("/answers", response_model=AnswersOut)
+def answers(body: AnswersIn, who: Caller, m: MarketDep) -> AnswersOut:
+    """Answer several leases in one request. Each answer gets its own result: the verdict,
+    or the problem that refused it (that answer alone is not kept)."""
+    done = work.submit_answers(
+        who,
+        [(a.assignment_id, a.answer) for a in body.answers],
+        store=m.store,
+        crypto=m.crypto,
+        clock=m.clock,
+        rand=m.rand,
+    )
+    results = []
+    for given, r in zip(body.answers, done, strict=True):
+        if isinstance(r, work.SubmitResult):
+            out = SubmitOut.of(r)
+            results.append(
+                AnswerResult(
+                    assignment_id=given.assignment_id,
+                    decision=out.decision,
+                    reason=out.reason,
+                    receipt_id=out.receipt_id,
+                    assignment=out.assignment,
+                )
+            )
+        else:
+            problem = {
+                "status": status_for(r),
+                "code": r.code,
+                "title": r.title,
+                "detail": r.detail,
+            }
+            results.append(AnswerResult(assignment_id=given.assignment_id, problem=problem))
+    return AnswersOut(results=results)
 
 
 @router.post("/assignments/{assignment_id}/release", response_model=AssignmentOut)

@@ -1,0 +1,290 @@
+"""Task suites: many leases in one claim, many answers in one submit, each as one would be."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from earnest.adapters.chain import Wallet
+from earnest.adapters.store.tables import assignments, tasks
+from earnest.bootstrap import Market, build_market
+from earnest.client import Earnest
+from earnest.config import Settings
+from earnest.demo.server import BackgroundServer
+from earnest.domain import ledger
+from earnest.domain.errors import (
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    LeaseExpired,
+    NotFound,
+    NoWorkAvailable,
+    SchemaViolation,
+)
+from earnest.domain.verification import Decision
+from earnest.domain.work import MAX_LEASES_PER_WORKER
+from earnest.services import work
+from earnest.services.identity import Principal
+from tests.factories import (
+    REWARD,
+    FakeClock,
+    FixedRandom,
+    balance,
+    funded_requester,
+    labeling_campaign,
+    ledger_balances,
+    unit_cost,
+    worker,
+)
+
+
+def _suite(market: Market, who: Principal, campaign_id: str | None, count: int, **kw):  # type: ignore[no-untyped-def]
+    deps = {"store": market.store, "clock": market.clock, "rand": market.rand} | kw
+    return work.claim_suite(who, campaign_id, count, **deps)
+
+
+def _answer(market: Market, who: Principal, pairs, clock=None):  # type: ignore[no-untyped-def]
+    return work.submit_answers(
+        who,
+        pairs,
+        store=market.store,
+        crypto=market.crypto,
+        clock=clock or market.clock,
+        rand=market.rand,
+    )
+
+
+def test_a_suite_leases_distinct_unseen_tasks_and_answers_are_paid_like_single_ones(
+    market: Market,
+) -> None:
+    _, requester = funded_requester(market, 40 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=30, overlap=1)
+    w = worker()
+    first = _suite(market, w, campaign.id, 12)
+    second = _suite(market, w, None, 8)  # any campaign: this one
+    task_ids = [c.assignment.task_id for c in first + second]
+    assert len(task_ids) == 20 and len(set(task_ids)) == 20
+    results = _answer(market, w, [(c.assignment.id, {"label": "a"}) for c in first + second])
+    assert [getattr(r, "decision", None) for r in results] == [Decision.ACCEPT] * 20
+    assert all(r.receipt_id for r in results if isinstance(r, work.SubmitResult))
+    # Exactly what 20 accepted single submits move: reward to the worker, fee to the market.
+    fee = unit_cost(market) - REWARD
+    assert balance(market, ledger.worker_payable(w.address)) == 20 * REWARD
+    assert balance(market, ledger.campaign_escrow(campaign.id)) == 10 * unit_cost(market)
+    assert ledger_balances(market)[ledger.FEES] == 20 * fee
+    with market.store.engine.connect() as conn:
+        filled = conn.scalar(
+            select(func.sum(tasks.c.filled)).where(tasks.c.campaign_id == campaign.id)
+        )
+    assert filled == 20
+
+
+def test_a_suite_is_cut_to_what_the_escrow_covers_and_to_the_lease_limit(market: Market) -> None:
+    cost = unit_cost(market)
+    _, requester = funded_requester(market, 100 * cost)
+    small = labeling_campaign(market, requester, tasks=10, overlap=1, fund=3 * cost)
+    assert len(_suite(market, worker(), small.id, 10)) == 3
+    with pytest.raises(NoWorkAvailable):
+        _suite(market, worker(), small.id, 10)
+
+    big = labeling_campaign(market, requester, tasks=60, overlap=1)
+    w = worker()
+    assert len(_suite(market, w, big.id, MAX_LEASES_PER_WORKER - 2)) == MAX_LEASES_PER_WORKER - 2
+    assert len(_suite(market, w, big.id, 10)) == 2
+    with pytest.raises(Conflict, match="leases"):
+        _suite(market, w, big.id, 1)
+    for bad in (0, MAX_LEASES_PER_WORKER + 1):
+        with pytest.raises(InvalidInput, match="count"):
+            _suite(market, worker(), big.id, bad)
+
+
+def test_a_suite_mixes_in_gold_without_putting_it_first(market: Market) -> None:
+    _, requester = funded_requester(market, 200 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=200, gold=100, overlap=1, gold_share=0.5)
+    firsts = []
+    for _ in range(6):
+        got = _suite(market, worker(), campaign.id, 10)
+        gold = [c.assignment.task_id for c in got if c.task_data["text"] in _GOLD_TEXTS]
+        assert 0 < len(gold) < 10  # drawn at gold_share 0.5: neither none nor all
+        firsts.append(got[0].task_data["text"] in _GOLD_TEXTS)
+    assert not all(firsts)
+
+
+_GOLD_TEXTS = {f"item {i}" for i in range(100)}
+
+
+def test_answers_stand_or_fail_one_by_one(market: Market) -> None:
+    clock = FakeClock()
+    _, requester = funded_requester(market, 40 * unit_cost(market), clock=clock)
+    campaign = labeling_campaign(
+        market, requester, tasks=10, overlap=1, lease_seconds=60, clock=clock
+    )
+    w = worker()
+    early = _suite(market, w, campaign.id, 2, clock=clock)
+    clock.advance(30)
+    late = _suite(market, w, campaign.id, 3, clock=clock)
+    clock.advance(45)  # the first two leases are past their time, the other three are not
+    before = ledger_balances(market)
+    results = _answer(
+        market,
+        w,
+        [
+            (late[0].assignment.id, {"label": "a"}),
+            (early[0].assignment.id, {"label": "a"}),
+            (late[1].assignment.id, {"label": "not a label"}),
+            (late[2].assignment.id, {"label": "b"}),
+            (late[2].assignment.id, {"label": "b"}),  # twice: the second is refused
+        ],
+        clock=clock,
+    )
+    assert isinstance(results[0], work.SubmitResult)
+    assert isinstance(results[1], LeaseExpired)
+    assert isinstance(results[2], SchemaViolation)
+    assert isinstance(results[3], work.SubmitResult)
+    assert isinstance(results[4], Conflict)
+    after = ledger_balances(market)
+    payable = ledger.worker_payable(w.address)
+    assert after.get(payable, 0) - before.get(payable, 0) == 2 * REWARD
+    # The refused answers left nothing behind: the off-schema lease still takes an answer.
+    again = _answer(market, w, [(late[1].assignment.id, {"label": "c"})], clock=clock)
+    assert isinstance(again[0], work.SubmitResult)
+    assert after.get(payable, 0) + REWARD == balance(market, payable)
+
+
+def test_an_assignment_that_is_not_yours_refuses_the_whole_request(market: Market) -> None:
+    _, requester = funded_requester(market, 20 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=10, overlap=1)
+    w, other = worker(), worker()
+    mine = _suite(market, w, campaign.id, 2)
+    theirs = _suite(market, other, campaign.id, 1)
+    pairs = [(mine[0].assignment.id, {"label": "a"}), (theirs[0].assignment.id, {"label": "a"})]
+    with pytest.raises(NotFound):
+        _answer(market, w, pairs)
+    assert balance(market, ledger.worker_payable(w.address)) == 0
+    with pytest.raises(InvalidInput):
+        _answer(market, w, [])
+
+
+def test_an_overdraft_in_a_deferred_entry_refuses_the_whole_transaction(market: Market) -> None:
+    """Accepted units are posted together at commit; one that escrow cannot cover (the
+    reservation broken by hand here) refuses them all, and nothing is paid."""
+    cost = unit_cost(market)
+    _, requester = funded_requester(market, 20 * cost)
+    campaign = labeling_campaign(market, requester, tasks=10, overlap=1)
+    w = worker()
+    got = _suite(market, w, campaign.id, 3)
+    escrow = ledger.campaign_escrow(campaign.id)
+    with market.store.uow() as uow:  # drain the escrow behind the leases' back
+        entry = ledger.transfer(
+            "drain", "refund", escrow, ledger.requester_available(requester.address), 8 * cost
+        )
+        uow.ledger.post(entry, market.clock.now())
+        uow.commit()
+    with pytest.raises(InsufficientFunds):
+        _answer(market, w, [(c.assignment.id, {"label": "a"}) for c in got])
+    assert balance(market, ledger.worker_payable(w.address)) == 0
+    with market.store.engine.connect() as conn:
+        statuses = conn.scalars(
+            select(assignments.c.status).where(assignments.c.worker == w.address)
+        ).all()
+    assert statuses == ["leased"] * 3
+
+
+def test_a_savepoint_restores_deferred_entries_even_after_a_flush_inside(market: Market) -> None:
+    _, requester = funded_requester(market, 10 * unit_cost(market))
+    source = ledger.requester_available(requester.address)
+    now = market.clock.now()
+    with market.store.uow() as uow:
+        uow.ledger.defer(ledger.transfer("kept", "test", source, "a:kept", 5), now)
+        with pytest.raises(RuntimeError), uow.savepoint():
+            uow.ledger.defer(ledger.transfer("dropped", "test", source, "a:dropped", 7), now)
+            assert uow.ledger.balance("a:kept") == 5  # a read applies what was deferred
+            raise RuntimeError("the block fails")
+        uow.commit()
+    assert balance(market, "a:kept") == 5
+    assert balance(market, "a:dropped") == 0
+
+
+def test_suites_over_http_with_the_sdk(market: Market) -> None:
+    market.rand = FixedRandom(0.99)
+    _, requester = funded_requester(market, 20 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=8, overlap=1)
+    server = BackgroundServer(market)
+    url = server.start()
+    try:
+        with Earnest.sign_in(url, Wallet.generate()) as api:
+            suite = api.claim_suite(campaign.id, count=5)
+            assert suite["campaign_id"] == campaign.id and len(suite["leases"]) == 5
+            assert suite["output_schema"] == campaign.spec.output_schema
+            pairs = [(x["assignment"]["id"], {"label": "a"}) for x in suite["leases"]]
+            pairs[1] = (pairs[1][0], {"label": 7})
+            results = api.submit_answers(pairs)["results"]
+            assert [r["decision"] for r in results] == [
+                "accept",
+                None,
+                "accept",
+                "accept",
+                "accept",
+            ]
+            assert results[1]["problem"]["status"] == 422
+            assert results[1]["assignment_id"] == pairs[1][0]
+            assert len(api.claim_suite(campaign.id, count=20)["leases"]) == 3
+            assert api.claim_suite(campaign.id) is None  # no work left for this worker
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_market(tmp_path: Path, postgres_url: str) -> Iterator[Market]:
+    from tests.conftest import _drop_pg_database, _fresh_pg_database
+
+    url, name = _fresh_pg_database(postgres_url)
+    market = build_market(Settings(data_dir=tmp_path / "market", database_url=url, port=0))
+    yield market
+    market.close()
+    _drop_pg_database(postgres_url, name)
+
+
+@pytest.mark.postgres
+def test_concurrent_suites_never_lease_a_slot_twice(pg_market: Market) -> None:
+    market = pg_market
+    threads, rounds, total = 6, 8, 150
+    _, requester = funded_requester(market, total * 2 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=total // 2, overlap=2)
+    start = threading.Barrier(threads)
+
+    def run() -> list[int]:
+        got: list[int] = []
+        start.wait(timeout=30)
+        for _ in range(rounds):
+            w = worker()
+            with contextlib.suppress(NoWorkAvailable):
+                got += [c.assignment.task_id for c in _suite(market, w, campaign.id, 7)]
+        return got
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        leased = [t for f in [pool.submit(run) for _ in range(threads)] for t in f.result(120)]
+    assert time.monotonic() - began < 120
+    assert len(leased) == total  # 6 x 8 x 7 = 336 asked for, 150 slots
+    with market.store.engine.connect() as conn:
+        filled = dict(
+            conn.execute(
+                select(tasks.c.id, tasks.c.filled).where(tasks.c.campaign_id == campaign.id)
+            ).all()
+        )
+        per_task = dict(
+            conn.execute(
+                select(assignments.c.task_id, func.count())
+                .where(assignments.c.campaign_id == campaign.id)
+                .group_by(assignments.c.task_id)
+            ).all()
+        )
+    assert set(filled.values()) == {2} and per_task == filled
