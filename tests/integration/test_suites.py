@@ -28,7 +28,7 @@ from earnest.domain.errors import (
     NoWorkAvailable,
     SchemaViolation,
 )
-from earnest.domain.verification import Decision
+from earnest.domain.verification import Decision, WorkerHistory
 from earnest.domain.work import MAX_LEASES_PER_WORKER
 from earnest.services import work
 from earnest.services.identity import Principal
@@ -197,19 +197,29 @@ def test_an_overdraft_in_a_deferred_entry_refuses_the_whole_transaction(market: 
     assert statuses == ["leased"] * 3
 
 
-def test_a_savepoint_restores_deferred_entries_even_after_a_flush_inside(market: Market) -> None:
+def test_deferred_writes_are_read_back_in_their_own_transaction(market: Market) -> None:
+    """Entries, receipts and worker counts wait for the commit, yet a read in the same
+    transaction sees them; a transaction that does not commit leaves none of them."""
     _, requester = funded_requester(market, 10 * unit_cost(market))
     source = ledger.requester_available(requester.address)
     now = market.clock.now()
     with market.store.uow() as uow:
-        uow.ledger.defer(ledger.transfer("kept", "test", source, "a:kept", 5), now)
-        with pytest.raises(RuntimeError), uow.savepoint():
-            uow.ledger.defer(ledger.transfer("dropped", "test", source, "a:dropped", 7), now)
-            assert uow.ledger.balance("a:kept") == 5  # a read applies what was deferred
-            raise RuntimeError("the block fails")
+        uow.ledger.defer(ledger.transfer("t1", "test", source, "a:one", 5), now)
+        uow.ledger.defer(ledger.transfer("t1", "test", source, "a:one", 5), now)  # same key
+        uow.ledger.defer(ledger.transfer("t2", "test", source, "a:one", 2), now)
+        assert uow.ledger.balance("a:one") == 7
+        uow.workers.record("w1", accepted=True, gold=True)
+        uow.workers.record("w1", accepted=False, gold=True)
+        assert uow.workers.history(["w1"])["w1"] == WorkerHistory(1, 2)
+        uow.ledger.defer(ledger.transfer("t3", "test", source, "a:two", 1), now)
+    assert balance(market, "a:one") == 0 and balance(market, "a:two") == 0  # no commit
+    with market.store.uow() as uow:
+        uow.ledger.defer(ledger.transfer("t3", "test", source, "a:two", 1), now)
+        uow.workers.record("w1", accepted=True, gold=False)
         uow.commit()
-    assert balance(market, "a:kept") == 5
-    assert balance(market, "a:dropped") == 0
+    assert balance(market, "a:two") == 1
+    with market.store.uow(readonly=True) as uow:
+        assert uow.workers.history(["w1"])["w1"] == WorkerHistory(0, 0)
 
 
 def test_suites_over_http_with_the_sdk(market: Market) -> None:

@@ -108,8 +108,12 @@ def apply_outcome(
     crypto: Crypto,
     now: datetime,
     rand: Random,
+    rules: RuleChecks | None = None,
 ) -> dict[str, str]:
-    """Carry out the verdicts on the `given` submissions; returns assignment → receipt id."""
+    """Carry out the verdicts on the `given` submissions; returns assignment → receipt id.
+
+    The campaign's rules run on each worker decided here, now, or later through `rules`.
+    """
     submissions = {s.assignment_id: s for s in given}
     receipt_ids: dict[str, str] = {}
     review = campaign.spec.quality.review is not ReviewMode.AUTO
@@ -129,14 +133,34 @@ def apply_outcome(
         if peer:
             after_peer_decision(uow, campaign, task.id, False, now)
         _learn_gold(uow, campaign, task, sub, now)
-    if outcome.confidence is not None:
-        uow.tasks.set_uncertainty(task.id, round(1.0 - outcome.confidence, 6))
     if outcome.resolved and task.status is TaskStatus.OPEN:
-        uow.tasks.resolve(task.id, outcome.result, outcome.confidence, now)
+        uncertainty = None if outcome.confidence is None else round(1.0 - outcome.confidence, 6)
+        uow.tasks.resolve(task.id, outcome.result, outcome.confidence, now, uncertainty)
         _learn_resolution(uow, campaign, task, list(submissions.values()), outcome.result, now)
+    elif outcome.confidence is not None:
+        uow.tasks.set_uncertainty(task.id, round(1.0 - outcome.confidence, 6))
+    due = rules or RuleChecks()
     for worker in {submissions[v.assignment_id].worker for v in outcome.verdicts}:
-        apply_rules(uow, campaign, worker, now, rand)
+        due.add(campaign, worker)
+    if rules is None:
+        due.run(uow, now, rand)
     return receipt_ids
+
+
+class RuleChecks:
+    """Workers whose campaign rules are due: evaluated once after a suite of answers, which
+    sees the same recent answers as evaluating them after each one would at its end."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, str], Campaign] = {}
+
+    def add(self, campaign: Campaign, worker: str) -> None:
+        self._due[(campaign.id, worker)] = campaign
+
+    def run(self, uow: UnitOfWork, now: datetime, rand: Random) -> None:
+        due, self._due = self._due, {}
+        for (_, worker), campaign in due.items():
+            apply_rules(uow, campaign, worker, now, rand)
 
 
 def after_peer_decision(

@@ -6,7 +6,7 @@ minimum reputation, and the qualification test (the first N tasks are control ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.reputation import check_may_work, check_qualified, check_reputation
 from earnest.services.schemas import check, validator
-from earnest.services.verify import apply_outcome, verify_task
+from earnest.services.verify import RuleChecks, apply_outcome, verify_task
 
 REAP_BATCH = 200
 
@@ -266,7 +266,8 @@ def submit_work(
     who.require("work")
     now = clock.now()
     with store.uow() as uow:
-        result = _submit_one(uow, who, assignment_id, answer, crypto, now, rand)
+        lease = _checked(uow, who, assignment_id, answer, crypto, now)
+        result = record_answer(uow, lease, answer, crypto, now, rand)
         uow.commit()
     return result
 
@@ -280,40 +281,56 @@ def submit_answers(
     clock: Clock,
     rand: Random,
 ) -> list[SubmitResult | EarnestError]:
-    """Answer a suite of leases in one transaction; each answer stands or fails on its own.
+    """Answer a suite of leases in one transaction; each answer is checked on its own.
 
-    Each answer is what `submit_work` would make of it, in the order given, in a savepoint
-    of its own: a refused one (a lease expired, an answer off the schema) comes back as its
-    error and leaves nothing behind, and the others are kept. An assignment that is not the
-    caller's refuses the whole request (NotFound), as `submit_work` would.
+    Each answer is what `submit_work` would make of it, in the order given. One that its
+    checks refuse (a lease expired, an answer off the schema, a second answer to a lease)
+    comes back as its error and is not kept; the others are. An assignment that is not the
+    caller's refuses the whole request (NotFound), as `submit_work` would. The campaign's
+    rules run once per worker, after the last answer.
     """
     who.require("work")
     if not 1 <= len(answers) <= MAX_LEASES_PER_WORKER:
         raise InvalidInput(f"send between 1 and {MAX_LEASES_PER_WORKER} answers at once")
     now = clock.now()
     out: list[SubmitResult | EarnestError] = []
+    peer: dict[str, bool] = {}
+    rules = RuleChecks()
     with store.uow() as uow:
         for assignment_id, answer in answers:
             try:
-                with uow.savepoint():
-                    out.append(_submit_one(uow, who, assignment_id, answer, crypto, now, rand))
+                lease = _checked(uow, who, assignment_id, answer, crypto, now)
             except NotFound:
                 raise
             except EarnestError as exc:
                 out.append(exc)
+                continue
+            # Past its checks (made under the lease's lock) an answer is recorded; anything
+            # refused from here on refuses the whole request, and nothing is kept.
+            out.append(record_answer(uow, lease, answer, crypto, now, rand, rules, fetch=False))
+            peer[assignment_id] = lease.campaign.spec.peer_reviewed
+        rules.run(uow, now, rand)
+        decided = uow.assignments.get_many(
+            [r.assignment.id for r in out if isinstance(r, SubmitResult)]
+        )
         uow.commit()
-    return out
+    return [
+        _with_row(r, decided, peer[r.assignment.id]) if isinstance(r, SubmitResult) else r
+        for r in out
+    ]
 
 
-def _submit_one(
+def _checked(
     uow: UnitOfWork,
     who: Principal,
     assignment_id: str,
     answer: Any,
     crypto: Crypto,
     now: datetime,
-    rand: Random,
-) -> SubmitResult:
+) -> Lease:
+    """The caller's live lease, locked, once the answer has passed every check that may
+    refuse it; nothing is written before the last check (a device's readings are stored
+    only once they have all been checked)."""
     lease = live_lease(uow, who, assignment_id, now)
     if lease.campaign.spec.is_bandwidth:
         raise InvalidInput(
@@ -324,7 +341,7 @@ def _submit_one(
     if lease.campaign.spec.verifier == "energy":
         a = lease.assignment
         attest_readings(uow, crypto, a.id, a.task_id, a.campaign_id, a.worker, answer, now)
-    return record_answer(uow, lease, answer, crypto, now, rand)
+    return lease
 
 
 def live_lease(uow: UnitOfWork, who: Principal, assignment_id: str, now: datetime) -> Lease:
@@ -341,32 +358,58 @@ def live_lease(uow: UnitOfWork, who: Principal, assignment_id: str, now: datetim
 
 
 def record_answer(
-    uow: UnitOfWork, lease: Lease, answer: Any, crypto: Crypto, now: datetime, rand: Random
+    uow: UnitOfWork,
+    lease: Lease,
+    answer: Any,
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+    rules: RuleChecks | None = None,
+    *,
+    fetch: bool = True,
 ) -> SubmitResult:
-    """Store a checked answer, verify the task and carry out the verdicts (caller commits)."""
+    """Store a checked answer, verify the task and carry out the verdicts (caller commits);
+    the campaign's rules run now, or through `rules` when the caller runs them later.
+
+    With `fetch=False` the result carries the assignment as it was leased, and the caller
+    reads the decided rows afterwards (`_with_row`), all in one query.
+    """
     assignment_id, campaign, task = lease.assignment.id, lease.campaign, lease.task
     uow.assignments.lock_task(task.id)
     if not uow.assignments.submit(assignment_id, answer, now):
         raise Conflict("this assignment changed meanwhile; it is no longer leased")
     submissions = tuple(uow.assignments.submissions(task.id))
     outcome = verify_task(uow, campaign, task, submissions)
-    receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand)
-    # The stored row, not the verdict, says what happened: under requester review a
-    # verdict is only a suggestion, and an accepted answer carries its reward.
+    receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand, rules)
+    mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
+    decision = mine.decision if mine else Decision.WAIT
+    result = SubmitResult(
+        lease.assignment, decision, mine.reason if mine else "", receipts.get(assignment_id)
+    )
+    if not fetch:
+        return result
     updated = uow.assignments.get(assignment_id)
     if updated is None:
         raise NotFound(f"no assignment {assignment_id!r}")
-    mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
-    decision = mine.decision if mine else Decision.WAIT
-    reason = mine.reason if mine else ""
+    return _with_row(result, {assignment_id: updated}, campaign.spec.peer_reviewed)
+
+
+def _with_row(result: SubmitResult, rows: Mapping[str, Assignment], peer: bool) -> SubmitResult:
+    """The result with its assignment's stored row, which (not the verdict) says what
+    happened: under requester or peer review a verdict is only a suggestion, and an
+    accepted answer carries its reward."""
+    updated = rows.get(result.assignment.id)
+    if updated is None:
+        raise NotFound(f"no assignment {result.assignment.id!r}")
+    decision, reason = result.decision, result.reason
     if updated.status is AssignmentStatus.SUBMITTED and updated.review_due is not None:
         decision = Decision.WAIT
-        by = "a qualified peer" if campaign.spec.peer_reviewed else "the requester"
+        by = "a qualified peer" if peer else "the requester"
         reason = (
             f"{by} reviews this answer; if nobody has by "
             f"{updated.review_due.isoformat()}, it is accepted automatically"
         )
-    return SubmitResult(updated, decision, reason, receipts.get(assignment_id))
+    return SubmitResult(updated, decision, reason, result.receipt_id)
 
 
 def release_lease(who: Principal, assignment_id: str, *, store: Store, clock: Clock) -> Assignment:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from earnest.adapters.store.pending import PendingRows
 from earnest.adapters.store.tables import (
     batches,
     deposits,
@@ -57,13 +58,6 @@ class Ledger:
         as an accepted unit paid from the escrow its lease reserved.
         """
         self._deferred.append((entry, now))
-
-    def pending(self) -> list[tuple[JournalEntry, datetime]]:
-        """The entries deferred so far (a savepoint keeps them, to restore on rollback)."""
-        return list(self._deferred)
-
-    def restore(self, pending: list[tuple[JournalEntry, datetime]]) -> None:
-        self._deferred = list(pending)
 
     def flush(self) -> None:
         """Apply the deferred entries now; every read of the ledger does this first."""
@@ -149,23 +143,25 @@ class Deposits:
 class Receipts:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
+        self.later = PendingRows(conn, receipts)
 
     def add(self, record: ReceiptRecord, now: datetime, *, slot: str = "") -> None:
         """Store a receipt; `slot` keeps an assignment's second receipt (an appeal's) apart."""
-        self.c.execute(
-            insert(receipts).values(
-                id=record.id,
-                assignment_id=record.body["assignment_id"] + (f":{slot}" if slot else ""),
-                worker=record.worker,
-                campaign_id=record.campaign_id,
-                body=record.body,
-                digest=record.digest,
-                signature=record.signature,
-                created_at=now,
-            )
+        self.later.add(
+            {
+                "id": record.id,
+                "assignment_id": record.body["assignment_id"] + (f":{slot}" if slot else ""),
+                "worker": record.worker,
+                "campaign_id": record.campaign_id,
+                "body": record.body,
+                "digest": record.digest,
+                "signature": record.signature,
+                "created_at": now,
+            }
         )
 
     def get(self, receipt_id: str) -> ReceiptRecord | None:
+        self.later.flush()
         row = self.c.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
         if row is None:
             return None
@@ -174,6 +170,7 @@ class Receipts:
         )
 
     def digests(self, receipt_ids: list[str]) -> dict[str, str]:
+        self.later.flush()
         rows = self.c.execute(
             select(receipts.c.id, receipts.c.digest).where(receipts.c.id.in_(receipt_ids))
         )

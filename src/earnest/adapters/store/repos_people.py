@@ -121,40 +121,76 @@ def _key(row: object) -> ApiKeyRecord:
 
 
 class Workers:
+    """Per-worker counts, remembered for the transaction: a suite of answers reads a worker's
+    history and counts a decision once per answer; the counts are written at commit, one
+    increment per worker however many answers."""
+
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._read: dict[str, WorkerHistory | None] = {}
+        self._delta: dict[str, list[int]] = {}  # accepted, rejected, gold_total, gold_correct
 
     def history(self, workers: Iterable[str]) -> dict[str, WorkerHistory]:
         wanted = sorted(set(workers))
-        rows = self.c.execute(
-            select(
-                worker_stats.c.worker, worker_stats.c.gold_correct, worker_stats.c.gold_total
-            ).where(worker_stats.c.worker.in_(wanted))
-        )
-        return {r.worker: WorkerHistory(r.gold_correct, r.gold_total) for r in rows}
+        missing = [w for w in wanted if w not in self._read]
+        if missing:
+            rows = self.c.execute(
+                select(
+                    worker_stats.c.worker, worker_stats.c.gold_correct, worker_stats.c.gold_total
+                ).where(worker_stats.c.worker.in_(missing))
+            )
+            found = {r.worker: WorkerHistory(r.gold_correct, r.gold_total) for r in rows}
+            for w in missing:
+                self._read[w] = found.get(w)
+        out = {}
+        for w in wanted:
+            stored, delta = self._read[w], self._delta.get(w)
+            if stored is None and delta is None:
+                continue
+            correct = (stored.gold_correct if stored else 0) + (delta[3] if delta else 0)
+            total = (stored.gold_total if stored else 0) + (delta[2] if delta else 0)
+            out[w] = WorkerHistory(correct, total)
+        return out
 
     def record(self, worker: str, *, accepted: bool, gold: bool) -> None:
         """Count one decided answer (and a gold outcome) in the worker's history."""
-        values = {
-            "accepted": worker_stats.c.accepted + int(accepted),
-            "rejected": worker_stats.c.rejected + int(not accepted),
-            "gold_total": worker_stats.c.gold_total + int(gold),
-            "gold_correct": worker_stats.c.gold_correct + int(gold and accepted),
-        }
-        done = self.c.execute(
-            update(worker_stats).where(worker_stats.c.worker == worker).values(values)
-        )
-        if done.rowcount == 0:
-            self.c.execute(
-                insert(worker_stats).values(
-                    worker=worker,
-                    accepted=int(accepted),
-                    rejected=int(not accepted),
-                    gold_total=int(gold),
-                    gold_correct=int(gold and accepted),
+        delta = self._delta.setdefault(worker, [0, 0, 0, 0])
+        delta[0] += int(accepted)
+        delta[1] += int(not accepted)
+        delta[2] += int(gold)
+        delta[3] += int(gold and accepted)
+
+    def flush(self) -> None:
+        pending, self._delta = self._delta, {}
+        for worker, (accepted, rejected, gold_total, gold_correct) in sorted(pending.items()):
+            stored = self._read.get(worker)
+            if stored is not None:
+                self._read[worker] = WorkerHistory(
+                    stored.gold_correct + gold_correct, stored.gold_total + gold_total
+                )
+            else:
+                self._read.pop(worker, None)  # read it again if asked
+            done = self.c.execute(
+                update(worker_stats)
+                .where(worker_stats.c.worker == worker)
+                .values(
+                    accepted=worker_stats.c.accepted + accepted,
+                    rejected=worker_stats.c.rejected + rejected,
+                    gold_total=worker_stats.c.gold_total + gold_total,
+                    gold_correct=worker_stats.c.gold_correct + gold_correct,
                 )
             )
+            if done.rowcount == 0:
+                self.c.execute(
+                    insert(worker_stats).values(
+                        worker=worker,
+                        accepted=accepted,
+                        rejected=rejected,
+                        gold_total=gold_total,
+                        gold_correct=gold_correct,
+                    )
+                )
 
 
 class Idempotency:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from earnest.adapters.store.pending import PendingRows
 from earnest.adapters.store.tables import (
     appeal_votes,
     appeals,
@@ -23,37 +24,66 @@ PUT_CHUNK = 500  # voters per statement: far below SQLite's and PostgreSQL's par
 
 
 class Confusions:
+    """Counts per voter, remembered for the transaction: a suite of answers reads and
+    updates the same voters' matrices once per answer, and writes each once at commit."""
+
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._known: dict[tuple[str, str], list[list[float]] | None] = {}
+        self._dirty: dict[str, dict[str, datetime]] = {}  # campaign → voter → when
 
     def get(self, campaign_id: str, voters: Iterable[str]) -> dict[str, list[list[float]]]:
         """Stored counts of the given voters (and of "*", the class counts)."""
         wanted = sorted(set(voters) | {"*"})
-        rows = self.c.execute(
-            select(confusions.c.voter, confusions.c.counts).where(
-                confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(wanted)
-            )
-        )
-        return {r.voter: r.counts for r in rows}
-
-    def put(self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime) -> None:
-        """Replace the counts of these voters (two statements, however many voters)."""
-        voters = list(counts)
-        for start in range(0, len(voters), PUT_CHUNK):
-            chunk = voters[start : start + PUT_CHUNK]
-            self.c.execute(
-                delete(confusions).where(
-                    confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(chunk)
+        missing = [v for v in wanted if (campaign_id, v) not in self._known]
+        if missing:
+            rows = self.c.execute(
+                select(confusions.c.voter, confusions.c.counts).where(
+                    confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(missing)
                 )
             )
-            self.c.execute(
-                insert(confusions),
-                [
-                    {"campaign_id": campaign_id, "voter": v, "counts": counts[v], "updated_at": now}
-                    for v in chunk
-                ],
-            )
+            found = {r.voter: r.counts for r in rows}
+            for v in missing:
+                self._known[(campaign_id, v)] = found.get(v)
+        out = {}
+        for v in wanted:
+            counts = self._known[(campaign_id, v)]
+            if counts is not None:
+                out[v] = [list(row) for row in counts]
+        return out
+
+    def put(self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime) -> None:
+        """Replace the counts of these voters (written at the next flush)."""
+        dirty = self._dirty.setdefault(campaign_id, {})
+        for voter, matrix in counts.items():
+            self._known[(campaign_id, voter)] = [list(row) for row in matrix]
+            dirty[voter] = now
+
+    def flush(self) -> None:
+        """Write the replaced counts: two statements per campaign, however many voters."""
+        dirty, self._dirty = self._dirty, {}
+        for campaign_id, voters in dirty.items():
+            names = sorted(voters)
+            for start in range(0, len(names), PUT_CHUNK):
+                chunk = names[start : start + PUT_CHUNK]
+                self.c.execute(
+                    delete(confusions).where(
+                        confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(chunk)
+                    )
+                )
+                self.c.execute(
+                    insert(confusions),
+                    [
+                        {
+                            "campaign_id": campaign_id,
+                            "voter": v,
+                            "counts": self._known[(campaign_id, v)],
+                            "updated_at": voters[v],
+                        }
+                        for v in chunk
+                    ],
+                )
 
     def training_data(
         self, campaign_id: str
@@ -79,38 +109,60 @@ class Confusions:
 class Reputations:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
+        self.later = PendingRows(conn, reputation_events)
+        # (worker, skill) → (kind, requester, good) → count: tallies read in this
+        # transaction, kept current as events are added (a suite adds one per answer).
+        self._tallies: dict[tuple[str, str], dict[tuple[str, str, bool], int]] = {}
 
     def add(self, row: ReputationRow) -> None:
-        self.c.execute(insert(reputation_events).values(**row.__dict__))
+        self.later.add(dict(row.__dict__))
+        known = self._tallies.get((row.worker, row.skill))
+        if known is not None and not row.reversed:
+            key = (row.kind, row.requester, bool(row.good))
+            known[key] = known.get(key, 0) + 1
 
     def of_worker(
         self, worker: str, skill: str | None = None, limit: int = 500
     ) -> list[ReputationRow]:
         """A worker's reputation events, newest first."""
+        self.later.flush()
         stmt = select(reputation_events).where(reputation_events.c.worker == worker)
         if skill is not None:
             stmt = stmt.where(reputation_events.c.skill == skill)
         rows = self.c.execute(stmt.order_by(reputation_events.c.at.desc()).limit(limit))
         return [ReputationRow(**r._mapping) for r in rows]
 
+    def flush(self) -> None:
+        self.later.flush()
+
     def tallies(
         self, workers: Iterable[str], skill: str
     ) -> dict[str, list[tuple[str, str, bool, int]]]:
         """Per worker: (kind, requester, good, count) of the events that still count."""
-        e = reputation_events
-        rows = self.c.execute(
-            select(e.c.worker, e.c.kind, e.c.requester, e.c.good, func.count())
-            .where(e.c.worker.in_(sorted(set(workers))), e.c.skill == skill)
-            .where(e.c.reversed.is_(False))
-            .group_by(e.c.worker, e.c.kind, e.c.requester, e.c.good)
-        )
+        wanted = sorted(set(workers))
+        missing = [w for w in wanted if (w, skill) not in self._tallies]
+        if missing:
+            self.later.flush()
+            e = reputation_events
+            rows = self.c.execute(
+                select(e.c.worker, e.c.kind, e.c.requester, e.c.good, func.count())
+                .where(e.c.worker.in_(missing), e.c.skill == skill)
+                .where(e.c.reversed.is_(False))
+                .group_by(e.c.worker, e.c.kind, e.c.requester, e.c.good)
+            )
+            for w in missing:
+                self._tallies[(w, skill)] = {}
+            for worker, kind, requester, good, n in rows:
+                self._tallies[(worker, skill)][(kind, requester, bool(good))] = int(n)
         out: dict[str, list[tuple[str, str, bool, int]]] = {}
-        for worker, kind, requester, good, n in rows:
-            out.setdefault(worker, []).append((kind, requester, bool(good), int(n)))
+        for w in wanted:
+            for (kind, requester, good), n in self._tallies[(w, skill)].items():
+                out.setdefault(w, []).append((kind, requester, good, n))
         return out
 
     def experienced(self, skill: str, min_events: int, limit: int) -> list[str]:
         """Workers with at least `min_events` counted events in a skill."""
+        self.later.flush()
         e = reputation_events
         rows = self.c.execute(
             select(e.c.worker)
@@ -124,6 +176,8 @@ class Reputations:
 
     def reverse(self, assignment_id: str) -> int:
         """Stop counting the bad events an assignment produced (an overturned rejection)."""
+        self.later.flush()
+        self._tallies.clear()
         done = self.c.execute(
             update(reputation_events)
             .where(

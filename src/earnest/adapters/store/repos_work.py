@@ -27,8 +27,10 @@ class Campaigns:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._seen: dict[str, Campaign | None] = {}
 
     def add(self, campaign: Campaign) -> None:
+        self._seen.pop(campaign.id, None)
         spec = campaign.spec
         self.c.execute(
             insert(campaigns).values(
@@ -54,8 +56,11 @@ class Campaigns:
         )
 
     def get(self, campaign_id: str) -> Campaign | None:
-        row = self.c.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
-        return _campaign(row._mapping) if row else None
+        """The campaign, read once per transaction (a suite's answers share it)."""
+        if campaign_id not in self._seen:
+            row = self.c.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+            self._seen[campaign_id] = _campaign(row._mapping) if row else None
+        return self._seen[campaign_id]
 
     def of_requester(self, requester: str) -> list[Campaign]:
         rows = self.c.execute(
@@ -82,6 +87,7 @@ class Campaigns:
             )
 
     def set_status(self, campaign_id: str, status: CampaignStatus) -> None:
+        self._seen.pop(campaign_id, None)
         self.c.execute(
             update(campaigns).where(campaigns.c.id == campaign_id).values(status=status.value)
         )
@@ -184,12 +190,18 @@ class Tasks:
     def set_uncertainty(self, task_id: int, uncertainty: float) -> None:
         self.c.execute(update(tasks).where(tasks.c.id == task_id).values(uncertainty=uncertainty))
 
-    def resolve(self, task_id: int, result: Any, confidence: float | None, now: datetime) -> None:
-        self.c.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id)
-            .values(status="resolved", result=result, confidence=confidence, resolved_at=now)
-        )
+    def resolve(
+        self,
+        task_id: int,
+        result: Any,
+        confidence: float | None,
+        now: datetime,
+        uncertainty: float | None = None,
+    ) -> None:
+        values = {"status": "resolved", "result": result, "confidence": confidence}
+        if uncertainty is not None:
+            values["uncertainty"] = uncertainty
+        self.c.execute(update(tasks).where(tasks.c.id == task_id).values(resolved_at=now, **values))
 
     def counts(self, campaign_id: str) -> dict[str, int]:
         rows = self.c.execute(
@@ -271,6 +283,12 @@ class Assignments:
             stmt = stmt.with_for_update()
         row = self.c.execute(stmt).first()
         return _assignment(row._mapping) if row else None
+
+    def get_many(self, assignment_ids: Sequence[str]) -> dict[str, Assignment]:
+        if not assignment_ids:
+            return {}
+        rows = self.c.execute(select(assignments).where(assignments.c.id.in_(assignment_ids)))
+        return {r.id: _assignment(r._mapping) for r in rows}
 
     def lock_task(self, task_id: int) -> None:
         """Serialize verification of one task's answers (a no-op on SQLite's single writer)."""

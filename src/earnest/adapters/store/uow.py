@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -80,22 +79,18 @@ class SqlUnitOfWork:
         self.bodies = Bodies(conn, pg)
         self.reports = Reports(conn)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """A nested transaction: what the block wrote is undone if it raises, and no more."""
-        pending = self.ledger.pending()
-        nested = self.conn.begin_nested()
-        try:
-            yield
-        except BaseException:
-            nested.rollback()
-            self.ledger.restore(pending)  # entries deferred (or flushed) inside are undone too
-            raise
-        nested.commit()
+    def _deferring(self) -> list[Any]:
+        """The repositories that hold writes until a flush (and what they read meanwhile)."""
+        return [self.receipts.later, self.reputations, self.confusions, self.workers, self.ledger]
+
+    def flush(self) -> None:
+        """Write what the repositories deferred (commit does this)."""
+        for deferring in self._deferring():
+            deferring.flush()
 
     def commit(self) -> None:
         try:
-            self.ledger.flush()  # deferred entries are part of this transaction
+            self.flush()  # deferred rows and entries are part of this transaction
             self._tx.commit()
         except IntegrityError as exc:
             raise Conflict("a concurrent request changed the same object; retry") from exc
