@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +30,10 @@ from sqlalchemy import create_engine, select, text
 from earnest.adapters.chain.wallet import Wallet
 from earnest.adapters.store.tables import payouts
 from earnest.bootstrap import build_market
-from earnest.client import AsyncEarnest, Earnest
+from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.funds import faucet_deposit
-from earnest.demo.server import ServerProcess
+from earnest.demo.server import ServerProcess, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chain_limits import batched_transfers_per_s, naive_transfers_per_s, settler_transfers_per_s
@@ -63,7 +64,19 @@ def _args() -> argparse.Namespace:
     )
     p.add_argument("--tasks", type=int, default=20_000)
     p.add_argument("--seconds", type=float, default=120.0, help="stop the load after this long")
-    p.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="requests in flight at most (more only queues: latency = in flight / throughput)",
+    )
+    p.add_argument(
+        "--api-workers",
+        type=int,
+        default=1,
+        help="API processes (`earnest serve --workers N`; above 1: PostgreSQL, and the chain "
+        "served over JSON-RPC by `earnest chain serve`)",
+    )
     p.add_argument(
         "--suite",
         type=int,
@@ -94,10 +107,23 @@ def _store_env(store: str) -> tuple[dict[str, str], Any]:
 
 
 def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
-    requester, signature, budget = _deposit(data_dir, env, args.tasks)
-    server = ServerProcess(data_dir, env=env)
-    url = server.start()
-    _say(f"market on {url} ({args.store}); {args.workers} workers, {args.tasks} tasks")
+    requester, signature, budget, mint = _deposit(data_dir, env, args.tasks)
+    node = None
+    if args.api_workers > 1:
+        if args.store != "postgres":
+            raise SystemExit("--api-workers above 1 needs --store postgres")
+        node, chain_url = _chain_node(data_dir)
+        env = env | {"EARNEST_CHAIN": "rpc", "EARNEST_CHAIN_URL": chain_url, "EARNEST_MINT": mint}
+    server = ServerProcess(data_dir, env=env, args=["--workers", str(args.api_workers)])
+    try:
+        url = server.start()
+    except BaseException:
+        _stop(node)
+        raise
+    _say(
+        f"market on {url} ({args.store}, {args.api_workers} API processes); "
+        f"{args.workers} workers, {args.tasks} tasks"
+    )
     try:
         cid = _campaign(url, requester, signature, budget, args.tasks)
         load = asyncio.run(_load(url, cid, args))
@@ -105,6 +131,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         rss = _peak_rss_mb(server)
     finally:
         server.stop()
+        _stop(node)
     paid = _paid_latencies(data_dir, env)
     _say("measuring the chain's limits and the settler's, in-process")
     raw, naive, settled = (
@@ -116,6 +143,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         "workers": args.workers,
         "store": args.store,
         "suite": args.suite,
+        "api_workers": args.api_workers,
         "units": load["verified"],
         "units_per_s": round(load["verified"] / load["seconds"], 1),
         "claim_p50_ms": _pct(load["claim_ms"], 50),
@@ -136,19 +164,53 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         "signed_in": load["signed_in"],
         "sign_in_s": load["sign_in_s"],
         "errors": load["errors"],
+        "errors_by": load["errors_by"],
     }
 
 
-def _deposit(data_dir: Path, env: dict[str, str], tasks: int) -> tuple[Wallet, str, int]:
+def _deposit(data_dir: Path, env: dict[str, str], tasks: int) -> tuple[Wallet, str, int, str]:
     """Before the server owns the chain file: the requester's tokens sent to the vault."""
     settings = Settings(data_dir=data_dir, database_url=env.get("EARNEST_DATABASE_URL"))
     market = build_market(settings)
     try:
         budget = tasks * (REWARD + REWARD * settings.fee_bps // 10_000)
         wallet = Wallet.generate()
-        return wallet, faucet_deposit(market, wallet, budget), budget
+        return wallet, faucet_deposit(market, wallet, budget), budget, str(market.chain.mint)
     finally:
         market.close()
+
+
+def _chain_node(data_dir: Path, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
+    """`earnest chain serve` on the data dir's chain: every API process settles through it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "earnest", "chain", "serve", "--port", str(port)]
+    with (data_dir / "chain.log").open("ab") as log:
+        node = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            health = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
+            if httpx.post(url, json=health, timeout=1).status_code == 200:
+                return node, url
+        except httpx.TransportError:
+            pass
+        if node.poll() is not None:
+            break
+        time.sleep(0.2)
+    _stop(node)
+    raise SystemExit(f"the chain node did not start; see {data_dir / 'chain.log'}")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int) -> str:
@@ -180,6 +242,7 @@ async def _load(url: str, cid: str, args: argparse.Namespace) -> dict[str, Any]:
         "submit_ms": [],
         "verified": 0,
         "errors": 0,
+        "errors_by": {},
         "signed_in": 0,
     }
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
@@ -208,8 +271,8 @@ async def _sign_in_all(
                 return None
             try:
                 api = await AsyncEarnest.sign_in(url, Wallet.generate(), http=http)
-            except Exception:  # counted: a failed sign-in is a measured error
-                out["errors"] += 1
+            except Exception as exc:  # counted: a failed sign-in is a measured error
+                _error(out, "sign-in", exc)
                 return None
             out["signed_in"] += 1
             return api
@@ -232,8 +295,8 @@ async def _work(
             t0 = time.monotonic()
             try:
                 got = await api.claim_suite(cid, count=suite)
-            except Exception:
-                out["errors"] += 1
+            except Exception as exc:  # counted by kind: a failed claim is a measured error
+                _error(out, "claim", exc)
                 return
             out["claim_ms"].append((time.monotonic() - t0) * 1000)
             if got is None:
@@ -242,12 +305,26 @@ async def _work(
             t1 = time.monotonic()
             try:
                 results = (await api.submit_answers(answers))["results"]
-            except Exception:
-                out["errors"] += 1
+            except Exception as exc:
+                _error(out, "submit", exc)
                 continue
             out["submit_ms"].append((time.monotonic() - t1) * 1000)
             out["verified"] += sum(r["decision"] == "accept" for r in results)
-            out["errors"] += sum(r["problem"] is not None for r in results)
+            for r in results:
+                if r["problem"] is not None:
+                    _error(out, "answer", r["problem"]["code"])
+
+
+def _error(out: dict[str, Any], where: str, what: Exception | str) -> None:
+    """Count an error by where it happened and what it was (status and code when the
+    server said so)."""
+    if isinstance(what, ApiError):
+        what = f"{what.status} {what.code}"
+    elif isinstance(what, Exception):
+        what = type(what).__name__
+    key = f"{where}: {what}"
+    out["errors"] += 1
+    out["errors_by"][key] = out["errors_by"].get(key, 0) + 1
 
 
 def _wait_paid(data_dir: Path, env: dict[str, str], units: int, timeout: float = 300.0) -> None:

@@ -59,8 +59,11 @@ def free_port() -> int:
 class ServerProcess:
     """`earnest serve` in a child process (its own core and GIL), logging to a file."""
 
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.args = args or []  # more `earnest serve` options, e.g. ["--workers", "2"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
@@ -90,7 +93,7 @@ class ServerProcess:
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         command = ["-m", "earnest", "serve", "--port", str(self.port)]
         return subprocess.Popen(
-            [sys.executable, *command, "--data-dir", str(self.data_dir)],
+            [sys.executable, *command, "--data-dir", str(self.data_dir), *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,

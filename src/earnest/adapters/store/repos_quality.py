@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from earnest.adapters.store.pending import PendingRows
 from earnest.adapters.store.tables import (
@@ -30,6 +31,7 @@ class Confusions:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._insert = postgresql.insert if pg else sqlite.insert
         self._known: dict[tuple[str, str], list[list[float]] | None] = {}
         self._dirty: dict[str, dict[str, datetime]] = {}  # campaign → voter → when
 
@@ -61,19 +63,13 @@ class Confusions:
             dirty[voter] = now
 
     def flush(self) -> None:
-        """Write the replaced counts: two statements per campaign, however many voters."""
+        """Write the replaced counts: one upsert per chunk of voters, so that concurrent
+        transactions writing the same row (the class counts "*") overwrite, not collide."""
         dirty, self._dirty = self._dirty, {}
         for campaign_id, voters in dirty.items():
-            names = sorted(voters)
+            names = sorted(voters)  # one lock order for every writer
             for start in range(0, len(names), PUT_CHUNK):
-                chunk = names[start : start + PUT_CHUNK]
-                self.c.execute(
-                    delete(confusions).where(
-                        confusions.c.campaign_id == campaign_id, confusions.c.voter.in_(chunk)
-                    )
-                )
-                self.c.execute(
-                    insert(confusions),
+                stmt = self._insert(confusions).values(
                     [
                         {
                             "campaign_id": campaign_id,
@@ -81,8 +77,17 @@ class Confusions:
                             "counts": self._known[(campaign_id, v)],
                             "updated_at": voters[v],
                         }
-                        for v in chunk
-                    ],
+                        for v in names[start : start + PUT_CHUNK]
+                    ]
+                )
+                self.c.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[confusions.c.campaign_id, confusions.c.voter],
+                        set_={
+                            "counts": stmt.excluded.counts,
+                            "updated_at": stmt.excluded.updated_at,
+                        },
+                    )
                 )
 
     def training_data(
