@@ -298,3 +298,40 @@ def test_concurrent_suites_never_lease_a_slot_twice(pg_market: Market) -> None:
             ).all()
         )
     assert set(filled.values()) == {2} and per_task == filled
+
+
+@pytest.mark.postgres
+def test_suites_sharing_tasks_answered_in_opposite_orders_do_not_deadlock(
+    pg_market: Market,
+) -> None:
+    """Two workers hold leases on the same tasks (overlap 2) and answer them at once, one in
+    the order leased, the other backwards: the locks are taken in one order, so both land."""
+    market = pg_market
+    rounds, size = 5, 12
+    _, requester = funded_requester(market, rounds * size * 2 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=rounds * size, overlap=2)
+    for _ in range(rounds):
+        a, b = worker(), worker()
+        mine = _suite(market, a, campaign.id, size)
+        theirs = {c.assignment.task_id: c for c in _suite(market, b, campaign.id, size)}
+        assert set(theirs) == {c.assignment.task_id for c in mine}  # the same tasks
+        first = [(c.assignment.id, {"label": "a"}) for c in mine]
+        second = [(theirs[c.assignment.task_id].assignment.id, {"label": "a"}) for c in mine]
+        start = threading.Barrier(2)
+
+        def answer(
+            who: Principal, pairs: list[tuple[str, dict[str, str]]], start: threading.Barrier
+        ) -> list[object]:
+            start.wait(timeout=30)
+            return list(_answer(market, who, pairs))
+
+        with ThreadPoolExecutor(2) as pool:
+            done = [
+                pool.submit(answer, a, first, start),
+                pool.submit(answer, b, second[::-1], start),
+            ]
+            results = [r for f in done for r in f.result(timeout=60)]
+        assert all(isinstance(r, work.SubmitResult) for r in results), results
+        # The second answer to each task decides both: every answer is paid.
+        for w in (a, b):
+            assert balance(market, ledger.worker_payable(w.address)) == size * REWARD

@@ -297,6 +297,9 @@ def submit_answers(
     peer: dict[str, bool] = {}
     rules = RuleChecks()
     with store.uow() as uow:
+        # Every lease and its task locked and read up front, in one order for everyone.
+        ahead = uow.assignments.read_ahead([a for a, _ in answers])
+        uow.tasks.read_ahead([a.task_id for a in ahead.values() if a.worker == who.address])
         for assignment_id, answer in answers:
             try:
                 lease = _checked(uow, who, assignment_id, answer, crypto, now)

@@ -118,6 +118,7 @@ class Tasks:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._ahead: dict[int, Task] = {}
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold, prediction)."""
@@ -138,8 +139,17 @@ class Tasks:
             )
 
     def get(self, task_id: int) -> Task | None:
+        found = self._ahead.pop(task_id, None)  # read ahead for a suite: used once
+        if found is not None:
+            return found
         row = self.c.execute(select(tasks).where(tasks.c.id == task_id)).first()
         return _task(row._mapping) if row else None
+
+    def read_ahead(self, task_ids: Sequence[int]) -> None:
+        """Read these tasks in one query; the next `get` of each is answered from it."""
+        if task_ids:
+            rows = self.c.execute(select(tasks).where(tasks.c.id.in_(list(task_ids))))
+            self._ahead.update({r.id: _task(r._mapping) for r in rows})
 
     def pick(
         self,
@@ -255,6 +265,8 @@ class Assignments:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self._ahead: dict[str, Assignment] = {}
+        self._locked_tasks: set[int] = set()  # row locks last until the transaction ends
 
     def add(self, a: Assignment) -> None:
         self.add_many([a])
@@ -278,6 +290,9 @@ class Assignments:
         )
 
     def get(self, assignment_id: str, *, lock: bool = False) -> Assignment | None:
+        found = self._ahead.pop(assignment_id, None)  # read ahead (and locked): used once
+        if found is not None:
+            return found
         stmt = select(assignments).where(assignments.c.id == assignment_id)
         if lock and self.pg:
             stmt = stmt.with_for_update()
@@ -290,10 +305,31 @@ class Assignments:
         rows = self.c.execute(select(assignments).where(assignments.c.id.in_(assignment_ids)))
         return {r.id: _assignment(r._mapping) for r in rows}
 
+    def read_ahead(self, assignment_ids: Sequence[str]) -> dict[str, Assignment]:
+        """Lock and read these assignments, then lock their tasks, each in one statement and
+        in id order (two suites sharing tasks take their locks in one order: no deadlock).
+        The next `get` of each assignment, and `lock_task` of each task, use what was read."""
+        stmt = select(assignments).where(assignments.c.id.in_(sorted(set(assignment_ids))))
+        if self.pg:
+            stmt = stmt.order_by(assignments.c.id).with_for_update()
+        found = {r.id: _assignment(r._mapping) for r in self.c.execute(stmt)}
+        self._ahead.update(found)
+        task_ids = sorted({a.task_id for a in found.values()})
+        if self.pg and task_ids:
+            self.c.execute(
+                select(tasks.c.id)
+                .where(tasks.c.id.in_(task_ids))
+                .order_by(tasks.c.id)
+                .with_for_update()
+            )
+        self._locked_tasks.update(task_ids)
+        return found
+
     def lock_task(self, task_id: int) -> None:
         """Serialize verification of one task's answers (a no-op on SQLite's single writer)."""
-        if self.pg:
+        if self.pg and task_id not in self._locked_tasks:
             self.c.execute(select(tasks.c.id).where(tasks.c.id == task_id).with_for_update())
+            self._locked_tasks.add(task_id)
 
     def submissions(self, task_id: int) -> list[Submission]:
         rows = self.c.execute(
