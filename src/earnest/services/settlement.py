@@ -2,8 +2,9 @@
 
 Order of events for a batch, each step durable before the next:
 1. sign the transaction and record it with its signature (status `signed`), payouts attached;
-2. send the signed bytes; record `sent`;
-3. read the signature's status; on confirmation post the ledger entries and mark paid.
+2. send the signed bytes;
+3. once a group of batches is sent, read their statuses and record them in one transaction:
+   landed ones paid (one ledger entry per batch), lost ones dropped, the rest `sent`.
 After a crash at any point, `recover` asks the chain about every unfinished batch before
 anything new is signed: a landed one is recorded, one that can still land is re-sent byte
 for byte (Solana deduplicates by signature), and only one whose blockhash has expired
