@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +58,41 @@ def batched_transfers_per_s() -> float:
     return float(figures["packings"]["v0_alt"]["transfers_per_s"])
 
 
-def settler_transfers_per_s(units: int = 1_500, workers: int = 300) -> float:
-    """The market's settler draining a backlog of `units` owed payouts (SQLite, LocalChain):
-    the whole path, store included, that `batched_transfers_per_s` bounds from above."""
+@contextmanager
+def _scratch_database(database_url: str | None) -> Iterator[str | None]:
+    """None for SQLite; for a PostgreSQL URL, a new database on that server, dropped after
+    (the market's own database may hold payouts and lookup tables of another chain)."""
+    if database_url is None or database_url.startswith("sqlite"):
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"earnest_settler_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def settler_transfers_per_s(
+    units: int = 1_500, workers: int = 300, database_url: str | None = None
+) -> float:
+    """The market's settler draining a backlog of `units` owed payouts (LocalChain; SQLite,
+    or a scratch database on the PostgreSQL server of `database_url`): the whole path,
+    store included, that `batched_transfers_per_s` bounds from above."""
+    with _scratch_database(database_url) as url:
+        return _settler_transfers_per_s(units, workers, url)
+
+
+def _settler_transfers_per_s(units: int, workers: int, database_url: str | None) -> float:
     from earnest.bootstrap import build_market
     from earnest.config import Settings
     from earnest.demo.funds import faucet_deposit
@@ -67,7 +102,8 @@ def settler_transfers_per_s(units: int = 1_500, workers: int = 300) -> float:
     from earnest.services.settlement import settle_once
     from earnest.services.uploads import TaskLine
 
-    market = build_market(Settings(data_dir=Path(tempfile.mkdtemp(prefix="earnest-settler-"))))
+    data_dir = Path(tempfile.mkdtemp(prefix="earnest-settler-"))
+    market = build_market(Settings(data_dir=data_dir, database_url=database_url))
     try:
         m = market
         wallet = Wallet.generate()

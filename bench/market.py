@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
     raw, naive, settled = (
         batched_transfers_per_s(),
         naive_transfers_per_s(),
-        settler_transfers_per_s(),
+        settler_transfers_per_s(database_url=env.get("EARNEST_DATABASE_URL")),
     )
     return {
         "workers": args.workers,

@@ -27,9 +27,10 @@ from sqlalchemy.exc import DBAPIError
 
 from earnest.adapters.chain import RpcChain, RpcOptions, load_or_create_keypair
 from earnest.adapters.chain.rpc_server import Params
-from earnest.adapters.store.tables import assignments, journal, payouts
+from earnest.adapters.store.tables import assignments, batches, journal, payouts, postings
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
+from earnest.domain import ledger
 from earnest.domain.errors import ChainError, Conflict, NoWorkAvailable
 from earnest.services import funds
 from earnest.services.chain_port import Chain
@@ -185,15 +186,32 @@ def assert_paid_exactly_once(run: Run) -> None:
         statuses = dict(
             conn.execute(select(payouts.c.status, func.count()).group_by(payouts.c.status)).all()
         )
+        # One payout entry per landed batch, one posting per payout it paid.
         paid_entries = conn.scalar(
             select(func.count()).select_from(journal).where(journal.c.kind == "payout")
         )
+        confirmed = conn.scalar(
+            select(func.count()).select_from(batches).where(batches.c.status == "confirmed")
+        )
+        settled = conn.execute(
+            select(postings.c.account, func.count(), func.sum(postings.c.amount))
+            .join(journal, journal.c.id == postings.c.entry_id)
+            .where(journal.c.kind == "payout", postings.c.account != ledger.VAULT)
+            .group_by(postings.c.account)
+        ).all()
+        owed_paid = conn.execute(
+            select(payouts.c.account, func.count(), func.sum(payouts.c.amount))
+            .where(payouts.c.status == "paid")
+            .group_by(payouts.c.account)
+        ).all()
     for hand in run.crew:
         held = chain.token_balance(chain.token_account(hand.address))
         assert held == earned.get(hand.address, 0), f"{hand.address} holds {held}"
     wallet = chain.token_balance(chain.token_account(run.requester.address))
     assert wallet == run.withdrawn, f"the requester holds {wallet}, withdrew {run.withdrawn}"
-    assert set(statuses) == {"paid"} and paid_entries == statuses["paid"], statuses
+    assert set(statuses) == {"paid"} and paid_entries == confirmed, (statuses, paid_entries)
+    # Each account's payouts were settled in the ledger once each, no more, no fewer.
+    assert sorted(map(tuple, settled)) == sorted(map(tuple, owed_paid))
     report = reconcile(store=m.store, chain=chain)
     assert report.ok and report.in_flight == 0, report.problems
 

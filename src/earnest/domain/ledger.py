@@ -137,6 +137,16 @@ def payout_confirmed(key: str, payable_account: str, amount: int) -> JournalEntr
     )
 
 
+def batch_confirmed(key: str, paid: Iterable[tuple[str, int]]) -> JournalEntry:
+    """A payout transaction landed: each (payable account, amount) it paid is settled, and
+    the vault gives up their sum. One entry per transaction, one posting per payout."""
+    postings = [_decrease(account, amount) for account, amount in paid]
+    if any(p.amount <= 0 for p in postings):
+        raise InvalidInput("a payout amount must be a positive integer of base units")
+    total = sum(p.amount for p in postings)
+    return JournalEntry(key, "payout", (*postings, _decrease(VAULT, total)))
+
+
 def accept_unit(key: str, campaign_id: str, worker: str, reward: int, fee: int) -> JournalEntry:
     """An accepted unit: escrow pays the worker's reward and the market fee in one entry."""
     postings = [

@@ -2,8 +2,9 @@
 
 Order of events for a batch, each step durable before the next:
 1. sign the transaction and record it with its signature (status `signed`), payouts attached;
-2. send the signed bytes; record `sent`;
-3. read the signature's status; on confirmation post the ledger entries and mark paid.
+2. send the signed bytes;
+3. once a group of batches is sent, read their statuses and record them in one transaction:
+   landed ones paid (one ledger entry per batch), lost ones dropped, the rest `sent`.
 After a crash at any point, `recover` asks the chain about every unfinished batch before
 anything new is signed: a landed one is recorded, one that can still land is re-sent byte
 for byte (Solana deduplicates by signature), and only one whose blockhash has expired
@@ -22,16 +23,31 @@ from typing import Protocol
 from earnest.domain import ledger
 from earnest.domain.errors import AlreadyDone, ChainError, TransactionTooLarge
 from earnest.domain.receipts import memo_for, merkle_root
-from earnest.services.chain_port import Chain, SignedTransaction, Transfer, TxState
+from earnest.services.chain_port import (
+    MAX_TRANSACTION_BYTES,
+    Chain,
+    SignedTransaction,
+    Transfer,
+    TxState,
+)
 from earnest.services.common import new_id
 from earnest.services.ports import BatchRecord, Clock, PayoutRecord, Random, Store, UnitOfWork
 
 MAX_PAYOUTS_PER_ROUND = 5000
+# Batches sent one after another (each recorded before it is sent) whose outcomes are then
+# recorded in one database transaction: one ledger entry per batch, one statement marking
+# their payouts paid. On a cluster each send waits for its batch to land, so a group also
+# bounds how long a landed batch waits to be recorded paid.
+BATCHES_PER_GROUP = 8
 # Transfers a v0 payout holds in 1,232 bytes when its recipients come from one or two
 # lookup tables: ~430 bytes of signature, static keys (market, token, memo and compute-budget
 # programs), blockhash, budget, memo and two table lookups, then 18 bytes per TransferChecked
 # whose accounts are table indexes: 44 fit. The packer starts its search there.
 _SURELY_FITS = 40
+# Bytes one more transfer adds when its token account is in a table the batch already
+# uses: a 17-byte TransferChecked (program, four account indexes, amount, decimals) and
+# the account's index in the table lookup.
+_TRANSFER_BYTES = 18
 
 
 class Faults(Protocol):
@@ -77,18 +93,49 @@ def settle_once(
     """Recover unfinished batches, then pay everything pending in as few transactions as fit."""
     faults = faults or NoFaults()
     report = recover(store=store, chain=chain, clock=clock)
-    with store.uow() as uow:
-        pending = uow.payouts.pending(MAX_PAYOUTS_PER_ROUND)
-        digest_of = uow.receipts.digests([p.receipt_id for p in pending if p.receipt_id])
-    lines = _group(pending)
-    tables = _prepare(store=store, chain=chain, clock=clock, lines=lines)
+    with store.uow(readonly=True) as uow:
+        pending = uow.payouts.pending_with_digests(MAX_PAYOUTS_PER_ROUND)
+        known = uow.payouts.lookup_tables()
+    digest_of = {p.receipt_id: d for p, d in pending if p.receipt_id and d is not None}
+    lines = _group([p for p, _ in pending])
+    tables = _prepare(store=store, chain=chain, clock=clock, lines=lines, known=known)
     # Recipients of one table side by side: each table a batch uses costs 34 bytes, so a
     # batch drawn from one or two tables holds 44 to 48 transfers, from forty tables ~15.
     place = chain.lookup_positions([line.recipient for line in lines])
     lines.sort(key=lambda line: place.get(line.recipient, -1))
     while lines:
+        lines = _pay_group(
+            lines,
+            tables,
+            digest_of,
+            store=store,
+            chain=chain,
+            clock=clock,
+            rand=rand,
+            faults=faults,
+            report=report,
+        )
+    return report
+
+
+def _pay_group(
+    lines: list[_Line],
+    tables: list[str],
+    digest_of: dict[str, str],
+    *,
+    store: Store,
+    chain: Chain,
+    clock: Clock,
+    rand: Random,
+    faults: Faults,
+    report: SettleReport,
+) -> list[_Line]:
+    """Pack, record and send batches off the front of `lines` (each recorded before it is
+    sent), then record what became of them together; the lines left to pay."""
+    group: list[BatchRecord] = []
+    sent: set[str] = set()
+    while lines and len(group) < BATCHES_PER_GROUP:
         tx, taken, digests = _pack(chain, lines, tables, digest_of)
-        lines = lines[len(taken) :]
         batch = BatchRecord(
             new_id("bat", rand),
             "signed",
@@ -108,11 +155,16 @@ def settle_once(
                 uow.payouts.add_batch(batch, [p.id for line in taken for p in line.payouts])
                 uow.commit()
         except AlreadyDone:
-            break  # another settler took the lead and these payouts: ours is never sent
-        _send_and_confirm(
-            batch, tx, store=store, chain=chain, clock=clock, faults=faults, report=report
-        )
-    return report
+            lines = []  # another settler took the lead and these payouts: ours is never sent
+            break
+        lines = lines[len(taken) :]
+        group.append(batch)
+        if _send(batch, tx, chain=chain, faults=faults, report=report):
+            sent.add(batch.id)
+    _resolve(group, sent, store=store, chain=chain, clock=clock, report=report)
+    if sent:
+        faults.hit("after_confirm")
+    return lines
 
 
 def _group(pending: Sequence[PayoutRecord]) -> list[_Line]:
@@ -123,7 +175,9 @@ def _group(pending: Sequence[PayoutRecord]) -> list[_Line]:
     return [_Line(r, tuple(ps)) for r, ps in by_recipient.items()]
 
 
-def _prepare(*, store: Store, chain: Chain, clock: Clock, lines: list[_Line]) -> list[str]:
+def _prepare(
+    *, store: Store, chain: Chain, clock: Clock, lines: list[_Line], known: list[str]
+) -> list[str]:
     """Create new recipients' token accounts and list them in lookup tables, before paying.
 
     Both are idempotent and move no money, so they run outside the outbox: a crash here
@@ -134,13 +188,13 @@ def _prepare(*, store: Store, chain: Chain, clock: Clock, lines: list[_Line]) ->
     recipients = [line.recipient for line in lines]
     missing = chain.missing_token_accounts(recipients)
     chain.create_token_accounts([r for r in recipients if r in missing])
-    with store.uow(readonly=True) as uow:
-        known = uow.payouts.lookup_tables()
     tables = chain.extend_lookup(recipients, known)
-    with store.uow() as uow:
-        for address in tables:
-            uow.payouts.add_lookup_table(address, clock.now())
-        uow.commit()
+    new = [address for address in tables if address not in known]
+    if new:
+        with store.uow() as uow:
+            for address in new:
+                uow.payouts.add_lookup_table(address, clock.now())
+            uow.commit()
     return tables
 
 
@@ -149,22 +203,41 @@ def _pack(
 ) -> tuple[SignedTransaction, list[_Line], list[str]]:
     """The longest prefix of `lines` whose transaction fits the size limit, signed.
 
-    The chain adapter refuses any transaction over 1,232 bytes, so growing the prefix until
-    it refuses finds the largest batch (48 transfers in a v0 transaction whose token
-    accounts come from lookup tables); a lone transfer always fits. The search starts at
-    40, which fits unless the recipients are spread over many tables, so a full batch is
-    signed ~10 times rather than ~48.
+    The chain adapter refuses any transaction over 1,232 bytes, and a longer prefix is
+    never smaller, so trying prefixes finds the largest batch (48 transfers in a v0
+    transaction whose token accounts come from lookup tables); a lone transfer always fits.
+    The search tries 40 (fits unless the recipients are spread over many tables), then as
+    many more as the bytes left hold at 18 a transfer, then one more to see it refused,
+    and halves the gap between what fits and what was refused when the guess was wrong: a
+    full batch is signed 3 times rather than the ~10 of growing it one transfer at a time.
     """
-    start = min(len(lines), _SURELY_FITS)
-    try:
-        best = _build(chain, lines[:start], tables, digest_of)
-    except TransactionTooLarge:
-        start, best = 1, _build(chain, lines[:1], tables, digest_of)
-    for n in range(start + 1, len(lines) + 1):
+
+    def attempt(n: int) -> tuple[SignedTransaction, list[_Line], list[str]] | None:
         try:
-            best = _build(chain, lines[:n], tables, digest_of)
+            return _build(chain, lines[:n], tables, digest_of)
         except TransactionTooLarge:
+            return None
+
+    fits, refused = min(len(lines), _SURELY_FITS), len(lines) + 1
+    best = attempt(fits)
+    if best is None:
+        fits, refused, best = 1, fits, _build(chain, lines[:1], tables, digest_of)
+    guess = fits + (MAX_TRANSACTION_BYTES - best[0].size) // _TRANSFER_BYTES
+    for n in (guess, guess + 1):
+        if not fits < n < refused:
+            continue
+        found = attempt(n)
+        if found is None:
+            refused = n
             break
+        fits, best = n, found
+    while refused - fits > 1:
+        n = (fits + refused) // 2
+        found = attempt(n)
+        if found is None:
+            refused = n
+        else:
+            fits, best = n, found
     return best
 
 
@@ -191,31 +264,20 @@ def _leaf(payout: PayoutRecord, digest_of: dict[str, str]) -> str:
     return hashlib.sha256(f"withdrawal:{payout.id}".encode()).hexdigest()
 
 
-def _send_and_confirm(
-    batch: BatchRecord,
-    tx: SignedTransaction,
-    *,
-    store: Store,
-    chain: Chain,
-    clock: Clock,
-    faults: Faults,
-    report: SettleReport,
-) -> None:
+def _send(
+    batch: BatchRecord, tx: SignedTransaction, *, chain: Chain, faults: Faults, report: SettleReport
+) -> bool:
+    """Send a recorded batch; whether the chain took it (if not, `_resolve` finds out why)."""
     faults.hit("before_send")
     try:
         chain.send(tx)
     except ChainError:
-        _resolve(batch, store=store, chain=chain, clock=clock, report=report)
-        return
+        return False
     faults.hit("after_send")
-    with store.uow() as uow:
-        uow.payouts.set_batch_status(batch.id, "sent")
-        uow.commit()
     report.sent += 1
     report.transfers += batch.transfers
     report.signatures.append(batch.signature)
-    _resolve(batch, store=store, chain=chain, clock=clock, report=report)
-    faults.hit("after_confirm")
+    return True
 
 
 def recover(*, store: Store, chain: Chain, clock: Clock) -> SettleReport:
@@ -228,36 +290,48 @@ def recover(*, store: Store, chain: Chain, clock: Clock) -> SettleReport:
         if chain.status(batch.signature).state is TxState.UNKNOWN and chain.blockhash_valid(tx):
             with contextlib.suppress(ChainError):
                 chain.send(tx)  # the same bytes: it lands at most once
-        _resolve(batch, store=store, chain=chain, clock=clock, report=report)
+    _resolve(unfinished, set(), store=store, chain=chain, clock=clock, report=report)
     return report
 
 
 def _resolve(
-    batch: BatchRecord, *, store: Store, chain: Chain, clock: Clock, report: SettleReport
+    batches: Sequence[BatchRecord],
+    sent: set[str],
+    *,
+    store: Store,
+    chain: Chain,
+    clock: Clock,
+    report: SettleReport,
 ) -> None:
-    tx = SignedTransaction(batch.signature, batch.raw, batch.blockhash, batch.last_valid_height)
-    # Expiry is read before the status: on a cluster a transaction may land between two
-    # reads, and only "unknown after expiry" proves it never will (re-paying is then safe).
-    expired = not chain.blockhash_valid(tx)
-    status = chain.status(batch.signature)
-    if status.state is TxState.CONFIRMED:
-        with store.uow() as uow:
-            _record_paid(uow, batch, clock.now())
-            uow.commit()
-        report.confirmed += 1
-    elif status.state is TxState.FAILED or expired:
-        with store.uow() as uow:
-            uow.payouts.set_batch_status(batch.id, "dropped")
-            uow.payouts.release(batch.id)
-            uow.commit()
-        report.dropped += 1
-    # else: still in flight and able to land; the next round looks again
+    """Ask the chain about each batch, then record them all in one transaction: landed ones
+    paid, failed or expired ones dropped (their payouts queued again), the rest as `sent`
+    if this round sent them (the next round looks again)."""
+    confirmed: list[str] = []
+    dropped: list[str] = []
+    for batch in batches:
+        tx = SignedTransaction(batch.signature, batch.raw, batch.blockhash, batch.last_valid_height)
+        # Expiry is read before the status: on a cluster a transaction may land between two
+        # reads, and only "unknown after expiry" proves it never will (re-paying is then safe).
+        expired = not chain.blockhash_valid(tx)
+        state = chain.status(batch.signature).state
+        if state is TxState.CONFIRMED:
+            confirmed.append(batch.id)
+        elif state is TxState.FAILED or expired:
+            dropped.append(batch.id)
+    in_flight = [b.id for b in batches if b.id in sent and b.id not in confirmed + dropped]
+    if not (confirmed or dropped or in_flight):
+        return
+    with store.uow() as uow:
+        report.confirmed += _record_paid(uow, confirmed, clock.now())
+        uow.payouts.drop(dropped)
+        uow.payouts.set_batches_status(in_flight, "sent")
+        uow.commit()
+    report.dropped += len(dropped)
 
 
-def _record_paid(uow: UnitOfWork, batch: BatchRecord, now: datetime) -> None:
-    for payout in uow.payouts.of_batch(batch.id):
-        uow.ledger.post(
-            ledger.payout_confirmed(f"paid:{payout.id}", payout.account, payout.amount), now
-        )
-    uow.payouts.mark_paid(batch.id, now)
-    uow.payouts.set_batch_status(batch.id, "confirmed", now)
+def _record_paid(uow: UnitOfWork, batch_ids: list[str], now: datetime) -> int:
+    """Mark landed batches paid and post one payout entry per batch; how many were new."""
+    paid = uow.payouts.mark_paid(batch_ids, now)
+    for batch_id, settled in sorted(paid.items()):
+        uow.ledger.post(ledger.batch_confirmed(f"paid:{batch_id}", settled), now)
+    return len(paid)

@@ -23,6 +23,8 @@ from earnest.domain.errors import AlreadyDone
 from earnest.domain.ledger import JournalEntry, check_balances
 from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
 
+_UNFINISHED = ("signed", "sent")  # batches that may still land: recover asks the chain
+
 
 class Ledger:
     def __init__(self, conn: Connection, pg: bool) -> None:
@@ -194,6 +196,23 @@ class Payouts:
             stmt = stmt.with_for_update(skip_locked=True)
         return [PayoutRecord(**r._mapping) for r in self.c.execute(stmt)]
 
+    def pending_with_digests(self, limit: int) -> list[tuple[PayoutRecord, str | None]]:
+        """The oldest pending payouts, each with its receipt's digest (None for a
+        withdrawal): what the settler packs, in one query."""
+        stmt = (
+            select(payouts, receipts.c.digest.label("receipt_digest"))
+            .select_from(payouts.outerjoin(receipts, receipts.c.id == payouts.c.receipt_id))
+            .where(payouts.c.status == "pending")
+            .order_by(payouts.c.created_at, payouts.c.id)
+            .limit(limit)
+        )
+        found = []
+        for row in self.c.execute(stmt):
+            values = dict(row._mapping)
+            digest = values.pop("receipt_digest")
+            found.append((PayoutRecord(**values), digest))
+        return found
+
     def of_batch(self, batch_id: str) -> list[PayoutRecord]:
         rows = self.c.execute(
             select(payouts).where(payouts.c.batch_id == batch_id).order_by(payouts.c.id)
@@ -234,30 +253,60 @@ class Payouts:
 
     def unfinished_batches(self) -> list[BatchRecord]:
         rows = self.c.execute(
-            select(batches)
-            .where(batches.c.status.in_(["signed", "sent"]))
-            .order_by(batches.c.created_at)
+            select(batches).where(batches.c.status.in_(_UNFINISHED)).order_by(batches.c.created_at)
         )
         return [BatchRecord(**r._mapping) for r in rows]
 
-    def set_batch_status(self, batch_id: str, status: str, now: datetime | None = None) -> None:
-        values: dict[str, Any] = {"status": status}
-        if status == "confirmed":
-            values["confirmed_at"] = now
-        self.c.execute(update(batches).where(batches.c.id == batch_id).values(values))
+    def set_batches_status(self, batch_ids: list[str], status: str) -> None:
+        """Move unfinished batches to `signed` or `sent`, in one statement."""
+        if batch_ids:
+            self.c.execute(
+                update(batches)
+                .where(batches.c.id.in_(batch_ids), batches.c.status.in_(_UNFINISHED))
+                .values(status=status)
+            )
 
-    def mark_paid(self, batch_id: str, now: datetime) -> None:
-        self.c.execute(
-            update(payouts).where(payouts.c.batch_id == batch_id).values(status="paid", paid_at=now)
-        )
-
-    def release(self, batch_id: str) -> None:
-        """Return a dropped batch's payouts to the queue (the transaction never landed)."""
-        self.c.execute(
+    def mark_paid(self, batch_ids: list[str], now: datetime) -> dict[str, list[tuple[str, int]]]:
+        """Record landed batches confirmed and their payouts paid, in two statements; for
+        each batch this call confirmed, the (ledger account, amount) of its payouts. A batch
+        confirmed before is left out, so its ledger entry is never posted twice."""
+        if not batch_ids:
+            return {}
+        confirmed = self.c.scalars(
+            update(batches)
+            .where(batches.c.id.in_(batch_ids), batches.c.status.in_(_UNFINISHED))
+            .values(status="confirmed", confirmed_at=now)
+            .returning(batches.c.id)
+        ).all()
+        if not confirmed:
+            return {}
+        rows = self.c.execute(
             update(payouts)
-            .where(payouts.c.batch_id == batch_id)
-            .values(status="pending", batch_id=None)
-        )
+            .where(payouts.c.batch_id.in_(confirmed))
+            .values(status="paid", paid_at=now)
+            .returning(payouts.c.batch_id, payouts.c.id, payouts.c.account, payouts.c.amount)
+        ).all()
+        paid: dict[str, list[tuple[str, int]]] = {batch_id: [] for batch_id in confirmed}
+        for row in sorted(rows, key=lambda r: r.id):
+            paid[row.batch_id].append((row.account, int(row.amount)))
+        return paid
+
+    def drop(self, batch_ids: list[str]) -> None:
+        """Record batches that can never land dropped and return their payouts to the queue."""
+        if not batch_ids:
+            return
+        dropped = self.c.scalars(
+            update(batches)
+            .where(batches.c.id.in_(batch_ids), batches.c.status.in_(_UNFINISHED))
+            .values(status="dropped")
+            .returning(batches.c.id)
+        ).all()
+        if dropped:
+            self.c.execute(
+                update(payouts)
+                .where(payouts.c.batch_id.in_(dropped))
+                .values(status="pending", batch_id=None)
+            )
 
     def backlog(self) -> dict[str, int]:
         """Count and amount of payouts per status (pending, batched, paid)."""
