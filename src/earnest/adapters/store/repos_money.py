@@ -26,6 +26,9 @@ from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
 _UNFINISHED = ("signed", "sent")  # batches that may still land: recover asks the chain
 
 
+UPSERT_CHUNK = 1_000  # accounts per statement: far below both databases' parameter limits
+
+
 class Ledger:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
@@ -95,14 +98,19 @@ class Ledger:
             for account, delta in e.deltas().items():
                 deltas[account] = deltas.get(account, 0) + delta
         after: dict[str, int] = {}
-        # Sorted, so that concurrent entries lock account rows in one order (no deadlock).
-        for account, delta in sorted(deltas.items()):
-            stmt = self._insert(ledger_accounts).values(name=account, balance=delta)
+        # One upsert per chunk of accounts, their rows taken in name order, so that
+        # concurrent entries lock account rows in one order (no deadlock).
+        ordered = sorted(deltas.items())
+        for start in range(0, len(ordered), UPSERT_CHUNK):
+            chunk = ordered[start : start + UPSERT_CHUNK]
+            stmt = self._insert(ledger_accounts).values(
+                [{"name": account, "balance": delta} for account, delta in chunk]
+            )
             stmt = stmt.on_conflict_do_update(
                 index_elements=[ledger_accounts.c.name],
-                set_={"balance": ledger_accounts.c.balance + delta},
-            ).returning(ledger_accounts.c.balance)
-            after[account] = int(self.c.scalar(stmt))
+                set_={"balance": ledger_accounts.c.balance + stmt.excluded.balance},
+            ).returning(ledger_accounts.c.name, ledger_accounts.c.balance)
+            after.update({r.name: int(r.balance) for r in self.c.execute(stmt)})
         check_balances(after, after)
 
     def balance(self, account: str) -> int:
