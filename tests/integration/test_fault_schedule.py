@@ -194,13 +194,13 @@ def assert_paid_exactly_once(run: Run) -> None:
             select(func.count()).select_from(batches).where(batches.c.status == "confirmed")
         )
         settled = conn.execute(
-            select(postings.c.account, func.count(), func.sum(postings.c.amount))
+            select(postings.c.account, func.sum(postings.c.amount))
             .join(journal, journal.c.id == postings.c.entry_id)
             .where(journal.c.kind == "payout", postings.c.account != ledger.VAULT)
             .group_by(postings.c.account)
         ).all()
         owed_paid = conn.execute(
-            select(payouts.c.account, func.count(), func.sum(payouts.c.amount))
+            select(payouts.c.account, func.sum(payouts.c.amount))
             .where(payouts.c.status == "paid")
             .group_by(payouts.c.account)
         ).all()
@@ -210,7 +210,8 @@ def assert_paid_exactly_once(run: Run) -> None:
     wallet = chain.token_balance(chain.token_account(run.requester.address))
     assert wallet == run.withdrawn, f"the requester holds {wallet}, withdrew {run.withdrawn}"
     assert set(statuses) == {"paid"} and paid_entries == confirmed, (statuses, paid_entries)
-    # Each account's payouts were settled in the ledger once each, no more, no fewer.
+    # Each account's paid payouts were settled in the ledger once each, no more, no fewer:
+    # one entry per confirmed batch, and per account the sum of what its payouts owed.
     assert sorted(map(tuple, settled)) == sorted(map(tuple, owed_paid))
     report = reconcile(store=m.store, chain=chain)
     assert report.ok and report.in_flight == 0, report.problems

@@ -139,11 +139,15 @@ def payout_confirmed(key: str, payable_account: str, amount: int) -> JournalEntr
 
 def batch_confirmed(key: str, paid: Iterable[tuple[str, int]]) -> JournalEntry:
     """A payout transaction landed: each (payable account, amount) it paid is settled, and
-    the vault gives up their sum. One entry per transaction, one posting per payout."""
-    postings = [_decrease(account, amount) for account, amount in paid]
-    if any(p.amount <= 0 for p in postings):
-        raise InvalidInput("a payout amount must be a positive integer of base units")
-    total = sum(p.amount for p in postings)
+    the vault gives up their sum. One entry per transaction, one posting per account paid
+    (a worker's payouts owed at once travel in one transfer)."""
+    per_account: dict[str, int] = {}
+    for account, amount in paid:
+        if amount <= 0:
+            raise InvalidInput("a payout amount must be a positive integer of base units")
+        per_account[account] = per_account.get(account, 0) + amount
+    postings = [_decrease(account, amount) for account, amount in sorted(per_account.items())]
+    total = sum(per_account.values())
     return JournalEntry(key, "payout", (*postings, _decrease(VAULT, total)))
 
 
