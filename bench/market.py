@@ -292,6 +292,8 @@ async def _work(
     """Claim a suite, answer it, again, until there is no work or the time is up."""
     while time.monotonic() < deadline:
         async with gate:
+            if time.monotonic() >= deadline:  # the wait for a turn may outlast the run
+                return
             t0 = time.monotonic()
             try:
                 got = await api.claim_suite(cid, count=suite)
