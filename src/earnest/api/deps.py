@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from earnest.api.ratelimit import Limits
 from earnest.bootstrap import Market
 from earnest.domain.errors import Unauthenticated
-from earnest.services.identity import Principal, authenticate
+from earnest.services.identity import Principal, SessionCache, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="a session token or an API key (ek_...)")
 
@@ -22,16 +22,26 @@ def market(request: Request) -> Market:
 MarketDep = Annotated[Market, Depends(market)]
 
 
+def sessions(request: Request) -> SessionCache:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+SessionsDep = Annotated[SessionCache, Depends(sessions)]
+
+
 def principal(
     request: Request,
     m: MarketDep,
+    cache: SessionsDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, authenticated; a wallet past its rate (over all its credentials) gets 429,
     and so does a client IP sending too many credentials that fail (made-up tokens)."""
     limits: Limits = request.app.state.limits
     try:
-        who = authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
+        who = authenticate(
+            creds.credentials if creds else "", store=m.store, clock=m.clock, sessions=cache
+        )
     except Unauthenticated:
         limits.check_client(request.client.host if request.client else "unknown")
         raise
