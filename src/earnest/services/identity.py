@@ -177,6 +177,14 @@ def sign_in(
     return token, Principal(address, SESSION_SCOPES, "session"), expires
 
 
+def cached_session(credential: str, *, clock: Clock, sessions: SessionCache) -> Principal | None:
+    """The session's principal if `sessions` knows it (no I/O: safe on the event loop)."""
+    if not credential or credential.startswith(API_KEY_PREFIX):
+        return None
+    owner = sessions.get(digest(credential), clock.now())
+    return Principal(owner, SESSION_SCOPES, "session") if owner is not None else None
+
+
 def authenticate(
     credential: str, *, store: Store, clock: Clock, sessions: SessionCache | None = None
 ) -> Principal:
