@@ -5,8 +5,10 @@
         api.upload_tasks(campaign["id"], ({"data": row} for row in rows))
 
 Every POST carries an Idempotency-Key, reused on retries, so a retried call never acts
-twice; a 429 is retried after the Retry-After it names (30 s at most). Errors arrive as
-`ApiError` (an EarnestError) with the server's problem JSON.
+twice; a 429 is retried after the Retry-After it names (30 s at most). Sign-in is the
+exception: the server keeps no record of it, so a session request whose answer was lost is
+not resent (its one-use nonce is spent); `sign_in` starts over with a new challenge instead.
+Errors arrive as `ApiError` (an EarnestError) with the server's problem JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = ["ApiError", "AsyncEarnest", "Earnest"]
 
 RETRIES = 3
 _RETRY_STATUS = {429, 502, 503, 504}
+_SESSION = "/v1/auth/session"
+_UNKEYED = frozenset({"/v1/auth/challenge", _SESSION})  # see the module's docstring
 MAX_RETRY_AFTER = 30.0  # seconds; a longer wait is the caller's decision, not the SDK's
 
 
@@ -50,6 +54,19 @@ class ApiError(EarnestError):
         self.status = status
         self.problem = problem
         self.code = str(problem.get("code", "http_error"))
+
+
+def _resend(path: str, response: httpx.Response | None) -> bool:
+    """Whether to send again after a lost answer (None) or this one. A session request is
+    resent only when refused unread (429): otherwise it may have spent its nonce."""
+    if path == _SESSION:
+        return response is not None and response.status_code == 429
+    return response is None or response.status_code in _RETRY_STATUS
+
+
+def _session_body(wallet: Wallet, issued: dict[str, Any], kind: str) -> dict[str, str]:
+    message = issued["message"]
+    return {"message": message, "signature": wallet.sign_message(message.encode()), "kind": kind}
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -285,11 +302,13 @@ class _Endpoints:
         )
 
 
-def _headers(token: str | None, method: str, extra: dict[str, str] | None) -> dict[str, str]:
+def _headers(
+    token: str | None, method: str, extra: dict[str, str] | None, path: str = ""
+) -> dict[str, str]:
     headers = dict(extra or {})
     if token:
         headers["authorization"] = f"Bearer {token}"
-    if method == "POST":
+    if method == "POST" and path not in _UNKEYED:
         headers["idempotency-key"] = uuid.uuid4().hex
     return headers
 
@@ -312,13 +331,16 @@ class Earnest(_Endpoints):
     def sign_in(cls, base_url: str, wallet: Wallet, *, kind: str = "person", **kw: Any) -> Earnest:
         """Sign in with a wallet (Sign-In-With-Solana) and return a client holding the session."""
         client = cls(base_url, **kw)
-        issued = client.challenge(wallet.address)
-        signature = wallet.sign_message(issued["message"].encode())
-        session = client._call(
-            "POST",
-            "/v1/auth/session",
-            json_body={"message": issued["message"], "signature": signature, "kind": kind},
-        )
+        for attempt in range(RETRIES):
+            issued = client.challenge(wallet.address)
+            try:
+                session = client._call(
+                    "POST", _SESSION, json_body=_session_body(wallet, issued, kind)
+                )
+                break
+            except httpx.TransportError:
+                if attempt == RETRIES - 1:
+                    raise
         client.token = session["token"]
         return client
 
@@ -333,17 +355,17 @@ class Earnest(_Endpoints):
         params: dict[str, str] | None = None,
         none_on: str | None = None,
     ) -> Any:
-        sent = _headers(self.token, method, headers)
+        sent = _headers(self.token, method, headers, path)
         for attempt in range(RETRIES):
             try:
                 response = self.http.request(
                     method, path, json=json_body, content=content, headers=sent, params=params
                 )
             except httpx.TransportError:
-                if attempt == RETRIES - 1 or content is not None:
+                if attempt == RETRIES - 1 or content is not None or not _resend(path, None):
                     raise
                 continue
-            if response.status_code not in _RETRY_STATUS or content is not None:
+            if not _resend(path, response) or content is not None:
                 break
             if attempt < RETRIES - 1:
                 time.sleep(_pause(response))
@@ -399,14 +421,19 @@ class AsyncEarnest(_Endpoints):
     async def sign_in(
         cls, base_url: str, wallet: Wallet, *, kind: str = "person", **kw: Any
     ) -> AsyncEarnest:
+        """Sign in with a wallet and return a client holding the session. Pass a shared
+        `http=httpx.AsyncClient(...)` when signing many in: they then share its connections."""
         client = cls(base_url, **kw)
-        issued = await client.challenge(wallet.address)
-        signature = wallet.sign_message(issued["message"].encode())
-        session = await client._call(
-            "POST",
-            "/v1/auth/session",
-            json_body={"message": issued["message"], "signature": signature, "kind": kind},
-        )
+        for attempt in range(RETRIES):
+            issued = await client.challenge(wallet.address)
+            try:
+                session = await client._call(
+                    "POST", _SESSION, json_body=_session_body(wallet, issued, kind)
+                )
+                break
+            except httpx.TransportError:
+                if attempt == RETRIES - 1:
+                    raise
         client.token = session["token"]
         return client
 
@@ -421,17 +448,17 @@ class AsyncEarnest(_Endpoints):
         params: dict[str, str] | None = None,
         none_on: str | None = None,
     ) -> Any:
-        sent = _headers(self.token, method, headers)
+        sent = _headers(self.token, method, headers, path)
         for attempt in range(RETRIES):
             try:
                 response = await self.http.request(
                     method, path, json=json_body, content=content, headers=sent, params=params
                 )
             except httpx.TransportError:
-                if attempt == RETRIES - 1:
+                if attempt == RETRIES - 1 or not _resend(path, None):
                     raise
                 continue
-            if response.status_code not in _RETRY_STATUS:
+            if not _resend(path, response):
                 break
             if attempt < RETRIES - 1:
                 await asyncio.sleep(_pause(response))

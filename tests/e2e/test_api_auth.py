@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from earnest.adapters.chain.wallet import Wallet
 from earnest.bootstrap import Market
-from earnest.client import ApiError, Earnest
+from earnest.client import ApiError, AsyncEarnest, Earnest
 from tests.e2e.helpers import campaign_spec, problem_of
 
 
@@ -191,3 +192,38 @@ def test_cannot_revoke_someone_elses_key(sign_in: Callable[..., Earnest]) -> Non
         other.revoke_api_key(key["id"])
     assert info.value.status == 404
     assert owner.api_keys()[0]["revoked_at"] is None
+
+
+class _LoseFirstSessionAnswer(httpx.AsyncBaseTransport):
+    """Delivers every request, but loses the answer to the first session request."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent: list[tuple[str, str | None]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.url.path, request.headers.get("idempotency-key")))
+        response = await self.inner.handle_async_request(request)
+        if request.url.path == "/v1/auth/session" and len(self.sent) == 2:
+            await response.aread()
+            raise httpx.ReadError("connection reset", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_sdk_signs_in_afresh_when_a_session_answer_is_lost(base_url: str) -> None:
+    """The lost answer spent its nonce: resending it would be refused, so the SDK starts over
+    with a new challenge. Sign-in requests carry no Idempotency-Key (none is recorded)."""
+    transport = _LoseFirstSessionAnswer()
+
+    async def run() -> Any:
+        async with httpx.AsyncClient(base_url=base_url, transport=transport) as http:
+            api = await AsyncEarnest.sign_in(base_url, Wallet.generate(), http=http)
+            return await api.api_keys()
+
+    assert asyncio.run(run()) == []
+    paths = [path for path, _ in transport.sent]
+    assert paths[:4] == ["/v1/auth/challenge", "/v1/auth/session"] * 2
+    assert all(key is None for _, key in transport.sent[:4])

@@ -157,3 +157,26 @@ def test_a_refused_request_is_not_remembered_as_the_answer_to_its_idempotency_ke
     app.state.limits.keyed.rate = 0  # the wait is over
     retried = client.post("/v1/withdrawals", json={"amount": 5}, headers=headers)
     assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+
+
+def test_an_idempotency_key_is_claimed_replayed_and_checked_on_both_stores(
+    market: Market,
+) -> None:
+    """The record is claimed and answered in one statement each; on SQLite and PostgreSQL a
+    retry gets the first answer, a different body under the same key 422, and a 5xx-free
+    refusal (here 404) is remembered like any answer."""
+    client = TestClient(create_app(market))
+    token = session_token(market, Wallet.generate())
+    headers = {"authorization": f"Bearer {token}", "idempotency-key": "fund-1"}
+    first = client.post("/v1/campaigns/cmp_none/fund", json={"amount": 5}, headers=headers)
+    again = client.post("/v1/campaigns/cmp_none/fund", json={"amount": 5}, headers=headers)
+    assert first.status_code == again.status_code == 404
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    other = client.post("/v1/campaigns/cmp_none/fund", json={"amount": 6}, headers=headers)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_conflict"
+    fresh = headers | {"idempotency-key": "fund-2"}
+    assert (
+        "idempotent-replayed"
+        not in client.post("/v1/campaigns/cmp_none/fund", json={"amount": 5}, headers=fresh).headers
+    )

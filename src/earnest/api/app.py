@@ -26,6 +26,7 @@ from earnest.api.routes import (
 )
 from earnest.bootstrap import Market
 from earnest.config import Settings
+from earnest.services.identity import SessionCache
 
 # Routes run in a thread pool. A few threads keep the database busy; dozens only queue
 # on the store's writer lock and the GIL, and each switch costs every request time.
@@ -53,6 +54,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
     )
     app.state.market = market
     app.state.owns_market = owns_market
+    app.state.sessions = SessionCache()  # per process: see docs/security.md
     problems.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from earnest.api.ratelimit import Limits
 from earnest.bootstrap import Market
 from earnest.domain.errors import Unauthenticated
-from earnest.services.identity import Principal, authenticate
+from earnest.services.identity import Principal, SessionCache, authenticate, cached_session
 
 _bearer = HTTPBearer(auto_error=False, description="a session token or an API key (ek_...)")
 
@@ -22,19 +24,34 @@ def market(request: Request) -> Market:
 MarketDep = Annotated[Market, Depends(market)]
 
 
-def principal(
+def sessions(request: Request) -> SessionCache:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+SessionsDep = Annotated[SessionCache, Depends(sessions)]
+
+
+async def principal(
     request: Request,
     m: MarketDep,
+    cache: SessionsDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, authenticated; a wallet past its rate (over all its credentials) gets 429,
-    and so does a client IP sending too many credentials that fail (made-up tokens)."""
+    and so does a client IP sending too many credentials that fail (made-up tokens).
+
+    Async, so that a session the process knows costs no trip to the thread pool; the store
+    is asked from a worker thread."""
     limits: Limits = request.app.state.limits
-    try:
-        who = authenticate(creds.credentials if creds else "", store=m.store, clock=m.clock)
-    except Unauthenticated:
-        limits.check_client(request.client.host if request.client else "unknown")
-        raise
+    credential = creds.credentials if creds else ""
+    who = cached_session(credential, clock=m.clock, sessions=cache)
+    if who is None:
+        ask = partial(authenticate, credential, store=m.store, clock=m.clock, sessions=cache)
+        try:
+            who = await to_thread.run_sync(ask)
+        except Unauthenticated:
+            limits.check_client(request.client.host if request.client else "unknown")
+            raise
     limits.check_address(who.address)
     return who
 

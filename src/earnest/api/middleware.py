@@ -15,6 +15,10 @@ from earnest.domain.errors import Conflict, IdempotencyConflict
 from earnest.services.ports import Clock, Store
 
 UPLOAD_SPOOL_IN_MEMORY = 8 << 20
+# Sign-in keeps no Idempotency-Key record: a retried challenge gets another (valid) one,
+# a retried session POST is refused (the nonce is spent) and the SDK signs in afresh; and a
+# record would hold the session token in clear, replayable. See docs/security.md.
+UNRECORDED_PATHS = frozenset({"/v1/auth/challenge", "/v1/auth/session"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -91,8 +95,12 @@ class Idempotency:
         self.app, self.store, self.clock = app, store, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
-        if key is None or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] in UNRECORDED_PATHS
+            or (key := header(scope, b"idempotency-key")) is None
+        ):
             return await self.app(scope, receive, send)
         if not 1 <= len(key) <= 200:
             return await _problem(
@@ -104,13 +112,16 @@ class Idempotency:
             )
         owner = header(scope, b"authorization") or "anonymous"
         slot = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        if not is_upload(scope):
+            body, replay = await _buffer(receive)
+            return await self._once(scope, replay, send, slot, body)
         with tempfile.SpooledTemporaryFile(max_size=UPLOAD_SPOOL_IN_MEMORY) as spool:
-            await self._once(scope, receive, send, slot, spool)
+            digest, replay = await _spool(receive, spool)
+            await self._once(scope, replay, send, slot, digest)
 
     async def _once(
-        self, scope: Scope, receive: Receive, send: Send, slot: str, spool: IO[bytes]
+        self, scope: Scope, receive: Receive, send: Send, slot: str, body: bytes
     ) -> None:
-        body, receive = await _buffer(scope, receive, spool)
         fingerprint = hashlib.sha256(
             b"\n".join(
                 [
@@ -133,11 +144,10 @@ class Idempotency:
     def _claim(self, slot: str, fingerprint: str) -> tuple[int, bytes] | None:
         try:
             with self.store.uow() as uow:
-                found = uow.idempotency.get(slot)
-                if found is None:
-                    uow.idempotency.start(slot, fingerprint, self.clock.now())
-                    uow.commit()
-                    return None
+                found = uow.idempotency.claim(slot, fingerprint, self.clock.now())
+                uow.commit()
+            if found is None:
+                return None
         except Conflict as exc:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress") from exc
         if found.fingerprint != fingerprint:
@@ -204,10 +214,8 @@ async def _spool(receive: Receive, spool: IO[bytes]) -> tuple[bytes, Receive]:
     return digest.hexdigest().encode(), replay
 
 
-async def _buffer(scope: Scope, receive: Receive, spool: IO[bytes]) -> tuple[bytes, Receive]:
-    """Read the body to fingerprint it (uploads are spooled to disk, not held in memory)."""
-    if is_upload(scope):
-        return await _spool(receive, spool)
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the body to fingerprint it (uploads are spooled instead: see _spool)."""
     parts: list[bytes] = []
     while True:
         message = await receive()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,6 +68,47 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class SessionCache:
+    """Sessions this process has resolved: token digest -> (address, expiry), LRU-bounded.
+
+    Safe to trust because a session ends only by expiring, which is checked on every use
+    (docs/security.md, "Requests and sign-in"). An entry is still re-read from the store after
+    `ttl` seconds, so a session deleted there (by hand: there is no revocation) stops
+    working within that time. Only digests are kept, never tokens.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: OrderedDict[str, tuple[str, datetime, float]] = OrderedDict()
+        self._lock = threading.Lock()  # routes run in a thread pool
+
+    def get(self, token_hash: str, now: datetime) -> str | None:
+        """The owner of a live session seen within `ttl`, else None (ask the store)."""
+        with self._lock:
+            entry = self._entries.get(token_hash)
+            if entry is None:
+                return None
+            address, expires_at, seen = entry
+            if now >= expires_at or self.clock() - seen > self.ttl:
+                del self._entries[token_hash]
+                return None
+            self._entries.move_to_end(token_hash)
+            return address
+
+    def put(self, token_hash: str, address: str, expires_at: datetime) -> None:
+        with self._lock:
+            self._entries[token_hash] = (address, expires_at, self.clock())
+            self._entries.move_to_end(token_hash)
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 def create_challenge(
     address: str, *, site: SiteIdentity, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> siws.SignInMessage:
@@ -98,8 +142,12 @@ def sign_in(
     crypto: Crypto,
     clock: Clock,
     rand: Random,
+    sessions: SessionCache | None = None,
 ) -> tuple[str, Principal, datetime]:
-    """Check a signed challenge, consume its nonce, and open a session: (token, who, expiry)."""
+    """Check a signed challenge, consume its nonce, and open a session: (token, who, expiry).
+
+    The new session goes into `sessions` too, so the contributor's next request (to this
+    process) needs no lookup."""
     parsed = siws.parse(message)
     if parsed.domain != site.domain or parsed.uri != site.uri or parsed.chain_id != site.chain_id:
         raise Unauthenticated("the message was issued for another site")
@@ -121,25 +169,48 @@ def sign_in(
             uow.commit()  # the nonce stays spent
             raise Unauthenticated("the sign-in message has expired")
         uow.parties.ensure(address, kind, now)
-        uow.auth.add_session(digest(token), address, now, expires)
+        token_hash = digest(token)
+        uow.auth.add_session(token_hash, address, now, expires)
         uow.commit()
+    if sessions is not None:
+        sessions.put(token_hash, address, expires)
     return token, Principal(address, SESSION_SCOPES, "session"), expires
 
 
-def authenticate(credential: str, *, store: Store, clock: Clock) -> Principal:
-    """Resolve a bearer credential (session token or API key) to a principal."""
+def cached_session(credential: str, *, clock: Clock, sessions: SessionCache) -> Principal | None:
+    """The session's principal if `sessions` knows it (no I/O: safe on the event loop)."""
+    if not credential or credential.startswith(API_KEY_PREFIX):
+        return None
+    owner = sessions.get(digest(credential), clock.now())
+    return Principal(owner, SESSION_SCOPES, "session") if owner is not None else None
+
+
+def authenticate(
+    credential: str, *, store: Store, clock: Clock, sessions: SessionCache | None = None
+) -> Principal:
+    """Resolve a bearer credential (session token or API key) to a principal.
+
+    Sessions are looked up in `sessions` first; API keys always in the store (they can be
+    revoked, and a revoked key must stop working at once)."""
     if not credential:
         raise Unauthenticated("missing credentials")
+    token_hash, now = digest(credential), clock.now()
+    is_key = credential.startswith(API_KEY_PREFIX)
+    owner = None if is_key or sessions is None else sessions.get(token_hash, now)
+    if owner is not None:
+        return Principal(owner, SESSION_SCOPES, "session")
     with store.uow(readonly=True) as uow:
-        if credential.startswith(API_KEY_PREFIX):
-            key = uow.auth.api_key_by_hash(digest(credential))
+        if is_key:
+            key = uow.auth.api_key_by_hash(token_hash)
             if key is None or key.revoked_at is not None:
                 raise Unauthenticated("unknown or revoked API key")
             return Principal(key.address, key.scopes, f"api_key:{key.id}")
-        owner = uow.auth.session_owner(digest(credential), clock.now())
-    if owner is None:
+        found = uow.auth.session(token_hash, now)
+    if found is None:
         raise Unauthenticated("unknown or expired session")
-    return Principal(owner, SESSION_SCOPES, "session")
+    if sessions is not None:
+        sessions.put(token_hash, *found)
+    return Principal(found[0], SESSION_SCOPES, "session")
 
 
 def create_api_key(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, Insert, Table, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from earnest.adapters.store.tables import (
     api_keys,
@@ -24,10 +25,12 @@ class Parties:
         self.c = conn
 
     def ensure(self, address: str, kind: str, now: datetime) -> None:
-        """Create the party on first sign-in."""
-        found = self.c.scalar(select(parties.c.address).where(parties.c.address == address))
-        if found is None:
-            self.c.execute(insert(parties).values(address=address, kind=kind, created_at=now))
+        """Create the party on first sign-in (one statement: it runs on every sign-in and claim)."""
+        self.c.execute(
+            _insert_new(self.c, parties, "address").values(
+                address=address, kind=kind, created_at=now
+            )
+        )
 
     def kind(self, address: str) -> str | None:
         return self.c.scalar(select(parties.c.kind).where(parties.c.address == address))
@@ -47,18 +50,12 @@ class Auth:
     def consume_nonce(self, nonce: str, now: datetime) -> tuple[str, str, datetime] | None:
         """Mark the nonce used; return (address, message, expiry) only if this call used it."""
         row = self.c.execute(
-            select(nonces.c.address, nonces.c.message, nonces.c.expires_at).where(
-                nonces.c.nonce == nonce
-            )
-        ).first()
-        if row is None:
-            return None
-        used = self.c.execute(
             update(nonces)
             .where(and_(nonces.c.nonce == nonce, nonces.c.used_at.is_(None)))
             .values(used_at=now)
-        )
-        return (row.address, row.message, row.expires_at) if used.rowcount == 1 else None
+            .returning(nonces.c.address, nonces.c.message, nonces.c.expires_at)
+        ).first()
+        return (row.address, row.message, row.expires_at) if row is not None else None
 
     def add_session(
         self, token_hash: str, address: str, now: datetime, expires_at: datetime
@@ -69,12 +66,14 @@ class Auth:
             )
         )
 
-    def session_owner(self, token_hash: str, now: datetime) -> str | None:
-        return self.c.scalar(
-            select(sessions.c.address).where(
+    def session(self, token_hash: str, now: datetime) -> tuple[str, datetime] | None:
+        """The live session's (address, expiry), or None if unknown or expired."""
+        row = self.c.execute(
+            select(sessions.c.address, sessions.c.expires_at).where(
                 and_(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
             )
-        )
+        ).first()
+        return (row.address, row.expires_at) if row is not None else None
 
     def add_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
         self.c.execute(
@@ -201,10 +200,17 @@ class Idempotency:
         row = self.c.execute(select(idempotency).where(idempotency.c.scope == scope)).first()
         return IdempotencyRecord(row.fingerprint, row.status_code, row.body) if row else None
 
-    def start(self, scope: str, fingerprint: str, now: datetime) -> None:
-        self.c.execute(
-            insert(idempotency).values(scope=scope, fingerprint=fingerprint, created_at=now)
-        )
+    def claim(self, scope: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None:
+        """Start the record in one statement: None if this call started it, else the record
+        found (one that vanished meanwhile, its request failed, reads as still in progress)."""
+        started = self.c.execute(
+            _insert_new(self.c, idempotency, "scope")
+            .values(scope=scope, fingerprint=fingerprint, created_at=now)
+            .returning(idempotency.c.scope)  # INSERT's rowcount is not reliable here
+        ).first()
+        if started is not None:
+            return None
+        return self.get(scope) or IdempotencyRecord(fingerprint, None, None)
 
     def finish(self, scope: str, status_code: int, body: bytes) -> None:
         self.c.execute(
@@ -215,3 +221,9 @@ class Idempotency:
 
     def forget(self, scope: str) -> None:
         self.c.execute(delete(idempotency).where(idempotency.c.scope == scope))
+
+
+def _insert_new(conn: Connection, table: Table, key: str) -> Insert:
+    """INSERT that does nothing when a row with the same `key` exists (both dialects)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])

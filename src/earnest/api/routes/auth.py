@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnest.api.deps import Caller, MarketDep
+from earnest.api.deps import Caller, MarketDep, SessionsDep
 from earnest.api.schemas import (
     ApiKeyIn,
     ApiKeyOut,
@@ -28,7 +28,7 @@ def challenge(body: ChallengeIn, m: MarketDep) -> ChallengeOut:
 
 
 @router.post("/auth/session", response_model=SessionOut)
-def session(body: SessionIn, m: MarketDep) -> SessionOut:
+def session(body: SessionIn, m: MarketDep, cache: SessionsDep) -> SessionOut:
     """Exchange a signed challenge for a session token (bearer)."""
     token, who, expires = identity.sign_in(
         body.message,
@@ -39,6 +39,7 @@ def session(body: SessionIn, m: MarketDep) -> SessionOut:
         crypto=m.crypto,
         clock=m.clock,
         rand=m.rand,
+        sessions=cache,
     )
     return SessionOut(token=token, address=who.address, expires_at=expires)
 
