@@ -65,6 +65,12 @@ def _args() -> argparse.Namespace:
     p.add_argument("--tasks", type=int, default=20_000)
     p.add_argument("--seconds", type=float, default=120.0, help="stop the load after this long")
     p.add_argument(
+        "--sign-in-seconds",
+        type=float,
+        default=1_800.0,
+        help="stop signing contributors in after this long (those signed in then work)",
+    )
+    p.add_argument(
         "--concurrency",
         type=int,
         default=32,
@@ -247,7 +253,12 @@ async def _load(url: str, cid: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         started = time.monotonic()
-        apis = await _sign_in_all(url, http, gate, args.workers, out, started + args.seconds)
+        progress = asyncio.create_task(_report_sign_ins(out, args.workers, started))
+        try:
+            deadline = started + args.sign_in_seconds
+            apis = await _sign_in_all(url, http, gate, args.workers, out, deadline)
+        finally:
+            progress.cancel()
         out["sign_in_s"] = round(time.monotonic() - started, 1)
         _say(f"{len(apis)} signed in in {out['sign_in_s']} s; working")
         work_start = time.monotonic()
@@ -255,6 +266,14 @@ async def _load(url: str, cid: str, args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(_work(api, cid, gate, out, deadline, args.suite) for api in apis))
         out["seconds"] = time.monotonic() - work_start
     return out
+
+
+async def _report_sign_ins(out: dict[str, Any], workers: int, started: float) -> None:
+    """Progress on stderr while contributors sign in (50,000 take minutes)."""
+    while True:
+        await asyncio.sleep(15)
+        rate = out["signed_in"] / max(time.monotonic() - started, 1e-9)
+        _say(f"  {out['signed_in']:,} of {workers:,} signed in ({rate:.0f}/s)")
 
 
 async def _sign_in_all(
