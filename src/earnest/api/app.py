@@ -28,19 +28,14 @@ from earnest.bootstrap import Market
 from earnest.config import Settings
 from earnest.services.identity import SessionCache
 
-# Routes run in a thread pool. On SQLite a few threads keep the one writer busy; more only
-# queue on its lock and the GIL. On PostgreSQL a request spends most of its time waiting for
-# the server's answers, with the GIL released, so more transactions may be under way at once.
+# Routes run in a thread pool. A few threads keep the database busy; dozens only queue
+# on the store's writer lock and the GIL, and each switch costs every request time.
 API_THREADS = 8
-API_THREADS_POSTGRES = 24
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    pg = app.state.market.store.dialect == "postgresql"
-    to_thread.current_default_thread_limiter().total_tokens = (
-        API_THREADS_POSTGRES if pg else API_THREADS
-    )
+    to_thread.current_default_thread_limiter().total_tokens = API_THREADS
     yield
     if app.state.owns_market:  # a worker process built its own market: it closes it too
         await to_thread.run_sync(app.state.market.close)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from earnest.domain.errors import InvalidInput
 
 
-def create_store_engine(url: str, *, pool_size: int = 16) -> Engine:
+def create_store_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine for `url` (sqlite:///path or postgresql+psycopg://...)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
