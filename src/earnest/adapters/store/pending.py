@@ -8,9 +8,13 @@ own writes).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, insert
+
+T = TypeVar("T")
 
 
 class PendingRows:
@@ -26,3 +30,26 @@ class PendingRows:
         if self._rows:
             rows, self._rows = self._rows, []
             self.c.execute(insert(self.table), rows)
+
+
+def flushed_first(*deferred: str) -> Callable[[type[T]], type[T]]:
+    """A class decorator for a repository with a `later` buffer: every public method but
+    the `deferred` ones (those that add to it) flushes the buffer first."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, method in list(vars(cls).items()):
+            if name.startswith("_") or name in deferred or not callable(method):
+                continue
+            setattr(cls, name, _flushing(method))
+        return cls
+
+    return decorate
+
+
+def _flushing(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.later.flush()
+        return method(self, *args, **kwargs)
+
+    return run

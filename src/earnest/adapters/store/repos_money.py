@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from earnest.adapters.store.pending import PendingRows
+from earnest.adapters.store.pending import PendingRows, flushed_first
 from earnest.adapters.store.tables import (
     batches,
     deposits,
@@ -150,6 +150,7 @@ class Deposits:
         )
 
 
+@flushed_first("add")
 class Receipts:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
@@ -171,7 +172,6 @@ class Receipts:
         )
 
     def get(self, receipt_id: str) -> ReceiptRecord | None:
-        self.later.flush()
         row = self.c.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
         if row is None:
             return None
@@ -180,22 +180,25 @@ class Receipts:
         )
 
     def digests(self, receipt_ids: list[str]) -> dict[str, str]:
-        self.later.flush()
         rows = self.c.execute(
             select(receipts.c.id, receipts.c.digest).where(receipts.c.id.in_(receipt_ids))
         )
         return {r.id: r.digest for r in rows}
 
 
+@flushed_first("add")
 class Payouts:
     """The outbox: a payout row is written with the ledger entry that owes it."""
 
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
+        self.later = PendingRows(conn, payouts)
 
     def add(self, record: PayoutRecord) -> None:
-        self.c.execute(insert(payouts).values(**record.__dict__))
+        """Owe a payout: written with the rest of the transaction's rows at the next flush
+        (commit, or any other call on this repository)."""
+        self.later.add(dict(record.__dict__))
 
     def pending(self, limit: int) -> list[PayoutRecord]:
         stmt = select(payouts).where(payouts.c.status == "pending")

@@ -85,7 +85,14 @@ class SqlUnitOfWork:
 
     def _deferring(self) -> list[Any]:
         """The repositories that hold writes until a flush (and what they read meanwhile)."""
-        return [self.receipts.later, self.reputations, self.confusions, self.workers, self.ledger]
+        return [
+            self.receipts.later,
+            self.payouts.later,
+            self.reputations,
+            self.confusions,
+            self.workers,
+            self.ledger,
+        ]
 
     def flush(self) -> None:
         """Write what the repositories deferred (commit does this)."""
