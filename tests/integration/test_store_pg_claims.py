@@ -1,11 +1,12 @@
-"""Concurrent claims on PostgreSQL (FOR UPDATE SKIP LOCKED), from real threads."""
+"""Concurrent claims on PostgreSQL (FOR UPDATE SKIP LOCKED), from real threads and processes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,66 @@ def test_concurrent_claims_never_lease_more_than_the_escrow_covers(pg_market: Ma
             )
     assert balance(market, ledger.campaign_escrow(campaign.id)) >= 0
     assert len(leased) == 1
+
+
+def _claim_in_a_process(url: str, campaign_id: str, rounds: int, seed: int) -> list[int]:
+    """In a process of its own (its own engine and pool): new workers claim single tasks
+    and suites until there is no work; the task ids they were given."""
+    import random as stdlib_random
+
+    from earnest.adapters.store import SqlStore, create_store_engine
+    from earnest.adapters.system import SystemClock, SystemRandom
+    from earnest.services.work import claim_suite
+
+    store = SqlStore(create_store_engine(url, pool_size=2))
+    pick = stdlib_random.Random(seed)
+    got: list[int] = []
+    try:
+        for _ in range(rounds):
+            count = pick.choice([1, 1, 3, 7])
+            try:
+                leases = claim_suite(
+                    worker(),
+                    campaign_id,
+                    count,
+                    store=store,
+                    clock=SystemClock(),
+                    rand=SystemRandom(),
+                )
+            except NoWorkAvailable:
+                break
+            got += [c.assignment.task_id for c in leases]
+    finally:
+        store.dispose()
+    return got
+
+
+def test_claims_from_many_processes_never_lease_a_slot_twice(pg_market: Market) -> None:
+    market = pg_market
+    processes, tasks_n, overlap = 4, 60, 2
+    _, requester = funded_requester(market, tasks_n * overlap * unit_cost(market) + 1_000)
+    campaign = labeling_campaign(market, requester, tasks=tasks_n, overlap=overlap)
+    url = market.store.engine.url.render_as_string(hide_password=False)
+    began = time.monotonic()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = [
+            pool.submit(_claim_in_a_process, url, campaign.id, 200, seed)
+            for seed in range(processes)
+        ]
+        leased = [task_id for run in runs for task_id in run.result(timeout=120)]
+    assert time.monotonic() - began < 120
+    assert len(leased) == tasks_n * overlap  # every slot once, none twice
+    with market.store.engine.connect() as conn:
+        per_task = dict(
+            conn.execute(
+                select(assignments.c.task_id, func.count())
+                .where(assignments.c.campaign_id == campaign.id)
+                .group_by(assignments.c.task_id)
+            ).all()
+        )
+        filled = dict(
+            conn.execute(
+                select(tasks.c.id, tasks.c.filled).where(tasks.c.campaign_id == campaign.id)
+            ).all()
+        )
+    assert set(per_task.values()) == {overlap} and per_task == filled
