@@ -59,7 +59,7 @@ def batched_transfers_per_s() -> float:
 
 
 @contextmanager
-def _scratch_database(database_url: str | None) -> Iterator[str | None]:
+def scratch_database(database_url: str | None) -> Iterator[str | None]:
     """None for SQLite; for a PostgreSQL URL, a new database on that server, dropped after
     (the market's own database may hold payouts and lookup tables of another chain)."""
     if database_url is None or database_url.startswith("sqlite"):
@@ -93,13 +93,32 @@ def settler_transfers_per_s(
     lookup tables exist, as for the raw figure; otherwise the first payments, which create
     them, are timed too.
     """
-    with _scratch_database(database_url) as url:
+    with scratch_database(database_url) as url:
         return _settler_transfers_per_s(units, workers, url, warm)
 
 
 def _settler_transfers_per_s(
     units: int, workers: int, database_url: str | None, warm: bool
 ) -> float:
+    from earnest.services.identity import SESSION_SCOPES, Principal
+
+    with bench_market(database_url, units + workers) as (m, campaign_id):
+        crew = [
+            Principal(Wallet.generate().address, SESSION_SCOPES, "session") for _ in range(workers)
+        ]
+        if warm:
+            _owe(m, campaign_id, crew, workers)
+            _drain(m, workers)
+        _owe(m, campaign_id, crew, units)
+        started = time.monotonic()
+        paid = _drain(m, units)
+        return paid / (time.monotonic() - started)
+
+
+@contextmanager
+def bench_market(database_url: str | None, tasks: int) -> Iterator[tuple[Any, str]]:
+    """A market in a temporary folder (LocalChain; SQLite, or the PostgreSQL database of
+    `database_url`) with one funded labeling campaign of `tasks` tasks, overlap 1."""
     from earnest.bootstrap import build_market
     from earnest.config import Settings
     from earnest.demo.funds import faucet_deposit
@@ -108,20 +127,14 @@ def _settler_transfers_per_s(
     from earnest.services.identity import SESSION_SCOPES, Principal
     from earnest.services.uploads import TaskLine
 
-    data_dir = Path(tempfile.mkdtemp(prefix="earnest-settler-"))
-    market = build_market(Settings(data_dir=data_dir, database_url=database_url))
+    data_dir = Path(tempfile.mkdtemp(prefix="earnest-bench-"))
+    m = build_market(Settings(data_dir=data_dir, database_url=database_url))
     try:
-        m = market
         wallet = Wallet.generate()
-        budget = (units + workers) * 2_000
+        budget = tasks * 2_000
         requester = Principal(wallet.address, SESSION_SCOPES, "session")
-        funds.record_deposit(
-            requester,
-            faucet_deposit(m, wallet, budget),
-            store=m.store,
-            chain=m.chain,
-            clock=m.clock,
-        )
+        deps = {"store": m.store, "clock": m.clock}
+        funds.record_deposit(requester, faucet_deposit(m, wallet, budget), chain=m.chain, **deps)
         spec = CampaignSpec(
             "labeling",
             "bench",
@@ -133,27 +146,14 @@ def _settler_transfers_per_s(
             gold_share=0.0,
         )
         c = campaigns.create_campaign(
-            requester, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
+            requester, spec, fee_bps=m.settings.fee_bps, rand=m.rand, **deps
         )
-        uploads.add_tasks(
-            requester,
-            c.id,
-            [TaskLine(i + 1, {"data": {"n": i}}) for i in range(units + workers)],
-            store=m.store,
-        )
-        campaigns.fund_campaign(requester, c.id, budget, store=m.store, clock=m.clock, rand=m.rand)
-        crew = [
-            Principal(Wallet.generate().address, SESSION_SCOPES, "session") for _ in range(workers)
-        ]
-        if warm:
-            _owe(m, c.id, crew, workers)
-            _drain(m, workers)
-        _owe(m, c.id, crew, units)
-        started = time.monotonic()
-        paid = _drain(m, units)
-        return paid / (time.monotonic() - started)
+        lines = [TaskLine(i + 1, {"data": {"n": i}}) for i in range(tasks)]
+        uploads.add_tasks(requester, c.id, lines, store=m.store)
+        campaigns.fund_campaign(requester, c.id, budget, rand=m.rand, **deps)
+        yield m, c.id
     finally:
-        market.close()
+        m.close()
 
 
 def _owe(market: Any, campaign_id: str, crew: list[Any], units: int) -> None:

@@ -48,7 +48,7 @@ OUTPUT = {"type": "object", "properties": {"label": {"enum": ["a", "b"]}}, "requ
 def main() -> None:
     args = _args()
     data_dir = Path(tempfile.mkdtemp(prefix="earnest-bench-"))
-    env, drop = _store_env(args.store)
+    env, drop = store_env(args.store)
     try:
         summary = _run(args, data_dir, env)
     finally:
@@ -92,7 +92,7 @@ def _args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def _store_env(store: str) -> tuple[dict[str, str], Any]:
+def store_env(store: str) -> tuple[dict[str, str], Any]:
     """The server's settings for the store; a function that drops a PostgreSQL database."""
     # One client IP (127.0.0.1) stands for every contributor: no per-IP or per-key limits.
     env = {"EARNEST_RATE_PER_SECOND": "0", "EARNEST_ANONYMOUS_RATE_PER_SECOND": "0"}

@@ -25,27 +25,25 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from earnest.adapters.chain.wallet import Wallet
 from earnest.client import AsyncEarnest
 from earnest.demo.server import ServerProcess
 
-PG_ADMIN = os.environ.get(
-    "EARNEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+sys.path.insert(0, str(Path(__file__).parent))
+from market import store_env  # one scratch database and settings, as market.py's
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     args = _args()
-    env, drop = _store_env(args.store)
+    env, drop = store_env(args.store)
     try:
         summary = asyncio.run(_run(args, env))
     finally:
@@ -60,23 +58,6 @@ def _args() -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
     p.add_argument("--profile", metavar="SVG", help="record the server with py-spy into SVG")
     return p.parse_args()
-
-
-def _store_env(store: str) -> tuple[dict[str, str], Callable[[], None]]:
-    env = {"EARNEST_RATE_PER_SECOND": "0", "EARNEST_ANONYMOUS_RATE_PER_SECOND": "0"}
-    if store == "sqlite":
-        return env, lambda: None
-    name = f"earnest_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return env | {"EARNEST_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"}, drop
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ nothing here fakes a port except the clock and randomness, which tests must cont
 
 from __future__ import annotations
 
+import random
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,17 @@ class FixedRandom:
 
     def token(self, nbytes: int) -> str:
         return secrets.token_urlsafe(nbytes)
+
+
+class SeededRandom(FixedRandom):
+    """`random()` from a seeded generator: draws that vary, the same ones every run."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(0.0)
+        self._draws = random.Random(seed)
+
+    def random(self) -> float:
+        return self._draws.random()
 
 
 def principal(address: str) -> Principal:
@@ -193,3 +205,21 @@ def ledger_balances(market: Market) -> dict[str, int]:
 def token_balance(market: Market, owner: str) -> int:
     """Tokens held on chain by wallet `owner` (its associated token account)."""
     return market.chain.token_balance(market.chain.token_account(owner))
+
+
+def slots(market: Market, campaign_id: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Per task of the campaign: its assignments, and its `filled` counter."""
+    from sqlalchemy import func, select
+
+    from earnest.adapters.store.tables import assignments, tasks
+
+    with market.store.engine.connect() as conn:
+        per_task = conn.execute(
+            select(assignments.c.task_id, func.count())
+            .where(assignments.c.campaign_id == campaign_id)
+            .group_by(assignments.c.task_id)
+        ).all()
+        filled = conn.execute(
+            select(tasks.c.id, tasks.c.filled).where(tasks.c.campaign_id == campaign_id)
+        ).all()
+    return dict(per_task), dict(filled)

@@ -5,16 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
 
 from earnest.adapters.store.tables import assignments, parties, tasks
-from earnest.bootstrap import Market, build_market
-from earnest.config import Settings
+from earnest.bootstrap import Market
 from earnest.domain import ledger
 from earnest.domain.errors import InsufficientFunds, NoWorkAvailable
 from earnest.services.identity import Principal
@@ -24,6 +21,7 @@ from tests.factories import (
     claim,
     funded_requester,
     labeling_campaign,
+    slots,
     submit,
     unit_cost,
     worker,
@@ -34,17 +32,6 @@ pytestmark = pytest.mark.postgres
 THREADS = 8
 CLAIMS_PER_THREAD = 25
 TASKS = 100
-
-
-@pytest.fixture
-def pg_market(tmp_path: Path, postgres_url: str) -> Iterator[Market]:
-    from tests.conftest import _drop_pg_database, _fresh_pg_database
-
-    url, name = _fresh_pg_database(postgres_url)
-    market = build_market(Settings(data_dir=tmp_path / "market", database_url=url, port=0))
-    yield market
-    market.close()
-    _drop_pg_database(postgres_url, name)
 
 
 def test_concurrent_claims_never_lease_a_task_twice(pg_market: Market) -> None:
@@ -211,17 +198,5 @@ def test_claims_from_many_processes_never_lease_a_slot_twice(pg_market: Market) 
         leased = [task_id for run in runs for task_id in run.result(timeout=120)]
     assert time.monotonic() - began < 120
     assert len(leased) == tasks_n * overlap  # every slot once, none twice
-    with market.store.engine.connect() as conn:
-        per_task = dict(
-            conn.execute(
-                select(assignments.c.task_id, func.count())
-                .where(assignments.c.campaign_id == campaign.id)
-                .group_by(assignments.c.task_id)
-            ).all()
-        )
-        filled = dict(
-            conn.execute(
-                select(tasks.c.id, tasks.c.filled).where(tasks.c.campaign_id == campaign.id)
-            ).all()
-        )
+    per_task, filled = slots(market, campaign.id)
     assert set(per_task.values()) == {overlap} and per_task == filled
