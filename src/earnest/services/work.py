@@ -391,10 +391,8 @@ def record_answer(
     )
     if not fetch:
         return result
-    updated = uow.assignments.get(assignment_id)
-    if updated is None:
-        raise NotFound(f"no assignment {assignment_id!r}")
-    return _with_row(result, {assignment_id: updated}, campaign.spec.peer_reviewed)
+    rows = uow.assignments.get_many([assignment_id])
+    return _with_row(result, rows, campaign.spec.peer_reviewed)
 
 
 def _with_row(result: SubmitResult, rows: Mapping[str, Assignment], peer: bool) -> SubmitResult:

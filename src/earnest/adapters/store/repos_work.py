@@ -268,9 +268,6 @@ class Assignments:
         self._ahead: dict[str, Assignment] = {}
         self._locked_tasks: set[int] = set()  # row locks last until the transaction ends
 
-    def add(self, a: Assignment) -> None:
-        self.add_many([a])
-
     def add_many(self, leases: Sequence[Assignment]) -> None:
         self.c.execute(
             insert(assignments),
