@@ -20,7 +20,7 @@ from earnest.domain.errors import (
     NotFound,
     NoWorkAvailable,
 )
-from earnest.domain.verification import Decision
+from earnest.domain.verification import Decision, Submission
 from earnest.domain.work import (
     MAX_LEASES_PER_WORKER,
     Assignment,
@@ -293,33 +293,44 @@ def submit_answers(
     if not 1 <= len(answers) <= MAX_LEASES_PER_WORKER:
         raise InvalidInput(f"send between 1 and {MAX_LEASES_PER_WORKER} answers at once")
     now = clock.now()
-    out: list[SubmitResult | EarnestError] = []
-    peer: dict[str, bool] = {}
+    out: list[SubmitResult | EarnestError | None] = []
+    taken: list[tuple[int, Lease]] = []
     rules = RuleChecks()
     with store.uow() as uow:
         # Every lease and its task locked and read up front, in one order for everyone.
         ahead = uow.assignments.read_ahead([a for a, _ in answers])
         uow.tasks.read_ahead([a.task_id for a in ahead.values() if a.worker == who.address])
-        for assignment_id, answer in answers:
-            try:
-                lease = _checked(uow, who, assignment_id, answer, crypto, now)
-            except NotFound:
-                raise
-            except EarnestError as exc:
-                out.append(exc)
-                continue
-            # Past its checks (made under the lease's lock) an answer is recorded; anything
-            # refused from here on refuses the whole request, and nothing is kept.
-            out.append(record_answer(uow, lease, answer, crypto, now, rand, rules, fetch=False))
-            peer[assignment_id] = lease.campaign.spec.peer_reviewed
+        # Set-based: the answers are stored together, their tasks' submissions read in one
+        # query, and the verdicts' updates sent together (a verdict on one task reads
+        # nothing another task's verdict writes to those tables).
+        with uow.batched():
+            for assignment_id, answer in answers:
+                try:
+                    lease = _checked(uow, who, assignment_id, answer, crypto, now)
+                except NotFound:
+                    raise
+                except EarnestError as exc:
+                    out.append(exc)
+                    continue
+                # Past its checks (made under the lease's lock) an answer is recorded;
+                # anything refused from here on refuses the whole request: nothing is kept.
+                _store_answer(uow, lease, answer, now)
+                taken.append((len(out), lease))
+                out.append(None)
+            given = uow.assignments.submissions_of([lease.task.id for _, lease in taken])
+            for at, lease in taken:
+                subs = tuple(given.get(lease.task.id, ()))
+                out[at] = _verify_answer(uow, lease, subs, crypto, now, rand, rules)
         rules.run(uow, now, rand)
         decided = uow.assignments.get_many(
             [r.assignment.id for r in out if isinstance(r, SubmitResult)]
         )
         uow.commit()
+    peer = {lease.assignment.id: lease.campaign.spec.peer_reviewed for _, lease in taken}
     return [
         _with_row(r, decided, peer[r.assignment.id]) if isinstance(r, SubmitResult) else r
         for r in out
+        if r is not None
     ]
 
 
@@ -377,22 +388,41 @@ def record_answer(
     With `fetch=False` the result carries the assignment as it was leased, and the caller
     reads the decided rows afterwards (`_with_row`), all in one query.
     """
-    assignment_id, campaign, task = lease.assignment.id, lease.campaign, lease.task
-    uow.assignments.lock_task(task.id)
-    if not uow.assignments.submit(assignment_id, answer, now):
+    _store_answer(uow, lease, answer, now)
+    submissions = tuple(uow.assignments.submissions(lease.task.id))
+    result = _verify_answer(uow, lease, submissions, crypto, now, rand, rules)
+    if not fetch:
+        return result
+    rows = uow.assignments.get_many([lease.assignment.id])
+    return _with_row(result, rows, lease.campaign.spec.peer_reviewed)
+
+
+def _store_answer(uow: UnitOfWork, lease: Lease, answer: Any, now: datetime) -> None:
+    """Move the lease to submitted, under its task's lock."""
+    uow.assignments.lock_task(lease.task.id)
+    if not uow.assignments.submit(lease.assignment.id, answer, now):
         raise Conflict("this assignment changed meanwhile; it is no longer leased")
-    submissions = tuple(uow.assignments.submissions(task.id))
+
+
+def _verify_answer(
+    uow: UnitOfWork,
+    lease: Lease,
+    submissions: tuple[Submission, ...],
+    crypto: Crypto,
+    now: datetime,
+    rand: Random,
+    rules: RuleChecks | None,
+) -> SubmitResult:
+    """Verify the task of a stored answer and carry out the verdicts; the result carries
+    the assignment as it was leased (`_with_row` gives the decided row)."""
+    assignment_id, campaign, task = lease.assignment.id, lease.campaign, lease.task
     outcome = verify_task(uow, campaign, task, submissions)
     receipts = apply_outcome(uow, campaign, task, submissions, outcome, crypto, now, rand, rules)
     mine = next((v for v in outcome.verdicts if v.assignment_id == assignment_id), None)
     decision = mine.decision if mine else Decision.WAIT
-    result = SubmitResult(
+    return SubmitResult(
         lease.assignment, decision, mine.reason if mine else "", receipts.get(assignment_id)
     )
-    if not fetch:
-        return result
-    rows = uow.assignments.get_many([assignment_id])
-    return _with_row(result, rows, campaign.spec.peer_reviewed)
 
 
 def _with_row(result: SubmitResult, rows: Mapping[str, Assignment], peer: bool) -> SubmitResult:

@@ -1,9 +1,11 @@
-"""Rows written at the next flush: insert-only records that a transaction writes many of.
+"""Writes held until the next flush: inserts a transaction writes many of, and a suite's
+single-row updates.
 
-A suite of answers writes a receipt, a payout and a reputation event per answer. Buffered
-here, they reach the database as one multi-row insert per table: when the unit of work
-commits, or before their repository reads that table (so a transaction always reads its
-own writes).
+A suite of answers writes a receipt, a payout and a reputation event per answer, and
+updates each answer's assignment (submitted, then decided) and task (resolved). Buffered
+here, they reach the database as one multi-row insert or one executemany per statement:
+when the unit of work commits, or before their repository reads that table (so a
+transaction always reads its own writes).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Executable, Table, insert
+
+from earnest.domain.errors import Conflict
 
 T = TypeVar("T")
 
@@ -53,3 +57,40 @@ def _flushing(method: Callable[..., Any]) -> Callable[..., Any]:
         return method(self, *args, **kwargs)
 
     return run
+
+
+class PendingUpdates:
+    """Single-row updates of a repository: sent at once, or, while held (a suite's answers),
+    queued and sent at the next flush as one executemany per statement.
+
+    Each update must change exactly one row (its WHERE names the row and the state it must
+    still be in). Sent at once, `add` says whether it did; queued, a flush that changed
+    fewer rows than it sent raises Conflict, and the caller's transaction is refused.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+        self.holding = False
+        self._queued: dict[str, tuple[Executable, list[dict[str, Any]]]] = {}
+        self._rows: dict[Any, str] = {}  # row id ("b_id") → the statement queued for it
+
+    def add(self, name: str, stmt: Executable, params: dict[str, Any]) -> bool:
+        """Update one row; True if it changed (always True while held: checked at flush)."""
+        if not self.holding:
+            return bool(self.c.execute(stmt, params).rowcount == 1)
+        # Statements are sent one after the other: a row already queued by another one is
+        # sent first, so that a row's updates keep their order.
+        if self._rows.setdefault(params["b_id"], name) != name:
+            self.flush()
+            self._rows[params["b_id"]] = name
+        self._queued.setdefault(name, (stmt, []))[1].append(params)
+        return True
+
+    def flush(self) -> None:
+        queued, self._queued, self._rows = self._queued, {}, {}
+        for name, (stmt, rows) in queued.items():
+            changed = self.c.execute(stmt, rows).rowcount
+            if changed != len(rows):
+                raise Conflict(
+                    f"{len(rows) - changed} of {len(rows)} rows changed meanwhile ({name}); retry"
+                )

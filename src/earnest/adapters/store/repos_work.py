@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, update
 
+from earnest.adapters.store.pending import PendingUpdates, flushed_first
 from earnest.adapters.store.tables import appeals, assignments, campaigns, peer_reviews, tasks
 from earnest.domain.verification import Submission
 from earnest.domain.work import (
@@ -114,11 +115,35 @@ def _campaign(r: Mapping[str, Any]) -> Campaign:
     )
 
 
+# Prebuilt single-row updates (bind parameters named apart from the columns, as executemany
+# wants): built once, not per call, and queued by a suite's answers (PendingUpdates).
+_RESOLVE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"))
+    .values(
+        status="resolved",
+        result=bindparam("b_result", type_=tasks.c.result.type),
+        confidence=bindparam("b_confidence", type_=tasks.c.confidence.type),
+        resolved_at=bindparam("b_at", type_=tasks.c.resolved_at.type),
+        uncertainty=func.coalesce(
+            bindparam("b_uncertainty", type_=tasks.c.uncertainty.type), tasks.c.uncertainty
+        ),
+    )
+)
+_UNCERTAINTY = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"))
+    .values(uncertainty=bindparam("b_uncertainty", type_=tasks.c.uncertainty.type))
+)
+
+
+@flushed_first("get", "set_uncertainty", "resolve")
 class Tasks:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
         self._ahead: dict[int, Task] = {}
+        self.later = PendingUpdates(conn)  # held while a suite's answers are verified
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold, prediction)."""
@@ -142,6 +167,7 @@ class Tasks:
         found = self._ahead.pop(task_id, None)  # read ahead for a suite: used once
         if found is not None:
             return found
+        self.later.flush()
         row = self.c.execute(select(tasks).where(tasks.c.id == task_id)).first()
         return _task(row._mapping) if row else None
 
@@ -198,7 +224,7 @@ class Tasks:
         )
 
     def set_uncertainty(self, task_id: int, uncertainty: float) -> None:
-        self.c.execute(update(tasks).where(tasks.c.id == task_id).values(uncertainty=uncertainty))
+        self.later.add("uncertainty", _UNCERTAINTY, {"b_id": task_id, "b_uncertainty": uncertainty})
 
     def resolve(
         self,
@@ -208,10 +234,14 @@ class Tasks:
         now: datetime,
         uncertainty: float | None = None,
     ) -> None:
-        values = {"status": "resolved", "result": result, "confidence": confidence}
-        if uncertainty is not None:
-            values["uncertainty"] = uncertainty
-        self.c.execute(update(tasks).where(tasks.c.id == task_id).values(resolved_at=now, **values))
+        params = {
+            "b_id": task_id,
+            "b_result": result,
+            "b_confidence": confidence,
+            "b_at": now,
+            "b_uncertainty": uncertainty,  # None keeps the task's own
+        }
+        self.later.add("resolve", _RESOLVE, params)
 
     def counts(self, campaign_id: str) -> dict[str, int]:
         rows = self.c.execute(
@@ -261,12 +291,36 @@ def _task(r: Mapping[str, Any]) -> Task:
     )
 
 
+_SUBMIT = (
+    update(assignments)
+    .where(assignments.c.id == bindparam("b_id"), assignments.c.status == "leased")
+    .values(
+        status="submitted",
+        answer=bindparam("b_answer", type_=assignments.c.answer.type),
+        submitted_at=bindparam("b_at", type_=assignments.c.submitted_at.type),
+    )
+)
+_DECIDE = (
+    update(assignments)
+    .where(assignments.c.id == bindparam("b_id"), assignments.c.status == bindparam("b_was"))
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        reward=bindparam("b_reward", type_=assignments.c.reward.type),
+        decided_at=bindparam("b_at", type_=assignments.c.decided_at.type),
+        evidence=bindparam("b_evidence", type_=assignments.c.evidence.type),
+    )
+)
+
+
+@flushed_first("get", "lock_task", "submit", "decide")
 class Assignments:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
         self._ahead: dict[str, Assignment] = {}
         self._locked_tasks: set[int] = set()  # row locks last until the transaction ends
+        self.later = PendingUpdates(conn)  # held while a suite's answers are verified
 
     def add_many(self, leases: Sequence[Assignment]) -> None:
         self.c.execute(
@@ -290,6 +344,7 @@ class Assignments:
         found = self._ahead.pop(assignment_id, None)  # read ahead (and locked): used once
         if found is not None:
             return found
+        self.later.flush()
         stmt = select(assignments).where(assignments.c.id == assignment_id)
         if lock and self.pg:
             stmt = stmt.with_for_update()
@@ -329,24 +384,28 @@ class Assignments:
             self._locked_tasks.add(task_id)
 
     def submissions(self, task_id: int) -> list[Submission]:
+        return self.submissions_of([task_id]).get(task_id, [])
+
+    def submissions_of(self, task_ids: Sequence[int]) -> dict[int, list[Submission]]:
+        """Each task's submissions so far, in the order they came, in one query."""
         rows = self.c.execute(
             select(assignments)
-            .where(assignments.c.task_id == task_id, assignments.c.submitted_at.is_not(None))
+            .where(assignments.c.task_id.in_(list(task_ids)))
+            .where(assignments.c.submitted_at.is_not(None))
             .order_by(assignments.c.submitted_at, assignments.c.id)
         )
-        return [
-            Submission(r.id, r.worker, r.answer, AssignmentStatus(r.status), r.submitted_at)
-            for r in rows
-        ]
+        out: dict[int, list[Submission]] = {}
+        for r in rows:
+            out.setdefault(r.task_id, []).append(
+                Submission(r.id, r.worker, r.answer, AssignmentStatus(r.status), r.submitted_at)
+            )
+        return out
 
     def submit(self, assignment_id: str, answer: Any, now: datetime) -> bool:
         """Move a live lease to submitted; False if it was not leased any more."""
-        done = self.c.execute(
-            update(assignments)
-            .where(assignments.c.id == assignment_id, assignments.c.status == "leased")
-            .values(status="submitted", answer=answer, submitted_at=now)
+        return self.later.add(
+            "submit", _SUBMIT, {"b_id": assignment_id, "b_answer": answer, "b_at": now}
         )
-        return done.rowcount == 1
 
     def decide(
         self,
@@ -360,18 +419,16 @@ class Assignments:
         was: AssignmentStatus = AssignmentStatus.SUBMITTED,
     ) -> bool:
         """Record a decision on an assignment that is still `was`; False if it moved on."""
-        done = self.c.execute(
-            update(assignments)
-            .where(assignments.c.id == assignment_id, assignments.c.status == was.value)
-            .values(
-                status=status.value,
-                reason=reason,
-                reward=reward,
-                decided_at=now,
-                evidence=dict(evidence) if evidence else None,
-            )
-        )
-        return done.rowcount == 1
+        params = {
+            "b_id": assignment_id,
+            "b_was": was.value,
+            "b_status": status.value,
+            "b_reason": reason,
+            "b_reward": reward,
+            "b_at": now,
+            "b_evidence": dict(evidence) if evidence else None,
+        }
+        return self.later.add("decide", _DECIDE, params)
 
     def await_review(self, assignment_id: str, due: datetime, evidence: Mapping[str, Any]) -> None:
         """Hold a submission for the requester's review until `due`.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -86,6 +88,8 @@ class SqlUnitOfWork:
     def _deferring(self) -> list[Any]:
         """The repositories that hold writes until a flush (and what they read meanwhile)."""
         return [
+            self.assignments.later,
+            self.tasks.later,
             self.receipts.later,
             self.payouts.later,
             self.reputations,
@@ -93,6 +97,23 @@ class SqlUnitOfWork:
             self.workers,
             self.ledger,
         ]
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Hold the assignments' and tasks' single-row updates (submitted, decided,
+        resolved) and send each statement's rows together at the end, or before those
+        repositories next read. Inside, nothing may read those tables through another
+        repository."""
+        held = [self.assignments.later, self.tasks.later]
+        for later in held:
+            later.holding = True
+        try:
+            yield
+            for later in held:
+                later.flush()
+        finally:
+            for later in held:
+                later.holding = False
 
     def flush(self) -> None:
         """Write what the repositories deferred (commit does this)."""
