@@ -143,7 +143,8 @@ class Idempotency:
 
     def _claim(self, slot: str, fingerprint: str) -> tuple[int, bytes] | None:
         try:
-            with self.store.uow() as uow:
+            # One statement each (claim, then finish or forget): no transaction around them.
+            with self.store.uow(single=True) as uow:
                 found = uow.idempotency.claim(slot, fingerprint, self.clock.now())
                 uow.commit()
             if found is None:
@@ -159,7 +160,7 @@ class Idempotency:
         return found.status_code, found.body
 
     def _save(self, slot: str, status: int, body: bytes) -> None:
-        with self.store.uow() as uow:
+        with self.store.uow(single=True) as uow:
             if status >= 500 or status == 429:
                 # A server fault or "too many requests" is not an answer: let a retry run.
                 uow.idempotency.forget(slot)

@@ -82,7 +82,12 @@ class PeerReview:
 class ConfusionsRepo(Protocol):
     def get(self, campaign_id: str, voters: Iterable[str]) -> dict[str, list[list[float]]]: ...
     def put(
-        self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime
+        self,
+        campaign_id: str,
+        counts: dict[str, list[list[float]]],
+        now: datetime,
+        *,
+        if_free: Iterable[str] = (),
     ) -> None: ...
     def training_data(
         self, campaign_id: str

@@ -404,4 +404,8 @@ def _count(
         row = counts.get(PRIORS) or [[0.0] * k]
         row[0][true] += 1.0
         changed[PRIORS] = row
-    uow.confusions.put(campaign.id, changed, now)
+    # The class counts are a running estimate every answer of the campaign updates: under
+    # load one transaction's count may be left out rather than queue every answer behind
+    # one row (concurrent writers overwrite each other anyway; the background
+    # re-estimation, services.aggregation, recounts them all).
+    uow.confusions.put(campaign.id, changed, now, if_free=[PRIORS])

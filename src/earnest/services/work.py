@@ -93,6 +93,8 @@ def claim_suite(
         count = min(count, MAX_LEASES_PER_WORKER - held)
         candidates = [uow.campaigns.get(campaign_id)] if campaign_id else uow.campaigns.active()
         kind = uow.parties.kind(who.address)
+        if kind is None:  # before any escrow lock: that lock is held until the commit
+            uow.parties.ensure(who.address, "person", now)
         for campaign in candidates:
             if campaign is None:
                 raise NotFound(f"no campaign {campaign_id!r}")
@@ -104,7 +106,6 @@ def claim_suite(
                 uow.commit()  # keep the expired leases
                 raise
             if claims:
-                uow.parties.ensure(who.address, "person", now)
                 uow.commit()
                 return claims
         uow.commit()  # keep the expired leases
@@ -123,15 +124,19 @@ def _claim_in(
     if not campaign.is_open_for_work(now) or campaign.requester == worker:
         return []
     only_gold = _check_gates(uow, campaign, worker, kind, now)
+    # Tasks are picked (and locked: other claims skip them) before the campaign's lock,
+    # which queues every claim of the campaign until this one commits: under it, only the
+    # escrow check and the writes.
+    picked = _pick(uow, campaign, worker, only_gold, count, rand)
+    if not picked:
+        return []
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
     escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
     # Every unit that might still be accepted must stay covered, these leases included.
     count = min(count, escrow // campaign.unit_cost - uow.assignments.outstanding(campaign.id))
     if count <= 0:
         return []
-    picked = _pick(uow, campaign, worker, only_gold, count, rand)
-    if not picked:
-        return []
+    picked = picked[:count]  # shuffled: the control share stays as drawn
     expires = now + timedelta(seconds=campaign.spec.lease_seconds)
     leases = [
         Assignment(

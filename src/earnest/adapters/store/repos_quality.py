@@ -34,6 +34,7 @@ class Confusions:
         self._insert = postgresql.insert if pg else sqlite.insert
         self._known: dict[tuple[str, str], list[list[float]] | None] = {}
         self._dirty: dict[str, dict[str, datetime]] = {}  # campaign → voter → when
+        self._if_free: set[tuple[str, str]] = set()  # written only if no one holds the row
 
     def get(self, campaign_id: str, voters: Iterable[str]) -> dict[str, list[list[float]]]:
         """Stored counts of the given voters (and of "*", the class counts)."""
@@ -55,18 +56,33 @@ class Confusions:
                 out[v] = [list(row) for row in counts]
         return out
 
-    def put(self, campaign_id: str, counts: dict[str, list[list[float]]], now: datetime) -> None:
-        """Replace the counts of these voters (written at the next flush)."""
+    def put(
+        self,
+        campaign_id: str,
+        counts: dict[str, list[list[float]]],
+        now: datetime,
+        *,
+        if_free: Iterable[str] = (),
+    ) -> None:
+        """Replace the counts of these voters (written at the next flush). The `if_free`
+        voters' rows are running estimates that every answer of a campaign updates (its
+        class counts): on PostgreSQL a flush leaves them alone while another transaction
+        holds them, instead of queueing behind it."""
         dirty = self._dirty.setdefault(campaign_id, {})
         for voter, matrix in counts.items():
             self._known[(campaign_id, voter)] = [list(row) for row in matrix]
             dirty[voter] = now
+        self._if_free |= {(campaign_id, v) for v in if_free}
 
     def flush(self) -> None:
         """Write the replaced counts: one upsert per chunk of voters, so that concurrent
         transactions writing the same row (the class counts "*") overwrite, not collide."""
         dirty, self._dirty = self._dirty, {}
+        if_free, self._if_free = self._if_free, set()
         for campaign_id, voters in dirty.items():
+            for voter in [v for v in voters if (campaign_id, v) in if_free]:
+                if self.pg and self._busy(campaign_id, voter):
+                    del voters[voter]  # the next answer's transaction writes it
             names = sorted(voters)  # one lock order for every writer
             for start in range(0, len(names), PUT_CHUNK):
                 stmt = self._insert(confusions).values(
@@ -89,6 +105,16 @@ class Confusions:
                         },
                     )
                 )
+
+    def _busy(self, campaign_id: str, voter: str) -> bool:
+        """True if the row exists and another transaction holds it (then this one does not
+        wait for it); otherwise this transaction now holds it, or will insert it."""
+        row = (confusions.c.campaign_id == campaign_id) & (confusions.c.voter == voter)
+        if self.c.execute(
+            select(confusions.c.voter).where(row).with_for_update(skip_locked=True)
+        ).first():
+            return False
+        return self.c.execute(select(confusions.c.voter).where(row)).first() is not None
 
     def training_data(
         self, campaign_id: str

@@ -25,10 +25,16 @@ class SqlUnitOfWork:
     """One database transaction; nothing is written unless `commit()` is called."""
 
     def __init__(
-        self, engine: Engine, *, readonly: bool = False, write_lock: threading.RLock | None = None
+        self,
+        engine: Engine,
+        *,
+        readonly: bool = False,
+        single: bool = False,
+        write_lock: threading.RLock | None = None,
     ) -> None:
         self._engine = engine
         self._readonly = readonly
+        self._single = single
         self._committed = False
         self._lock = None if readonly else write_lock
 
@@ -50,10 +56,11 @@ class SqlUnitOfWork:
         conn: Connection = self._engine.connect()
         if self._readonly:
             conn = conn.execution_options(earnest_readonly=True)
-            if self._engine.dialect.name == "postgresql":
-                # READ COMMITTED gives each statement its own snapshot in a transaction too:
-                # reading without BEGIN and ROLLBACK is the same, two round trips cheaper.
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if (self._readonly or self._single) and self._engine.dialect.name == "postgresql":
+            # READ COMMITTED gives each statement its own snapshot in a transaction too:
+            # reading, or writing one statement, without BEGIN and COMMIT is the same, two
+            # round trips cheaper.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             self._tx = conn.begin()
         except BaseException:
@@ -93,8 +100,11 @@ class SqlUnitOfWork:
             self.receipts.later,
             self.payouts.later,
             self.reputations,
-            self.confusions,
             self.workers,
+            # Last, just before COMMIT: rows every answer of a campaign writes (its class
+            # counts, its escrow and the fees), whose row locks queue other transactions
+            # until this one commits.
+            self.confusions,
             self.ledger,
         ]
 
@@ -158,8 +168,11 @@ class SqlStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly, write_lock=self._write_lock)
+    def uow(self, *, readonly: bool = False, single: bool = False) -> SqlUnitOfWork:
+        """A unit of work; `single`: it writes one statement (no BEGIN on PostgreSQL)."""
+        return SqlUnitOfWork(
+            self.engine, readonly=readonly, single=single, write_lock=self._write_lock
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
