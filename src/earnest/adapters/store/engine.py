@@ -19,13 +19,15 @@ def create_store_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
             isolation_level="READ COMMITTED",
         )
+        engine.dialect.use_insertmanyvalues_wo_returning = True
+        return engine
     raise InvalidInput(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
 
 
