@@ -83,11 +83,13 @@ def scratch_database(database_url: str | None) -> Iterator[str | None]:
 
 
 def settler_transfers_per_s(
-    units: int = 1_500, workers: int = 300, database_url: str | None = None, *, warm: bool = True
+    units: int = 2_000, workers: int = 1_000, database_url: str | None = None, *, warm: bool = True
 ) -> float:
     """The market's settler draining a backlog of `units` owed payouts (LocalChain; SQLite,
     or a scratch database on the PostgreSQL server of `database_url`): the whole path,
-    store included, that `batched_transfers_per_s` bounds from above.
+    store included, that `batched_transfers_per_s` bounds from above. A worker's payouts owed
+    at once travel in one transfer: `workers` transfers are timed (a second at least, so
+    that one pause of the machine does not decide the figure).
 
     `warm`: every worker has been paid once before (untimed), so their token accounts and
     lookup tables exist, as for the raw figure; otherwise the first payments, which create

@@ -73,8 +73,9 @@ def _args() -> argparse.Namespace:
     p.add_argument(
         "--concurrency",
         type=int,
-        default=32,
-        help="requests in flight at most (more only queues: latency = in flight / throughput)",
+        default=None,
+        help="requests in flight at most (default 8 per API process, one per route thread: "
+        "more only queue, since latency = in flight / throughput)",
     )
     p.add_argument(
         "--api-workers",
@@ -89,7 +90,10 @@ def _args() -> argparse.Namespace:
         default=20,
         help="tasks per claim (a task suite, answered in one request); 1 = one task at a time",
     )
-    return p.parse_args()
+    args = p.parse_args()
+    if args.concurrency is None:
+        args.concurrency = 8 * args.api_workers
+    return args
 
 
 def store_env(store: str) -> tuple[dict[str, str], Any]:
@@ -150,6 +154,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         "store": args.store,
         "suite": args.suite,
         "api_workers": args.api_workers,
+        "concurrency": args.concurrency,
         "units": load["verified"],
         "units_per_s": round(load["verified"] / load["seconds"], 1),
         "claim_p50_ms": _pct(load["claim_ms"], 50),
