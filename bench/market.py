@@ -172,6 +172,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         "db_bytes_per_million_units": _db_bytes(data_dir, env)
         * 1_000_000
         // max(load["verified"], 1),
+        "db_bytes_by_table": _db_tables(env),
         "signed_in": load["signed_in"],
         "sign_in_s": load["sign_in_s"],
         "errors": load["errors"],
@@ -379,6 +380,26 @@ def _paid_latencies(data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
 
 def _db_url(data_dir: Path, env: dict[str, str]) -> str:
     return env.get("EARNEST_DATABASE_URL") or Settings(data_dir=data_dir).resolved_database_url
+
+
+def _db_tables(env: dict[str, str], top: int = 8) -> dict[str, int]:
+    """The largest tables of a PostgreSQL database, with their indexes and TOAST, in bytes."""
+    if "EARNEST_DATABASE_URL" not in env:
+        return {}
+    engine = create_engine(env["EARNEST_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                    "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+                    "ORDER BY 2 DESC LIMIT :top"
+                ),
+                {"top": top},
+            ).all()
+    finally:
+        engine.dispose()
+    return {name: int(size) for name, size in rows}
 
 
 def _db_bytes(data_dir: Path, env: dict[str, str]) -> int:
