@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 
 from earnest.domain.errors import InvalidInput
-
-PING_AFTER_IDLE_S = 1.0  # a pooled connection idle longer is checked before use
 
 
 def create_store_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -24,14 +20,22 @@ def create_store_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # pool_pre_ping: a connection whose server side ended (a restart, a failover, an
+        # operator's pg_terminate_backend) is replaced at checkout instead of failing the
+        # request that drew it. It costs a round trip per checkout; skipping it for
+        # connections used a moment ago failed requests after every backend was
+        # terminated (tests/e2e/test_crash_server.py).
         engine = create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, isolation_level="READ COMMITTED"
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            isolation_level="READ COMMITTED",
         )
         # Multi-row inserts as one INSERT ... VALUES statement, not psycopg's pipelined
         # executemany: about 15% less time per answer in a suite (bench/statements.py).
         engine.dialect.use_insertmanyvalues_wo_returning = True
         _cache_long_queries()
-        _ping_when_idle(engine)
         return engine
     raise InvalidInput(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
 
@@ -56,32 +60,6 @@ def _cache_long_queries() -> None:
     _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 2_000)
     _queries._query2pg = lru_cache(maxsize=1_024)(_queries._query2pg_nocache)
     _queries._earnest = True
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat idle for a while.
-
-    A connection that served a request a moment ago is alive; SQLAlchemy's pool_pre_ping
-    would still spend a round trip on it at every checkout (several per task suite). One
-    that sat idle (the server may have restarted, or closed it) is pinged, and a dead one is
-    replaced (the pool retries the checkout on DisconnectionError).
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
-            return
-        try:
-            with dbapi_conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            dbapi_conn.rollback()
-        except Exception as exc:  # any failure: this connection is not to be used
-            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 def _sqlite(url: str, database: str | None) -> Engine:
