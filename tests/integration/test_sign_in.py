@@ -201,6 +201,26 @@ def test_sign_in_keeps_no_idempotency_record_and_a_replay_is_refused(market: Mar
     assert client.get("/v1/api-keys", headers={"authorization": f"Bearer {token}"}).json() == []
 
 
+def test_a_new_api_key_keeps_no_idempotency_record_of_its_secret(market: Market) -> None:
+    """A record would keep the key's secret in clear (the store keeps only its hash) and hand
+    it to whoever repeats the request; a retry creates another key instead."""
+    client = TestClient(create_app(market))
+    wallet = Wallet.generate()
+    text = challenge(market, wallet).text()
+    token = sign_in(market, text, wallet.sign_message(text.encode()))
+    headers = {"authorization": f"Bearer {token}", "idempotency-key": "same-key"}
+    body = {"name": "ci", "scopes": ["work"]}
+    first = client.post("/v1/api-keys", json=body, headers=headers)
+    again = client.post("/v1/api-keys", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert "idempotent-replayed" not in again.headers
+    assert first.json()["key"] != again.json()["key"] and first.json()["key"]
+    with market.store.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(idempotency)).first() is None
+    listed = client.get("/v1/api-keys", headers={"authorization": f"Bearer {token}"}).json()
+    assert len(listed) == 2 and all(k["key"] is None for k in listed)
+
+
 def test_signing_in_again_keeps_the_party_and_opens_another_session(market: Market) -> None:
     """On both stores: the party is created once (one statement, no conflict on a return)."""
     wallet = Wallet.generate()

@@ -15,10 +15,12 @@ from earnest.domain.errors import Conflict, IdempotencyConflict
 from earnest.services.ports import Clock, Store
 
 UPLOAD_SPOOL_IN_MEMORY = 8 << 20
-# Sign-in keeps no Idempotency-Key record: a retried challenge gets another (valid) one,
-# a retried session POST is refused (the nonce is spent) and the SDK signs in afresh; and a
-# record would hold the session token in clear, replayable. See docs/security.md.
-UNRECORDED_PATHS = frozenset({"/v1/auth/challenge", "/v1/auth/session"})
+# Answers holding a secret keep no Idempotency-Key record, which would hold the secret in
+# clear in the database and replay it to whoever repeats the request. Sign-in: a retried
+# challenge gets another (valid) one, a retried session POST is refused (the nonce is spent)
+# and the SDK signs in afresh. A new API key: a retry creates another key, and the one whose
+# answer was lost can be revoked (the store keeps only its hash). See docs/security.md.
+UNRECORDED_PATHS = frozenset({"/v1/auth/challenge", "/v1/auth/session", "/v1/api-keys"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
