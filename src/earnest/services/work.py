@@ -383,21 +383,12 @@ def record_answer(
     crypto: Crypto,
     now: datetime,
     rand: Random,
-    rules: RuleChecks | None = None,
-    *,
-    fetch: bool = True,
 ) -> SubmitResult:
-    """Store a checked answer, verify the task and carry out the verdicts (caller commits);
-    the campaign's rules run now, or through `rules` when the caller runs them later.
-
-    With `fetch=False` the result carries the assignment as it was leased, and the caller
-    reads the decided rows afterwards (`_with_row`), all in one query.
-    """
+    """Store a checked answer, verify the task and carry out the verdicts, the campaign's
+    rules included (caller commits); the result carries the decided row."""
     _store_answer(uow, lease, answer, now)
     submissions = tuple(uow.assignments.submissions(lease.task.id))
-    result = _verify_answer(uow, lease, submissions, crypto, now, rand, rules)
-    if not fetch:
-        return result
+    result = _verify_answer(uow, lease, submissions, crypto, now, rand, None)
     rows = uow.assignments.get_many([lease.assignment.id])
     return _with_row(result, rows, lease.campaign.spec.peer_reviewed)
 
