@@ -3,8 +3,10 @@ class-count row, which a flush leaves alone while another transaction holds it."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from earnest.bootstrap import Market
 from earnest.domain.errors import Conflict
@@ -96,3 +98,96 @@ def test_the_class_counts_are_left_alone_while_another_transaction_holds_them(
         stored = uow.confusions.get(campaign_id, ["w1"])
     assert stored["*"] == [[1.0, 0.0]]
     assert stored["w1"] == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def _updates_of_assignments(market: Market) -> list[str]:
+    """A list that fills with every UPDATE of the assignments table sent from now on."""
+    sent: list[str] = []
+
+    def seen(*args: object) -> None:
+        statement = str(args[2])
+        if statement.startswith("UPDATE assignments"):
+            sent.append(statement)
+
+    event.listen(market.store.engine, "before_cursor_execute", seen)
+    return sent
+
+
+def test_an_answer_stored_and_decided_in_one_batch_is_one_update(market: Market) -> None:
+    _, first, _ = _two_leases(market)
+    now = market.clock.now()
+    sent = _updates_of_assignments(market)
+    with market.store.uow() as uow:
+        uow.assignments.read_ahead([first])
+        with uow.batched():
+            uow.assignments.submit(first, {"label": "a"}, now)
+            uow.assignments.decide(first, AssignmentStatus.ACCEPTED, "agreed", 7, now)
+        uow.commit()
+    assert len(sent) == 1  # one row version: the answer and its decision together
+    with market.store.uow(readonly=True) as uow:
+        found = uow.assignments.get(first)
+    assert found is not None
+    assert (found.status, found.answer, found.reason, found.reward) == (
+        AssignmentStatus.ACCEPTED,
+        {"label": "a"},
+        "agreed",
+        7,
+    )
+    assert found.submitted_at == now
+
+
+def test_a_folded_update_still_refuses_a_lease_that_moved_on(market: Market) -> None:
+    _, first, second = _two_leases(market)
+    now = market.clock.now()
+    with market.store.uow() as uow:  # another request answered `first` meanwhile
+        uow.assignments.submit(first, {"label": "b"}, now)
+        uow.commit()
+    with pytest.raises(Conflict), market.store.uow() as uow, uow.batched():
+        uow.assignments.submit(second, {"label": "a"}, now)
+        uow.assignments.submit(first, {"label": "a"}, now)
+        uow.assignments.decide(first, AssignmentStatus.ACCEPTED, "", 0, now)
+    assert _status(market, first) is AssignmentStatus.SUBMITTED
+    assert _status(market, second) is AssignmentStatus.LEASED
+
+
+def test_a_batch_counts_its_queued_answers_among_a_tasks_submissions(market: Market) -> None:
+    _, requester = funded_requester(market, 20 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=1, overlap=2)
+    deps = {"store": market.store, "clock": market.clock, "rand": market.rand}
+    early = work.claim_suite(worker(), campaign.id, 1, **deps)[0].assignment
+    late = work.claim_suite(worker(), campaign.id, 1, **deps)[0].assignment
+    before = market.clock.now()
+    with market.store.uow() as uow:
+        uow.assignments.submit(early.id, {"label": "a"}, before)
+        uow.commit()
+    now = before + timedelta(seconds=1)
+    sent = _updates_of_assignments(market)
+    with market.store.uow() as uow:
+        uow.assignments.read_ahead([late.id])
+        with uow.batched():
+            uow.assignments.submit(late.id, {"label": "b"}, now)
+            given = uow.assignments.submissions_of([early.task_id])[early.task_id]
+            assert sent == []  # counted from the queue, not sent to be read back
+            uow.assignments.decide(late.id, AssignmentStatus.ACCEPTED, "", 0, now)
+        uow.commit()
+    assert [(s.assignment_id, s.answer, s.status, s.submitted_at) for s in given] == [
+        (early.id, {"label": "a"}, AssignmentStatus.SUBMITTED, before),
+        (late.id, {"label": "b"}, AssignmentStatus.SUBMITTED, now),
+    ]
+    assert len(sent) == 1
+    assert _status(market, late.id) is AssignmentStatus.ACCEPTED
+
+
+def test_answers_not_read_ahead_are_sent_before_the_submissions_are_read(
+    market: Market,
+) -> None:
+    _, first, _ = _two_leases(market)
+    now = market.clock.now()
+    with market.store.uow(readonly=True) as uow:
+        task_id = uow.assignments.get_many([first])[first].task_id
+    sent = _updates_of_assignments(market)
+    with market.store.uow() as uow, uow.batched():
+        uow.assignments.submit(first, {"label": "c"}, now)  # not read ahead: sent first
+        given = uow.assignments.submissions_of([task_id])[task_id]
+        assert len(sent) == 1
+    assert [(s.assignment_id, s.answer) for s in given] == [(first, {"label": "c"})]

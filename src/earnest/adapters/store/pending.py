@@ -66,13 +66,18 @@ class PendingUpdates:
     Each update must change exactly one row (its WHERE names the row and the state it must
     still be in). Sent at once, `add` says whether it did; queued, a flush that changed
     fewer rows than it sent raises Conflict, and the caller's transaction is refused.
+
+    A queued update can be taken back (`take`) by a repository that folds two updates of
+    one row into one statement: an answer stored and decided in the same transaction is
+    one row version, not two.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.c = conn
         self.holding = False
-        self._queued: dict[str, tuple[Executable, list[dict[str, Any]]]] = {}
-        self._rows: dict[Any, str] = {}  # row id ("b_id") → the statement queued for it
+        # statement name → (statement, row id ("b_id") → its parameters), in queued order
+        self._queued: dict[str, tuple[Executable, dict[Any, dict[str, Any]]]] = {}
+        self._rows: dict[Any, str] = {}  # row id → the statement queued for it
 
     def add(self, name: str, stmt: Executable, params: dict[str, Any]) -> bool:
         """Update one row; True if it changed (always True while held: checked at flush)."""
@@ -83,12 +88,34 @@ class PendingUpdates:
         if self._rows.setdefault(params["b_id"], name) != name:
             self.flush()
             self._rows[params["b_id"]] = name
-        self._queued.setdefault(name, (stmt, []))[1].append(params)
+        rows = self._queued.setdefault(name, (stmt, {}))[1]
+        if params["b_id"] in rows:  # the same update of one row twice: send both, in order
+            self.flush()
+            return self.add(name, stmt, params)
+        rows[params["b_id"]] = params
         return True
+
+    def names(self) -> set[str]:
+        """The statements with updates queued."""
+        return {name for name, (_, rows) in self._queued.items() if rows}
+
+    def queued(self, name: str) -> list[dict[str, Any]]:
+        """The parameters queued for this statement, in the order they came."""
+        return list(self._queued[name][1].values()) if name in self._queued else []
+
+    def take(self, row_id: Any, name: str) -> dict[str, Any] | None:
+        """Take back the update queued for this row, if it is this statement's; else None."""
+        if self._rows.get(row_id) != name:
+            return None
+        del self._rows[row_id]
+        return self._queued[name][1].pop(row_id)
 
     def flush(self) -> None:
         queued, self._queued, self._rows = self._queued, {}, {}
-        for name, (stmt, rows) in queued.items():
+        for name, (stmt, by_row) in queued.items():
+            if not by_row:
+                continue
+            rows = list(by_row.values())
             changed = self.c.execute(stmt, rows).rowcount
             if changed != len(rows):
                 raise Conflict(

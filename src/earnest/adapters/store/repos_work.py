@@ -312,13 +312,30 @@ _DECIDE = (
     )
 )
 
+# An answer stored and decided in one transaction (a suite's answers verified at once): one
+# update, so one row version and one set of index entries instead of two.
+_SUBMIT_DECIDE = (
+    update(assignments)
+    .where(assignments.c.id == bindparam("b_id"), assignments.c.status == "leased")
+    .values(
+        status=bindparam("b_status"),
+        answer=bindparam("b_answer", type_=assignments.c.answer.type),
+        submitted_at=bindparam("b_submitted_at", type_=assignments.c.submitted_at.type),
+        reason=bindparam("b_reason"),
+        reward=bindparam("b_reward", type_=assignments.c.reward.type),
+        decided_at=bindparam("b_at", type_=assignments.c.decided_at.type),
+        evidence=bindparam("b_evidence", type_=assignments.c.evidence.type),
+    )
+)
 
-@flushed_first("get", "lock_task", "submit", "decide")
+
+@flushed_first("get", "lock_task", "submit", "decide", "submissions_of")
 class Assignments:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
         self._ahead: dict[str, Assignment] = {}
+        self._known: dict[str, Assignment] = {}  # every row read ahead, as it was read
         self._locked_tasks: set[int] = set()  # row locks last until the transaction ends
         self.later = PendingUpdates(conn)  # held while a suite's answers are verified
 
@@ -366,6 +383,7 @@ class Assignments:
             stmt = stmt.order_by(assignments.c.id).with_for_update()
         found = {r.id: _assignment(r._mapping) for r in self.c.execute(stmt)}
         self._ahead.update(found)
+        self._known.update(found)
         task_ids = sorted({a.task_id for a in found.values()})
         if self.pg and task_ids:
             self.c.execute(
@@ -387,7 +405,13 @@ class Assignments:
         return self.submissions_of([task_id]).get(task_id, [])
 
     def submissions_of(self, task_ids: Sequence[int]) -> dict[int, list[Submission]]:
-        """Each task's submissions so far, in the order they came, in one query."""
+        """Each task's submissions so far, in the order they came, in one query.
+
+        Answers stored in this transaction and still queued (a suite's, all read ahead)
+        count without being sent first: each is then sent once, with its decision."""
+        queued = self._queued_answers()
+        if queued is None:
+            self.later.flush()
         rows = self.c.execute(
             select(assignments)
             .where(assignments.c.task_id.in_(list(task_ids)))
@@ -399,7 +423,38 @@ class Assignments:
             out.setdefault(r.task_id, []).append(
                 Submission(r.id, r.worker, r.answer, AssignmentStatus(r.status), r.submitted_at)
             )
+        wanted, grown = set(task_ids), set()
+        for task_id, sub in queued or ():
+            if task_id in wanted:
+                out.setdefault(task_id, []).append(sub)
+                grown.add(task_id)
+        for task_id in grown:  # in the order the query gives: by time, then id
+            out[task_id].sort(key=lambda s: (s.submitted_at, s.assignment_id))
         return out
+
+    def _queued_answers(self) -> list[tuple[int, Submission]] | None:
+        """The answers queued to be stored, if nothing but such answers of rows read ahead
+        is queued; None otherwise (the queue must then be sent before reading)."""
+        if self.later.names() - {"submit"}:
+            return None
+        found = []
+        for params in self.later.queued("submit"):
+            row = self._known.get(params["b_id"])
+            if row is None:
+                return None
+            found.append(
+                (
+                    row.task_id,
+                    Submission(
+                        row.id,
+                        row.worker,
+                        params["b_answer"],
+                        AssignmentStatus.SUBMITTED,
+                        params["b_at"],
+                    ),
+                )
+            )
+        return found
 
     def submit(self, assignment_id: str, answer: Any, now: datetime) -> bool:
         """Move a live lease to submitted; False if it was not leased any more."""
@@ -428,6 +483,13 @@ class Assignments:
             "b_at": now,
             "b_evidence": dict(evidence) if evidence else None,
         }
+        stored = (
+            self.later.take(assignment_id, "submit") if was is AssignmentStatus.SUBMITTED else None
+        )
+        if stored is not None:  # stored in this transaction, still queued: one update
+            del params["b_was"]
+            params |= {"b_answer": stored["b_answer"], "b_submitted_at": stored["b_at"]}
+            return self.later.add("submit+decide", _SUBMIT_DECIDE, params)
         return self.later.add("decide", _DECIDE, params)
 
     def await_review(self, assignment_id: str, due: datetime, evidence: Mapping[str, Any]) -> None:
