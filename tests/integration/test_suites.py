@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from earnest.adapters.chain import Wallet
-from earnest.adapters.store.tables import assignments, tasks
+from earnest.adapters.store.tables import assignments, journal, postings, tasks
 from earnest.bootstrap import Market
 from earnest.client import Earnest
 from earnest.demo.server import BackgroundServer
@@ -82,7 +82,24 @@ def test_a_suite_leases_distinct_unseen_tasks_and_answers_are_paid_like_single_o
         filled = conn.scalar(
             select(func.sum(tasks.c.filled)).where(tasks.c.campaign_id == campaign.id)
         )
+        # The suite's 20 accepts are one journal entry, one posting per account it moves.
+        entries = conn.execute(
+            select(journal.c.id, journal.c.memo).where(journal.c.kind == "accept")
+        ).all()
+        moved = conn.execute(
+            select(postings.c.account, postings.c.amount).where(
+                postings.c.entry_id == entries[0].id
+            )
+        ).all()
     assert filled == 20
+    assert [e.memo for e in entries] == ["20 accept entries"]
+    assert sorted(moved) == sorted(
+        [
+            (ledger.campaign_escrow(campaign.id), 20 * unit_cost(market)),
+            (ledger.worker_payable(w.address), -20 * REWARD),
+            (ledger.FEES, -20 * fee),
+        ]
+    )
 
 
 def test_a_suite_is_cut_to_what_the_escrow_covers_and_to_the_lease_limit(market: Market) -> None:

@@ -93,6 +93,34 @@ def test_accept_unit_without_fee_has_no_fee_posting() -> None:
     assert entry.deltas() == {ESCROW: -1000, "worker:W:payable": 1000}
 
 
+def test_merged_accepts_move_balances_as_the_entries_would_in_one_posting_per_account() -> None:
+    entries = [
+        ledger.accept_unit("accept:a1", "C", "W1", 100, 7),
+        ledger.accept_unit("accept:a2", "C", "W2", 100, 7),
+        ledger.accept_unit("accept:a3", "C", "W1", 50, 0),
+    ]
+    one = ledger.merged(entries)
+    summed: dict[str, int] = {}
+    for e in entries:
+        for account, delta in e.deltas().items():
+            summed[account] = summed.get(account, 0) + delta
+    assert one.deltas() == summed
+    assert one.kind == "accept" and one.memo == "3 accept entries"
+    assert sorted(p.account for p in one.postings) == sorted(summed)  # one posting each
+    # The same entries in any order make the same key; other entries another one.
+    assert ledger.merged(entries[::-1]).key == one.key and one.key.startswith("accepts:")
+    assert ledger.merged(entries[:2]).key != one.key
+    assert ledger.merged(entries[:1]) is entries[0]
+
+
+def test_merging_refuses_nothing_and_mixed_kinds() -> None:
+    with pytest.raises(InvalidInput, match="nothing"):
+        ledger.merged([])
+    mixed = [ledger.accept_unit("accept:a1", "C", "W", 100, 7), ledger.deposit("d1", "R", 5)]
+    with pytest.raises(InvalidInput, match="kinds"):
+        ledger.merged(mixed)
+
+
 def test_check_balances_raises_on_negative() -> None:
     ledger.check_balances({REQ: 0, VAULT: 5}, [REQ, VAULT])
     with pytest.raises(InsufficientFunds) as info:

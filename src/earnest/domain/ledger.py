@@ -8,8 +8,9 @@ account's balance may go below zero unless it is a contra account.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -160,6 +161,36 @@ def accept_unit(key: str, campaign_id: str, worker: str, reward: int, fee: int) 
     if fee:
         postings.append(_increase(FEES, fee))
     return JournalEntry(key, "accept", tuple(postings))
+
+
+def merged(entries: Sequence[JournalEntry]) -> JournalEntry:
+    """Entries of one kind as one entry: one posting per account, their amounts summed.
+
+    The balances move exactly as the entries' would. One entry stays itself; several get a
+    key made of theirs (`<kind>s:` and a hash of their sorted keys), so the same entries
+    merge to the same key, and a memo that counts them. Their own keys are not recorded:
+    merge only entries that something else already makes once (an accept is made once by
+    its assignment's change of status, in the same transaction).
+    """
+    if not entries:
+        raise InvalidInput("nothing to merge")
+    if len(entries) == 1:
+        return entries[0]
+    kinds = {e.kind for e in entries}
+    if len(kinds) != 1:
+        raise InvalidInput(f"cannot merge entries of kinds {sorted(kinds)}")
+    kind = entries[0].kind
+    per_account: dict[str, int] = defaultdict(int)
+    for e in entries:
+        for p in e.postings:
+            per_account[p.account] += p.amount
+    keys = "\n".join(sorted(e.key for e in entries))
+    return JournalEntry(
+        f"{kind}s:{hashlib.sha256(keys.encode()).hexdigest()}",
+        kind,
+        tuple(Posting(a, amount) for a, amount in sorted(per_account.items()) if amount),
+        memo=f"{len(entries)} {kind} entries",
+    )
 
 
 def check_balances(balances: dict[str, int], accounts: Iterable[str]) -> None:

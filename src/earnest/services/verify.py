@@ -329,9 +329,13 @@ def owe(
     """
     reward = campaign.spec.reward if reward is None else reward
     fee = fee_for(reward, campaign.fee_bps)
-    # Deferred: every accept of a batch of answers lands in one set-based write at commit.
+    # Deferred and merged: the accepts of a transaction (a suite of answers) are one journal
+    # entry at commit, one posting per account. The assignment's change of status, in this
+    # same transaction, is what makes each accept happen once.
     uow.ledger.defer(
-        ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee), now
+        ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee),
+        now,
+        merge=True,
     )
     uow.payouts.add(
         PayoutRecord(

@@ -20,7 +20,7 @@ from earnest.adapters.store.tables import (
     receipts,
 )
 from earnest.domain.errors import AlreadyDone
-from earnest.domain.ledger import JournalEntry, check_balances
+from earnest.domain.ledger import JournalEntry, check_balances, merged
 from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
 
 _UNFINISHED = ("signed", "sent")  # batches that may still land: recover asks the chain
@@ -33,7 +33,7 @@ class Ledger:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self._insert = postgresql.insert if pg else sqlite.insert
-        self._deferred: list[tuple[JournalEntry, datetime]] = []
+        self._deferred: list[tuple[JournalEntry, datetime, bool]] = []
 
     def post(self, entry: JournalEntry, now: datetime) -> bool:
         """Apply the entry once; False if its key was applied before. Refuses overdrafts.
@@ -53,7 +53,7 @@ class Ledger:
         savepoint.commit()
         return True
 
-    def defer(self, entry: JournalEntry, now: datetime) -> None:
+    def defer(self, entry: JournalEntry, now: datetime, *, merge: bool = False) -> None:
         """Post the entry with the others deferred in this transaction, before it commits.
 
         Deferred entries are applied together, set-based: one statement per table and one
@@ -61,20 +61,34 @@ class Ledger:
         skipped, as `post` does. An overdraft refuses the whole transaction (there is no
         savepoint to fall back to): defer only entries the caller has already covered, such
         as an accepted unit paid from the escrow its lease reserved.
+
+        With `merge`, the entry is posted as part of one entry with the others of its kind
+        and time deferred with `merge` (`ledger.merged`: a suite's accepts are one journal
+        row and one posting per account); its own key is neither looked up nor recorded.
         """
-        self._deferred.append((entry, now))
+        self._deferred.append((entry, now, merge))
 
     def flush(self) -> None:
         """Apply the deferred entries now; every read of the ledger does this first."""
         if not self._deferred:
             return
         pending, self._deferred = self._deferred, []
-        keys = [entry.key for entry, _ in pending]
-        done = set(self.c.scalars(select(journal.c.key).where(journal.c.key.in_(keys))))
+        keys = [entry.key for entry, _, merge in pending if not merge]
+        done = (
+            set(self.c.scalars(select(journal.c.key).where(journal.c.key.in_(keys))))
+            if keys
+            else set()
+        )
         fresh: dict[str, tuple[JournalEntry, datetime]] = {}
-        for entry, now in pending:
-            if entry.key not in done:
+        together: dict[tuple[datetime, str], dict[str, JournalEntry]] = {}
+        for entry, now, merge in pending:
+            if merge:
+                together.setdefault((now, entry.kind), {}).setdefault(entry.key, entry)
+            elif entry.key not in done:
                 fresh.setdefault(entry.key, (entry, now))
+        for (now, _), entries in together.items():
+            one = merged(list(entries.values()))
+            fresh.setdefault(one.key, (one, now))
         for now in sorted({now for _, now in fresh.values()}):
             self._apply([e for e, at in fresh.values() if at == now], now)
 
