@@ -74,7 +74,7 @@ def _args() -> argparse.Namespace:
         "--concurrency",
         type=int,
         default=None,
-        help="requests in flight at most (default 8 per API process, one per route thread: "
+        help="requests in flight at most (default 8 per API process, two per route thread: "
         "more only queue, since latency = in flight / throughput)",
     )
     p.add_argument(

@@ -58,7 +58,9 @@ def build_market(settings: Settings) -> Market:
     keypair = load_or_create_keypair(settings.resolved_keypair)
     chain = open_chain(settings, keypair)
     try:
-        engine = create_store_engine(settings.resolved_database_url)
+        # Every route thread may hold a connection, besides the settler and the other loops.
+        pool = max(10, settings.api_threads + 4)
+        engine = create_store_engine(settings.resolved_database_url, pool_size=pool)
         migrate(engine)
     except BaseException:
         chain.close()

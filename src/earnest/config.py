@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         le=3600,
         description="seconds between quality rounds (re-estimation, automatic acceptance)",
     )
+    api_threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="threads running routes and their database work, per API process",
+    )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="largest task upload")
     max_tasks_per_upload: int = Field(100_000, ge=1, description="tasks one upload may add")

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from anyio import to_thread
 from fastapi.testclient import TestClient
 
 from earnest.adapters.chain import Wallet
 from earnest.api import create_app
-from earnest.bootstrap import Market
+from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
 from earnest.domain.errors import Conflict, InvalidInput
 from earnest.services import peer_review
@@ -107,6 +108,19 @@ def test_uploads_over_the_settings_limit_are_refused_over_http(tmp_path: Path) -
         }
     finally:
         world.market.close()
+
+
+def test_routes_run_on_as_many_threads_as_the_setting_says(tmp_path: Path) -> None:
+    market = build_market(Settings(data_dir=tmp_path, api_threads=3))
+    try:
+        with TestClient(create_app(market, owns_market=False)) as client:
+            limiter = client.portal.call(to_thread.current_default_thread_limiter)
+            assert limiter.total_tokens == 3
+            assert client.get("/v1/health").status_code == 200
+    finally:
+        market.close()
+    with pytest.raises(ValueError, match="api_threads"):
+        Settings(data_dir=tmp_path, api_threads=0)
 
 
 def test_a_worker_holds_at_most_twenty_leases(sqlite_market: Market) -> None:

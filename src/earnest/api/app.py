@@ -28,14 +28,12 @@ from earnest.bootstrap import Market
 from earnest.config import Settings
 from earnest.services.identity import SessionCache
 
-# Routes run in a thread pool. A few threads keep the database busy; dozens only queue
-# on the store's writer lock and the GIL, and each switch costs every request time.
-API_THREADS = 8
-
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+    # Routes run in a thread pool of `api_threads` (docs/scaling.md, "Threads per process").
+    threads = app.state.market.settings.api_threads
+    to_thread.current_default_thread_limiter().total_tokens = threads
     yield
     if app.state.owns_market:  # a worker process built its own market: it closes it too
         await to_thread.run_sync(app.state.market.close)
