@@ -191,3 +191,27 @@ def test_answers_not_read_ahead_are_sent_before_the_submissions_are_read(
         given = uow.assignments.submissions_of([task_id])[task_id]
         assert len(sent) == 1
     assert [(s.assignment_id, s.answer) for s in given] == [(first, {"label": "c"})]
+
+
+def test_worker_counts_are_one_upsert_whether_the_worker_is_new_or_not(market: Market) -> None:
+    sent: list[str] = []
+    event.listen(
+        market.store.engine,
+        "before_cursor_execute",
+        lambda *args: sent.append(str(args[2])) if "worker_stats" in str(args[2]) else None,
+    )
+    for _ in range(2):  # first a new worker's row, then an existing one's
+        with market.store.uow() as uow:
+            uow.workers.record("w-new", accepted=True, gold=True)
+            uow.workers.record("w-new", accepted=False, gold=False)
+            uow.workers.record("w-other", accepted=True, gold=False)
+            uow.commit()
+    assert len(sent) == 2 and all(s.startswith("INSERT INTO worker_stats") for s in sent)
+    with market.store.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT worker, accepted, rejected, gold_total, gold_correct FROM worker_stats"
+                " ORDER BY worker"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("w-new", 2, 2, 2, 2), ("w-other", 2, 0, 0, 0)]

@@ -162,6 +162,9 @@ class Workers:
 
     def flush(self) -> None:
         pending, self._delta = self._delta, {}
+        if not pending:
+            return
+        rows = []
         for worker, (accepted, rejected, gold_total, gold_correct) in sorted(pending.items()):
             stored = self._read.get(worker)
             if stored is not None:
@@ -170,26 +173,27 @@ class Workers:
                 )
             else:
                 self._read.pop(worker, None)  # read it again if asked
-            done = self.c.execute(
-                update(worker_stats)
-                .where(worker_stats.c.worker == worker)
-                .values(
-                    accepted=worker_stats.c.accepted + accepted,
-                    rejected=worker_stats.c.rejected + rejected,
-                    gold_total=worker_stats.c.gold_total + gold_total,
-                    gold_correct=worker_stats.c.gold_correct + gold_correct,
-                )
+            rows.append(
+                {
+                    "worker": worker,
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "gold_total": gold_total,
+                    "gold_correct": gold_correct,
+                }
             )
-            if done.rowcount == 0:
-                self.c.execute(
-                    insert(worker_stats).values(
-                        worker=worker,
-                        accepted=accepted,
-                        rejected=rejected,
-                        gold_total=gold_total,
-                        gold_correct=gold_correct,
-                    )
-                )
+        # One upsert for every worker counted (in name order: concurrent transactions take
+        # the rows' locks in one order); a worker's first decision creates its row.
+        stmt = (postgresql if self.pg else sqlite).insert(worker_stats).values(rows)
+        self.c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[worker_stats.c.worker],
+                set_={
+                    name: worker_stats.c[name] + stmt.excluded[name]
+                    for name in ("accepted", "rejected", "gold_total", "gold_correct")
+                },
+            )
+        )
 
 
 class Idempotency:
