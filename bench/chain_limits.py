@@ -12,15 +12,16 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.chain.wallet import Wallet
 from earnest.services.chain_port import Transfer
 
+T = TypeVar("T")
 RECIPIENTS = 256
 NAIVE_TRANSFERS = 1_000
 
@@ -96,12 +97,26 @@ def settler_transfers_per_s(
     them, are timed too.
     """
     with scratch_database(database_url) as url:
-        return _settler_transfers_per_s(units, workers, url, warm)
+        return _settler_transfers_per_s(units, workers, url, warm, None)[0]
+
+
+def settler_beside(
+    measure: Callable[[], T], database_url: str | None = None
+) -> tuple[float, list[T]]:
+    """`settler_transfers_per_s`, and `measure()` run just before and just after the
+    settler's timed drain: this machine's speed swings within a minute, so a ratio of the
+    two is only fair between figures taken seconds apart."""
+    with scratch_database(database_url) as url:
+        return _settler_transfers_per_s(2_000, 1_000, url, True, measure)
 
 
 def _settler_transfers_per_s(
-    units: int, workers: int, database_url: str | None, warm: bool
-) -> float:
+    units: int,
+    workers: int,
+    database_url: str | None,
+    warm: bool,
+    measure: Callable[[], T] | None,
+) -> tuple[float, list[T]]:
     from earnest.services.identity import SESSION_SCOPES, Principal
 
     with bench_market(database_url, units + workers) as (m, campaign_id):
@@ -112,9 +127,13 @@ def _settler_transfers_per_s(
             _owe(m, campaign_id, crew, workers)
             _drain(m, workers)
         _owe(m, campaign_id, crew, units)
+        beside = [measure()] if measure else []
         started = time.monotonic()
         paid = _drain(m, units)
-        return paid / (time.monotonic() - started)
+        rate = paid / (time.monotonic() - started)
+        if measure:
+            beside.append(measure())
+        return rate, beside
 
 
 @contextmanager
