@@ -24,6 +24,7 @@ from earnest.services.chain_port import Transfer
 T = TypeVar("T")
 RECIPIENTS = 256
 NAIVE_TRANSFERS = 1_000
+SETTLER_UNITS, SETTLER_WORKERS = 2_000, 1_000  # the settler's backlog: payouts, recipients
 
 
 def _chain() -> tuple[LocalChain, list[str]]:
@@ -84,7 +85,11 @@ def scratch_database(database_url: str | None) -> Iterator[str | None]:
 
 
 def settler_transfers_per_s(
-    units: int = 2_000, workers: int = 1_000, database_url: str | None = None, *, warm: bool = True
+    units: int = SETTLER_UNITS,
+    workers: int = SETTLER_WORKERS,
+    database_url: str | None = None,
+    *,
+    warm: bool = True,
 ) -> float:
     """The market's settler draining a backlog of `units` owed payouts (LocalChain; SQLite,
     or a scratch database on the PostgreSQL server of `database_url`): the whole path,
@@ -107,7 +112,7 @@ def settler_beside(
     settler's timed drain: this machine's speed swings within a minute, so a ratio of the
     two is only fair between figures taken seconds apart."""
     with scratch_database(database_url) as url:
-        return _settler_transfers_per_s(2_000, 1_000, url, True, measure)
+        return _settler_transfers_per_s(SETTLER_UNITS, SETTLER_WORKERS, url, True, measure)
 
 
 def _settler_transfers_per_s(

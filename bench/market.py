@@ -147,10 +147,10 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
 
     # Raw and naive are timed just before and just after the settler's drain, and the
     # ratios taken against their means: this machine's speed swings within a minute.
-    def chain_limits() -> tuple[float, float]:
+    def raw_and_naive() -> tuple[float, float]:
         return batched_transfers_per_s(), naive_transfers_per_s()
 
-    settled, around = settler_beside(chain_limits, database_url=env.get("EARNEST_DATABASE_URL"))
+    settled, around = settler_beside(raw_and_naive, database_url=env.get("EARNEST_DATABASE_URL"))
     raw = sum(r for r, _ in around) / len(around)
     naive = sum(n for _, n in around) / len(around)
     return {
