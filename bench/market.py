@@ -74,8 +74,8 @@ def _args() -> argparse.Namespace:
         "--concurrency",
         type=int,
         default=None,
-        help="requests in flight at most (default 8 per API process, two per route thread: "
-        "more only queue, since latency = in flight / throughput)",
+        help="requests in flight at most (default: one per route thread, EARNEST_API_THREADS "
+        "per API process; more only queue, since latency = in flight / throughput)",
     )
     p.add_argument(
         "--api-workers",
@@ -92,7 +92,7 @@ def _args() -> argparse.Namespace:
     )
     args = p.parse_args()
     if args.concurrency is None:
-        args.concurrency = 8 * args.api_workers
+        args.concurrency = Settings().api_threads * args.api_workers
     return args
 
 
