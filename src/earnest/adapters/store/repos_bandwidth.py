@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from earnest.adapters.store.tables import fetch_bodies
+from earnest.adapters.store.tables import fetch_bodies, upsert
 
 
 class Bodies:
@@ -18,10 +16,9 @@ class Bodies:
 
     def put(self, sha256: str, body: bytes, now: datetime) -> None:
         """Keep `body` under its hash; a body already kept is left as it is."""
-        insert = pg_insert if self.pg else sqlite_insert
         # Two nodes sending the same page at once must not fail each other's submission.
         self.c.execute(
-            insert(fetch_bodies)
+            upsert(fetch_bodies, self.pg)
             .values(sha256=sha256, size=len(body), body=body, created_at=now)
             .on_conflict_do_nothing(index_elements=["sha256"])
         )

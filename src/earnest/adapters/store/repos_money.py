@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from earnest.adapters.store.pending import PendingRows, flushed_first
 from earnest.adapters.store.tables import (
@@ -18,6 +17,7 @@ from earnest.adapters.store.tables import (
     payouts,
     postings,
     receipts,
+    upsert,
 )
 from earnest.domain.errors import AlreadyDone
 from earnest.domain.ledger import JournalEntry, check_balances, merged
@@ -32,7 +32,7 @@ UPSERT_CHUNK = 1_000  # accounts per statement: far below both databases' parame
 class Ledger:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
-        self._insert = postgresql.insert if pg else sqlite.insert
+        self.pg = pg
         self._deferred: list[tuple[JournalEntry, datetime, bool]] = []
 
     def post(self, entry: JournalEntry, now: datetime) -> bool:
@@ -117,7 +117,7 @@ class Ledger:
         ordered = sorted(deltas.items())
         for start in range(0, len(ordered), UPSERT_CHUNK):
             chunk = ordered[start : start + UPSERT_CHUNK]
-            stmt = self._insert(ledger_accounts).values(
+            stmt = upsert(ledger_accounts, self.pg).values(
                 [{"name": account, "balance": delta} for account, delta in chunk]
             )
             stmt = stmt.on_conflict_do_update(

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Connection, Insert, Table, and_, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from earnest.adapters.store.tables import (
     api_keys,
@@ -14,6 +13,7 @@ from earnest.adapters.store.tables import (
     nonces,
     parties,
     sessions,
+    upsert,
     worker_stats,
 )
 from earnest.domain.verification import WorkerHistory
@@ -184,7 +184,7 @@ class Workers:
             )
         # One upsert for every worker counted (in name order: concurrent transactions take
         # the rows' locks in one order); a worker's first decision creates its row.
-        stmt = (postgresql if self.pg else sqlite).insert(worker_stats).values(rows)
+        stmt = upsert(worker_stats, self.pg).values(rows)
         self.c.execute(
             stmt.on_conflict_do_update(
                 index_elements=[worker_stats.c.worker],
@@ -229,5 +229,5 @@ class Idempotency:
 
 def _insert_new(conn: Connection, table: Table, key: str) -> Insert:
     """INSERT that does nothing when a row with the same `key` exists (both dialects)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
+    pg = conn.dialect.name == "postgresql"
+    return upsert(table, pg).on_conflict_do_nothing(index_elements=[key])

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from earnest.adapters.store.pending import PendingRows
 from earnest.adapters.store.tables import (
@@ -17,6 +16,7 @@ from earnest.adapters.store.tables import (
     confusions,
     reputation_events,
     tasks,
+    upsert,
     worker_limits,
 )
 from earnest.services.ports_quality import AppealRecord, LimitRecord, ReputationRow
@@ -31,7 +31,6 @@ class Confusions:
     def __init__(self, conn: Connection, pg: bool) -> None:
         self.c = conn
         self.pg = pg
-        self._insert = postgresql.insert if pg else sqlite.insert
         self._known: dict[tuple[str, str], list[list[float]] | None] = {}
         self._dirty: dict[str, dict[str, datetime]] = {}  # campaign → voter → when
         self._if_free: set[tuple[str, str]] = set()  # written only if no one holds the row
@@ -85,7 +84,7 @@ class Confusions:
                     del voters[voter]  # the next answer's transaction writes it
             names = sorted(voters)  # one lock order for every writer
             for start in range(0, len(names), PUT_CHUNK):
-                stmt = self._insert(confusions).values(
+                stmt = upsert(confusions, self.pg).values(
                     [
                         {
                             "campaign_id": campaign_id,

@@ -23,8 +23,17 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 metadata = MetaData()
+
+
+def upsert(table: Table, pg: bool) -> PgInsert | SqliteInsert:
+    """INSERT with the dialect's ON CONFLICT clauses (PostgreSQL's or SQLite's)."""
+    return postgresql.insert(table) if pg else sqlite.insert(table)
+
 
 # Amounts are integers of base units. BIGINT (i64) on both dialects: money.MAX_AMOUNT keeps
 # every amount and balance below 2**63, far above any real token supply in base units.
