@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
 from earnest.services.aggregation import QualityLoop
+from earnest.services.housekeeping import Housekeeping
 from earnest.services.identity import SiteIdentity
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler, SingleProcess
@@ -43,11 +45,19 @@ class Market:
     settler: Settler
     quality: QualityLoop
     sandbox: SandboxLoop
+    housekeeping: Housekeeping
+
+    def start_loops(self) -> None:
+        """The background loops a serving market runs: settlement, quality, the sandbox,
+        housekeeping."""
+        for loop in (self.settler, self.quality, self.sandbox, self.housekeeping):
+            loop.start()
 
     def close(self) -> None:
         self.settler.stop()
         self.quality.stop()
         self.sandbox.stop()
+        self.housekeeping.stop()
         self.store.dispose()
         self.chain.close()
 
@@ -85,7 +95,12 @@ def build_market(settings: Settings) -> Market:
     quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)
     runner = ProcessSandbox(python=settings.sandbox_python or sys.executable)
     sandbox = SandboxLoop(store, runner, crypto, clock, rand, settings.sandbox_interval)
-    return Market(settings, store, chain, crypto, clock, rand, site, settler, quality, sandbox)
+    housekeeping = Housekeeping(
+        store, clock, settings.housekeeping_interval, timedelta(seconds=settings.idempotency_ttl)
+    )
+    return Market(
+        settings, store, chain, crypto, clock, rand, site, settler, quality, sandbox, housekeeping
+    )
 
 
 def open_chain(settings: Settings, keypair: Any) -> MarketChain:

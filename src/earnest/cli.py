@@ -45,8 +45,9 @@ def serve(
         int, typer.Option(min=1, max=64, help="API processes on the port (PostgreSQL, rpc chain)")
     ] = 1,
 ) -> None:
-    """Run the market: the API, the settler paying verified work every few hundred ms, and
-    the quality loop (re-estimation of worker confusions, automatic acceptance)."""
+    """Run the market: the API, the settler paying verified work every few hundred ms, the
+    quality loop (re-estimation of worker confusions, automatic acceptance) and housekeeping
+    (expired sessions and old idempotency records deleted)."""
     import uvicorn
 
     from earnest.api import create_app
@@ -57,9 +58,7 @@ def serve(
         _serve_workers(settings, workers)
         return
     market = build_market(settings)
-    market.settler.start()
-    market.quality.start()
-    market.sandbox.start()
+    market.start_loops()
     console.print(
         f"Earnest on http://{host}:{port}  (web: /work, /dashboard, /operator; API docs: /docs)"
         f"  mint {market.chain.mint}",

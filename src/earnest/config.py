@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         le=3600,
         description="seconds between quality rounds (re-estimation, automatic acceptance)",
     )
+    housekeeping_interval: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="seconds between housekeeping rounds (expired sessions, old idempotency keys)",
+    )
+    idempotency_ttl: float = Field(
+        86_400.0,
+        ge=60,
+        description="seconds an Idempotency-Key's answer is kept at least, for retries",
+    )
     api_threads: int = Field(
         4,
         ge=1,

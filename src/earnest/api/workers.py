@@ -19,9 +19,7 @@ def app_from_env() -> FastAPI:
     from earnest.config import Settings
 
     market = build_market(Settings.load())
-    market.settler.start()
-    market.quality.start()
-    market.sandbox.start()
+    market.start_loops()
     return create_app(market, owns_market=True)
 
 

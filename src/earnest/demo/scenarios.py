@@ -74,9 +74,7 @@ def run_scenario(name: str, scenario: Scenario, console: Console) -> dict[str, A
     data_dir = Path(tempfile.mkdtemp(prefix=f"earnest-{name}-"))
     market = build_market(Settings(data_dir=data_dir))
     server = BackgroundServer(market)
-    market.settler.start()
-    market.quality.start()
-    market.sandbox.start()
+    market.start_loops()
     try:
         stage = Stage(market, server.start(), console)
         console.print(f"[bold]{name}[/bold]: market on {stage.url} (data in {data_dir})")

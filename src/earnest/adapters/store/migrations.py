@@ -72,6 +72,14 @@ def _v7_lookup_tables(conn: Connection) -> None:
     tables.lookup_tables.create(conn, checkfirst=True)
 
 
+def _v8_expiry_indexes(conn: Connection) -> None:
+    """Indexes housekeeping finds expired sessions, challenges and old idempotency
+    records by (services/housekeeping.py)."""
+    for table_name in ("sessions", "nonces", "idempotency"):
+        for index in tables.metadata.tables[table_name].indexes:
+            index.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -80,6 +88,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v5_bandwidth,
     _v6_devices,
     _v7_lookup_tables,
+    _v8_expiry_indexes,
 ]
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, Insert, Table, and_, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from earnest.adapters.store.tables import (
     api_keys,
@@ -105,6 +115,14 @@ class Auth:
             .values(revoked_at=now)
         )
         return done.rowcount == 1
+
+    def drop_expired_sessions(self, now: datetime, limit: int) -> int:
+        return _delete_some(self.c, sessions, sessions.c.expires_at <= now, limit)
+
+    def drop_expired_nonces(self, now: datetime, limit: int) -> int:
+        """Challenges past their expiry, used or not: one found missing is refused as one
+        found expired is, so removing them changes no answer."""
+        return _delete_some(self.c, nonces, nonces.c.expires_at <= now, limit)
 
 
 def _key(row: object) -> ApiKeyRecord:
@@ -225,6 +243,16 @@ class Idempotency:
 
     def forget(self, scope: str) -> None:
         self.c.execute(delete(idempotency).where(idempotency.c.scope == scope))
+
+    def drop_older(self, before: datetime, limit: int) -> int:
+        return _delete_some(self.c, idempotency, idempotency.c.created_at < before, limit)
+
+
+def _delete_some(conn: Connection, table: Table, where: ColumnElement[bool], limit: int) -> int:
+    """Delete at most `limit` rows matching `where` (one bounded batch); return how many."""
+    (key,) = table.primary_key.columns
+    chosen = select(key).where(where).limit(limit)
+    return conn.execute(delete(table).where(key.in_(chosen))).rowcount
 
 
 def _insert_new(conn: Connection, table: Table, key: str) -> Insert:

@@ -74,7 +74,7 @@ nonces = Table(
     Column("nonce", String(64), primary_key=True),
     Column("address", Address, nullable=False),
     Column("message", Text, nullable=False),
-    Column("expires_at", Moment, nullable=False),
+    Column("expires_at", Moment, nullable=False, index=True),  # housekeeping drops expired
     Column("used_at", Moment),
 )
 
@@ -84,7 +84,7 @@ sessions = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("address", Address, ForeignKey("parties.address"), nullable=False),
     Column("created_at", Moment, nullable=False),
-    Column("expires_at", Moment, nullable=False),
+    Column("expires_at", Moment, nullable=False, index=True),  # housekeeping drops expired
 )
 
 api_keys = Table(
@@ -408,7 +408,7 @@ idempotency = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("status_code", Integer),
     Column("body", LargeBinary),
-    Column("created_at", Moment, nullable=False),
+    Column("created_at", Moment, nullable=False, index=True),  # housekeeping drops old ones
 )
 
 schema_version = Table(

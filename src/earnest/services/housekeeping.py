@@ -1,0 +1,80 @@
+"""Housekeeping: rows that matter only for a while are removed once their time is over.
+
+Expired sessions and sign-in challenges, and Idempotency-Key records older than their
+retention (24 hours by default: a retry within a day is answered from the record, a key
+reused after that runs as a new request). Left alone, 50,000 contributors signing in
+every day and posting twice per task suite add millions of such rows a day.
+
+Each kind goes in batches of `batch` rows, one short transaction each, at most
+`max_batches` a round: a backlog (a market started after long downtime) drains over a
+few rounds instead of in one long transaction that holds SQLite's writer. Several API
+processes may sweep at once; a row deleted by one is simply not found by another.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from earnest.services.loop import Every
+from earnest.services.ports import Clock, Store, UnitOfWork
+
+log = logging.getLogger("earnest.housekeeping")
+
+BATCH = 1_000
+MAX_BATCHES = 50  # per kind and round: at most 50,000 rows of each kind
+
+
+def sweep(
+    *,
+    store: Store,
+    clock: Clock,
+    idempotency_ttl: timedelta,
+    batch: int = BATCH,
+    max_batches: int = MAX_BATCHES,
+) -> dict[str, int]:
+    """One round: remove what has expired; return how many rows of each kind went."""
+    now = clock.now()
+    kinds: dict[str, Callable[[UnitOfWork], int]] = {
+        "sessions": lambda uow: uow.auth.drop_expired_sessions(now, batch),
+        "challenges": lambda uow: uow.auth.drop_expired_nonces(now, batch),
+        "idempotency_keys": lambda uow: uow.idempotency.drop_older(now - idempotency_ttl, batch),
+    }
+    removed = dict.fromkeys(kinds, 0)
+    for kind, drop in kinds.items():
+        for _ in range(max_batches):
+            with store.uow(single=True) as uow:
+                gone = drop(uow)
+                uow.commit()
+            removed[kind] += gone
+            if gone < batch:
+                break
+    return removed
+
+
+@dataclass
+class Housekeeping:
+    """Runs `sweep` every `interval` seconds, until stopped."""
+
+    store: Store
+    clock: Clock
+    interval: float
+    idempotency_ttl: timedelta
+    _loop: Every = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._loop = Every("earnest-housekeeping", self.interval, self.round, log)
+
+    def round(self) -> dict[str, int]:
+        removed = sweep(store=self.store, clock=self.clock, idempotency_ttl=self.idempotency_ttl)
+        if any(removed.values()):
+            log.info("housekeeping removed %s", ", ".join(f"{n} {k}" for k, n in removed.items()))
+        return removed
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop()
