@@ -49,6 +49,7 @@ class Node:
     local: LocalChain
     handlers: dict[str, Handler]
     keypair_path: Path
+    rpc: LocalRpc | None = None  # the methods' owner (produce_block, with slots)
     too_many: int = 0  # HTTP 429 answers still to give
     answered_429: int = 0
     retry_after: str | None = "0"  # the Retry-After header of those answers
@@ -77,15 +78,19 @@ def signature_of(params: Params) -> str:
 
 
 @contextmanager
-def running_node(data_dir: Path) -> Iterator[Node]:
-    """A LocalChain in `data_dir` (market key `market-keypair.json`) served over JSON-RPC."""
+def running_node(data_dir: Path, slot_seconds: float = 0.0) -> Iterator[Node]:
+    """A LocalChain in `data_dir` (market key `market-keypair.json`) served over JSON-RPC;
+    with `slot_seconds`, transactions land in a block that often, as on a cluster."""
     keypair_path = data_dir / "market-keypair.json"
     local = LocalChain.open(data_dir / "node-chain.sqlite", load_or_create_keypair(keypair_path))
-    handlers = LocalRpc(local).handlers()
-    node = Node("", local, handlers, keypair_path)
+    rpc = LocalRpc(local, slot_seconds=slot_seconds)
+    handlers = rpc.handlers()
+    node = Node("", local, handlers, keypair_path, rpc)
+    rpc.start()
     try:
         with serving(_rate_limited(create_rpc_app(handlers), node)) as url:
             node.url = url
             yield node
     finally:
+        rpc.stop()
         local.close()

@@ -219,6 +219,15 @@ def chain_serve(
     host: Annotated[str, typer.Option(help="address to bind (keep it loopback)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind (8899, as solana-test-validator)")] = 8899,
     data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+    slot_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=60_000,
+            help="produce a block every N ms, as a cluster does (400 on solana-test-validator); "
+            "0: every transaction lands as it is sent",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
     CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
@@ -240,11 +249,12 @@ def chain_serve(
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
+    node = LocalRpc(chain, slot_seconds=slot_ms / 1000)
+    node.start()
     try:
-        uvicorn.run(
-            create_rpc_app(LocalRpc(chain).handlers()), host=host, port=port, log_level="warning"
-        )
+        uvicorn.run(create_rpc_app(node.handlers()), host=host, port=port, log_level="warning")
     finally:
+        node.stop()
         chain.close()
 
 

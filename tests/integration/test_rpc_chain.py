@@ -20,6 +20,7 @@ import pytest
 from solders.compute_budget import ID as COMPUTE_BUDGET_ID
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
+from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID as ATA_PROGRAM
 from typer.testing import CliRunner
 
 from earnest.adapters.chain import RpcChain, RpcOptions, Wallet, load_or_create_keypair
@@ -215,6 +216,76 @@ def test_a_payout_that_expires_unlanded_is_signed_again_and_paid_once(
         batches = uow.payouts.confirmed_batches()
     assert [b.signature for b in batches] == second.signatures
     assert_paid_once(market, node, crew, units)
+
+
+def test_a_node_with_slots_lands_what_was_sent_at_its_next_block(tmp_path: Path) -> None:
+    with running_node(tmp_path / "market", slot_seconds=3600) as node, fast_chain(node) as chain:
+        assert node.rpc is not None
+        node.local.faucet(node.local.vault_owner, 50)
+        owner = Wallet.generate().address
+        tx = chain.build_payout([Transfer(owner, 5)], b"slots", create_for=[owner])
+        chain.send(tx)
+        chain.send(tx)  # a resend while it waits lands once
+        assert chain.status(tx.signature).state is TxState.UNKNOWN  # sent, not in a block
+        assert node.rpc.produce_block() == 1
+        assert chain.status(tx.signature).state is TxState.CONFIRMED
+        chain.await_landing([tx])  # landed: returns at its first look
+        assert node.local.token_balance(node.local.token_account(owner)) == 5
+
+
+def test_a_round_sends_its_transactions_together_and_awaits_them_together(
+    tmp_path: Path,
+) -> None:
+    """On a node that makes a block every 0.1 s, the settler sends all of a round's token
+    account creations, then all of its payout batches, before it asks how any of them
+    went: a round waits about one block for each kind, not one block per transaction."""
+    with running_node(tmp_path / "market", slot_seconds=0.1) as node:
+        settings = Settings(
+            data_dir=tmp_path / "market", chain="rpc", chain_url=node.url, mint=node.local.mint
+        )
+        market = build_market(settings)
+        try:
+            units = [1] * 100  # 100 new payees: 13 creation transactions, 3 payout batches
+            crew = accepted_work(market, units)
+            calls = _recorded(node)
+            with fast_chain(node) as chain:
+                report = settle(market, chain)
+            assert report.transfers == 100 and report.sent == report.confirmed >= 3
+            assert_paid_once(market, node, crew, units)
+        finally:
+            market.close()
+    for kind, count in (("create", 13), ("payout", report.sent)):
+        first_sends = {}
+        for at, (method, what, signature) in enumerate(calls):
+            if method == "sendTransaction" and what == kind:
+                first_sends.setdefault(signature, at)
+        assert len(first_sends) == count
+        start, last = min(first_sends.values()), max(first_sends.values())
+        polls = [at for at, (method, _, _) in enumerate(calls) if method == "getSignatureStatuses"]
+        assert not [at for at in polls if start < at < last], f"{kind}s awaited one by one"
+
+
+def _recorded(node: Node) -> list[tuple[str, str, str]]:
+    """Every sendTransaction (what it carries: a payout, token account creations, other)
+    and getSignatureStatuses call the node answers from now on, in order."""
+    calls: list[tuple[str, str, str]] = []
+    send, statuses = node.handlers["sendTransaction"], node.handlers["getSignatureStatuses"]
+
+    def on_send(params: Params) -> Any:
+        tx = VersionedTransaction.from_bytes(base64.b64decode(params.string(0)))
+        keys = tx.message.account_keys
+        programs = {keys[ix.program_id_index] for ix in tx.message.instructions}
+        what = "payout" if tx.version() == 0 else "create" if ATA_PROGRAM in programs else "other"
+        calls.append(("sendTransaction", what, str(tx.signatures[0])))
+        return send(params)
+
+    def on_statuses(params: Params) -> Any:
+        calls.append(("getSignatureStatuses", "", ""))
+        return statuses(params)
+
+    node.handlers["sendTransaction"] = on_send
+    node.handlers["getSignatureStatuses"] = on_statuses
+    return calls
 
 
 def test_a_landed_payout_whose_answer_is_lost_is_recorded_not_repaid(

@@ -119,7 +119,14 @@ class Chain(Protocol):
         ...
 
     def send(self, tx: SignedTransaction) -> None:
-        """Send the signed bytes. Raises ChainError if the chain refuses them."""
+        """Send the signed bytes; it may land later (see `await_landing`). Raises ChainError
+        if the chain refuses them."""
+        ...
+
+    def await_landing(self, txs: Sequence[SignedTransaction]) -> None:
+        """Return once each of `txs` has landed, failed, or can no longer land (bounded in
+        time; `status` tells which), resending the same bytes meanwhile. Several sent
+        together are awaited together: about one confirmation, not one each."""
         ...
 
     def status(self, signature: str) -> TxStatus:

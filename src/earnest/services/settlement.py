@@ -133,7 +133,7 @@ def _pay_group(
     """Pack, record and send batches off the front of `lines` (each recorded before it is
     sent), then record what became of them together; the lines left to pay."""
     group: list[BatchRecord] = []
-    sent: set[str] = set()
+    sent: dict[str, SignedTransaction] = {}
     while lines and len(group) < BATCHES_PER_GROUP:
         tx, taken, digests = _pack(chain, lines, tables, digest_of)
         batch = BatchRecord(
@@ -160,8 +160,11 @@ def _pay_group(
         lines = lines[len(taken) :]
         group.append(batch)
         if _send(batch, tx, chain=chain, faults=faults, report=report):
-            sent.add(batch.id)
-    _resolve(group, sent, store=store, chain=chain, clock=clock, report=report)
+            sent[batch.id] = tx
+    # Sent one after another, awaited together: a group costs one confirmation on a
+    # cluster, not one per batch.
+    chain.await_landing(list(sent.values()))
+    _resolve(group, set(sent), store=store, chain=chain, clock=clock, report=report)
     if sent:
         faults.hit("after_confirm")
     return lines
@@ -285,11 +288,14 @@ def recover(*, store: Store, chain: Chain, clock: Clock) -> SettleReport:
     report = SettleReport()
     with store.uow(readonly=True) as uow:
         unfinished = uow.payouts.unfinished_batches()
+    resent = []
     for batch in unfinished:
         tx = SignedTransaction(batch.signature, batch.raw, batch.blockhash, batch.last_valid_height)
         if chain.status(batch.signature).state is TxState.UNKNOWN and chain.blockhash_valid(tx):
             with contextlib.suppress(ChainError):
                 chain.send(tx)  # the same bytes: it lands at most once
+                resent.append(tx)
+    chain.await_landing(resent)
     _resolve(unfinished, set(), store=store, chain=chain, clock=clock, report=report)
     return report
 

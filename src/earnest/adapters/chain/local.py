@@ -90,6 +90,9 @@ class LocalChain(MarketMint):
         """Send the signed bytes; a re-send of a landed success returns quietly."""
         self.submit(tx.raw)
 
+    def await_landing(self, txs: Sequence[SignedTransaction]) -> None:
+        """Nothing to wait for: a transaction sent here has run before `send` returns."""
+
     def submit(self, raw: bytes) -> str:
         """Send a signed transaction (ours or a client's) and return its signature."""
         # The size limit holds for every transaction on a cluster, not only for payouts.

@@ -108,14 +108,15 @@ class MarketMint:
     def create_token_accounts(self, owners: Sequence[str]) -> None:
         """Create the owners' token accounts, a few per transaction (idempotent creates)."""
         market = self._market.pubkey()
-        for start in range(0, len(owners), _CREATES_PER_TRANSACTION):
-            chunk = owners[start : start + _CREATES_PER_TRANSACTION]
-            self._run(
+        self._run_all(
+            [
                 [
                     instructions.create_token_account(market, parse_address(o), self._mint)
-                    for o in chunk
+                    for o in owners[start : start + _CREATES_PER_TRANSACTION]
                 ]
-            )
+                for start in range(0, len(owners), _CREATES_PER_TRANSACTION)
+            ]
+        )
 
     def extend_lookup(self, owners: Sequence[str], tables: Sequence[str]) -> list[str]:
         """Put the owners' token accounts in the market's lookup tables; every table after.
@@ -180,6 +181,12 @@ class MarketMint:
     def _run(self, ixs: list[Instruction]) -> None:
         """Sign `ixs` as the market in a legacy transaction and wait until it lands."""
         raise NotImplementedError
+
+    def _run_all(self, transactions: Sequence[list[Instruction]]) -> None:
+        """`_run` each, in order; a chain that waits for landing sends them all first. Only
+        for transactions that do not depend on each other (idempotent creates)."""
+        for ixs in transactions:
+            self._run(ixs)
 
     def _recent_slot(self) -> int:
         """A slot the chain still lists among its recent slot hashes (to derive a table)."""

@@ -28,7 +28,7 @@ from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.rpc_bridge import RpcBridge
-from earnest.adapters.chain.rpc_send import LEVELS, RpcOptions, Sender
+from earnest.adapters.chain.rpc_send import LEVELS, Outstanding, RpcOptions, Sender
 from earnest.domain.errors import ChainError, InvalidInput
 from earnest.services.chain_port import (
     SignedTransaction,
@@ -96,13 +96,17 @@ class RpcChain(MarketMint):
         return found
 
     def send(self, tx: SignedTransaction) -> None:
-        """Send the signed bytes, then rebroadcast them until they land or expire.
+        """Send the signed bytes (with preflight); `await_landing` rebroadcasts them until
+        they land or expire.
 
         Raises ChainError if the node refuses them (a failed preflight); a transaction that
         had already landed is not an error.
         """
         self._sender.broadcast(tx.raw, preflight=True)
-        self._sender.await_landing(tx.signature, tx.raw, tx.last_valid_height)
+
+    def await_landing(self, txs: Sequence[SignedTransaction]) -> None:
+        """Poll the signatures together until each lands or expires, rebroadcasting."""
+        self._sender.await_all([Outstanding(t.signature, t.raw, t.last_valid_height) for t in txs])
 
     def status(self, signature: str) -> TxStatus:
         """The signature's status at the configured commitment, searching the node's history."""
@@ -193,6 +197,9 @@ class RpcChain(MarketMint):
 
     def _run(self, ixs: list[Instruction]) -> None:
         self._sender.sign_and_confirm(ixs, [self._market])
+
+    def _run_all(self, transactions: Sequence[list[Instruction]]) -> None:
+        self._sender.sign_and_confirm_all(transactions, [self._market])
 
     def _recent_slot(self) -> int:
         # A finalized slot is surely among the cluster's SlotHashes when the create runs.

@@ -3,11 +3,15 @@
 Each method takes the call's `Params` and returns the `result` value Solana would return:
 the same context/value wrappers, encodings and error codes, so that stock clients work.
 One node, no forks: everything that lands is final at once, and slot = block height.
+Transactions run as they are sent, or, with `slot_seconds`, in a block every so often, as a
+cluster includes them (solana-test-validator's slots are 400 ms): a client then sees its
+transaction unknown until the next block, and must send and wait as it would on devnet.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 from solders.pubkey import Pubkey
@@ -63,9 +67,41 @@ def _signature(text: Any) -> Signature:
 class LocalRpc:
     """Solana's JSON-RPC methods answered by one LocalChain."""
 
-    def __init__(self, chain: LocalChain) -> None:
+    def __init__(self, chain: LocalChain, *, slot_seconds: float = 0.0) -> None:
         self._chain = chain
         self._runtime = chain.runtime
+        self._slot_seconds = slot_seconds
+        self._held: dict[str, bytes] = {}  # signature → bytes waiting for the next block
+        self._held_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._producer: threading.Thread | None = None
+
+    def start(self) -> None:
+        """With `slot_seconds`: produce a block that often, until `stop`."""
+        if self._slot_seconds > 0:
+            self._producer = threading.Thread(
+                target=self._produce, name="earnest-chain-blocks", daemon=True
+            )
+            self._producer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._producer is not None:
+            self._producer.join(timeout=10)
+        self.produce_block()  # what was sent before the stop still lands
+
+    def produce_block(self) -> int:
+        """Run the transactions sent since the last block, in the order sent; how many."""
+        with self._held_lock:
+            held, self._held = self._held, {}
+        for raw in held.values():
+            with contextlib.suppress(ChainError):  # a failed one is kept as failed
+                self._chain.submit(raw)
+        return len(held)
+
+    def _produce(self) -> None:
+        while not self._stop.wait(self._slot_seconds):
+            self.produce_block()
 
     def handlers(self) -> dict[str, Handler]:
         """Method name → handler, for `rpc_server.create_rpc_app`."""
@@ -228,6 +264,10 @@ class LocalRpc:
         signature = str(tx.signatures[0])
         if not config.get("skipPreflight"):
             self._preflight(tx)
+        if self._slot_seconds > 0:
+            with self._held_lock:
+                self._held.setdefault(signature, bytes(tx))  # a resend waits once
+            return signature
         # As on a cluster: a transaction that fails or is dropped still answers with its id.
         with contextlib.suppress(ChainError):
             self._chain.submit(bytes(tx))

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.models import TxOpts
@@ -31,6 +31,7 @@ from earnest.domain.errors import ChainError
 from earnest.services.chain_port import TxState, TxStatus
 
 T = TypeVar("T")
+_STATUSES_PER_REQUEST = 256  # getSignatureStatuses takes at most 256 signatures
 _BLOCKHASH_REUSE = 2.0  # seconds one blockhash serves the settler's many trial signings
 LEVELS = {
     "processed": CommitmentLevel.Processed,
@@ -52,6 +53,16 @@ class RpcOptions:
     confirm_seconds: float = 90.0
     poll_seconds: float = 0.5
     rebroadcast_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """A transaction sent and not yet known to have landed: its bytes are rebroadcast
+    (never re-signed) until it lands or its blockhash expires."""
+
+    signature: str
+    raw: bytes | None  # None: nothing to rebroadcast (an airdrop the node itself sends)
+    last_valid: int | None  # the blockhash's last valid block height, if known
 
 
 class Sender:
@@ -83,12 +94,17 @@ class Sender:
     def expired(self, last_valid: int) -> bool:
         """Whether the block height has passed `last_valid` (then so has any blockhash kept
         here that expires no later: it is forgotten)."""
-        if self.height() <= last_valid:
+        height = self.height()
+        if height <= last_valid:
             return False
-        with self._lock:
-            if self._recent is not None and self._recent[1] <= last_valid:
-                self._recent = None
+        self._forget_blockhash(height)
         return True
+
+    def _forget_blockhash(self, height: int) -> None:
+        """Drop the kept blockhash if the block height has passed its last valid height."""
+        with self._lock:
+            if self._recent is not None and self._recent[1] < height:
+                self._recent = None
 
     def blockhash(self) -> tuple[Hash, int]:
         """A recent blockhash and its last valid block height (reused for a moment)."""
@@ -103,14 +119,29 @@ class Sender:
 
     def status(self, signature: str) -> TxStatus:
         """The signature's status at the configured commitment, searching the node's history."""
-        try:
-            key = Signature.from_string(signature)
-        except ValueError:
-            return TxStatus(TxState.UNKNOWN)
-        found = self.call(
-            "getSignatureStatuses",
-            lambda c: c.get_signature_statuses([key], search_transaction_history=True),
-        ).value[0]
+        return self.statuses([signature])[0]
+
+    def statuses(self, signatures: Sequence[str]) -> list[TxStatus]:
+        """Each signature's status, as `status` gives it, in requests of 256 signatures."""
+        found = [TxStatus(TxState.UNKNOWN)] * len(signatures)
+        keys: list[tuple[int, Signature]] = []
+        for index, text in enumerate(signatures):
+            with contextlib.suppress(ValueError):  # not a signature: unknown
+                keys.append((index, Signature.from_string(text)))
+        for start in range(0, len(keys), _STATUSES_PER_REQUEST):
+            chunk = keys[start : start + _STATUSES_PER_REQUEST]
+            asked = [key for _, key in chunk]
+            answers = self.call(
+                "getSignatureStatuses",
+                lambda c, asked=asked: c.get_signature_statuses(  # type: ignore[misc]
+                    asked, search_transaction_history=True
+                ),
+            ).value
+            for (index, _), answer in zip(chunk, answers, strict=True):
+                found[index] = self._status_of(answer)
+        return found
+
+    def _status_of(self, found: Any) -> TxStatus:
         if found is None or not found.satisfies_commitment(self._level):
             return TxStatus(TxState.UNKNOWN)
         if found.err is not None:
@@ -136,21 +167,40 @@ class Sender:
             raise
 
     def await_landing(self, signature: str, raw: bytes | None, last_valid: int | None) -> None:
-        """Poll until the signature reaches the commitment, rebroadcasting `raw`.
+        """Poll until the signature reaches the commitment, rebroadcasting `raw`."""
+        self.await_all([Outstanding(signature, raw, last_valid)])
 
-        Bounded by `confirm_seconds` and, when known, by the blockhash's last valid height.
+    def await_all(self, outstanding: Sequence[Outstanding]) -> None:
+        """Poll until every transaction has reached the commitment, failed, or can no longer
+        land, rebroadcasting the bytes of those still out; all of them in one status request
+        a round, so N transactions sent together take about one confirmation, not N.
+
+        Bounded by `confirm_seconds` and, when known, by each blockhash's last valid height.
         """
         options = self.options
         deadline = time.monotonic() + options.confirm_seconds
         rebroadcast = time.monotonic() + options.rebroadcast_seconds
-        while time.monotonic() < deadline:
+        waiting = list(outstanding)
+        while waiting and time.monotonic() < deadline:
             # Expiry first: a status read after it is final for a transaction never seen.
-            expired = last_valid is not None and self.expired(last_valid)
-            if self.status(signature).state is not TxState.UNKNOWN or expired:
+            height = self.height() if any(o.last_valid is not None for o in waiting) else 0
+            found = self.statuses([o.signature for o in waiting])
+            expired = [o.last_valid for o in waiting if o.last_valid is not None]
+            if expired and height > min(expired):
+                self._forget_blockhash(height)
+            waiting = [
+                o
+                for o, status in zip(waiting, found, strict=True)
+                if status.state is TxState.UNKNOWN
+                and (o.last_valid is None or height <= o.last_valid)
+            ]
+            if not waiting:
                 return
-            if raw is not None and time.monotonic() >= rebroadcast:
-                with contextlib.suppress(ChainError):
-                    self.broadcast(raw, preflight=False)  # the same bytes land at most once
+            if time.monotonic() >= rebroadcast:
+                for o in waiting:
+                    if o.raw is not None:
+                        with contextlib.suppress(ChainError):
+                            self.broadcast(o.raw, preflight=False)  # lands at most once
                 rebroadcast = time.monotonic() + options.rebroadcast_seconds
             time.sleep(options.poll_seconds)
 
@@ -163,15 +213,27 @@ class Sender:
 
     def sign_and_confirm(self, ixs: list[Instruction], signers: Sequence[Keypair]) -> str:
         """Sign `ixs` (the first signer pays), send, wait until confirmed; the signature."""
-        blockhash, last_valid = self.blockhash()
-        signed = payout.sign(ixs, signers, blockhash)
-        raw = bytes(signed)
-        payout.check_size(raw)
-        signature = str(signed.signatures[0])
-        self.broadcast(raw, preflight=True)
-        self.await_landing(signature, raw, last_valid)
-        self.require_confirmed(signature)
+        (signature,) = self.sign_and_confirm_all([ixs], signers)
         return signature
+
+    def sign_and_confirm_all(
+        self, transactions: Sequence[list[Instruction]], signers: Sequence[Keypair]
+    ) -> list[str]:
+        """Sign each instruction list as one transaction (the first signer pays), send them
+        all, then wait until every one is confirmed; their signatures. ChainError if any
+        did not land (the others may have: callers send only what is safe to send again)."""
+        blockhash, last_valid = self.blockhash()
+        out: list[Outstanding] = []
+        for ixs in transactions:
+            signed = payout.sign(ixs, signers, blockhash)
+            raw = bytes(signed)
+            payout.check_size(raw)
+            out.append(Outstanding(str(signed.signatures[0]), raw, last_valid))
+            self.broadcast(raw, preflight=True)
+        self.await_all(out)
+        for sent in out:
+            self.require_confirmed(sent.signature)
+        return [sent.signature for sent in out]
 
     def airdrop(self, owner: str, lamports: int) -> str:
         """Ask the node's faucet (a local node, devnet, testnet) for SOL; wait until it lands."""
