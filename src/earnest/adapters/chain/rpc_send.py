@@ -185,8 +185,8 @@ class Sender:
             # Expiry first: a status read after it is final for a transaction never seen.
             height = self.height() if any(o.last_valid is not None for o in waiting) else 0
             found = self.statuses([o.signature for o in waiting])
-            expired = [o.last_valid for o in waiting if o.last_valid is not None]
-            if expired and height > min(expired):
+            limits = [o.last_valid for o in waiting if o.last_valid is not None]
+            if limits and height > min(limits):
                 self._forget_blockhash(height)
             waiting = [
                 o
