@@ -9,6 +9,8 @@ counted. `settler_transfers_per_s`: the market's own settler draining a backlog.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -17,8 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.chain.wallet import Wallet
+from earnest.demo.server import free_port
 from earnest.services.chain_port import Transfer
 
 T = TypeVar("T")
@@ -142,9 +147,12 @@ def _settler_transfers_per_s(
 
 
 @contextmanager
-def bench_market(database_url: str | None, tasks: int) -> Iterator[tuple[Any, str]]:
-    """A market in a temporary folder (LocalChain; SQLite, or the PostgreSQL database of
-    `database_url`) with one funded labeling campaign of `tasks` tasks, overlap 1."""
+def bench_market(
+    database_url: str | None, tasks: int, **settings: Any
+) -> Iterator[tuple[Any, str]]:
+    """A market in a temporary folder (LocalChain unless `settings` say otherwise; SQLite,
+    or the PostgreSQL database of `database_url`) with one funded labeling campaign of
+    `tasks` tasks, overlap 1."""
     from earnest.bootstrap import build_market
     from earnest.config import Settings
     from earnest.demo.funds import faucet_deposit
@@ -154,7 +162,7 @@ def bench_market(database_url: str | None, tasks: int) -> Iterator[tuple[Any, st
     from earnest.services.uploads import TaskLine
 
     data_dir = Path(tempfile.mkdtemp(prefix="earnest-bench-"))
-    m = build_market(Settings(data_dir=data_dir, database_url=database_url))
+    m = build_market(Settings(data_dir=data_dir, database_url=database_url, **settings))
     try:
         wallet = Wallet.generate()
         budget = tasks * 2_000
@@ -209,3 +217,40 @@ def _drain(market: Any, units: int) -> int:
             break
         paid += report.transfers
     return paid
+
+
+def chain_node(
+    data_dir: Path, *, slot_ms: int = 0, timeout: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`earnest chain serve` on the data dir's chain (a block every `slot_ms`, 0: none) and
+    its URL, once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "earnest", "chain", "serve", "--port", str(port)]
+    command += ["--slot-ms", str(slot_ms)]
+    with (data_dir / "chain.log").open("ab") as log:
+        node = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            health = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
+            if httpx.post(url, json=health, timeout=1).status_code == 200:
+                return node, url
+        except httpx.TransportError:
+            pass
+        if node.poll() is not None:
+            break
+        time.sleep(0.2)
+    stop_process(node)
+    raise SystemExit(f"the chain node did not start; see {data_dir / 'chain.log'}")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

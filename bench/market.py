@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +32,16 @@ from earnest.bootstrap import build_market
 from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.funds import faucet_deposit
-from earnest.demo.server import ServerProcess, free_port
+from earnest.demo.server import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chain_limits import batched_transfers_per_s, naive_transfers_per_s, settler_beside
+from chain_limits import (
+    batched_transfers_per_s,
+    chain_node,
+    naive_transfers_per_s,
+    settler_beside,
+    stop_process,
+)
 
 PG_ADMIN = os.environ.get(
     "EARNEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -122,13 +127,13 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
     if args.api_workers > 1:
         if args.store != "postgres":
             raise SystemExit("--api-workers above 1 needs --store postgres")
-        node, chain_url = _chain_node(data_dir)
+        node, chain_url = chain_node(data_dir)
         env = env | {"EARNEST_CHAIN": "rpc", "EARNEST_CHAIN_URL": chain_url, "EARNEST_MINT": mint}
     server = ServerProcess(data_dir, env=env, args=["--workers", str(args.api_workers)])
     try:
         url = server.start()
     except BaseException:
-        _stop(node)
+        stop_process(node)
         raise
     _say(
         f"market on {url} ({args.store}, {args.api_workers} API processes); "
@@ -141,7 +146,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         rss = _peak_rss_mb(server)
     finally:
         server.stop()
-        _stop(node)
+        stop_process(node)
     paid = _paid_latencies(data_dir, env)
     _say("measuring the chain's limits and the settler's, in-process")
 
@@ -195,39 +200,6 @@ def _deposit(data_dir: Path, env: dict[str, str], tasks: int) -> tuple[Wallet, s
         return wallet, faucet_deposit(market, wallet, budget), budget, str(market.chain.mint)
     finally:
         market.close()
-
-
-def _chain_node(data_dir: Path, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
-    """`earnest chain serve` on the data dir's chain: every API process settles through it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "earnest", "chain", "serve", "--port", str(port)]
-    with (data_dir / "chain.log").open("ab") as log:
-        node = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            health = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
-            if httpx.post(url, json=health, timeout=1).status_code == 200:
-                return node, url
-        except httpx.TransportError:
-            pass
-        if node.poll() is not None:
-            break
-        time.sleep(0.2)
-    _stop(node)
-    raise SystemExit(f"the chain node did not start; see {data_dir / 'chain.log'}")
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int) -> str:

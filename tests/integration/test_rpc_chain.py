@@ -265,6 +265,34 @@ def test_a_round_sends_its_transactions_together_and_awaits_them_together(
         assert not [at for at in polls if start < at < last], f"{kind}s awaited one by one"
 
 
+def test_a_token_account_creation_that_expires_unlanded_is_signed_again(
+    node: Node, market: Market
+) -> None:
+    """Creations are sent together; one the node drops, its blockhash then expiring, is
+    signed again with a fresh one and lands, and the round pays everyone."""
+    units = [1] * 20  # 3 creation transactions
+    crew = accepted_work(market, units)
+    dropped: list[str] = []
+    send = node.handlers["sendTransaction"]
+
+    def lossy(params: Params) -> Any:
+        tx = VersionedTransaction.from_bytes(base64.b64decode(params.string(0)))
+        keys = tx.message.account_keys
+        programs = {keys[ix.program_id_index] for ix in tx.message.instructions}
+        if ATA_PROGRAM in programs and tx.version() != 0 and not dropped:
+            dropped.append(str(tx.signatures[0]))
+            node.local.expire_blockhash()  # 150 blocks pass: it can never land now
+            return dropped[0]
+        return send(params)
+
+    node.handlers["sendTransaction"] = lossy
+    with fast_chain(node) as chain:
+        report = settle(market, chain)
+        assert chain.status(dropped[0]).state is TxState.UNKNOWN
+    assert report.transfers == 20 and report.dropped == 0
+    assert_paid_once(market, node, crew, units)
+
+
 def _recorded(node: Node) -> list[tuple[str, str, str]]:
     """Every sendTransaction (what it carries: a payout, token account creations, other)
     and getSignatureStatuses call the node answers from now on, in order."""

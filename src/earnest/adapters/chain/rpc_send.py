@@ -32,6 +32,7 @@ from earnest.services.chain_port import TxState, TxStatus
 
 T = TypeVar("T")
 _STATUSES_PER_REQUEST = 256  # getSignatureStatuses takes at most 256 signatures
+_SIGNINGS = 3  # times a setup transaction whose blockhash expired unlanded is signed
 _BLOCKHASH_REUSE = 2.0  # seconds one blockhash serves the settler's many trial signings
 LEVELS = {
     "processed": CommitmentLevel.Processed,
@@ -220,20 +221,41 @@ class Sender:
         self, transactions: Sequence[list[Instruction]], signers: Sequence[Keypair]
     ) -> list[str]:
         """Sign each instruction list as one transaction (the first signer pays), send them
-        all, then wait until every one is confirmed; their signatures. ChainError if any
-        did not land (the others may have: callers send only what is safe to send again)."""
-        blockhash, last_valid = self.blockhash()
-        out: list[Outstanding] = []
-        for ixs in transactions:
-            signed = payout.sign(ixs, signers, blockhash)
-            raw = bytes(signed)
-            payout.check_size(raw)
-            out.append(Outstanding(str(signed.signatures[0]), raw, last_valid))
-            self.broadcast(raw, preflight=True)
-        self.await_all(out)
-        for sent in out:
-            self.require_confirmed(sent.signature)
-        return [sent.signature for sent in out]
+        all, then wait until every one is confirmed; their signatures.
+
+        One whose blockhash expired before it landed (read before its status: it never can
+        now) or before it was sent is signed again with a fresh blockhash, up to 3 signings.
+        ChainError if one failed, or is still out when the wait ends (the others may have
+        landed: callers send only what is safe to send again).
+        """
+        done: dict[int, str] = {}
+        todo = dict(enumerate(transactions))
+        for _ in range(_SIGNINGS):
+            blockhash, last_valid = self.blockhash()
+            out: dict[int, Outstanding] = {}
+            for index, ixs in todo.items():
+                signed = payout.sign(ixs, signers, blockhash)
+                raw = bytes(signed)
+                payout.check_size(raw)
+                try:
+                    self.broadcast(raw, preflight=True)
+                except ChainError as exc:
+                    if exc.extra.get("tx_error") != "BlockhashNotFound":
+                        raise
+                    continue  # refused unsent: signed again in the next pass
+                out[index] = Outstanding(str(signed.signatures[0]), raw, last_valid)
+            self.await_all(list(out.values()))
+            height = self.height()
+            found = self.statuses([sent.signature for sent in out.values()])
+            for (index, sent), status in zip(out.items(), found, strict=True):
+                if status.state is TxState.CONFIRMED:
+                    done[index] = sent.signature
+                elif status.state is TxState.FAILED or height <= last_valid:
+                    self.require_confirmed(sent.signature)  # raises, saying why
+            todo = {index: ixs for index, ixs in todo.items() if index not in done}
+            if not todo:
+                return [done[index] for index in range(len(transactions))]
+        raise ChainError(f"{len(todo)} transaction(s) expired unlanded {_SIGNINGS} times")
 
     def airdrop(self, owner: str, lamports: int) -> str:
         """Ask the node's faucet (a local node, devnet, testnet) for SOL; wait until it lands."""
