@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from earnest.adapters.chain import RpcChain
+from earnest.adapters.chain.market import _CREATES_PER_TRANSACTION as CREATES
 from earnest.adapters.chain.wallet import Wallet
 from earnest.services.chain_port import SignedTransaction
 from earnest.services.identity import SESSION_SCOPES, Principal
@@ -49,8 +50,8 @@ class OneAtATime:
         """Each was awaited when sent."""
 
     def create_token_accounts(self, owners: Sequence[str]) -> None:
-        for start in range(0, len(owners), 8):  # 8 creations a transaction, as the chain packs
-            self._chain.create_token_accounts(owners[start : start + 8])
+        for start in range(0, len(owners), CREATES):  # a transaction each, as the chain packs
+            self._chain.create_token_accounts(owners[start : start + CREATES])
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
 from earnest.services.aggregation import QualityLoop
-from earnest.services.housekeeping import Housekeeping
+from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
+from earnest.services.loop import Every
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler, SingleProcess
 
@@ -45,7 +46,7 @@ class Market:
     settler: Settler
     quality: QualityLoop
     sandbox: SandboxLoop
-    housekeeping: Housekeeping
+    housekeeping: Every
 
     def start_loops(self) -> None:
         """The background loops a serving market runs: settlement, quality, the sandbox,
@@ -95,7 +96,7 @@ def build_market(settings: Settings) -> Market:
     quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)
     runner = ProcessSandbox(python=settings.sandbox_python or sys.executable)
     sandbox = SandboxLoop(store, runner, crypto, clock, rand, settings.sandbox_interval)
-    housekeeping = Housekeeping(
+    housekeeping = housekeeping_loop(
         store, clock, settings.housekeeping_interval, timedelta(seconds=settings.idempotency_ttl)
     )
     return Market(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from earnest.services.loop import Every
@@ -54,27 +53,14 @@ def sweep(
     return removed
 
 
-@dataclass
-class Housekeeping:
-    """Runs `sweep` every `interval` seconds, until stopped."""
+def housekeeping_loop(
+    store: Store, clock: Clock, interval: float, idempotency_ttl: timedelta
+) -> Every:
+    """`sweep` every `interval` seconds once started, logging what went."""
 
-    store: Store
-    clock: Clock
-    interval: float
-    idempotency_ttl: timedelta
-    _loop: Every = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._loop = Every("earnest-housekeeping", self.interval, self.round, log)
-
-    def round(self) -> dict[str, int]:
-        removed = sweep(store=self.store, clock=self.clock, idempotency_ttl=self.idempotency_ttl)
+    def round_() -> None:
+        removed = sweep(store=store, clock=clock, idempotency_ttl=idempotency_ttl)
         if any(removed.values()):
             log.info("housekeeping removed %s", ", ".join(f"{n} {k}" for k, n in removed.items()))
-        return removed
 
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
+    return Every("earnest-housekeeping", interval, round_, log)
