@@ -33,6 +33,7 @@ from earnest.client import ApiError, AsyncEarnest, Earnest
 from earnest.config import Settings
 from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import ServerProcess
+from earnest.domain.work import MAX_LEASES_PER_WORKER
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chain_limits import (
@@ -92,10 +93,13 @@ def _args() -> argparse.Namespace:
     p.add_argument(
         "--suite",
         type=int,
-        default=20,
-        help="tasks per claim (a task suite, answered in one request); 1 = one task at a time",
+        default=100,
+        help="tasks per claim (a task suite, answered in one request; the campaign's "
+        "max_leases); 1 = one task at a time",
     )
     args = p.parse_args()
+    if not 1 <= args.suite <= MAX_LEASES_PER_WORKER:
+        p.error(f"--suite must be between 1 and {MAX_LEASES_PER_WORKER}")
     if args.concurrency is None:
         args.concurrency = Settings().api_threads * args.api_workers
     return args
@@ -140,7 +144,7 @@ def _run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> dict[
         f"{args.workers} workers, {args.tasks} tasks"
     )
     try:
-        cid = _campaign(url, requester, signature, budget, args.tasks)
+        cid = _campaign(url, requester, signature, budget, args.tasks, args.suite)
         load = asyncio.run(_load(url, cid, args))
         _wait_paid(data_dir, env, load["verified"])
         rss = _peak_rss_mb(server)
@@ -202,7 +206,7 @@ def _deposit(data_dir: Path, env: dict[str, str], tasks: int) -> tuple[Wallet, s
         market.close()
 
 
-def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int) -> str:
+def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int, suite: int) -> str:
     with Earnest.sign_in(url, wallet, timeout=300) as api:
         api.deposit(signature)
         cid: str = api.create_campaign(
@@ -214,6 +218,7 @@ def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int)
             overlap=1,
             gold_share=0.0,
             lease_seconds=600,
+            max_leases=suite,  # microtasks: a worker may hold a whole suite
         )["id"]
         rows = ({"id": str(n), "data": {"n": n}} for n in range(tasks))
         api.upload_tasks(cid, list(rows))

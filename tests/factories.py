@@ -14,7 +14,7 @@ from typing import Any
 from earnest.adapters.chain import Wallet
 from earnest.bootstrap import Market
 from earnest.demo.funds import faucet_deposit
-from earnest.domain.work import Campaign, CampaignSpec
+from earnest.domain.work import DEFAULT_MAX_LEASES, Campaign, CampaignSpec
 from earnest.services import campaigns, funds, uploads, work
 from earnest.services.identity import SESSION_SCOPES, Principal
 from earnest.services.ports import Clock, Random
@@ -112,6 +112,7 @@ def labeling_campaign(
     fund: int | None = None,
     gold_share: float = 0.0,
     lease_seconds: int = 600,
+    max_leases: int = DEFAULT_MAX_LEASES,
     clock: Clock | None = None,
     rand: Random | None = None,
 ) -> Campaign:
@@ -132,6 +133,7 @@ def labeling_campaign(
         overlap=overlap,
         gold_share=gold_share,
         lease_seconds=lease_seconds,
+        max_leases=max_leases,
     )
     campaign = campaigns.create_campaign(
         who, spec, fee_bps=market.settings.fee_bps, store=market.store, clock=clock, rand=rand

@@ -137,7 +137,7 @@ def test_a_worker_holds_at_most_twenty_leases(sqlite_market: Market) -> None:
 def test_a_reviewer_holds_a_bounded_number_of_review_leases(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(peer_review, "MAX_LEASES_PER_WORKER", 1)  # the reviewer holds one
+    monkeypatch.setattr(peer_review, "MAX_REVIEW_LEASES", 1)  # the reviewer holds one
     m = world.market
     with pytest.raises(Conflict, match="already hold 1 review leases"):
         peer_review.claim_review(

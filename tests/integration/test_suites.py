@@ -8,12 +8,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from earnest.adapters.chain import Wallet
-from earnest.adapters.store.tables import assignments, journal, postings, tasks
+from earnest.adapters.store import migrate
+from earnest.adapters.store.tables import assignments, journal, postings, schema_version, tasks
 from earnest.bootstrap import Market
-from earnest.client import Earnest
+from earnest.client import ApiError, Earnest
 from earnest.demo.server import BackgroundServer
 from earnest.domain import ledger
 from earnest.domain.errors import (
@@ -110,15 +111,39 @@ def test_a_suite_is_cut_to_what_the_escrow_covers_and_to_the_lease_limit(market:
     with pytest.raises(NoWorkAvailable):
         _suite(market, worker(), small.id, 10)
 
-    big = labeling_campaign(market, requester, tasks=60, overlap=1)
+    big = labeling_campaign(market, requester, tasks=60, overlap=1)  # max_leases 20
     w = worker()
-    assert len(_suite(market, w, big.id, MAX_LEASES_PER_WORKER - 2)) == MAX_LEASES_PER_WORKER - 2
+    assert len(_suite(market, w, big.id, 18)) == 18
     assert len(_suite(market, w, big.id, 10)) == 2
-    with pytest.raises(Conflict, match="leases"):
+    with pytest.raises(Conflict, match="already hold 20 leases in this campaign"):
         _suite(market, w, big.id, 1)
     for bad in (0, MAX_LEASES_PER_WORKER + 1):
         with pytest.raises(InvalidInput, match="count"):
             _suite(market, worker(), big.id, bad)
+
+
+def test_a_campaign_of_microtasks_hands_out_suites_up_to_its_own_max_leases(
+    market: Market,
+) -> None:
+    cost = unit_cost(market)
+    _, requester = funded_requester(market, 400 * cost)
+    micro = labeling_campaign(market, requester, tasks=150, overlap=1, max_leases=100)
+    other = labeling_campaign(market, requester, tasks=30, overlap=1)
+    w = worker()
+    assert len(_suite(market, w, micro.id, MAX_LEASES_PER_WORKER)) == 100
+    with pytest.raises(Conflict, match="already hold 100 leases"):
+        _suite(market, w, micro.id, 1)
+    # The cap over all campaigns holds too: no lease anywhere else until some are answered.
+    with pytest.raises(Conflict, match=f"already hold {MAX_LEASES_PER_WORKER} leases"):
+        _suite(market, w, other.id, 1)
+    assert len(_suite(market, worker(), None, MAX_LEASES_PER_WORKER)) == 50  # what is left
+    # All 100 answered in one request, each verified as it would be alone.
+    held = work.my_assignments(w, store=market.store, limit=MAX_LEASES_PER_WORKER)
+    results = _answer(market, w, [(a.id, {"label": "a"}) for a in held])
+    assert [r.decision for r in results] == [Decision.ACCEPT] * 100  # type: ignore[union-attr]
+    assert len(_suite(market, w, other.id, MAX_LEASES_PER_WORKER)) == 20
+    with pytest.raises(InvalidInput, match="max_leases"):
+        labeling_campaign(market, requester, tasks=1, max_leases=MAX_LEASES_PER_WORKER + 1)
 
 
 def test_a_suite_mixes_in_gold_without_putting_it_first(market: Market) -> None:
@@ -264,8 +289,35 @@ def test_suites_over_http_with_the_sdk(market: Market) -> None:
             assert results[1]["assignment_id"] == pairs[1][0]
             assert len(api.claim_suite(campaign.id, count=20)["leases"]) == 3
             assert api.claim_suite(campaign.id) is None  # no work left for this worker
+            spec = {
+                "title": "Microtasks",
+                "input_schema": {"type": "object"},
+                "output_schema": campaign.spec.output_schema,
+                "reward": REWARD,
+            }
+            assert api.create_campaign(**spec)["max_leases"] == 20
+            assert api.create_campaign(**spec, max_leases=100)["max_leases"] == 100
+            with pytest.raises(ApiError) as refused:
+                api.create_campaign(**spec, max_leases=101)
+            assert refused.value.status == 422 and "max_leases" in str(refused.value)
+            with pytest.raises(ApiError) as too_many:
+                api.claim_suite(campaign.id, count=101)
+            assert too_many.value.status == 422
     finally:
         server.stop()
+
+
+def test_a_campaign_made_before_max_leases_keeps_twenty(market: Market) -> None:
+    _, requester = funded_requester(market, 40 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=30, overlap=1, max_leases=30)
+    engine = market.store.engine
+    with engine.begin() as conn:  # the database as schema 8 left it
+        conn.exec_driver_sql("ALTER TABLE campaigns DROP COLUMN max_leases")
+        conn.execute(schema_version.delete().where(schema_version.c.version == 9))
+    migrate(engine)
+    market.store.engine.dispose()  # no statement cached for the old columns
+    assert "max_leases" in {c["name"] for c in inspect(engine).get_columns("campaigns")}
+    assert len(_suite(market, worker(), campaign.id, 30)) == 20
 
 
 @pytest.mark.postgres

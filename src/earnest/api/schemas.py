@@ -7,7 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from earnest.domain.work import MAX_LEASES_PER_WORKER, Assignment, Campaign
+from earnest.domain.work import (
+    DEFAULT_MAX_LEASES,
+    MAX_LEASES_PER_WORKER,
+    Assignment,
+    Campaign,
+)
 from earnest.services.ports import ApiKeyRecord, PayoutRecord
 from earnest.services.ports_quality import AppealRecord, PeerReview
 from earnest.services.work import SubmitResult
@@ -160,6 +165,12 @@ class CampaignIn(Body):
     overlap: int = Field(3, ge=1, le=15)
     gold_share: float = Field(0.1, ge=0, le=1)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
+    max_leases: int = Field(
+        DEFAULT_MAX_LEASES,
+        ge=1,
+        le=MAX_LEASES_PER_WORKER,
+        description="the most of its tasks one worker may hold at once, so the largest suite",
+    )
     deadline: datetime | None = None
     verifier: str = Field("majority", max_length=40)
     quality: QualityIn = Field(default_factory=QualityIn)
@@ -200,6 +211,7 @@ class CampaignOut(BaseModel):
     overlap: int
     gold_share: float
     lease_seconds: int
+    max_leases: int
     deadline: datetime | None
     verifier: str
     quality: dict[str, Any]
@@ -224,6 +236,7 @@ class CampaignOut(BaseModel):
             overlap=s.overlap,
             gold_share=s.gold_share,
             lease_seconds=s.lease_seconds,
+            max_leases=s.max_leases,
             deadline=s.deadline,
             verifier=s.verifier,
             quality=s.quality.as_dict(),

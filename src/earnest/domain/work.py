@@ -12,9 +12,14 @@ from earnest.domain.money import parse_amount, unit_cost
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
-# Live leases one party may hold at once, tasks and reviews counted apart: enough to work
-# ahead, too few to hoard a campaign's work away from everyone else.
-MAX_LEASES_PER_WORKER = 20
+# Live task leases one party may hold at once over all campaigns, and so the largest task
+# suite (one claim, one answer request). Each campaign sets its own cap below this
+# (`CampaignSpec.max_leases`): enough to work ahead, too few to hoard its work away from
+# everyone else. Microtasks that take seconds each (a label, a rating) go in suites of up
+# to 100; work that takes minutes keeps the default.
+MAX_LEASES_PER_WORKER = 100
+DEFAULT_MAX_LEASES = 20
+MAX_REVIEW_LEASES = 20  # live peer-review leases one party may hold at once
 # Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
 PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})
 BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domain/bandwidth.py
@@ -165,6 +170,8 @@ class CampaignSpec:
     lease_seconds: int = 600
     deadline: datetime | None = None
     verifier: str = "majority"
+    # The most of this campaign's tasks one worker may hold at once: the largest suite.
+    max_leases: int = DEFAULT_MAX_LEASES
     quality: QualityPolicy = field(default_factory=QualityPolicy)
     # What a kind of labor needs beyond the common fields (bandwidth: price per KB,
     # allowlist, bytes per fetch), as plain JSON; checked by that kind's service.
@@ -187,6 +194,8 @@ class CampaignSpec:
             raise InvalidInput("gold_share must be between 0 and 1")
         if not 10 <= self.lease_seconds <= MAX_LEASE_SECONDS:
             raise InvalidInput(f"lease_seconds must be between 10 and {MAX_LEASE_SECONDS}")
+        if not 1 <= self.max_leases <= MAX_LEASES_PER_WORKER:
+            raise InvalidInput(f"max_leases must be between 1 and {MAX_LEASES_PER_WORKER}")
         if self.quality.min_overlap > self.overlap:
             raise InvalidInput("quality.min_overlap must not exceed overlap")
         if self.peer_reviewed:

@@ -30,7 +30,7 @@ from earnest.domain.errors import (
 )
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import (
-    MAX_LEASES_PER_WORKER,
+    MAX_REVIEW_LEASES,
     AssignmentStatus,
     Campaign,
     CampaignStatus,
@@ -78,9 +78,9 @@ def claim_review(
             raise Forbidden("a requester does not review answers to their own campaign")
         if campaign.status is not CampaignStatus.ACTIVE:
             raise NoWorkAvailable(f"the campaign is {campaign.status.value}")
-        if uow.peer_reviews.live_count(who.address, now) >= MAX_LEASES_PER_WORKER:
+        if uow.peer_reviews.live_count(who.address, now) >= MAX_REVIEW_LEASES:
             raise Conflict(
-                f"you already hold {MAX_LEASES_PER_WORKER} review leases; "
+                f"you already hold {MAX_REVIEW_LEASES} review leases; "
                 "submit them or let them expire"
             )
         uow.campaigns.lock(campaign.id)  # one claim at a time counts the escrow

@@ -76,8 +76,9 @@ def claim_suite(
     """Lease up to `count` tasks of one campaign at once (a task suite), in one transaction.
 
     Every lease is what `claim_task` would give, one after the other: the gates are checked
-    once, the escrow must cover each lease, and the worker never holds more than
-    MAX_LEASES_PER_WORKER. Fewer than `count` come back when fewer are available.
+    once, the escrow must cover each lease, and the worker never holds more than the
+    campaign's `max_leases` of its tasks, nor MAX_LEASES_PER_WORKER in all. Fewer than
+    `count` come back when fewer are available.
     """
     who.require("work")
     if not 1 <= count <= MAX_LEASES_PER_WORKER:
@@ -85,12 +86,12 @@ def claim_suite(
     now = clock.now()
     with store.uow() as uow:
         expire_leases(uow, now, campaign_id)
-        held = len(uow.assignments.of_worker(who.address, MAX_LEASES_PER_WORKER + 1, ["leased"]))
-        if held >= MAX_LEASES_PER_WORKER:
+        held = uow.assignments.of_worker(who.address, MAX_LEASES_PER_WORKER + 1, ["leased"])
+        if len(held) >= MAX_LEASES_PER_WORKER:
             raise Conflict(
                 f"you already hold {MAX_LEASES_PER_WORKER} leases; submit or let them expire"
             )
-        count = min(count, MAX_LEASES_PER_WORKER - held)
+        count = min(count, MAX_LEASES_PER_WORKER - len(held))
         candidates = [uow.campaigns.get(campaign_id)] if campaign_id else uow.campaigns.active()
         kind = uow.parties.kind(who.address)
         if kind is None:  # before any escrow lock: that lock is held until the commit
@@ -98,8 +99,19 @@ def claim_suite(
         for campaign in candidates:
             if campaign is None:
                 raise NotFound(f"no campaign {campaign_id!r}")
+            mine = sum(a.campaign_id == campaign.id for a in held)
+            if mine >= campaign.spec.max_leases:
+                if campaign_id is None:
+                    continue
+                uow.commit()  # keep the expired leases
+                raise Conflict(
+                    f"you already hold {mine} leases in this campaign, the most it allows "
+                    "(max_leases); submit or let them expire",
+                    campaign_id=campaign.id,
+                )
+            want = min(count, campaign.spec.max_leases - mine)
             try:
-                claims = _claim_in(uow, campaign, who.address, kind, count, now, rand)
+                claims = _claim_in(uow, campaign, who.address, kind, want, now, rand)
             except Forbidden:
                 if campaign_id is None:
                     continue  # a gate of one campaign; others may still have work

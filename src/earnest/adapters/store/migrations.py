@@ -80,6 +80,11 @@ def _v8_expiry_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v9_max_leases(conn: Connection) -> None:
+    """Each campaign's cap on one worker's live leases (campaigns before it keep 20)."""
+    _add_columns(conn, {"campaigns": ("max_leases",)})
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -89,6 +94,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v6_devices,
     _v7_lookup_tables,
     _v8_expiry_indexes,
+    _v9_max_leases,
 ]
 
 

@@ -12,6 +12,7 @@ from earnest.adapters.store.pending import PendingUpdates, flushed_first
 from earnest.adapters.store.tables import appeals, assignments, campaigns, peer_reviews, tasks
 from earnest.domain.verification import Submission
 from earnest.domain.work import (
+    DEFAULT_MAX_LEASES,
     Assignment,
     AssignmentStatus,
     Campaign,
@@ -53,6 +54,7 @@ class Campaigns:
                 created_at=campaign.created_at,
                 quality=spec.quality.as_dict(),
                 terms=spec.terms or None,
+                max_leases=spec.max_leases,
             )
         )
 
@@ -109,6 +111,7 @@ def _campaign(r: Mapping[str, Any]) -> Campaign:
         verifier=r["verifier"],
         quality=QualityPolicy(**(r["quality"] or {})),
         terms=r["terms"] or {},
+        max_leases=r["max_leases"] or DEFAULT_MAX_LEASES,
     )
     return Campaign(
         r["id"], r["requester"], spec, r["fee_bps"], CampaignStatus(r["status"]), r["created_at"]

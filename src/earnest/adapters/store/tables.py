@@ -155,6 +155,7 @@ campaigns = Table(
     Column("created_at", Moment, nullable=False),
     Column("quality", JSON),  # the QualityPolicy; NULL = defaults (campaigns before v2)
     Column("terms", JSON),  # a labor kind's own terms (bandwidth); NULL = none (before v4)
+    Column("max_leases", Integer),  # a worker's live leases at most; NULL = 20 (before v9)
 )
 
 tasks = Table(
