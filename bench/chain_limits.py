@@ -156,7 +156,7 @@ def bench_market(
     from earnest.bootstrap import build_market
     from earnest.config import Settings
     from earnest.demo.funds import faucet_deposit
-    from earnest.domain.work import CampaignSpec
+    from earnest.domain.work import MAX_LEASES_PER_WORKER, CampaignSpec
     from earnest.services import campaigns, funds, uploads
     from earnest.services.identity import SESSION_SCOPES, Principal
     from earnest.services.uploads import TaskLine
@@ -178,6 +178,7 @@ def bench_market(
             1_000,
             overlap=1,
             gold_share=0.0,
+            max_leases=MAX_LEASES_PER_WORKER,  # any suite a bench asks for
         )
         c = campaigns.create_campaign(
             requester, spec, fee_bps=m.settings.fee_bps, rand=m.rand, **deps
