@@ -127,6 +127,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def answer_hash(value: Any) -> str:
-    """sha256 hex of an answer's canonical JSON."""
+def json_digest(value: Any) -> str:
+    """sha256 hex of a JSON value's canonical text (an answer, a receipt's body)."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+answer_hash = json_digest

@@ -23,6 +23,7 @@ from earnest.domain.verification import (
     VerificationInput,
     WorkerHistory,
     answer_hash,
+    json_digest,
     model_voter,
 )
 from earnest.domain.work import (
@@ -296,11 +297,12 @@ def issue_receipt(
         reward,
         now.isoformat(),
     )
-    digest = receipt.digest()
+    body = receipt.body()
+    digest = json_digest(body)
     uow.receipts.add(
         ReceiptRecord(
             receipt.id,
-            receipt.body(),
+            body,
             digest,
             crypto.sign(bytes.fromhex(digest)),
             sub.worker,
