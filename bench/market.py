@@ -235,8 +235,13 @@ def _campaign(url: str, wallet: Wallet, signature: str, budget: int, tasks: int,
             lease_seconds=600,
             max_leases=suite,  # microtasks: a worker may hold a whole suite
         )["id"]
-        rows = ({"id": str(n), "data": {"n": n}} for n in range(tasks))
-        api.upload_tasks(cid, list(rows))
+        per_upload = Settings().max_tasks_per_upload
+        for start in range(0, tasks, per_upload):
+            rows = (
+                {"id": str(n), "data": {"n": n}}
+                for n in range(start, min(start + per_upload, tasks))
+            )
+            api.upload_tasks(cid, rows)
         api.fund(cid, budget)
     return cid
 
