@@ -48,11 +48,6 @@ PG_ADMIN = os.environ.get(
     "EARNEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REWARD = 1_000
-# An API process answers one request at a time in Python (the GIL); a second in flight keeps
-# it busy while the first waits on the database. More only queue: at suites of 100 on
-# 2 cores, 1 / 2 / 3 / 4 in flight made 1,021 / 1,119 / 1,002 / 993 units/s with claim p99
-# 42 / 139 / 214 / 271 ms (docs/scaling.md).
-IN_FLIGHT_PER_API_PROCESS = 2
 OUTPUT = {"type": "object", "properties": {"label": {"enum": ["a", "b"]}}, "required": ["label"]}
 
 
@@ -94,16 +89,17 @@ def _args() -> argparse.Namespace:
         "--concurrency",
         type=int,
         default=None,
-        help="contributors with a claim or an answer in flight at most (default: 2 per API "
-        "process, one in the database while the other runs Python; more only queue, since "
-        "latency = in flight / throughput)",
+        help="contributors with a claim or an answer in flight at most (default: one per API "
+        "process and one more to fill its waits on the database; more only queue, since "
+        "latency = in flight / throughput; docs/scaling.md)",
     )
     p.add_argument(
         "--api-workers",
         type=int,
-        default=1,
+        default=None,
         help="API processes (`earnest serve --workers N`; above 1: PostgreSQL, and the chain "
-        "served over JSON-RPC by `earnest chain serve`)",
+        "served over JSON-RPC by `earnest chain serve`; default 2 on PostgreSQL, one per core "
+        "of the 2-core target machine, 1 on SQLite)",
     )
     p.add_argument(
         "--suite",
@@ -115,8 +111,10 @@ def _args() -> argparse.Namespace:
     args = p.parse_args()
     if not 1 <= args.suite <= MAX_LEASES_PER_WORKER:
         p.error(f"--suite must be between 1 and {MAX_LEASES_PER_WORKER}")
+    if args.api_workers is None:
+        args.api_workers = 2 if args.store == "postgres" else 1
     if args.concurrency is None:
-        args.concurrency = IN_FLIGHT_PER_API_PROCESS * args.api_workers
+        args.concurrency = args.api_workers + 1
     return args
 
 
