@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck browser bench clean
+.PHONY: install demo test lint typecheck browser sandbox bench clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-demo: install
+demo: install sandbox
 	$(BIN)/earnest demo
 
 lint: install
@@ -35,7 +35,19 @@ browser:
 		|| echo "chromium could not be installed: the browser tests will skip (and fail in CI)"; \
 	fi
 
-test: install lint typecheck browser
+# Bug-bounty reproducers run only inside Debian's bubblewrap (docs/security.md). Install it
+# where we may (root with apt-get); elsewhere bug bounties refuse to start, and the sandbox
+# tests skip (and fail in CI).
+sandbox:
+	@if [ ! -x /usr/bin/bwrap ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's bubblewrap for the bug-bounty sandbox"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } \
+		|| echo "bubblewrap could not be installed: bug bounties will refuse to start"; \
+	fi
+
+test: install lint typecheck browser sandbox
 	$(BIN)/python -m pytest -q
 
 # Earnest's online Dawid-Skene against crowd-kit on a synthetic crowd (docs/quality-bench.md).
