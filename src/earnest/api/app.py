@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from earnest import __version__, web
 from earnest.api import problems
+from earnest.api.headers import SecurityHeaders
 from earnest.api.middleware import BodyLimit, Idempotency
 from earnest.api.ratelimit import Limits, RateLimit, TokenBuckets
 from earnest.api.routes import (
@@ -84,6 +85,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
     )
     app.state.limits = limits_of(market.settings)
     app.add_middleware(RateLimit, limits=app.state.limits)  # outermost: refuse before reading
+    app.add_middleware(SecurityHeaders)  # around everything: 413 and 429 answers carry them too
     return app
 
 
