@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +20,8 @@ from earnest.web.session import (
     same_origin,
 )
 
+DEFAULT_NEXT = "/work"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")  # control characters and backslashes
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 
 
@@ -29,9 +34,17 @@ class SignedMessage(BaseModel):
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only (never another site)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/work"
+    """Where to go after signing in: a path on this site only (never another site).
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so a path
+    like "/<tab>/evil.example" or "/<backslash>evil.example" leads off the site: any control
+    character or backslash, and anything but a single leading "/", falls back to the default
+    (checked on the percent-decoded form too, which some proxies and apps decode)."""
+    if not target:
+        return DEFAULT_NEXT
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or _UNSAFE.search(form):
+            return DEFAULT_NEXT
     return target
 
 
