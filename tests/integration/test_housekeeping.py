@@ -47,6 +47,8 @@ def test_what_expired_goes_and_what_is_live_stays(market: Market) -> None:
         "sessions": 1,  # s0 ended at +0:30; s1 ends at +1:30
         "challenges": 2,  # n0 at +0:10, n1 at +1:10
         "idempotency_keys": 0,  # none is a day old
+        "revocations": 0,
+        "rate_counts": 0,
     }
     with market.store.uow(readonly=True) as uow:
         assert uow.auth.session("s1", clock.now()) is not None
@@ -56,6 +58,8 @@ def test_what_expired_goes_and_what_is_live_stays(market: Market) -> None:
         "sessions": 2,
         "challenges": 1,
         "idempotency_keys": 2,  # made at +0 and +1; the one made at +2 is kept a while
+        "revocations": 0,
+        "rate_counts": 0,
     }
     with market.store.uow(readonly=True) as uow:
         assert uow.idempotency.get("k2") is not None
@@ -67,17 +71,20 @@ def test_what_expired_goes_and_what_is_live_stays(market: Market) -> None:
     )
 
 
+NONE_NEW = {"revocations": 0, "rate_counts": 0}  # kinds this test does not seed
+
+
 def test_a_backlog_drains_in_bounded_batches(market: Market) -> None:
     clock = FakeClock()
     for _ in range(3):
         _seed_more(market, clock)
     clock.advance(timedelta(days=2).total_seconds())
     first = sweep(store=market.store, clock=clock, idempotency_ttl=DAY, batch=2, max_batches=2)
-    assert first == {"sessions": 4, "challenges": 4, "idempotency_keys": 4}
+    assert first == {"sessions": 4, "challenges": 4, "idempotency_keys": 4, **NONE_NEW}
     second = sweep(store=market.store, clock=clock, idempotency_ttl=DAY, batch=2, max_batches=2)
-    assert second == {"sessions": 4, "challenges": 4, "idempotency_keys": 4}
+    assert second == {"sessions": 4, "challenges": 4, "idempotency_keys": 4, **NONE_NEW}
     third = sweep(store=market.store, clock=clock, idempotency_ttl=DAY, batch=2, max_batches=2)
-    assert third == {"sessions": 1, "challenges": 1, "idempotency_keys": 1}
+    assert third == {"sessions": 1, "challenges": 1, "idempotency_keys": 1, **NONE_NEW}
     assert sweep(store=market.store, clock=clock, idempotency_ttl=DAY) == dict.fromkeys(third, 0)
 
 

@@ -1,8 +1,9 @@
 """Housekeeping: rows that matter only for a while are removed once their time is over.
 
-Expired sessions and sign-in challenges, and Idempotency-Key records older than their
-retention (24 hours by default: a retry within a day is answered from the record, a key
-reused after that runs as a new request). Left alone, 50,000 contributors signing in
+Expired sessions and sign-in challenges, revocations past their use, rate-limit counts of
+windows gone by (their windows are wall-clock epoch seconds: time.time), and Idempotency-Key
+records older than their retention (24 hours by default: a retry within a day is answered
+from the record, a key reused after that runs as a new request). Left alone, 50,000 contributors signing in
 every day and posting twice per task suite add millions of such rows a day.
 
 Each kind goes in batches of `batch` rows, one short transaction each, at most
@@ -14,6 +15,7 @@ processes may sweep at once; a row deleted by one is simply not found by another
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -24,6 +26,10 @@ log = logging.getLogger("earnest.housekeeping")
 
 BATCH = 1_000
 MAX_BATCHES = 50  # per kind and round: at most 50,000 rows of each kind
+# API processes read the last seconds of revocations (identity.read_revocations); the
+# revoked session is gone from the store and a revoked key stays marked, so older rows
+# only serve a process whose reads stalled that long.
+REVOCATIONS_KEPT = timedelta(minutes=10)
 
 
 def sweep(
@@ -40,6 +46,8 @@ def sweep(
         "sessions": lambda uow: uow.auth.drop_expired_sessions(now, batch),
         "challenges": lambda uow: uow.auth.drop_expired_nonces(now, batch),
         "idempotency_keys": lambda uow: uow.idempotency.drop_older(now - idempotency_ttl, batch),
+        "revocations": lambda uow: uow.auth.drop_old_revocations(now - REVOCATIONS_KEPT, batch),
+        "rate_counts": lambda uow: uow.rates.drop_ended(int(time.time()), batch),
     }
     removed = dict.fromkeys(kinds, 0)
     for kind, drop in kinds.items():

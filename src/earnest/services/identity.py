@@ -71,42 +71,92 @@ def digest(secret: str) -> str:
 class SessionCache:
     """Sessions this process has resolved: token digest -> (address, expiry), LRU-bounded.
 
-    Safe to trust because a session ends only by expiring, which is checked on every use
-    (docs/security.md, "Requests and sign-in"). An entry is still re-read from the store after
-    `ttl` seconds, so a session deleted there (by hand: there is no revocation) stops
-    working within that time. Only digests are kept, never tokens.
+    A session ends by expiring (checked on every use) or by signing out, which deletes it
+    from the store and writes its digest to the revocation list that every API process
+    reads twice a second (`revoke`, `synced`). An entry is trusted only while the store or
+    that list was read within `lag` seconds of now, so a sign-out anywhere stops the token
+    here within `lag` plus one read of the list (under 1 s), even if the reader stalls;
+    after `ttl` it is re-read from the store anyway (docs/security.md, "Requests and
+    sign-in"). The owners of API keys are kept too, but only to key rate limits by
+    (`owner`): a key is always checked in the store. Only digests are kept, never tokens.
     """
 
     def __init__(
         self,
         *,
         ttl: float = 60.0,
+        lag: float = 0.75,
         max_entries: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self.ttl, self.lag, self.max_entries, self.clock = ttl, lag, max_entries, clock
         self._entries: OrderedDict[str, tuple[str, datetime, float]] = OrderedDict()
+        self._owners: OrderedDict[str, str] = OrderedDict()
+        self._revoked: OrderedDict[str, None] = OrderedDict()
+        self._synced = float("-inf")
         self._lock = threading.Lock()  # routes run in a thread pool
 
     def get(self, token_hash: str, now: datetime) -> str | None:
-        """The owner of a live session seen within `ttl`, else None (ask the store)."""
+        """The owner of a live session known recently enough to trust, else None (ask the
+        store)."""
         with self._lock:
             entry = self._entries.get(token_hash)
             if entry is None:
                 return None
             address, expires_at, seen = entry
-            if now >= expires_at or self.clock() - seen > self.ttl:
+            tick = self.clock()
+            if now >= expires_at or tick - seen > self.ttl:
                 del self._entries[token_hash]
                 return None
+            if tick - max(seen, self._synced) > self.lag:
+                return None  # no news of sign-outs lately: ask the store, keep the entry
             self._entries.move_to_end(token_hash)
             return address
 
     def put(self, token_hash: str, address: str, expires_at: datetime) -> None:
+        """Remember a session just read from (or written to) the store."""
         with self._lock:
+            if token_hash in self._revoked:
+                return  # read before its sign-out reached the store: never trust it again
             self._entries[token_hash] = (address, expires_at, self.clock())
             self._entries.move_to_end(token_hash)
             if len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+            self._remember_owner(token_hash, address)
+
+    def put_owner(self, credential_hash: str, address: str) -> None:
+        """Remember whose API key this is (for rate limits only; never trusted to sign in)."""
+        with self._lock:
+            if credential_hash not in self._revoked:
+                self._remember_owner(credential_hash, address)
+
+    def owner(self, credential_hash: str) -> str | None:
+        """Whose credential this is, as last verified here (no I/O): rate limits' key."""
+        with self._lock:
+            return self._owners.get(credential_hash)
+
+    def revoke(self, credential_hashes: Collection[str]) -> None:
+        """Forget these credentials and refuse to remember them again."""
+        with self._lock:
+            for credential_hash in credential_hashes:
+                self._entries.pop(credential_hash, None)
+                self._owners.pop(credential_hash, None)
+                self._revoked[credential_hash] = None
+                self._revoked.move_to_end(credential_hash)
+            while len(self._revoked) > self.max_entries:
+                self._revoked.popitem(last=False)
+
+    def synced(self, at: float) -> None:
+        """The revocation list was read completely as of `at` (this cache's clock, taken
+        before the read began)."""
+        with self._lock:
+            self._synced = max(self._synced, at)
+
+    def _remember_owner(self, credential_hash: str, address: str) -> None:
+        self._owners[credential_hash] = address
+        self._owners.move_to_end(credential_hash)
+        if len(self._owners) > self.max_entries:
+            self._owners.popitem(last=False)
 
 
 def create_challenge(
@@ -204,6 +254,8 @@ def authenticate(
             key = uow.auth.api_key_by_hash(token_hash)
             if key is None or key.revoked_at is not None:
                 raise Unauthenticated("unknown or revoked API key")
+            if sessions is not None:
+                sessions.put_owner(token_hash, key.address)
             return Principal(key.address, key.scopes, f"api_key:{key.id}")
         found = uow.auth.session(token_hash, now)
     if found is None:
@@ -240,9 +292,52 @@ def list_api_keys(who: Principal, *, store: Store) -> list[ApiKeyRecord]:
         return uow.auth.api_keys_of(who.address)
 
 
-def revoke_api_key(who: Principal, key_id: str, *, store: Store, clock: Clock) -> None:
-    """Revoke one of the caller's keys (someone else's key is simply not found)."""
+def revoke_api_key(
+    who: Principal,
+    key_id: str,
+    *,
+    store: Store,
+    clock: Clock,
+    sessions: SessionCache | None = None,
+) -> None:
+    """Revoke one of the caller's keys (someone else's key is simply not found); every
+    process hears of it through the revocation list."""
+    now = clock.now()
     with store.uow() as uow:
-        if not uow.auth.revoke_api_key(key_id, who.address, clock.now()):
+        key_hash = uow.auth.revoke_api_key(key_id, who.address, now)
+        if key_hash is None:
             raise NotFound("no such active API key")
+        uow.auth.add_revocation(key_hash, now)
         uow.commit()
+    if sessions is not None:
+        sessions.revoke([key_hash])
+
+
+def sign_out(
+    credential: str, *, store: Store, clock: Clock, sessions: SessionCache | None = None
+) -> bool:
+    """End a session token everywhere: deleted from the store, and on the revocation list
+    every API process reads (docs/security.md). True if the session was live."""
+    if not credential or credential.startswith(API_KEY_PREFIX):
+        return False
+    token_hash = digest(credential)
+    with store.uow() as uow:
+        ended = uow.auth.end_session(token_hash)
+        if ended:
+            uow.auth.add_revocation(token_hash, clock.now())
+        uow.commit()
+    if sessions is not None:
+        sessions.revoke([token_hash])
+    return ended
+
+
+def read_revocations(
+    *, store: Store, clock: Clock, sessions: SessionCache, window: timedelta
+) -> int:
+    """Apply the credentials revoked within the last `window` to `sessions`; how many."""
+    started = sessions.clock()
+    with store.uow(readonly=True) as uow:
+        revoked = uow.auth.revoked_since(clock.now() - window)
+    sessions.revoke(revoked)
+    sessions.synced(started)
+    return len(revoked)

@@ -85,6 +85,17 @@ def _v9_max_leases(conn: Connection) -> None:
     _add_columns(conn, {"campaigns": ("max_leases",)})
 
 
+def _v10_revocations_and_rate_counts(conn: Connection) -> None:
+    """Sign-outs every process hears of, rate-limit counts shared by all processes; and the
+    Idempotency-Key records kept under the old scoping (by raw Authorization header, some
+    holding a new key's secret) go: they are retry caches of at most a day.
+
+    Written to run in any position: another step added meanwhile may come before it."""
+    tables.revocations.create(conn, checkfirst=True)
+    tables.rate_counts.create(conn, checkfirst=True)
+    conn.execute(tables.idempotency.delete())
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -95,6 +106,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v7_lookup_tables,
     _v8_expiry_indexes,
     _v9_max_leases,
+    _v10_revocations_and_rate_counts,
 ]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    tuple_,
     update,
 )
 
@@ -22,6 +23,8 @@ from earnest.adapters.store.tables import (
     idempotency,
     nonces,
     parties,
+    rate_counts,
+    revocations,
     sessions,
     upsert,
     worker_stats,
@@ -107,14 +110,38 @@ class Auth:
         )
         return [_key(r) for r in rows]
 
-    def revoke_api_key(self, key_id: str, address: str, now: datetime) -> bool:
-        done = self.c.execute(
+    def revoke_api_key(self, key_id: str, address: str, now: datetime) -> str | None:
+        """Revoke the owner's live key; its hash if this call revoked it, else None."""
+        return self.c.execute(
             update(api_keys)
             .where(and_(api_keys.c.id == key_id, api_keys.c.address == address))
             .where(api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
+            .returning(api_keys.c.key_hash)
+        ).scalar()
+
+    def end_session(self, token_hash: str) -> bool:
+        """Delete the session; True if it existed."""
+        gone = self.c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        return gone.rowcount == 1
+
+    def add_revocation(self, credential_hash: str, now: datetime) -> None:
+        """Tell every API process that this credential ended (they poll revoked_since)."""
+        self.c.execute(
+            _insert_new(self.c, revocations, "credential_hash").values(
+                credential_hash=credential_hash, revoked_at=now
+            )
         )
-        return done.rowcount == 1
+
+    def revoked_since(self, since: datetime) -> list[str]:
+        """Digests of the credentials revoked after `since`."""
+        rows = self.c.execute(
+            select(revocations.c.credential_hash).where(revocations.c.revoked_at > since)
+        )
+        return list(rows.scalars())
+
+    def drop_old_revocations(self, before: datetime, limit: int) -> int:
+        return _delete_some(self.c, revocations, revocations.c.revoked_at < before, limit)
 
     def drop_expired_sessions(self, now: datetime, limit: int) -> int:
         return _delete_some(self.c, sessions, sessions.c.expires_at <= now, limit)
@@ -246,6 +273,41 @@ class Idempotency:
 
     def drop_older(self, before: datetime, limit: int) -> int:
         return _delete_some(self.c, idempotency, idempotency.c.created_at < before, limit)
+
+
+class RateCounts:
+    """Rate-limit hits per (name, window slot), added to by every API process."""
+
+    def __init__(self, conn: Connection, pg: bool) -> None:
+        self.c, self.pg = conn, pg
+
+    def add(self, hits: dict[tuple[str, int], tuple[int, int]]) -> dict[tuple[str, int], int]:
+        """Add {(name, slot): (hits, ends)} in one upsert; return each row's total after it."""
+        if not hits:
+            return {}
+        # In key order: concurrent upserts take the rows' locks in one order (no deadlock).
+        rows = [
+            {"name": name, "slot": slot, "hits": n, "ends": ends}
+            for (name, slot), (n, ends) in sorted(hits.items())
+        ]
+        stmt = upsert(rate_counts, self.pg).values(rows)
+        totals = self.c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[rate_counts.c.name, rate_counts.c.slot],
+                set_={"hits": rate_counts.c.hits + stmt.excluded.hits},
+            ).returning(rate_counts.c.name, rate_counts.c.slot, rate_counts.c.hits)
+        )
+        return {(row.name, row.slot): row.hits for row in totals}
+
+    def drop_ended(self, now_epoch: int, limit: int) -> int:
+        """Delete at most `limit` rows whose window no longer counts."""
+        key = tuple_(rate_counts.c.name, rate_counts.c.slot)
+        chosen = (
+            select(rate_counts.c.name, rate_counts.c.slot)
+            .where(rate_counts.c.ends < now_epoch)
+            .limit(limit)
+        )
+        return self.c.execute(delete(rate_counts).where(key.in_(chosen))).rowcount
 
 
 def _delete_some(conn: Connection, table: Table, where: ColumnElement[bool], limit: int) -> int:

@@ -412,6 +412,27 @@ idempotency = Table(
     Column("created_at", Moment, nullable=False, index=True),  # housekeeping drops old ones
 )
 
+# Sign-outs and revoked API keys, by credential digest: every API process reads the last
+# few seconds of them twice a second and forgets what it had cached (docs/security.md,
+# "Requests and sign-in"); housekeeping drops rows older than that window.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("credential_hash", String(64), primary_key=True),
+    Column("revoked_at", Moment, nullable=False, index=True),
+)
+
+# Rate-limit counts shared by every API process: requests per key (a wallet, a client IP)
+# in one fixed window of time; `ends` (epoch seconds) is when the row stops counting.
+rate_counts = Table(
+    "rate_counts",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("slot", BigInteger, primary_key=True),  # which window: epoch seconds // its length
+    Column("hits", BigInteger, nullable=False),
+    Column("ends", BigInteger, nullable=False, index=True),  # housekeeping drops old ones
+)
+
 schema_version = Table(
     "schema_version",
     metadata,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from earnest.adapters.store.repos_bandwidth import Bodies
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
-from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, Workers
+from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, RateCounts, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
 from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
@@ -74,6 +74,7 @@ class SqlUnitOfWork:
         self.parties = Parties(conn)
         self.auth = Auth(conn)
         self.idempotency = Idempotency(conn)
+        self.rates = RateCounts(conn, pg)
         self.workers = Workers(conn, pg)
         self.ledger = Ledger(conn, pg)
         self.deposits = Deposits(conn)
