@@ -49,9 +49,11 @@ STATIC_PREFIX = "/static/"
 _ALWAYS = (
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    # no-referrer: a link in task data (an external image is shown as a link) must not tell
-    # its host which task page, campaign or receipt the worker came from.
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin: a link in task data (an external image is shown as a link) must not tell
+    # its host which task page, campaign or receipt the worker came from. Not no-referrer:
+    # under it browsers send "Origin: null" with the pages' own POSTs, which the web's CSRF
+    # check (same_origin) rightly refuses.
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 
