@@ -72,7 +72,26 @@ def site(tmp_path: Path) -> Iterator[Site]:
 def _page(browser: Any, site: Site, viewport: dict[str, int]) -> Any:
     context = browser.new_context(viewport=viewport, base_url=site.url, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
+    page = context.new_page()
+    page.on("console", _note_csp_refusal)
+    return page
+
+
+# What the pages' Content-Security-Policy refused (an inline script, style or handler, an
+# external image): chromium reports each on the console. Every test here must end with none.
+CSP_REFUSALS: list[str] = []
+
+
+def _note_csp_refusal(message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        CSP_REFUSALS.append(message.text)
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_refusals() -> Iterator[None]:
+    CSP_REFUSALS.clear()
+    yield
+    assert not CSP_REFUSALS, CSP_REFUSALS
 
 
 def _sign_in(page: Any, next_url: str, keyfile: Path | None = None) -> None:
@@ -81,7 +100,7 @@ def _sign_in(page: Any, next_url: str, keyfile: Path | None = None) -> None:
     page.wait_for_selector("#use-key:not([disabled])")
     if keyfile is not None:
         page.set_input_files("#import-key", str(keyfile))
-        page.wait_for_function("document.querySelector('#key-status').dataset.address")
+        page.wait_for_function("() => document.querySelector('#key-status').dataset.address")
     page.click("#use-key")
     # The sign-in page's own address ends with ?next=...; wait until it is left.
     page.wait_for_url(lambda url: "/signin" not in url and url.endswith(next_url))
@@ -199,7 +218,7 @@ def test_story_in_a_real_browser(browser: Any, site: Site) -> None:
     _rejected_and_appealed(worker)
 
     requester.wait_for_function(
-        "document.querySelector(\"[data-progress='resolved']\").textContent === '5'"
+        "() => document.querySelector(\"[data-progress='resolved']\").textContent === '5'"
     )
     assert requester.evaluate("window.__sameDocument === true"), "the progress needed a reload"
 
@@ -364,7 +383,7 @@ def _select_a_span(worker: Any) -> None:
         const range = document.createRange(); range.setStart(text, 10); range.setEnd(text, 23);
         const s = getSelection(); s.removeAllRanges(); s.addRange(range); }"""
     )
-    worker.wait_for_function("document.querySelector('[name=end]').value === '23'")
+    worker.wait_for_function("() => document.querySelector('[name=end]').value === '23'")
     assert "Acme Robotics" in worker.inner_text("[data-span-picked]")
     shoot(worker, "task-text-span", widths=(PHONE,))
     assert "Accepted" in _send(worker)

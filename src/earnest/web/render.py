@@ -17,7 +17,7 @@ from earnest import __version__
 from earnest.domain.money import format_units
 from earnest.services.identity import Principal
 from earnest.web.session import market
-from earnest.web.widgets import is_image
+from earnest.web.widgets import is_external, is_image
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -52,6 +52,11 @@ def _duration(seconds: float | None) -> str:
     return f"~{seconds / 3600:.1f} h"
 
 
+def _pct(share: float | None) -> int:
+    """A share as a whole percent 0-100, for the bar classes (w-N, l-N) in app.css."""
+    return 0 if share is None else min(max(round(float(share) * 100), 0), 100)
+
+
 def _percent(share: float | None) -> str:
     return "–" if share is None else f"{share:.0%}"
 
@@ -62,9 +67,11 @@ templates.env.filters.update(
     when=_when,
     duration=_duration,
     percent=_percent,
+    pct=_pct,
     pretty=lambda value: json.dumps(value, indent=2, sort_keys=True),
 )
 templates.env.tests["image"] = is_image
+templates.env.tests["external"] = is_external
 
 
 def section_of(path: str) -> str:

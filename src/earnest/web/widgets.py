@@ -74,6 +74,21 @@ def is_image(value: Any) -> bool:
     return isinstance(value, str) and bool(_IMAGE.match(value.strip()))
 
 
+def is_external(value: Any) -> bool:
+    """Whether an image lives on another site: shown as a link, never fetched by the page.
+
+    A requester's external image would load in every worker's browser, telling its host the
+    worker's address and when each task was opened (the CSP's img-src refuses it too). Only
+    this site's paths and data: URLs load; `//host` and `/\\host` are other sites.
+    """
+    if not isinstance(value, str):
+        return False
+    src = value.strip()
+    if src[:11].lower() == "data:image/":
+        return False
+    return not (src.startswith("/") and src[1:2] not in ("/", "\\"))
+
+
 def widget_for(spec: CampaignSpec) -> Widget:
     """The widget for a campaign: named in the schema or by the type, else by shape."""
     schema = spec.output_schema

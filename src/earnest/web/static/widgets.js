@@ -6,6 +6,7 @@ function boxer(task) {
   const area = task.querySelector("[data-boxer]");
   if (!area) return;
   const img = area.querySelector("img");
+  if (!img) return; // another site's image is a link, not loaded: the corners are typed
   const box = area.querySelector("[data-box]");
   const field = (name) => task.querySelector(`[name="${name}"]`);
   let start = null;
