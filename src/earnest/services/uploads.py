@@ -16,7 +16,7 @@ from earnest.quality.predictors import Predictor, load_predictor
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Store, UnitOfWork
-from earnest.services.schemas import compile_schema, first_error
+from earnest.services.schemas import compile_schema, first_error, value_problem
 
 UPLOAD_CHUNK = 1000
 MAX_REPORTED_ERRORS = 20
@@ -145,7 +145,8 @@ def _rows(
     lines: Iterable[TaskLine], checks: _Checks, errors: list[dict[str, Any]]
 ) -> Iterator[dict[str, Any]]:
     for line in lines:
-        problem = line.parse_error or _task_problem(line.value, checks)
+        # the whole line, not only its data: an `id` with a NUL would reach the database
+        problem = line.parse_error or _line_problem(line.value) or _task_problem(line.value, checks)
         prediction = None if problem else line.value.get("prediction")
         if not problem and prediction is None and checks.predictor is not None:
             prediction, problem = _predicted(checks.predictor, checks, line.value["data"])
@@ -161,6 +162,11 @@ def _rows(
             "gold": value.get("gold"),
             "prediction": prediction,
         }
+
+
+def _line_problem(value: Any) -> str | None:
+    problem = value_problem(value)
+    return f"the task is refused {problem}" if problem else None
 
 
 def _predicted(

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 
 from earnest.domain.errors import InvalidInput
+from earnest.services.schemas import CONTROL, control_problem, loads
 from earnest.web.widgets import Widget
 
 MAX_PHOTO_BYTES = 600 << 10  # the page scales photos down to well under this before sending
@@ -33,7 +34,10 @@ def answer_from_form(widget: Widget, form: FormData) -> Any:
 
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    text = value.strip() if isinstance(value, str) else ""
+    if CONTROL.search(text):  # multipart fields pass the JSON limits middleware unchecked
+        raise InvalidInput(control_problem(text, name))
+    return text
 
 
 def _number(form: FormData, name: str, what: str) -> float:
@@ -152,6 +156,8 @@ def _bug_report(widget: Widget, form: FormData) -> Any:
         text = content.decode()
     except UnicodeDecodeError:
         raise InvalidInput("the test file must be UTF-8 text") from None
+    if CONTROL.search(text):
+        raise InvalidInput(control_problem(text, "the test file"))
     stem = re.sub(r"[^A-Za-z0-9_]", "_", (upload.filename or "bug").rsplit(".", 1)[0])[:80]
     name = stem if stem.startswith("test_") else f"test_{stem}"
     return {"test_path": f"tests/{name}.py", "test": text, "notes": _text(form, "notes")}
@@ -159,9 +165,11 @@ def _bug_report(widget: Widget, form: FormData) -> Any:
 
 def _json(widget: Widget, form: FormData) -> Any:
     try:
-        return json.loads(_text(form, "answer"))
+        return loads(_text(form, "answer"), "the answer")
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"the answer is not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # nested too deep, or a control character: schemas.loads
+        raise InvalidInput(str(exc)) from None
 
 
 _BUILDERS: dict[str, Callable[[Widget, FormData], Any]] = {
