@@ -13,7 +13,7 @@ from earnest import __version__, web
 from earnest.api import problems
 from earnest.api.headers import SecurityHeaders
 from earnest.api.middleware import BodyLimit, Idempotency
-from earnest.api.ratelimit import Limits, RateLimit, TokenBuckets
+from earnest.api.ratelimit import Limits, LimitsSync, RateLimit, Windows
 from earnest.api.routes import (
     auth,
     bandwidth,
@@ -27,7 +27,7 @@ from earnest.api.routes import (
 )
 from earnest.bootstrap import Market
 from earnest.config import Settings
-from earnest.services.identity import SessionCache
+from earnest.services.identity import SessionCache, authenticate
 
 
 @asynccontextmanager
@@ -35,7 +35,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Routes run in a thread pool of `api_threads` (docs/scaling.md, "Threads per process").
     threads = app.state.market.settings.api_threads
     to_thread.current_default_thread_limiter().total_tokens = threads
+    app.state.sync.start()  # rate-limit counts shared, revocations heard (api/ratelimit.py)
     yield
+    await to_thread.run_sync(app.state.sync.stop)
     if app.state.owns_market:  # a worker process built its own market: it closes it too
         await to_thread.run_sync(app.state.market.close)
 
@@ -53,7 +55,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
     )
     app.state.market = market
     app.state.owns_market = owns_market
-    app.state.sessions = SessionCache()  # per process: see docs/security.md
+    sessions = app.state.sessions = SessionCache()  # per process: see docs/security.md
     problems.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (
@@ -83,15 +85,23 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
         max_body=market.settings.max_body_bytes,
         max_upload=market.settings.max_upload_bytes,
     )
-    app.state.limits = limits_of(market.settings)
-    app.add_middleware(RateLimit, limits=app.state.limits)  # outermost: refuse before reading
+    limits = app.state.limits = limits_of(market.settings)
+    app.state.sync = LimitsSync(limits, sessions, store=market.store, clock=market.clock)
+
+    def owner(credential: str) -> str:
+        return authenticate(
+            credential, store=market.store, clock=market.clock, sessions=sessions
+        ).address
+
+    # Outside the others: refuse before reading.
+    app.add_middleware(RateLimit, limits=limits, sessions=sessions, resolve=owner)
     app.add_middleware(SecurityHeaders)  # around everything: 413 and 429 answers carry them too
     return app
 
 
 def limits_of(settings: Settings) -> Limits:
-    """The rate limits the settings ask for (fresh buckets for a new app)."""
+    """The rate limits the settings ask for (fresh counts for a new app)."""
     return Limits(
-        TokenBuckets(settings.rate_per_second, settings.rate_burst),
-        TokenBuckets(settings.anonymous_rate_per_second, settings.anonymous_rate_burst),
+        Windows(settings.rate_per_second, settings.rate_burst),
+        Windows(settings.anonymous_rate_per_second, settings.anonymous_rate_burst),
     )
