@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from earnest import __version__, web
 from earnest.api import problems
 from earnest.api.headers import SecurityHeaders
+from earnest.api.json_limits import JsonLimits
 from earnest.api.middleware import BodyLimit, Idempotency
 from earnest.api.ratelimit import Limits, LimitsSync, RateLimit, Windows
 from earnest.api.routes import (
@@ -80,6 +81,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
     app.include_router(v1)
     web.install(app)  # the pages, after the API's error handlers (pages render their own)
     app.add_middleware(Idempotency, store=market.store, clock=market.clock)
+    app.add_middleware(JsonLimits)  # depth, control characters: before anything parses a body
     app.add_middleware(
         BodyLimit,
         max_body=market.settings.max_body_bytes,

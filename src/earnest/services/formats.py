@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from earnest.services.schemas import CONTROL, control_problem, loads
 from earnest.services.uploads import TaskLine
 
 RESULT_COLUMNS = ["task_id", "external_id", "result", "confidence", "answers", "data"]
@@ -15,14 +16,17 @@ RESERVED_COLUMNS = ("id", "gold", "prediction")  # CSV columns that are not task
 
 
 def json_lines(stream: IO[bytes]) -> Iterator[TaskLine]:
-    """One task per line, numbered from 1; a line that is not JSON becomes a row error."""
+    """One task per line, numbered from 1; a line that is not JSON, or nested too deep, or
+    holding a control character, becomes a row error (schemas.loads)."""
     for row, raw in enumerate(stream, start=1):
         if not raw.strip():
             continue
         try:
-            yield TaskLine(row, json.loads(raw))
+            yield TaskLine(row, loads(raw, "the line"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             yield TaskLine(row, parse_error=f"not valid JSON: {exc}")
+        except ValueError as exc:
+            yield TaskLine(row, parse_error=str(exc))
 
 
 def csv_lines(
@@ -39,9 +43,18 @@ def csv_lines(
     props = input_schema.get("properties", {}) if isinstance(input_schema, dict) else {}
     for record in reader:
         try:
+            _check_cells(record)
             yield TaskLine(reader.line_num, _task(record, props, answer_field))
         except ValueError as exc:
             yield TaskLine(reader.line_num, parse_error=str(exc))
+
+
+def _check_cells(record: dict[Any, Any]) -> None:
+    """No control character in a header or a cell (the csv module lets a NUL through)."""
+    for name, cell in record.items():
+        for text in (name, cell):
+            if isinstance(text, str) and CONTROL.search(text):
+                raise ValueError(control_problem(text, f"column {name!r}"))
 
 
 def _task(
@@ -72,7 +85,7 @@ def _typed(cell: str, prop: Any) -> Any:
         if kind == "number":
             return float(cell)
         if kind in ("object", "array"):
-            return json.loads(cell)
+            return loads(cell, "the cell")
     except (ValueError, json.JSONDecodeError):
         raise ValueError(f"{cell!r} is not a valid {kind}") from None
     if kind == "boolean":
@@ -84,7 +97,7 @@ def _typed(cell: str, prop: Any) -> Any:
 
 def _json_or_text(cell: str) -> Any:
     try:
-        return json.loads(cell)
+        return loads(cell, "the cell")
     except json.JSONDecodeError:
         return cell
 
