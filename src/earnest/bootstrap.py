@@ -15,7 +15,7 @@ from earnest.adapters.chain import (
     RpcOptions,
     load_or_create_keypair,
 )
-from earnest.adapters.sandbox import ProcessSandbox
+from earnest.adapters.sandbox import BwrapSandbox, RepoPolicy
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
@@ -94,7 +94,15 @@ def build_market(settings: Settings) -> Market:
     )
     crypto = MarketCrypto(keypair)
     quality = QualityLoop(store, crypto, clock, rand, settings.quality_interval)
-    runner = ProcessSandbox(python=settings.sandbox_python or sys.executable)
+    repos = RepoPolicy(
+        local_dir=settings.sandbox_repo_dir,
+        hosts=frozenset(
+            h.strip().lower() for h in settings.sandbox_repo_hosts.split(",") if h.strip()
+        ),
+    )
+    runner = BwrapSandbox(
+        python=settings.sandbox_python or sys.executable, repos=repos, uid=settings.sandbox_uid
+    )
     sandbox = SandboxLoop(store, runner, crypto, clock, rand, settings.sandbox_interval)
     housekeeping = housekeeping_loop(
         store, clock, settings.housekeeping_interval, timedelta(seconds=settings.idempotency_ttl)

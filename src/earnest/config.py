@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     sandbox_python: str = Field(
         "", description="the Python (with pytest) that runs bounty tests; '' = the market's own"
     )
+    sandbox_uid: int = Field(
+        65534, ge=1, le=2**31, description="the uid bounty tests run as (a root server drops to it)"
+    )
+    sandbox_repo_dir: str = Field(
+        "", description="the one directory bounty repositories may be local paths in; '' = none"
+    )
+    sandbox_repo_hosts: str = Field(
+        "", description="comma-separated https hosts bounty repositories may be on; '' = any public"
+    )
     quality_interval: float = Field(
         10.0,
         gt=0,

@@ -132,7 +132,9 @@ REPRODUCER = "from calc import add\n\n\ndef test_negative():\n    assert add(1, 
 
 def bugs(stage: Stage) -> list[str]:
     """A bounty on a real git repository: a passing test and `assert False` lose, a reproducer wins."""
-    repo = _buggy_repo(Path(tempfile.mkdtemp(prefix="earnest-bounty-")))
+    # The sandbox fetches local repositories only from the directory the operator allows.
+    allowed = stage.market.settings.sandbox_repo_dir or None
+    repo = _buggy_repo(Path(tempfile.mkdtemp(prefix="earnest-bounty-", dir=allowed)))
     spec = _spec(
         "bugs",
         "Reproduce: add() with a negative b",

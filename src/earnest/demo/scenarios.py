@@ -72,7 +72,9 @@ Scenario = Callable[[Stage], list[str]]  # returns the campaigns it ran
 def run_scenario(name: str, scenario: Scenario, console: Console) -> dict[str, Any]:
     """Run one scenario on its own market; its verified/rejected/tokens_paid and reconcile."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"earnest-{name}-"))
-    market = build_market(Settings(data_dir=data_dir))
+    repos = data_dir.with_name(data_dir.name + "-repos")  # bounty repositories, not the data
+    repos.mkdir()
+    market = build_market(Settings(data_dir=data_dir, sandbox_repo_dir=str(repos)))
     server = BackgroundServer(market)
     market.start_loops()
     try:

@@ -9,20 +9,33 @@ from earnest.domain import bandwidth, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
 from earnest.domain.money import unit_cost
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
-from earnest.quality import verifier_for
+from earnest.quality import SANDBOXED, verifier_for
 from earnest.quality.classes import classes_of
 from earnest.quality.predictors import load_predictor
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store
+from earnest.services.ports_quality import Sandbox
 from earnest.services.schemas import compile_schema
 
 
 def create_campaign(
-    who: Principal, spec: CampaignSpec, *, fee_bps: int, store: Store, clock: Clock, rand: Random
+    who: Principal,
+    spec: CampaignSpec,
+    *,
+    fee_bps: int,
+    store: Store,
+    clock: Clock,
+    rand: Random,
+    sandbox: Sandbox | None = None,
 ) -> Campaign:
     """Create a draft campaign after checking its schemas and verifier."""
     who.require("campaigns:write")
+    if spec.verifier in SANDBOXED:
+        # Strangers' code runs confined or not at all: no sandbox, no bug bounty.
+        missing = "no sandbox is configured" if sandbox is None else sandbox.available()
+        if missing is not None:
+            raise InvalidInput(f"bug bounties are unavailable here: {missing}")
     compile_schema(spec.input_schema, "input_schema")
     compile_schema(spec.output_schema, "output_schema")
     verifier_for(spec.verifier)

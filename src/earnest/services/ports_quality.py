@@ -179,8 +179,9 @@ class SandboxJob:
 
 
 class Sandbox(Protocol):
-    """Runs untrusted tests with limits and no network; returns what it measured (facts)."""
+    """Runs untrusted tests confined (namespaces, nobody, limits); returns the facts."""
 
+    def available(self) -> str | None: ...
     def measure(self, job: SandboxJob) -> dict[str, Any]: ...
 
 

@@ -29,6 +29,11 @@ def measure_pending(
     *, store: Store, sandbox: Sandbox, crypto: Crypto, clock: Clock, rand: Random
 ) -> int:
     """Measure up to MEASURE_BATCH waiting answers and decide their tasks; returns how many."""
+    missing = sandbox.available()
+    if missing is not None:
+        # Answers wait rather than run unconfined or be rejected for the operator's fault.
+        log.warning("bug bounty answers wait: %s", missing)
+        return 0
     with store.uow(readonly=True) as uow:
         waiting = uow.facts.unmeasured(SANDBOXED, MEASURE_BATCH)
         jobs = [

@@ -167,7 +167,13 @@ def create(
     try:
         spec = spec_from_form(fields, m.chain.decimals)
         made = campaigns.create_campaign(
-            who, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
+            who,
+            spec,
+            fee_bps=m.settings.fee_bps,
+            store=m.store,
+            clock=m.clock,
+            rand=m.rand,
+            sandbox=m.sandbox.sandbox,
         )
     except EarnestError as exc:
         return _new(request, who, m, fields, 422, exc.detail)

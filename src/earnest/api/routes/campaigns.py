@@ -46,7 +46,13 @@ def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
     spec = CampaignSpec(**(fields | {"quality": QualityPolicy(**fields["quality"])}))
     return CampaignOut.of(
         campaigns.create_campaign(
-            who, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
+            who,
+            spec,
+            fee_bps=m.settings.fee_bps,
+            store=m.store,
+            clock=m.clock,
+            rand=m.rand,
+            sandbox=m.sandbox.sandbox,
         )
     )
 
