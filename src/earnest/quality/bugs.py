@@ -14,16 +14,26 @@ not a syntax or import error (the test must run to fail). A fix is valid when it
 reproducer is, and with the patch both the reproducer and the repository's tests pass.
 The first valid answer, in the order they were sent, wins the bounty; later valid ones are
 rejected with the winner's time, and answers sent before the winner wait for their runs.
+
+What the worker sees is the verdict, a reason from a fixed set of sentences, and a summary
+built from their own test names: failing ids that name the answer's file and functions or
+classes written in it, capped in count and length. A run's output (which a test can fill
+with anything it reads) stays in the facts, the requester's log; it is never evidence.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from earnest.domain.verification import Decision, Outcome, Submission, Verdict, VerificationInput
 from earnest.domain.work import AssignmentStatus
 
 _COUNTED = (AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED, AssignmentStatus.REJECTED)
+MAX_FAILING = 20  # failing ids shown to the worker, each at most MAX_ID characters
+MAX_ID = 200
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
 class BugReproducerVerifier:
@@ -56,7 +66,7 @@ class BugReproducerVerifier:
             else:
                 winner = s
                 verdicts.append(
-                    Verdict(s.assignment_id, Decision.ACCEPT, _won(fix), _evidence(facts))
+                    Verdict(s.assignment_id, Decision.ACCEPT, _won(fix), _evidence(s, facts))
                 )
         if winner is None:
             return Outcome(tuple(verdicts))
@@ -108,15 +118,53 @@ def _won(fix: bool) -> str:
     return "your test fails on the target commit every time: you won the bounty"
 
 
-def _evidence(facts: Any) -> dict[str, Any]:
+def _evidence(s: Submission, facts: Any) -> dict[str, Any]:
     runs = facts.get("runs") or []
-    return {"failing": runs[0]["failing"] if runs else [], "commit": facts.get("commit")}
+    return {
+        "failing": _own(s, runs[0].get("failing") if runs else []),
+        "commit": facts.get("commit"),
+    }
 
 
 def _reject(s: Submission, reason: str, facts: Any) -> Verdict:
     runs = facts.get("runs") or []
-    evidence = {"runs": [{k: r.get(k) for k in ("outcome", "detail", "failing")} for r in runs]}
+    evidence = {
+        "runs": [
+            {
+                "outcome": r.get("outcome"),
+                "detail": r.get("detail"),
+                "failing": _own(s, r.get("failing")),
+            }
+            for r in runs
+        ]
+    }
     return Verdict(s.assignment_id, Decision.REJECT, reason, evidence)
+
+
+def _own(s: Submission, failing: Any) -> list[str]:
+    """The failing ids that name the answer's own file and what it defines, capped."""
+    answer = s.answer if isinstance(s.answer, dict) else {}
+    path, source = answer.get("test_path"), answer.get("test")
+    if not isinstance(failing, list) or not isinstance(path, str) or not isinstance(source, str):
+        return []
+    names = _defined(source)
+    kept = []
+    for found in failing:
+        head, _, rest = str(found).partition("::")
+        parts = rest.split("::") if rest else []
+        if head == path and parts and all(_NAME.match(p) and p in names for p in parts):
+            kept.append(str(found)[:MAX_ID])
+    return sorted(set(kept))[:MAX_FAILING]
+
+
+def _defined(source: str) -> set[str]:
+    """Function and class names written in the test file."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
 
 
 def _path(s: Submission) -> Any:
