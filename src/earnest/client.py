@@ -113,6 +113,10 @@ class _Endpoints:
     def challenge(self, address: str) -> Any:
         return self._call("POST", "/v1/auth/challenge", json_body={"address": address})
 
+    def sign_out(self) -> Any:
+        """End this client's session token on the market (every process, within a second)."""
+        return self._call("DELETE", "/v1/auth/session")
+
     def create_api_key(self, name: str, scopes: list[str]) -> Any:
         return self._call("POST", "/v1/api-keys", json_body={"name": name, "scopes": scopes})
 

@@ -61,3 +61,4 @@ async def principal(
 
 
 Caller = Annotated[Principal, Depends(principal)]
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -5,22 +5,38 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import IO, Any
 
 from anyio import to_thread
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 
 from earnest.api.problems import problem
-from earnest.domain.errors import Conflict, IdempotencyConflict
+from earnest.domain.errors import Conflict, IdempotencyConflict, Unauthenticated
+from earnest.services.identity import SessionCache, authenticate, cached_session
 from earnest.services.ports import Clock, Store
 
 UPLOAD_SPOOL_IN_MEMORY = 8 << 20
 # Answers holding a secret keep no Idempotency-Key record, which would hold the secret in
 # clear in the database and replay it to whoever repeats the request. Sign-in: a retried
 # challenge gets another (valid) one, a retried session POST is refused (the nonce is spent)
-# and the SDK signs in afresh. A new API key: a retry creates another key, and the one whose
-# answer was lost can be revoked (the store keeps only its hash). See docs/security.md.
-UNRECORDED_PATHS = frozenset({"/v1/auth/challenge", "/v1/auth/session", "/v1/api-keys"})
+# and the SDK signs in afresh. A new API key (API or page): a retry creates another key, and
+# the one whose answer was lost can be revoked (the store keeps only its hash). Sign-in and
+# sign-out pages set or clear the cookie. Any other answer that sets a cookie is not kept
+# either. See docs/security.md, "Requests and sign-in".
+UNRECORDED_PATHS = frozenset(
+    {
+        "/v1/auth/challenge",
+        "/v1/auth/session",
+        "/v1/api-keys",
+        "/dashboard/keys",
+        "/session",
+        "/signout",
+    }
+)
+UNKEPT = -1  # the status an answer not to keep is recorded with (_save forgets it)
+SESSION_COOKIE = "earnest_session"  # web.session.COOKIE (the web package imports the api)
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -34,6 +50,16 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def credential_of(scope: Scope) -> str:
+    """The bearer token or API key, else the session cookie, else ''."""
+    authorization = header(scope, b"authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else authorization
+    cookies = header(scope, b"cookie")
+    return cookie_parser(cookies).get(SESSION_COOKIE, "") if cookies else ""
 
 
 def is_upload(scope: Scope) -> bool:
@@ -91,10 +117,17 @@ class _TooLarge(HTTPException):
 
 
 class Idempotency:
-    """A POST with an Idempotency-Key runs once per credential; a retry gets the first answer."""
+    """A POST with an Idempotency-Key runs once per principal; a retry gets the first answer.
 
-    def __init__(self, app: App, *, store: Store, clock: Clock) -> None:
-        self.app, self.store, self.clock = app, store, clock
+    The principal is the verified caller (wallet and credential kind), from a bearer token,
+    an API key or the session cookie alike: never the raw header, which anyone can send.
+    A request with no valid credential keeps no record (it runs every time: the anonymous
+    POSTs are sign-in steps, which hold secrets and must not be replayed anyway)."""
+
+    def __init__(
+        self, app: App, *, store: Store, clock: Clock, sessions: SessionCache | None = None
+    ) -> None:
+        self.app, self.store, self.clock, self.sessions = app, store, clock, sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -112,7 +145,9 @@ class Idempotency:
                 "Invalid input",
                 "Idempotency-Key must be 1 to 200 characters",
             )
-        owner = header(scope, b"authorization") or "anonymous"
+        owner = await self._principal(scope)
+        if owner is None:
+            return await self.app(scope, receive, send)
         slot = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
         if not is_upload(scope):
             body, replay = await _buffer(receive)
@@ -120,6 +155,23 @@ class Idempotency:
         with tempfile.SpooledTemporaryFile(max_size=UPLOAD_SPOOL_IN_MEMORY) as spool:
             digest, replay = await _spool(receive, spool)
             await self._once(scope, replay, send, slot, digest)
+
+    async def _principal(self, scope: Scope) -> str | None:
+        """Who the request is from, verified: "address credential-kind", or None."""
+        credential = credential_of(scope)
+        if not credential:
+            return None
+        sessions = self.sessions or _sessions_of(scope)
+        who = cached_session(credential, clock=self.clock, sessions=sessions) if sessions else None
+        if who is None:
+            ask = partial(
+                authenticate, credential, store=self.store, clock=self.clock, sessions=sessions
+            )
+            try:
+                who = await to_thread.run_sync(ask)
+            except Unauthenticated:
+                return None  # the route refuses it; nothing worth replaying
+        return f"{who.address} {who.credential}"
 
     async def _once(
         self, scope: Scope, receive: Receive, send: Send, slot: str, body: bytes
@@ -163,7 +215,7 @@ class Idempotency:
 
     def _save(self, slot: str, status: int, body: bytes) -> None:
         with self.store.uow(single=True) as uow:
-            if status >= 500 or status == 429:
+            if status >= 500 or status == 429 or status == UNKEPT:
                 # A server fault or "too many requests" is not an answer: let a retry run.
                 uow.idempotency.forget(slot)
             else:
@@ -182,6 +234,8 @@ class Idempotency:
             nonlocal status, saved
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if any(k.lower() == b"set-cookie" for k, _ in message.get("headers", [])):
+                    status = UNKEPT  # it may set a session token: not kept (_save forgets it)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
@@ -196,6 +250,12 @@ class Idempotency:
         finally:
             if not saved:
                 await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+
+
+def _sessions_of(scope: Scope) -> SessionCache | None:
+    """The app's session cache (api.app puts it in the app's state)."""
+    state = getattr(scope.get("app"), "state", None)
+    return getattr(state, "sessions", None)
 
 
 async def _spool(receive: Receive, spool: IO[bytes]) -> tuple[bytes, Receive]:

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from anyio import to_thread
-from starlette.requests import cookie_parser
 
-from earnest.api.middleware import App, Receive, Scope, Send, header
+from earnest.api.middleware import App, Receive, Scope, Send, credential_of
 from earnest.api.problems import problem
 from earnest.domain.errors import RateLimited, Unauthenticated
 from earnest.services.identity import SessionCache, digest, read_revocations
@@ -49,7 +48,6 @@ MAX_KEYS = 100_000
 EXEMPT_PATHS = frozenset({"/v1/health"})
 SYNC_INTERVAL = 0.2  # seconds between a process's shares of counts (and revocation reads)
 REVOCATION_WINDOW = timedelta(seconds=10)  # how far back each read of revocations looks
-COOKIE = "earnest_session"  # web.session.COOKIE (the web package imports the api, not back)
 # The key a request was charged to, for the route's own checks (deps.principal).
 CHARGED = "earnest.rate_charged"
 
@@ -225,16 +223,6 @@ class LimitsSync:
 
 
 Resolve = Callable[[str], str]  # a credential -> its wallet address, or Unauthenticated
-
-
-def credential_of(scope: Scope) -> str:
-    """The bearer token or API key, else the session cookie, else ''."""
-    authorization = header(scope, b"authorization")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else authorization
-    cookies = header(scope, b"cookie")
-    return cookie_parser(cookies).get(COOKIE, "") if cookies else ""
 
 
 class RateLimit:

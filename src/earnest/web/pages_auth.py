@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from earnest.services import identity
 from earnest.web.render import page
 from earnest.web.session import (
+    COOKIE,
     MarketDep,
     Viewer,
     close_session,
@@ -72,8 +73,10 @@ def session(body: SignedMessage, request: Request, m: MarketDep) -> JSONResponse
 
 
 @router.post("/signout")
-def signout() -> Response:
-    """Forget the session cookie and go back to the front page."""
+def signout(request: Request, m: MarketDep) -> Response:
+    """End the session everywhere (not only this browser's cookie), and go to the front page."""
+    token = request.cookies.get(COOKIE, "")
+    identity.sign_out(token, store=m.store, clock=m.clock, sessions=request.app.state.sessions)
     response = RedirectResponse("/", status_code=303)
     close_session(response)
     return response

@@ -50,7 +50,9 @@ def viewer(request: Request, m: MarketDep) -> Principal | None:
     if not token or token.startswith(API_KEY_PREFIX):
         return None
     try:
-        return authenticate(token, store=m.store, clock=m.clock)
+        # The app's session cache: pages and the API share it, and its sign-out news.
+        sessions = getattr(request.app.state, "sessions", None)
+        return authenticate(token, store=m.store, clock=m.clock, sessions=sessions)
     except Unauthenticated:
         return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnest.api.deps import Caller, MarketDep, SessionsDep
+from earnest.api.deps import Bearer, Caller, MarketDep, SessionsDep
 from earnest.api.schemas import (
     ApiKeyIn,
     ApiKeyOut,
@@ -13,6 +13,7 @@ from earnest.api.schemas import (
     SessionIn,
     SessionOut,
 )
+from earnest.domain.errors import InvalidInput
 from earnest.services import identity
 
 router = APIRouter(tags=["identity"])
@@ -44,6 +45,14 @@ def session(body: SessionIn, m: MarketDep, cache: SessionsDep) -> SessionOut:
     return SessionOut(token=token, address=who.address, expires_at=expires)
 
 
+@router.delete("/auth/session", status_code=204)
+def sign_out(who: Caller, creds: Bearer, m: MarketDep, cache: SessionsDep) -> None:
+    """End this session token: every API process refuses it within a second."""
+    if who.credential != "session" or creds is None:
+        raise InvalidInput("only a session token signs out; revoke an API key instead")
+    identity.sign_out(creds.credentials, store=m.store, clock=m.clock, sessions=cache)
+
+
 @router.post("/api-keys", response_model=ApiKeyOut, status_code=201)
 def create_key(body: ApiKeyIn, who: Caller, m: MarketDep) -> ApiKeyOut:
     """Create a scoped API key; its secret is in this answer only."""
@@ -59,5 +68,6 @@ def list_keys(who: Caller, m: MarketDep) -> list[ApiKeyOut]:
 
 
 @router.post("/api-keys/{key_id}/revoke", status_code=204)
-def revoke_key(key_id: str, who: Caller, m: MarketDep) -> None:
-    identity.revoke_api_key(who, key_id, store=m.store, clock=m.clock)
+def revoke_key(key_id: str, who: Caller, m: MarketDep, cache: SessionsDep) -> None:
+    """Revoke one of my keys: every API process refuses it within a second."""
+    identity.revoke_api_key(who, key_id, store=m.store, clock=m.clock, sessions=cache)
