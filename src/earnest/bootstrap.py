@@ -15,6 +15,7 @@ from earnest.adapters.chain import (
     RpcOptions,
     load_or_create_keypair,
 )
+from earnest.adapters.private import private_dir
 from earnest.adapters.sandbox import BwrapSandbox, RepoPolicy
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.store.leader import AdvisoryLeader
@@ -65,7 +66,7 @@ class Market:
 
 def build_market(settings: Settings) -> Market:
     """Open (and migrate) the store, open the chain, load the market key."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700: keys, database and chain state are the market's only
     keypair = load_or_create_keypair(settings.resolved_keypair)
     chain = open_chain(settings, keypair)
     try:

@@ -14,6 +14,7 @@ from typing import IO
 import httpx
 import uvicorn
 
+from earnest.adapters.private import private_dir, private_file
 from earnest.api import create_app
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError
@@ -72,8 +73,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the child and wait until /v1/health answers; return the base URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+        private_dir(self.data_dir)  # the market's keys and database go here (0700)
+        with private_file(self.log_path).open("ab") as log:  # the child keeps its own descriptor
             self.proc = self._spawn(log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

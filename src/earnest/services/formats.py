@@ -102,20 +102,38 @@ def _json_or_text(cell: str) -> Any:
         return cell
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) leaks
+# data, DDE runs commands); full-width forms included, since some spreadsheets fold them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A text cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV
+    injection): one that starts with a formula character, after any leading spaces too,
+    gets a leading single quote."""
+    if cell.startswith(_FORMULA_STARTS) or cell.lstrip(" \t\r\n").startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def results_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """Results as CSV text chunks: one row per resolved task, answers counted."""
+    """Results as CSV text chunks: one row per resolved task, answers counted; every text
+    cell escaped against formulas (JSON Lines is the lossless export)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(RESULT_COLUMNS)
     for row in rows:
+        text = [
+            str(row["task_id"]),
+            row["external_id"] or "",
+            json.dumps(row["result"]),
+        ]
         writer.writerow(
             [
-                row["task_id"],
-                row["external_id"] or "",
-                json.dumps(row["result"]),
-                row["confidence"],
+                *map(spreadsheet_safe, text),
+                row["confidence"],  # numbers the market computed: not a stranger's text
                 len(row["answers"]),
-                json.dumps(row["data"]),
+                spreadsheet_safe(json.dumps(row["data"])),
             ]
         )
         yield buffer.getvalue()

@@ -52,6 +52,7 @@ def write_keypair(path: Path, keypair: Keypair) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
         raise InvalidInput(f"refusing to overwrite the existing key file {path}") from exc
+    os.fchmod(fd, 0o600)  # whatever the umask
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         json.dump(list(bytes(keypair)), file)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from earnest.adapters.private import private_database
 from earnest.domain.errors import ChainError
 
 _SCHEMA = """
@@ -44,7 +45,7 @@ class ChainState:
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # 0600 with its -wal and -shm (docs/security.md)
             # The caller serializes every use behind its own lock, so sharing across threads is safe.
             self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from earnest.adapters.private import private_database
 from earnest.domain.errors import InvalidInput
 
 
@@ -63,8 +64,8 @@ def _cache_long_queries() -> None:
 
 
 def _sqlite(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_database(Path(database))  # 0600 with its -wal and -shm (docs/security.md)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
