@@ -81,10 +81,9 @@ class QualityMarket:
     def train(self, workers: list[Earnest], golds: list[int], skill: str = "") -> str:
         """Each worker answers golds[i] control tasks right in a campaign of another requester."""
         quality = {"skill": skill} if skill else None
+        # One answer per task: a control task is decided when an ordinary one would be.
         _, cid = self.campaign(
-            [task_row(n, gold=True) for n in range(max(golds))],
-            overlap=len(workers),
-            quality=quality,
+            [task_row(n, gold=True) for n in range(sum(golds))], overlap=1, quality=quality
         )
         for worker, count in zip(workers, golds, strict=True):
             for _ in range(count):

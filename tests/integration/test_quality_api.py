@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from earnest.client import ApiError, Earnest
+from earnest.quality.controls import ACCEPTED, REJECTED
 from earnest.quality.reputation import DEFAULT_POLICY, Reputation, beta_quantile, bounded_effect
 from tests.integration.quality_helpers import REWARD, QualityMarket, problem, task_row, truth
 
@@ -24,7 +25,8 @@ AUTO = (
     "review window (3600 s)"
 )
 LATE = "the task was resolved before your answer arrived; your lease was valid, so it is paid"
-GOLD_WRONG = "this was a control task with a known answer, and your answer did not match it"
+# A control task's rejection reads in words an ordinary task could use (quality/controls.py).
+GOLD_WRONG = REJECTED
 SQRT_005 = round(math.sqrt(0.05), 6)  # 5% quantile of Beta(2, 1): a newcomer's lower bound
 SEVENTH_ROOT_005 = round(0.05 ** (1 / 7), 6)  # of Beta(7, 1): five good control answers
 
@@ -326,7 +328,8 @@ def test_requester_review_then_automatic_acceptance(qm: QualityMarket) -> None:
 
 
 def test_later_answers_do_not_move_a_held_answers_review_deadline(qm: QualityMarket) -> None:
-    quality = {"review": "requester", "review_seconds": 3600}
+    # In qualification a control answer is decided (here: held for review) at once.
+    quality = {"review": "requester", "review_seconds": 3600, "qualification_tasks": 1}
     requester, cid = qm.campaign([task_row(0, gold=True)], overlap=2, quality=quality)
     early, late = qm.sign_in(), qm.sign_in()
     first = qm.answer(early, cid)["assignment"]
@@ -338,7 +341,7 @@ def test_later_answers_do_not_move_a_held_answers_review_deadline(qm: QualityMar
     assert _at(held[first["id"]]["review_due"]) == due
     assert held[first["id"]]["evidence"] == {
         "suggested": "accept",
-        "suggested_reason": "matches the known answer",
+        "suggested_reason": ACCEPTED,
     }
     assert _at(held[second["id"]]["review_due"]) == due + timedelta(seconds=600)
     assert held[second["id"]]["evidence"] == {"suggested": "reject", "suggested_reason": GOLD_WRONG}

@@ -37,6 +37,7 @@ from earnest.domain.work import (
 from earnest.quality import MEASURED, verifier_for
 from earnest.quality.categorical import label_of
 from earnest.quality.classes import classes_of
+from earnest.quality.controls import disguised
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.ports import PayoutRecord, Random, ReceiptRecord, UnitOfWork
@@ -77,7 +78,17 @@ def verify_task(
         facts=uow.facts.of_task(task.id) if campaign.spec.verifier in MEASURED else {},
         terms=campaign.spec.terms,
     )
-    return verifier_for(campaign.spec.verifier).verify(given)
+    # A control task's verdict reads and waits like an ordinary one (quality/controls.py).
+    return disguised(verifier_for(campaign.spec.verifier), given, _qualifying(uow, campaign, given))
+
+
+def _qualifying(uow: UnitOfWork, campaign: Campaign, given: VerificationInput) -> set[str]:
+    """Workers still in the campaign's qualification: their tasks are controls by the rules."""
+    needed = campaign.spec.quality.qualification_tasks
+    if not given.task.is_gold or needed == 0:
+        return set()
+    workers = {s.worker for s in given.pending()}
+    return {w for w in workers if uow.assignments.gold_record(w, campaign.id)[1] < needed}
 
 
 def _probabilities(counts: list[list[float]] | None) -> tuple[tuple[float, ...], ...] | None:
