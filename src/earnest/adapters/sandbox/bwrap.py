@@ -121,7 +121,7 @@ class Confinement:
                 mounts += [*_parents(path), "--ro-bind", path, path]
             for etc in _ETC:
                 mounts += ["--ro-bind-try", etc, etc]
-            mounts += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+            mounts += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
             self._mounts = mounts
         return self._mounts
 
