@@ -13,12 +13,15 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from earnest.adapters.sandbox import RepoPolicy, RepoRefused
+from earnest.bootstrap import Market
+from earnest.client import Earnest
+from tests.security.test_sandbox import Bounty, require
 
 FAILED = "the repository could not be fetched"
 
@@ -237,3 +240,48 @@ def test_git_errors_are_summarized_never_echoed(allowed: Path, tmp_path: Path) -
         why = _refused(policy, address, tmp_path / "c.git")
         assert why == f"{FAILED}: not found or not readable"
         assert "fatal" not in why and str(allowed) not in why and "s3cr3t" not in why
+
+
+def test_an_unusual_spelling_of_loopback_is_resolved_and_refused(
+    listener: Listener, allowed: Path, tmp_path: Path
+) -> None:
+    policy = RepoPolicy(local_dir=str(allowed))
+    address = f"https://0x7f000001:{listener.port}/repo.git"  # 127.0.0.1 to the resolver
+    assert _refused(policy, address, tmp_path / "c.git") == f"{FAILED}: address is not public"
+    assert listener.accepted == 0
+
+
+def test_a_local_repository_cannot_smuggle_in_its_own_config(allowed: Path, tmp_path: Path) -> None:
+    """The requester's repository config (hooks, fsmonitor) runs nothing on the server."""
+    marker = tmp_path / "pwned"
+    hook = allowed / "calc" / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    _git(allowed / "calc", "config", "core.fsmonitor", f"touch {marker}")
+    RepoPolicy(local_dir=str(allowed)).fetch(str(allowed / "calc"), tmp_path / "c.git")
+    assert not marker.exists()
+
+
+def test_the_worker_sees_a_summary_not_git_stderr(
+    sqlite_market: Market,
+    base_url: str,
+    sign_in: Callable[..., Earnest],
+    tmp_path: Path,
+    listener: Listener,
+) -> None:
+    """End to end: a bounty on a refused or missing address; the hunter's verdict."""
+    repos = tmp_path / "bounties"
+    repos.mkdir()
+    sqlite_market.sandbox.sandbox.repos = RepoPolicy(local_dir=str(repos))
+    require(sqlite_market.sandbox.sandbox)
+    cases = {
+        f"https://127.0.0.1:{listener.port}/secret-service": "address is not public",
+        str(repos / "missing-repo"): "not found or not readable",
+    }
+    for n, (address, why) in enumerate(cases.items()):
+        bounty = Bounty(sqlite_market, sign_in, repos / f"case-{n}", address)
+        seen, facts = bounty.attack("def test_x():\n    assert False\n")
+        assert seen["status"] == "rejected"
+        assert seen["reason"] == f"the sandbox could not run your answer: {FAILED}: {why}"
+        assert "fatal" not in str(seen) and "fatal" not in str(facts)
+    assert listener.accepted == 0

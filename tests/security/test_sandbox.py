@@ -81,7 +81,13 @@ def make_repo(path: Path) -> str:
 class Bounty:
     """A funded bounty on the served market; `attack` sends a reproducer and measures it."""
 
-    def __init__(self, market: Market, sign_in: Callable[..., Earnest], repos: Path) -> None:
+    def __init__(
+        self,
+        market: Market,
+        sign_in: Callable[..., Earnest],
+        repos: Path,
+        address: str | None = None,
+    ) -> None:
         self.market, self.sign_in = market, sign_in
         self.repo = repos / "calc-repo"
         self.commit = make_repo(self.repo)
@@ -90,7 +96,8 @@ class Bounty:
         budget = BOUNTY["overlap"] * unit_cost(REWARD, self.requester.market()["fee_bps"])
         deposit(market, self.requester, wallet, budget)
         self.cid = self.requester.create_campaign(**BOUNTY)["id"]
-        row = {"id": "bug-1", "data": {"repo": str(self.repo), "commit": self.commit}}
+        data = {"repo": address or str(self.repo), "commit": self.commit}
+        row = {"id": "bug-1", "data": data}
         self.requester.upload_tasks(self.cid, [row])
         self.requester.fund(self.cid, budget)
 
