@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,47 @@ def test_tabs_newlines_and_text_that_only_looks_like_an_escape_are_accepted(
 def test_a_nul_in_an_address_is_refused(served_any: tuple[httpx.Client, Market]) -> None:
     client, _ = served_any
     assert client.get("/v1/campaigns/c%00x").status_code == 422
+
+
+@contextmanager
+def _page_session(client: httpx.Client, wallet: Wallet) -> Iterator[httpx.Client]:
+    """The same market's pages, signed in with a session cookie as the sign-in page does."""
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as pages:
+        yield _signed_in(pages, wallet)
+
+
+def _signed_in(pages: httpx.Client, wallet: Wallet) -> httpx.Client:
+    message = pages.post("/v1/auth/challenge", json={"address": wallet.address}).json()["message"]
+    signed = wallet.sign_message(message.encode())
+    assert pages.post("/session", json={"message": message, "signature": signed}).is_success
+    return pages
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_a_nul_in_a_page_form_is_refused_on_every_store(
+    served_any: tuple[httpx.Client, Market], encoding: str
+) -> None:
+    """A page's form fields arrive urlencoded, or multipart if the sender likes: both checked."""
+    client, market = served_any
+    wallet = Wallet.generate()
+    fields = {"template": "classification", "title": "Even\x00 or odd?", "reward": "0.01"}
+    keys = {"name": "key\x00", "scopes": "tasks:read"}
+    with _page_session(client, wallet) as pages:
+        if encoding == "urlencoded":
+            made = pages.post("/dashboard/campaigns", data=fields)
+            named = pages.post("/dashboard/keys", data=keys)
+        else:
+            made = pages.post("/dashboard/campaigns", files=_parts(fields))
+            named = pages.post("/dashboard/keys", files=_parts(keys))
+    _refused(made, "control character")
+    _refused(named, "control character")
+    token = session_token(market, wallet)
+    mine = client.get("/v1/campaigns", headers={"authorization": f"Bearer {token}"})
+    assert mine.json() == []
+    keys_now = client.get("/v1/api-keys", headers={"authorization": f"Bearer {token}"}).json()
+    assert isinstance(keys_now, list)
+    assert not any("key" in str(k.get("name", "")) for k in keys_now), keys_now
+
+
+def _parts(fields: dict[str, str]) -> dict[str, tuple[None, str]]:
+    return {name: (None, value) for name, value in fields.items()}

@@ -5,8 +5,8 @@ or, streaming, builds one prefix string per level (ijson: gigabytes). So every J
 task uploads included, is scanned first: a byte scanner counts open brackets outside strings
 and reads every string escape, and refuses a depth over `MAX_JSON_DEPTH` or a control
 character (`earnest.services.schemas.CONTROL`) with a 422 problem JSON. Form bodies are
-refused for a percent-encoded control character. Multipart bodies are left to their parsers
-(task files and answer fields are checked where they are read).
+refused for a percent-encoded control character, multipart forms for one in a text field
+(files are checked by the parsers that read them: task uploads, answers).
 
 Most bodies are small and hold neither many brackets nor a suspicious escape: a count and one
 regular-expression search at C speed clear them (about a microsecond, docs/security.md); only
@@ -20,11 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anyio import to_thread
+from starlette.requests import Request
 
 from earnest.api.middleware import is_upload
 from earnest.api.problems import problem
 from earnest.domain.errors import EarnestError, InvalidInput
-from earnest.services.schemas import MAX_JSON_DEPTH
+from earnest.services.schemas import CONTROL, MAX_JSON_DEPTH, control_problem
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -142,6 +143,8 @@ def body_kind(scope: Scope) -> str | None:
         return "json"
     if kind == b"application/x-www-form-urlencoded":
         return "form"
+    if kind == b"multipart/form-data":
+        return "multipart"
     return None
 
 
@@ -167,7 +170,12 @@ class JsonLimits:
             kind = body_kind(scope) if scope["method"] in ("POST", "PUT", "PATCH") else None
             if kind == "json" and is_upload(scope):
                 receive = self._streamed(receive)
-            elif kind is not None:
+            elif kind == "multipart" and not is_upload(scope):  # uploads: the file parsers check
+                message = await _whole(receive)
+                if message["type"] == "http.request":
+                    await _check_multipart(scope, _replay(message, _nothing))
+                receive = _replay(message, receive)
+            elif kind in ("json", "form"):
                 receive = await _buffered(receive, kind, self.max_depth)
             await self.app(scope, receive, watched)
         except EarnestError as exc:
@@ -197,20 +205,25 @@ class JsonLimits:
 async def _buffered(receive: Receive, kind: str, max_depth: int) -> Receive:
     """Read a (small: BodyLimit caps it) body whole and check it here, rather than from inside
     FastAPI's body parsing, which turns any error into a 400."""
+    message = await _whole(receive)
+    body = message.get("body", b"")
+    if kind == "form":
+        check_form_body(body)
+    elif kind == "json":
+        check_json_body(body, max_depth)
+    return _replay(message, receive)
+
+
+async def _whole(receive: Receive) -> Message:
+    """The body's chunks as one message (or the disconnect that came instead)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return _replay(message, receive)
+            return message
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    if kind == "form":
-        check_form_body(body)
-    else:
-        check_json_body(body, max_depth)
-    return _replay({"type": "http.request", "body": body, "more_body": False}, receive)
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
 
 def _replay(first: Message, receive: Receive) -> Receive:
@@ -225,6 +238,19 @@ def _replay(first: Message, receive: Receive) -> Receive:
         return first
 
     return replay
+
+
+async def _check_multipart(scope: Scope, receive: Receive) -> None:
+    """A multipart form's text fields (files are their parsers' business), read by the same
+    parser the page will use: a form field may be sent as multipart as well as urlencoded."""
+    form = await Request(scope, receive).form()
+    try:
+        for name, value in form.multi_items():
+            for text in (name, value):
+                if isinstance(text, str) and CONTROL.search(text):
+                    raise InvalidInput(control_problem(text, f"the field {name!r}"))
+    finally:
+        await form.close()
 
 
 async def _nothing() -> Message:
