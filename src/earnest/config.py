@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         10.0, ge=0, description="requests a second per client IP without credentials; 0 = none"
     )
     anonymous_rate_burst: int = Field(300, ge=1, description="their burst (sign-in storms)")
+    rate_limit_redis_url: str | None = Field(
+        None,
+        description="count rate limits in this Redis (redis://host:port/db) instead of the"
+        " market's database; every API process of the market must name the same one",
+    )
     operators: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="wallet addresses of the market's operators (comma-separated)"
     )

@@ -3,6 +3,9 @@ markets over one database stand for two API processes (or machines)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from earnest.adapters.chain import Wallet
-from earnest.api.ratelimit import Limits, LimitsSync, Windows
+from earnest.api.ratelimit import Limits, LimitsSync, Windows, redis_counter
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
 from earnest.domain.errors import Unauthenticated
@@ -100,3 +103,48 @@ def test_housekeeping_drops_old_revocations(market: Market) -> None:
     clock.advance(timedelta(hours=1).total_seconds())
     removed = sweep(store=market.store, clock=clock, idempotency_ttl=timedelta(days=1))
     assert removed["revocations"] == 1
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real redis-server on a free loopback port, or skip (with the reason) if none."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_two_processes_share_one_window_in_redis(market: Market, redis_url: str) -> None:
+    processes = []
+    for _ in range(2):
+        limits, sessions, _ = _process(market)
+        sync = LimitsSync(
+            limits,
+            sessions,
+            store=market.store,
+            clock=market.clock,
+            counter=redis_counter(redis_url),
+        )
+        processes.append((limits, sync))
+    accepted = 0
+    for n in range(20):
+        limits, sync = processes[n % 2]
+        accepted += limits.keyed.take("address:w") == 0.0
+        sync.share()
+    assert 10 <= accepted <= 11

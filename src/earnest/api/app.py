@@ -14,7 +14,14 @@ from earnest.api import problems
 from earnest.api.headers import SecurityHeaders
 from earnest.api.json_limits import JsonLimits
 from earnest.api.middleware import BodyLimit, Idempotency
-from earnest.api.ratelimit import Limits, LimitsSync, RateLimit, Windows
+from earnest.api.ratelimit import (
+    Limits,
+    LimitsSync,
+    RateLimit,
+    Windows,
+    redis_counter,
+    store_counter,
+)
 from earnest.api.routes import (
     auth,
     bandwidth,
@@ -88,7 +95,11 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
         max_upload=market.settings.max_upload_bytes,
     )
     limits = app.state.limits = limits_of(market.settings)
-    app.state.sync = LimitsSync(limits, sessions, store=market.store, clock=market.clock)
+    redis = market.settings.rate_limit_redis_url
+    counter = redis_counter(redis) if redis else store_counter(market.store)
+    app.state.sync = LimitsSync(
+        limits, sessions, store=market.store, clock=market.clock, counter=counter
+    )
 
     def owner(credential: str) -> str:
         return authenticate(

@@ -179,14 +179,55 @@ def _refuse(wait: float, whose: str) -> None:
         raise RateLimited(f"too many requests {whose}; slow down", retry_after=retry_after(wait))
 
 
+Totals = dict[tuple[str, int], int]
+Counter = Callable[[Hits], Totals]  # adds hits where every process counts, returns totals
+
+
+def store_counter(store: Store) -> Counter:
+    """Counts in the market's store: one upsert for all the hits of one share."""
+
+    def add(hits: Hits) -> Totals:
+        with store.uow(single=True) as uow:
+            totals = uow.rates.add(hits)
+            uow.commit()
+        return totals
+
+    return add
+
+
+def redis_counter(url: str) -> Counter:
+    """Counts in Redis, through the `limits` library's storage (an atomic INCRBY with an
+    expiry per window, so Redis forgets old windows by itself)."""
+    from limits.storage import RedisStorage  # only a market configured for Redis needs it
+
+    storage = RedisStorage(url, key_prefix="earnest", wrap_exceptions=True)
+
+    def add(hits: Hits) -> Totals:
+        now = time.time()
+        return {
+            (key, slot): storage.incr(f"{key}:{slot}", max(1, math.ceil(ends - now)), amount=n)
+            for (key, slot), (n, ends) in sorted(hits.items())
+        }
+
+    return add
+
+
 class LimitsSync:
-    """Every SYNC_INTERVAL: this process's counts to the store and everyone's back, in one
-    statement; then the revocations of the last seconds into the session cache."""
+    """Every SYNC_INTERVAL: this process's counts to where every process counts (the store,
+    or Redis) and everyone's totals back, in one statement; then the revocations of the
+    last seconds into the session cache."""
 
     def __init__(
-        self, limits: Limits, sessions: SessionCache, *, store: Store, clock: Clock
+        self,
+        limits: Limits,
+        sessions: SessionCache,
+        *,
+        store: Store,
+        clock: Clock,
+        counter: Counter | None = None,
     ) -> None:
         self.limits, self.sessions, self.store, self.clock = limits, sessions, store, clock
+        self.counter = counter or store_counter(store)
         self._loop = Every("earnest-limits-sync", SYNC_INTERVAL, self.round, log)
 
     def round(self) -> None:
@@ -206,11 +247,9 @@ class LimitsSync:
             hits.update(w.drain())  # keys differ: "address:..." and "ip:..."
         if not hits:
             return
-        totals: dict[tuple[str, int], int] = {}
+        totals: Totals = {}
         try:
-            with self.store.uow(single=True) as uow:
-                totals = uow.rates.add(hits)
-                uow.commit()
+            totals = self.counter(hits)
         finally:
             for w in windows:
                 w.apply(totals, sent=bool(totals))
