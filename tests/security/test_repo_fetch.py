@@ -20,7 +20,7 @@ import pytest
 
 from earnest.adapters.sandbox import RepoPolicy, RepoRefused
 from earnest.bootstrap import Market
-from earnest.client import Earnest
+from earnest.client import ApiError, Earnest
 from tests.security.test_sandbox import Bounty, require
 
 FAILED = "the repository could not be fetched"
@@ -275,7 +275,8 @@ def test_the_worker_sees_a_summary_not_git_stderr(
     sqlite_market.sandbox.sandbox.repos = RepoPolicy(local_dir=str(repos))
     require(sqlite_market.sandbox.sandbox)
     cases = {
-        f"https://127.0.0.1:{listener.port}/secret-service": "address is not public",
+        # A name passes the upload's look-up-free check; resolved at fetch, it is refused.
+        f"https://localhost:{listener.port}/secret-service": "address is not public",
         str(repos / "missing-repo"): "not found or not readable",
     }
     for n, (address, why) in enumerate(cases.items()):
@@ -284,4 +285,35 @@ def test_the_worker_sees_a_summary_not_git_stderr(
         assert seen["status"] == "rejected"
         assert seen["reason"] == f"the sandbox could not run your answer: {FAILED}: {why}"
         assert "fatal" not in str(seen) and "fatal" not in str(facts)
+    assert listener.accepted == 0
+
+
+def test_an_upload_with_a_refused_address_is_a_422_and_adds_nothing(
+    sqlite_market: Market,
+    base_url: str,
+    sign_in: Callable[..., Earnest],
+    tmp_path: Path,
+    listener: Listener,
+) -> None:
+    """The address is checked on its face when the task is uploaded, too (no look-up)."""
+    repos = tmp_path / "bounties"
+    repos.mkdir()
+    sqlite_market.sandbox.sandbox.repos = RepoPolicy(local_dir=str(repos))
+    require(sqlite_market.sandbox.sandbox)
+    bounty = Bounty(sqlite_market, sign_in, repos / "ok")
+    rows = [
+        {"id": "a", "data": {"repo": f"http://127.0.0.1:{listener.port}/x", "commit": "ab" * 20}},
+        {"id": "b", "data": {"repo": "https://10.0.0.1/x.git", "commit": "ab" * 20}},
+        {"id": "c", "data": {"repo": "/etc", "commit": "ab" * 20}},
+    ]
+    with pytest.raises(ApiError) as refused:
+        bounty.requester.upload_tasks(bounty.cid, rows)
+    assert refused.value.status == 422
+    errors = [e["error"] for e in refused.value.problem["errors"]]
+    assert errors == [
+        "data.repo is refused: scheme not allowed (https only)",
+        "data.repo is refused: address is not public",
+        "data.repo is refused: path not allowed",
+    ]
+    assert bounty.requester.campaign(bounty.cid)["tasks"]["tasks"] == 1
     assert listener.accepted == 0

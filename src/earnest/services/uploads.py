@@ -5,17 +5,19 @@ Rows without an uploaded prediction get one from the campaign's predictor, if it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.errors import Conflict, InvalidInput, SchemaViolation
 from earnest.domain.work import Campaign, CampaignStatus
+from earnest.quality import SANDBOXED
 from earnest.quality.predictors import Predictor, load_predictor
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Store, UnitOfWork
+from earnest.services.ports_quality import Sandbox
 from earnest.services.schemas import compile_schema, first_error, value_problem
 
 UPLOAD_CHUNK = 1000
@@ -46,6 +48,7 @@ def add_tasks(
     *,
     store: Store,
     limits: UploadLimits = UploadLimits(),
+    sandbox: Sandbox | None = None,
 ) -> int:
     """Validate and insert tasks, all or none; SchemaViolation lists the first bad rows."""
     who.require("tasks:write")
@@ -54,7 +57,7 @@ def add_tasks(
         if campaign.status is CampaignStatus.CLOSED:
             raise Conflict("the campaign is closed")
         room = _room(limits, uow.tasks.counts(campaign_id)["tasks"])
-        checks = _Checks.of(campaign)
+        checks = _Checks.of(campaign, sandbox)
         errors: list[dict[str, Any]] = []
         count = 0
         chunk: list[dict[str, Any]] = []
@@ -128,16 +131,19 @@ class _Checks:
     peer: bool
     predictor: Predictor | None
     fetch: BandwidthTerms | None  # a bandwidth campaign's URLs must be in its allowlist
+    repo: Callable[[str], str | None] | None  # a bug bounty's repository address
 
     @classmethod
-    def of(cls, campaign: Campaign) -> _Checks:
+    def of(cls, campaign: Campaign, sandbox: Sandbox | None = None) -> _Checks:
         spec, q = campaign.spec, campaign.spec.quality
+        bounty = sandbox is not None and spec.verifier in SANDBOXED
         return cls(
             compile_schema(spec.input_schema, "input_schema"),
             compile_schema(spec.output_schema, "output_schema"),
             spec.peer_reviewed,
             load_predictor(q.predictor, q.predictor_options) if q.predictor else None,
             BandwidthTerms.of(spec.terms) if spec.is_bandwidth else None,
+            sandbox.repo_problem if bounty and sandbox is not None else None,
         )
 
 
@@ -202,6 +208,11 @@ def _task_problem(value: Any, checks: _Checks) -> str | None:
         return f"data {problem}"
     if checks.fetch is not None:
         return _fetch_problem(value, checks.fetch)
+    if checks.repo is not None:
+        repo = value["data"].get("repo") if isinstance(value["data"], dict) else None
+        why = checks.repo(repo) if isinstance(repo, str) else "it must be a string"
+        if why:
+            return f"data.repo is refused: {why}"
     gold = value.get("gold")
     if gold is None:
         return None

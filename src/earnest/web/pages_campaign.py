@@ -162,12 +162,14 @@ def _add(who: Principal, m: Market, campaign_id: str, name: str, stream: IO[byte
     """Stream the spooled upload into the store (a large file is never read whole)."""
     found = campaigns.campaign_status(who, campaign_id, store=m.store)["campaign"]
     if not name.lower().endswith(".csv"):
-        return uploads.add_tasks(who, campaign_id, formats.json_lines(stream), store=m.store)
+        return uploads.add_tasks(
+            who, campaign_id, formats.json_lines(stream), store=m.store, sandbox=m.sandbox.sandbox
+        )
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     field = widget_for(found.spec).field
     lines = formats.csv_lines(text, found.spec.input_schema, field)
     try:
-        return uploads.add_tasks(who, campaign_id, lines, store=m.store)
+        return uploads.add_tasks(who, campaign_id, lines, store=m.store, sandbox=m.sandbox.sandbox)
     finally:
         text.detach()  # the form owns the file and closes it
 

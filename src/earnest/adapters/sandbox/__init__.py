@@ -76,6 +76,10 @@ class BwrapSandbox:
         self._probed = time.monotonic()
         return None
 
+    def repo_problem(self, repo: str) -> str | None:
+        """Why a bounty's repository address is refused on its face, or None (no look-up)."""
+        return self.repos.problem(repo)
+
     def measure(self, job: SandboxJob) -> dict[str, Any]:
         """Fetch, write the trees, run the test twice (and a fix's patch, test and suite)."""
         refused = _refusal(job) or self.available()

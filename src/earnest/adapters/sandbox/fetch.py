@@ -50,7 +50,15 @@ class RepoPolicy:
     max_bytes: int = 256 << 20
     resolve: Resolver = field(default=system_resolver)
 
-    def plan(self, repo: str) -> _Plan:
+    def problem(self, repo: str) -> str | None:
+        """Why `repo` is refused on its face (no look-up, no connection), or None."""
+        try:
+            self.plan(repo, resolve=False)
+        except RepoRefused as exc:
+            return str(exc).removeprefix(f"{FAILED}: ")
+        return None
+
+    def plan(self, repo: str, *, resolve: bool = True) -> _Plan:
         """How to fetch `repo`, after every check that needs no connection; or RepoRefused."""
         if not repo or repo.startswith("-") or any(c.isspace() or ord(c) < 32 for c in repo):
             raise RepoRefused(f"{FAILED}: the address is not valid")
@@ -59,7 +67,7 @@ class RepoPolicy:
         if "://" in repo:
             scheme = repo.split("://", 1)[0].lower()
             if scheme == "https":
-                return self._https(repo)
+                return self._https(repo, resolve)
             if scheme == "file":
                 return self._local(repo[len("file://") :])
             raise RepoRefused(f"{FAILED}: scheme not allowed (https only)")
@@ -67,7 +75,7 @@ class RepoPolicy:
             raise RepoRefused(f"{FAILED}: scheme not allowed (https only)")
         return self._local(repo)
 
-    def _https(self, repo: str) -> _Plan:
+    def _https(self, repo: str, resolve: bool) -> _Plan:
         try:
             parts = urlsplit(repo)
             host, port = (parts.hostname or "").lower(), parts.port or 443
@@ -80,6 +88,8 @@ class RepoPolicy:
         if _is_ip(host):
             if refusal(host):
                 raise RepoRefused(f"{FAILED}: address is not public")
+            return _Plan(repo, "https")
+        if not resolve:
             return _Plan(repo, "https")
         try:
             found = Guard(resolve=self.resolve).addresses(host, port)

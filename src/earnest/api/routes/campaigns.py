@@ -118,7 +118,9 @@ async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) 
             m.settings.max_tasks_per_upload, m.settings.max_tasks_per_campaign
         )
         added = await to_thread.run_sync(
-            lambda: uploads.add_tasks(who, campaign_id, lines, store=m.store, limits=limits)
+            lambda: uploads.add_tasks(
+                who, campaign_id, lines, store=m.store, limits=limits, sandbox=m.sandbox.sandbox
+            )
         )
     return UploadOut(added=added)
 
