@@ -74,6 +74,11 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/auth/session"): Row(
         "/v1/auth/session", 401, body={"message": "hello", "signature": "1" * 88}, public=True
     ),
+    # Signing out would end the world's sessions: only the anonymous refusal is made here
+    # (sign-out itself: tests/security/test_sessions.py).
+    ("DELETE", "/v1/auth/session"): Row(
+        "/v1/auth/session", 204, skip=frozenset(r for r in ROLES if r != "anonymous")
+    ),
     ("POST", "/v1/api-keys"): Row("/v1/api-keys", 201, body={"name": "n", "scopes": ["work"]}),
     ("GET", "/v1/api-keys"): Row("/v1/api-keys", 200, shows=frozenset({"requester"})),
     ("POST", "/v1/api-keys/{key_id}/revoke"): Row(
