@@ -322,3 +322,32 @@ def test_no_bounty_where_the_sandbox_cannot_be_built(
     )
     assert refused.status_code == 422, refused.text
     assert "bug bounties are unavailable here: bwrap is not installed" in refused.json()["detail"]
+
+
+def test_a_fix_patch_cannot_make_the_server_write_through_a_symlink(tmp_path: Path) -> None:
+    """A patch turning tests/ into a link out of the tree: the server writes nothing there."""
+    repos, outside = tmp_path / "repos", tmp_path / "outside"
+    outside.mkdir()
+    commit = make_repo(repos / "calc")
+    (repos / "calc" / "tests").mkdir()
+    (repos / "calc" / "tests" / "test_calc.py").write_text("def test_ok():\n    pass\n")
+    _git(repos / "calc", "add", ".")
+    _git(repos / "calc", "commit", "--quiet", "-m", "tests")
+    commit = _git(repos / "calc", "rev-parse", "HEAD")
+    scratch = tmp_path / "scratch"
+    _git(tmp_path, "clone", "--quiet", str(repos / "calc"), str(scratch))
+    _git(scratch, "rm", "-r", "--quiet", "tests")
+    (scratch / "tests").symlink_to(outside)
+    _git(scratch, "add", "tests")
+    patch = _git(scratch, "diff", "--cached") + "\n"
+    assert "new file mode 120000" in patch
+    sandbox = BwrapSandbox(python=sys.executable, repos=RepoPolicy(local_dir=str(repos)))
+    require(sandbox)
+    job = SandboxJob(
+        str(repos / "calc"), commit, "tests/test_neg.py", "def test_x(): pass\n", patch
+    )
+    facts = sandbox.measure(job)
+    assert facts["refused"] == (
+        "test_path must be a relative path to a .py file inside the repository"
+    )
+    assert list(outside.iterdir()) == []

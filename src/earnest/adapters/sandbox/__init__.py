@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import re
 import subprocess
 import tarfile
@@ -90,6 +91,10 @@ class BwrapSandbox:
                 trees = self._prepare(job, Path(tmp))
             except RepoRefused as exc:
                 return {"commit": job.commit, "refused": str(exc)}
+            except (tarfile.TarError, subprocess.SubprocessError, OSError):
+                # A hostile archive or a hung git: a summary, never the exception's text.
+                why = "the bounty's commit could not be checked out"
+                return {"commit": job.commit, "refused": why}
             names = _defined_names(job.test)
             facts: dict[str, Any] = {"commit": job.commit}
             facts["runs"] = [self._pytest(trees["target"], job, names) for _ in range(2)]
@@ -199,13 +204,20 @@ def _apply(tree: Path, patch: str, tmp: Path) -> bool:
 
 
 def _place_test(tree: Path, job: SandboxJob) -> None:
+    """Write the test file as root, never through a link that leads out of the tree."""
     target = tree / job.test_path
     if target.exists() or target.is_symlink():
         raise RepoRefused(
             "test_path must name a new file called test_*.py, not replace the repository's"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(job.test)
+    # The repository (or a fix's patch) may make a directory on the way a symlink.
+    parent, root = os.path.realpath(target.parent), os.path.realpath(tree)
+    if os.path.commonpath([parent, root]) != root:
+        raise RepoRefused("test_path must be a relative path to a .py file inside the repository")
+    os.makedirs(parent, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with os.fdopen(os.open(os.path.join(parent, target.name), flags, 0o644), "w") as out:
+        out.write(job.test)
 
 
 def _defined_names(source: str) -> set[str]:
