@@ -37,20 +37,25 @@ THREAD_CHUNK = 16 << 10  # a chunk this large is scanned off the event loop
 _ALLOWED = (0x09, 0x0A, 0x0D)
 # Everything that can change the depth or hide a control character: brackets, quotes,
 # escapes, raw control bytes (C0, DEL) and UTF-8-encoded C1 characters.
+# A surrogate pair is one token, so that a surrogate escape left alone is a lone one: Python
+# parses it, but no UTF-8 encoder takes it (a stored task or schema then 500s every answer).
 _TOKEN = re.compile(
-    rb'[\[\]{}"]|\\u[0-9a-fA-F]{4}|\\.?|[\x00-\x1f\x7f]|\xc2[\x80-\x9f]?', re.DOTALL
+    rb'[\[\]{}"]|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'
+    rb"|\\u[0-9a-fA-F]{4}|\\.?|[\x00-\x1f\x7f]|\xc2[\x80-\x9f]?",
+    re.DOTALL,
 )
 # A cheap first look: a body without any of these holds no control character.
 _SUSPECT = re.compile(
-    rb"\\u00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\\[bf]"
+    rb"\\u00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\\[bf]|\\u[dD][89a-fA-F]"
     rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]"
 )
 _FORM_CONTROL = re.compile(
     rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])|%[cC]2%[89][0-9a-fA-F]"
     rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 )
-_TOKEN_TAIL = 6  # the longest token (\uXXXX): a chunk's last bytes wait for the next one
+_TOKEN_TAIL = 12  # the longest token (a \uXXXX\uXXXX pair): a chunk's last bytes wait
 _DEPTH = f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+_SURROGATE = "the body holds a lone surrogate (\\u{:04X}) in a string: it is not text"
 _CONTROL = (
     "the body holds a control character (U+{:04X}) in a string; only tab, LF and CR are allowed"
 )
@@ -98,8 +103,12 @@ class JsonScan:
         if first == 0x5C:  # backslash
             if token[1:2] in (b"b", b"f"):
                 raise InvalidInput(_CONTROL.format(8 if token[1:2] == b"b" else 12))
-            if token[1:2] == b"u" and _is_control(int(token[2:], 16)):
-                raise InvalidInput(_CONTROL.format(int(token[2:], 16)))
+            if token[1:2] == b"u" and len(token) == 6:
+                code = int(token[2:], 16)
+                if _is_control(code):
+                    raise InvalidInput(_CONTROL.format(code))
+                if 0xD800 <= code <= 0xDFFF:
+                    raise InvalidInput(_SURROGATE.format(code))
         elif first < 0x20 or first == 0x7F or (first == 0xC2 and len(token) == 2):
             _refuse_control(token)
 

@@ -30,7 +30,8 @@ MAX_JSON_DEPTH = 64  # of a request body, a task or an answer: far above any rea
 MAX_SCHEMA_DEPTH = 32  # of an input or output schema, counted in JSON levels
 # C0 controls but tab, LF and CR; DEL; and the C1 controls, which no text needs and some
 # terminals and spreadsheets obey (U+009B starts an escape sequence). PostgreSQL refuses NUL.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Lone surrogates too (a JSON "\ud800" parses, but no UTF-8 encoder takes it back out).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is the requester's 422, not our stderr
 
@@ -216,8 +217,8 @@ def control_problem(text: str, where: str) -> str:
     found = CONTROL.search(text)
     code = ord(found.group()) if found else 0
     return (
-        f"at {where or '(root)'}: a control character (U+{code:04X}) is not allowed "
-        "(only tab, LF and CR)"
+        f"at {where or '(root)'}: a control character or lone surrogate (U+{code:04X}) is "
+        "not allowed (only tab, LF and CR)"
     )
 
 

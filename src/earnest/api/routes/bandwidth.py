@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -15,6 +14,7 @@ from earnest.api.schemas import BandwidthCampaignIn, CampaignOut, SubmitOut
 from earnest.domain.bandwidth import BandwidthTerms, campaign_spec
 from earnest.domain.errors import InvalidInput
 from earnest.services import bandwidth, campaigns
+from earnest.services.schemas import loads
 
 router = APIRouter(tags=["bandwidth"])
 
@@ -82,7 +82,8 @@ async def fetch(
 
 def _record(header: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        # bounded: a header of 3,000 brackets was a RecursionError (a 500), like a deep body
+        return loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)), "the record")
     except (binascii.Error, ValueError) as exc:
         raise InvalidInput("Earnest-Metering must be the record's JSON, base64url") from exc
 
