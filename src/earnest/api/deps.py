@@ -38,7 +38,9 @@ async def principal(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, authenticated; a wallet past its rate (over all its credentials) gets 429,
-    and so does a client IP sending too many credentials that fail (made-up tokens).
+    and so does a client IP sending too many credentials that fail (made-up tokens). Each
+    request counts once: the RateLimit middleware charged its wallet or IP already, and only
+    a key it could not know yet (a credential first verified here) is charged now.
 
     Async, so that a session the process knows costs no trip to the thread pool; the store
     is asked from a worker thread."""
