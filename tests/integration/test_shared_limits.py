@@ -12,8 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from earnest.adapters.chain import Wallet
+from earnest.api import create_app
 from earnest.api.ratelimit import Limits, LimitsSync, Windows, redis_counter
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
@@ -148,3 +150,12 @@ def test_two_processes_share_one_window_in_redis(market: Market, redis_url: str)
         accepted += limits.keyed.take("address:w") == 0.0
         sync.share()
     assert 10 <= accepted <= 11
+
+
+def test_the_app_runs_its_sync_for_as_long_as_it_serves(sqlite_market: Market) -> None:
+    app = create_app(sqlite_market)
+    with TestClient(app) as client:  # runs the lifespan, as `earnest serve` does
+        assert client.get("/v1/health").status_code == 200
+        thread = app.state.sync._loop._thread
+        assert thread is not None and thread.is_alive()
+    assert not thread.is_alive()
