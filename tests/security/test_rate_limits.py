@@ -87,6 +87,7 @@ def test_two_api_processes_enforce_one_limit(tmp_path: Path) -> None:
             time.sleep(0.05)
     accepted = answers.count(200)
     # The documented overshoot: what the other process accepted since this one last read
-    # the totals (one sync interval, 0.2 s: here about 2 requests each), plus one.
-    assert burst <= accepted <= burst + 6, answers
+    # the totals (one sync interval, 0.2 s: here about 2 requests each, 22 of 40 measured),
+    # plus one; the margin is for a loaded machine, where a sync round runs late.
+    assert burst <= accepted <= burst + 10, answers
     assert answers[-4:] == [429] * 4
