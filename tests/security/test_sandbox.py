@@ -165,6 +165,11 @@ def test_leak(value):
     # Not even the requester's log holds it: the sandbox has no view of the data dir.
     assert secret not in json.dumps(facts)
     assert "unreadable FileNotFoundError" in facts["runs"][0]["output"]
+    # The log is the requester's: in their results, and in no hunter's view.
+    (row,) = [json.loads(line) for line in bounty.requester.results(bounty.cid)]
+    (log,) = row["sandbox"].values()
+    assert "unreadable FileNotFoundError" in log["runs"][0]["output"]
+    assert "unreadable FileNotFoundError" not in json.dumps(seen)
 
 
 def test_a_reproducer_cannot_write_outside_its_checkout(

@@ -144,17 +144,23 @@ def close_campaign(
 def results(
     who: Principal, campaign_id: str, *, store: Store, page: int = 1000
 ) -> Iterator[dict[str, Any]]:
-    """Resolved (non-gold) tasks with their result, confidence and answers, in task order."""
+    """Resolved (non-gold) tasks with their result, confidence and answers, in task order.
+
+    A bug bounty's rows also carry `sandbox`: what the sandbox measured for each answer,
+    its runs' output included. That log is the requester's alone (the repository is
+    theirs); the hunters see only their verdicts."""
     who.require("results:read")
     with store.uow(readonly=True) as uow:
-        owned_campaign(uow, campaign_id, who.address)
+        campaign = owned_campaign(uow, campaign_id, who.address)
+    logs = campaign.spec.verifier in SANDBOXED
     after = 0
     while True:
         with store.uow(readonly=True) as uow:
             batch: list[Task] = uow.tasks.resolved(campaign_id, after, page)
             answers = uow.assignments.answers_for_tasks([t.id for t in batch])
+            measured = {t.id: uow.facts.of_task(t.id) for t in batch} if logs else {}
         for task in batch:
-            yield {
+            row = {
                 "task_id": task.id,
                 "external_id": task.external_id,
                 "data": task.data,
@@ -162,6 +168,7 @@ def results(
                 "confidence": task.confidence,
                 "answers": answers.get(task.id, []),
             }
+            yield row | ({"sandbox": measured[task.id]} if logs else {})
         if len(batch) < page:
             return
         after = batch[-1].id
