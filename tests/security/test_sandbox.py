@@ -270,6 +270,7 @@ def test_where():
             return type(exc).__name__
     print("REPORT " + json.dumps({{
         "uid": os.getuid(), "euid": os.geteuid(),
+        "user_namespace": os.readlink("/proc/self/ns/user"),
         "sockets": [p for p in ("/var/run/postgresql", "/run/postgresql", "/run", "/var/run")
                     if os.path.exists(p)],
         "server_environ": read("/proc/{os.getpid()}/environ"),
@@ -281,6 +282,7 @@ def test_where():
     _, facts = bounty.attack(attack)
     report = _report(facts)
     assert report["uid"] not in (0, os.getuid()) and report["euid"] not in (0, os.geteuid())
+    assert report["user_namespace"] != os.readlink("/proc/self/ns/user")  # a user namespace
     assert report["sockets"] == []
     assert report["server_environ"] == "FileNotFoundError"
     assert len(report["processes"]) < 10  # its own PID namespace only

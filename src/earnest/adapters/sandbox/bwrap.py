@@ -7,12 +7,13 @@ checkout as the one writable place besides a private /tmp, a /proc of its own PI
 namespace and a minimal /dev. The tree lives in that PID namespace: when its first process
 exits, or bwrap is killed, the kernel kills every process left in it.
 
-The uid: as root, bwrap needs no user namespace; the child drops to `uid` (nobody by
-default) with setpriv before it runs anything, so RLIMIT_NPROC counts against that uid and
-even an escape is nobody. A user namespace is not added there: an unprivileged uid cannot
-map another one, and the mounts must be made by root, who alone may read a Python under
-/root. As any other user, bwrap adds a user namespace and the child shows as `uid` inside;
-outside it is the server's uid, the best an unprivileged server can do.
+The uid: as root, the outer bwrap makes the mounts (root alone may read a Python under /root)
+and keeps only CAP_SETUID and CAP_SETGID; the child drops to `uid` (nobody by default) with
+setpriv, so RLIMIT_NPROC counts against that uid and even an escape is nobody, then an inner
+bwrap, unprivileged now, adds a user namespace (`uid` inside, `uid` outside) over the same
+root before the untrusted command runs. As any other user, bwrap adds the user namespace
+itself and the child shows as `uid` inside; outside it is the server's uid, the best an
+unprivileged server can do.
 """
 
 from __future__ import annotations
@@ -102,11 +103,16 @@ class Confinement:
             # Only these two, so the child can become `uid`; it loses them doing so.
             spaces += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
             drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
-            argv = [*drop, "--", *argv]
+            # The inner bwrap (nobody now) adds the user namespace over the same root.
+            user = ["bwrap", *self._user_namespace(), "--dev-bind", "/", "/", "--die-with-parent"]
+            argv = [*drop, "--", *user, "--", *argv]
         else:
-            spaces += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid)]
+            spaces += self._user_namespace()
         place = ["--bind", str(checkout), CHECKOUT, "--chdir", CHECKOUT, "--remount-ro", "/"]
         return [*limits, "bwrap", *spaces, *self._root_mounts(), *place, "--", *argv]
+
+    def _user_namespace(self) -> list[str]:
+        return ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid)]
 
     def _root_mounts(self) -> list[str]:
         """The read-only root: /usr, the interpreter's directories, a few /etc files."""
