@@ -320,6 +320,8 @@ def test_bad_calls_get_solanas_error_codes(
 def test_envelope_errors_batches_and_notifications(node: Node, http: httpx.Client) -> None:
     post = lambda body: http.post(node.url, content=body)  # noqa: E731
     assert post(b"{nope").json()["error"]["code"] == -32700
+    deep = post(b"[" * 100_000 + b"]" * 100_000)  # past the parser's recursion limit
+    assert deep.status_code == 200 and deep.json()["error"]["code"] == -32700
     assert (
         post(b'{"jsonrpc": "1.0", "id": 1, "method": "getSlot"}').json()["error"]["code"] == -32600
     )

@@ -164,7 +164,7 @@ def create_rpc_app(handlers: Mapping[str, Handler]) -> Starlette:
             return JSONResponse(_error(None, RpcError(INVALID_REQUEST, "Request too large")))
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting too
             return JSONResponse(_error(None, RpcError(PARSE_ERROR, "Parse error")))
         # Methods touch LiteSVM and SQLite, which block: keep the event loop free.
         if isinstance(payload, list):
