@@ -147,7 +147,7 @@ def _own(s: Submission, failing: Any) -> list[str]:
     path, source = answer.get("test_path"), answer.get("test")
     if not isinstance(failing, list) or not isinstance(path, str) or not isinstance(source, str):
         return []
-    names = _defined(source)
+    names = defined_names(source)
     kept = []
     for found in failing:
         head, _, rest = str(found).partition("::")
@@ -157,8 +157,8 @@ def _own(s: Submission, failing: Any) -> list[str]:
     return sorted(set(kept))[:MAX_FAILING]
 
 
-def _defined(source: str) -> set[str]:
-    """Function and class names written in the test file."""
+def defined_names(source: str) -> set[str]:
+    """Function and class names written in a test file (the sandbox keeps only ids naming them)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):

@@ -15,7 +15,6 @@ or classes written in the answer's own file (a test cannot put the host's data t
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import os
 import re
@@ -28,6 +27,7 @@ from typing import Any
 
 from earnest.adapters.sandbox.bwrap import CHECKOUT, Confinement, Finished, Limits
 from earnest.adapters.sandbox.fetch import RepoPolicy, RepoRefused, git_env
+from earnest.quality.bugs import defined_names
 from earnest.services.ports_quality import SandboxJob
 
 __all__ = ["BwrapSandbox", "Limits", "RepoPolicy", "RepoRefused"]
@@ -95,7 +95,7 @@ class BwrapSandbox:
                 # A hostile archive or a hung git: a summary, never the exception's text.
                 why = "the bounty's commit could not be checked out"
                 return {"commit": job.commit, "refused": why}
-            names = _defined_names(job.test)
+            names = defined_names(job.test)
             facts: dict[str, Any] = {"commit": job.commit}
             facts["runs"] = [self._pytest(trees["target"], job, names) for _ in range(2)]
             if "patched" in trees:
@@ -218,16 +218,6 @@ def _place_test(tree: Path, job: SandboxJob) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     with os.fdopen(os.open(os.path.join(parent, target.name), flags, 0o644), "w") as out:
         out.write(job.test)
-
-
-def _defined_names(source: str) -> set[str]:
-    """The function and class names written in the answer's own file."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
-    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
 
 
 def own_ids(output: str, test_path: str | None, names: set[str]) -> list[str]:

@@ -117,7 +117,9 @@ class Confinement:
     def _root_mounts(self) -> list[str]:
         """The read-only root: /usr, the interpreter's directories, a few /etc files."""
         if self._mounts is None:
-            mounts = ["--ro-bind", "/usr", "/usr"]
+            # The private /tmp first: an interpreter under /tmp (a checkout there) is bound
+            # onto it, not hidden by it.
+            mounts = ["--perms", "1777", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
             for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
                 if os.path.islink(top):
                     mounts += ["--symlink", os.readlink(top), top]
@@ -127,7 +129,7 @@ class Confinement:
                 mounts += [*_parents(path), "--ro-bind", path, path]
             for etc in _ETC:
                 mounts += ["--ro-bind-try", etc, etc]
-            mounts += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+            mounts += ["--proc", "/proc", "--dev", "/dev"]
             self._mounts = mounts
         return self._mounts
 
