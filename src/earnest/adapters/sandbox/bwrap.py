@@ -19,6 +19,7 @@ unprivileged server can do.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 CHECKOUT = "/checkout"  # where the checkout is seen inside: no host path leaks into ids
 _ETC = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf")  # what libc may read
@@ -190,9 +192,11 @@ class _Tail(threading.Thread):
         self.dropped = 0
 
     def run(self) -> None:
-        stream = self.proc.stdout
-        if stream is None:
+        if self.proc.stdout is None:
             return
+        # typeshed types a pipe as IO[bytes]; a binary pipe opened with the default
+        # buffering is an io.BufferedReader, whose read1 returns what is ready.
+        stream = cast("io.BufferedReader", self.proc.stdout)
         while chunk := stream.read1(1 << 16):
             self.kept += chunk
             if len(self.kept) > 2 * self.cap:  # trim now and then, not on every chunk

@@ -60,7 +60,7 @@ def _cache_long_queries() -> None:
     _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 1 << 16)
     _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 2_000)
     _queries._query2pg = lru_cache(maxsize=1_024)(_queries._query2pg_nocache)
-    _queries._earnest = True
+    _queries._earnest = True  # type: ignore[attr-defined]  # our marker on psycopg's module
 
 
 def _sqlite(url: str, database: str | None) -> Engine:

@@ -120,11 +120,11 @@ class Ledger:
             stmt = upsert(ledger_accounts, self.pg).values(
                 [{"name": account, "balance": delta} for account, delta in chunk]
             )
-            stmt = stmt.on_conflict_do_update(
+            applied = stmt.on_conflict_do_update(
                 index_elements=[ledger_accounts.c.name],
                 set_={"balance": ledger_accounts.c.balance + stmt.excluded.balance},
             ).returning(ledger_accounts.c.name, ledger_accounts.c.balance)
-            after.update({r.name: int(r.balance) for r in self.c.execute(stmt)})
+            after.update({r.name: int(r.balance) for r in self.c.execute(applied)})
         check_balances(after, after)
 
     def balance(self, account: str) -> int:

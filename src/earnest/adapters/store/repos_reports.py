@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from earnest.adapters.store.repos_work import _assignment
+from earnest.adapters.store.repos_assignments import _assignment
 from earnest.adapters.store.tables import assignments, batches, payouts, tasks, worker_limits
 from earnest.domain.work import Assignment
 from earnest.services.ports_quality import LimitRecord
@@ -59,12 +59,14 @@ class Reports:
 
     def oldest_unpaid(self) -> datetime | None:
         """When the oldest payout not yet confirmed on chain was created."""
-        return self.c.scalar(
+        at: datetime | None = self.c.scalar(
             select(func.min(payouts.c.created_at)).where(payouts.c.status != "paid")
         )
+        return at
 
     def last_confirmed(self) -> datetime | None:
         """When the latest payout batch was confirmed on chain."""
-        return self.c.scalar(
+        at: datetime | None = self.c.scalar(
             select(func.max(batches.c.confirmed_at)).where(batches.c.status == "confirmed")
         )
+        return at

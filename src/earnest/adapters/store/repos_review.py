@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnest.adapters.store.tables import (
@@ -159,7 +159,7 @@ class PeerReviews:
         return [_review(r._mapping) for r in rows]
 
 
-def _review(r: Mapping[str, Any]) -> PeerReview:
+def _review(r: RowMapping) -> PeerReview:
     return PeerReview(**{k: r[k] for k in PeerReview.__dataclass_fields__})
 
 

@@ -11,13 +11,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from earnest.adapters.store.repos_assignments import Assignments
 from earnest.adapters.store.repos_bandwidth import Bodies
+from earnest.adapters.store.repos_campaigns import Campaigns
 from earnest.adapters.store.repos_money import Deposits, Ledger, Payouts, Receipts
 from earnest.adapters.store.repos_people import Auth, Idempotency, Parties, RateCounts, Workers
 from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Reputations
 from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
-from earnest.adapters.store.repos_work import Assignments, Campaigns, Tasks
+from earnest.adapters.store.repos_tasks import Tasks
 from earnest.domain.errors import Conflict
 
 
