@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -50,6 +50,12 @@ class ApiKeyRecord:
     scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None
+
+
+# How long an Idempotency-Key record may stay "in progress": longer than any request runs (an
+# answer's sandbox runs, up to 60 s of wall time each, and the chain's RPC timeouts). A record
+# older than that belongs to a request that died with its process; the next retry takes it over.
+IDEMPOTENCY_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,9 @@ class WorkersRepo(Protocol):
 
 class IdempotencyRepo(Protocol):
     def get(self, scope: str) -> IdempotencyRecord | None: ...
-    def claim(self, scope: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None: ...
+    def claim(
+        self, scope: str, fingerprint: str, now: datetime, lease: timedelta = ...
+    ) -> IdempotencyRecord | None: ...
     def finish(self, scope: str, status_code: int, body: bytes) -> None: ...
     def forget(self, scope: str) -> None: ...
     def drop_older(self, before: datetime, limit: int) -> int: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,7 +30,7 @@ from earnest.adapters.store.tables import (
     worker_stats,
 )
 from earnest.domain.verification import WorkerHistory
-from earnest.services.ports import ApiKeyRecord, IdempotencyRecord
+from earnest.services.ports import IDEMPOTENCY_LEASE, ApiKeyRecord, IdempotencyRecord
 
 
 class Parties:
@@ -249,15 +249,33 @@ class Idempotency:
         row = self.c.execute(select(idempotency).where(idempotency.c.scope == scope)).first()
         return IdempotencyRecord(row.fingerprint, row.status_code, row.body) if row else None
 
-    def claim(self, scope: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None:
+    def claim(
+        self, scope: str, fingerprint: str, now: datetime, lease: timedelta = IDEMPOTENCY_LEASE
+    ) -> IdempotencyRecord | None:
         """Start the record in one statement: None if this call started it, else the record
-        found (one that vanished meanwhile, its request failed, reads as still in progress)."""
+        found (one that vanished meanwhile, its request failed, reads as still in progress).
+
+        A record still in progress past its lease (its request died with its process: no
+        request runs that long) is taken over in one statement too, and this call starts
+        afresh: the in-progress record carries its start (`created_at`) as its lease."""
         started = self.c.execute(
             _insert_new(self.c, idempotency, "scope")
             .values(scope=scope, fingerprint=fingerprint, created_at=now)
             .returning(idempotency.c.scope)  # INSERT's rowcount is not reliable here
         ).first()
         if started is not None:
+            return None
+        taken = self.c.execute(
+            update(idempotency)
+            .where(
+                idempotency.c.scope == scope,
+                idempotency.c.status_code.is_(None),
+                idempotency.c.created_at < now - lease,
+            )
+            .values(fingerprint=fingerprint, created_at=now)
+            .returning(idempotency.c.scope)
+        ).first()
+        if taken is not None:
             return None
         return self.get(scope) or IdempotencyRecord(fingerprint, None, None)
 
