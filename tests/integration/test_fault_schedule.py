@@ -31,7 +31,7 @@ from earnest.adapters.store.tables import assignments, batches, journal, payouts
 from earnest.bootstrap import Market, build_market
 from earnest.config import Settings
 from earnest.domain import ledger
-from earnest.domain.errors import ChainError, Conflict, NoWorkAvailable
+from earnest.domain.errors import ChainError, Conflict, NoWorkAvailable, Unavailable
 from earnest.services import funds
 from earnest.services.chain_port import Chain
 from earnest.services.reconcile import reconcile
@@ -42,7 +42,7 @@ from tests.rpc_helpers import Node, running_node, signature_of
 
 SEEDS = [int(s) for s in os.environ.get("EARNEST_FAULT_SEEDS", "1,2,3").split(",")]
 DRAIN_ROUNDS = 12
-Survivable = (Crash, DBAPIError, ChainError)  # a round or a request that died midway
+Survivable = (Crash, DBAPIError, Unavailable, ChainError)  # a round or a request that died midway
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy.exc import DBAPIError
 
 from earnest.bootstrap import Market
 from earnest.domain import ledger
+from earnest.domain.errors import Unavailable
 from tests.integration.faults import DbDrops
 
 
@@ -16,7 +16,7 @@ def test_a_transaction_that_cannot_begin_leaves_no_lock_behind(market: Market) -
     drops = DbDrops(market.store.engine)
     try:
         drops.arm(0)  # SQLite: its BEGIN IMMEDIATE; PostgreSQL: the first statement
-        with pytest.raises(DBAPIError), market.store.uow() as uow:
+        with pytest.raises(Unavailable), market.store.uow() as uow:
             uow.ledger.balance(ledger.FEES)
     finally:
         drops.close()

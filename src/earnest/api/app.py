@@ -13,7 +13,7 @@ from earnest import __version__, web
 from earnest.api import problems
 from earnest.api.headers import SecurityHeaders
 from earnest.api.json_limits import JsonLimits
-from earnest.api.middleware import BodyLimit, Idempotency
+from earnest.api.middleware import BodyLimit, Idempotency, Outages
 from earnest.api.ratelimit import (
     Limits,
     LimitsSync,
@@ -108,6 +108,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
 
     # Outside the others: refuse before reading.
     app.add_middleware(RateLimit, limits=limits, sessions=sessions, resolve=owner)
+    app.add_middleware(Outages)  # a database outage in any middleware answers 503
     app.add_middleware(SecurityHeaders)  # around everything: 413 and 429 answers carry them too
     return app
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from earnest.api.middleware import is_upload
 from earnest.api.problems import problem
-from earnest.domain.errors import EarnestError, InvalidInput
+from earnest.domain.errors import EarnestError, InvalidInput, Unavailable
 from earnest.services.schemas import CONTROL, MAX_JSON_DEPTH, control_problem
 
 Scope = dict[str, Any]
@@ -188,8 +188,8 @@ class JsonLimits:
                 receive = await _buffered(receive, kind, self.max_depth)
             await self.app(scope, receive, watched)
         except EarnestError as exc:
-            if started:
-                raise
+            if started or isinstance(exc, Unavailable):
+                raise  # an outage met by a middleware inside answers 503 (middleware.Outages)
             answer = problem(422, exc.title, exc.detail, exc.code, **exc.extra)
             await answer({"type": "http"}, _nothing, send)  # type: ignore[arg-type]
 

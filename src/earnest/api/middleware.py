@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,8 @@ from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 
-from earnest.api.problems import problem
-from earnest.domain.errors import Conflict, IdempotencyConflict, Unauthenticated
+from earnest.api.problems import OUTAGE, problem, unavailable
+from earnest.domain.errors import Conflict, IdempotencyConflict, Unauthenticated, Unavailable
 from earnest.services.identity import SessionCache, authenticate, cached_session
 from earnest.services.ports import Clock, Store
 
@@ -73,6 +74,35 @@ async def _problem(send: Send, status: int, code: str, title: str, detail: str) 
 
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Outages:
+    """Outermost: a database outage met outside a route (in a middleware: the session, the
+    Idempotency-Key record) answers 503 too, with no traceback; the first answer that is not
+    a server error after an outage logs that the database is back (problems.Outage)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] < 500:
+                    OUTAGE.up()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Unavailable as exc:
+            if started:
+                raise
+            await unavailable(exc)(scope, _no_body, send)
 
 
 class BodyLimit:
@@ -249,7 +279,9 @@ class Idempotency:
             await self.app(scope, receive, capture)
         finally:
             if not saved:
-                await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+                # In an outage the record stays "in progress" until its lease runs out.
+                with contextlib.suppress(Unavailable):
+                    await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
 
 
 def _sessions_of(scope: Scope) -> SessionCache | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,9 @@ STATUS: list[tuple[type[e.EarnestError], int]] = [
     (e.InsufficientFunds, 409),
     (e.RateLimited, 429),
     (e.ChainError, 502),
+    (e.Unavailable, 503),
 ]
+OUTAGE_RETRY_AFTER = 2  # seconds a client waits before resending during a database outage
 
 
 def status_for(exc: e.EarnestError) -> int:
@@ -48,6 +51,7 @@ DOCUMENTED = {
     422: "Invalid input: the body, a parameter or a header",
     429: "Too many requests (header Retry-After: seconds)",
     502: "The chain refused the request or could not be reached",
+    503: "The database is out of reach for a moment (header Retry-After: seconds)",
 }
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -66,16 +70,52 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
     429: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    503: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
 }
 
 
 def problem_headers(status: int, extra: dict[str, Any]) -> dict[str, str] | None:
-    """Headers a problem carries: how to authenticate (401), when to come back (429)."""
+    """Headers a problem carries: how to authenticate (401), when to come back (429, 503)."""
     if status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if status == 429:
         return {"Retry-After": str(extra.get("retry_after", 1))}
+    if status == 503:
+        return {"Retry-After": str(OUTAGE_RETRY_AFTER)}
     return None
+
+
+class Outage:
+    """One log line when the database goes out of reach, one when it answers again: an
+    outage answers every request with 503 and would otherwise log a traceback each."""
+
+    def __init__(self) -> None:
+        self._down = threading.Event()
+
+    def down(self, exc: BaseException) -> None:
+        if not self._down.is_set():
+            self._down.set()
+            cause = exc.__cause__ or exc
+            log.warning("database out of reach, answering 503: %s", _first_line(cause))
+
+    def up(self) -> None:
+        if self._down.is_set():
+            self._down.clear()
+            log.warning("database reachable again")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+OUTAGE = Outage()  # per process: every app in it shares the same database
+
+
+def unavailable(exc: e.Unavailable) -> JSONResponse:
+    """The 503 an outage answers with (logged once per outage, see Outage)."""
+    OUTAGE.down(exc)
+    return problem(503, exc.title, exc.detail, exc.code)
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -126,6 +166,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(e.EarnestError)
     async def _domain(_: Request, exc: e.EarnestError) -> JSONResponse:
+        if isinstance(exc, e.Unavailable):
+            return unavailable(exc)
         return problem(status_for(exc), exc.title, exc.detail, exc.code, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

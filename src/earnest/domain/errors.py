@@ -92,6 +92,14 @@ class RateLimited(EarnestError):
     code = "rate_limited"
 
 
+class Unavailable(EarnestError):
+    """The database cannot be reached (restarting, connection lost, pool exhausted): the
+    request did not happen, or rolled back whole; the same request may be sent again."""
+
+    title = "Service unavailable"
+    code = "unavailable"
+
+
 class ChainError(EarnestError):
     title = "Chain error"
     code = "chain_error"

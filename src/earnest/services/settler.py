@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Protocol
 
+from earnest.domain.errors import Unavailable
 from earnest.services.chain_port import Chain
 from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
@@ -61,6 +62,7 @@ class Settler:
         self._lock = threading.Lock()  # one round at a time, loop or drain
         self._leader = leader or SingleProcess()
         self.leading = False
+        self.outage = False  # the last round met a database outage
         self._loop = Every("earnest-settler", interval, self.round, log)
         self.totals = SettleReport()
 
@@ -73,7 +75,21 @@ class Settler:
             self.leading = leading
             if not leading:
                 return SettleReport()
-            report = settle_once(**self._deps)  # type: ignore[arg-type]
+            try:
+                report = settle_once(**self._deps)  # type: ignore[arg-type]
+            except Unavailable as exc:
+                # Nothing half-done: what a round committed stays, the next round recovers the
+                # rest. One line per outage; the loop carries on at its interval.
+                if not self.outage:
+                    log.warning(
+                        "database out of reach, the settler retries each round: %s",
+                        exc.__cause__ or exc,
+                    )
+                self.outage = True
+                return SettleReport()
+            if self.outage:
+                log.warning("database reachable again, the settler carries on")
+            self.outage = False
         self.totals.sent += report.sent
         self.totals.confirmed += report.confirmed
         self.totals.dropped += report.dropped

@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from earnest.adapters.store.repos_assignments import Assignments
 from earnest.adapters.store.repos_bandwidth import Bodies
@@ -20,7 +21,7 @@ from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Re
 from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_tasks import Tasks
-from earnest.domain.errors import Conflict
+from earnest.domain.errors import Conflict, Unavailable
 
 
 class SqlUnitOfWork:
@@ -45,11 +46,12 @@ class SqlUnitOfWork:
             self._lock.acquire()
         try:
             self._begin()
-        except BaseException:
+        except BaseException as exc:
             # No __exit__ follows a failed __enter__: a lock kept here (the database was
             # unreachable, or busy past its timeout) would stall every writer after it.
             if self._lock is not None:
                 self._lock.release()
+            _raise_if_outage(exc)
             raise
         self._repositories()
         return self
@@ -150,12 +152,27 @@ class SqlUnitOfWork:
         try:
             if not self._committed and self._tx.is_active:
                 self._tx.rollback()
+        except DBAPIError:
+            if exc is None:
+                raise
+            # The connection died under the transaction: the database rolls it back itself.
         finally:
             self.conn.close()
             if self._lock is not None:
                 self._lock.release()
+        _raise_if_outage(exc)
         if isinstance(exc, IntegrityError):
             raise Conflict("a concurrent request changed the same object; retry") from exc
+
+
+def _raise_if_outage(exc: BaseException | None) -> None:
+    """Raise Unavailable for an error that says the database is out of reach (restarting,
+    connection lost, pool exhausted): an outage, not a fault of the request."""
+    lost = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if lost:
+        raise Unavailable("the database is out of reach; retry shortly") from exc
 
 
 class SqlStore:
