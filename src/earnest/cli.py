@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from earnest.cli_serve import chain_serve, console, serve, settings_for
 from earnest.domain.errors import EarnestError
 
 app = typer.Typer(
@@ -24,75 +25,13 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(chain_app, name="chain")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(results_app, name="results")
-console = Console(stderr=True)
 
 Url = Annotated[str, typer.Option(envvar="EARNEST_URL", help="the market's base URL")]
 ApiKey = Annotated[str, typer.Option(envvar="EARNEST_API_KEY", help="a requester API key (ek_...)")]
 
 
-def _settings(data_dir: Path | None) -> Any:
-    from earnest.config import Settings
-
-    return Settings.load(data_dir=data_dir) if data_dir else Settings.load()
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to bind")] = 8000,
-    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
-    workers: Annotated[
-        int, typer.Option(min=1, max=64, help="API processes on the port (PostgreSQL, rpc chain)")
-    ] = 1,
-) -> None:
-    """Run the market: the API, the settler paying verified work every few hundred ms, the
-    quality loop (re-estimation of worker confusions, automatic acceptance) and housekeeping
-    (expired sessions and old idempotency records deleted)."""
-    import uvicorn
-
-    from earnest.api import create_app
-    from earnest.bootstrap import build_market
-
-    settings = _settings(data_dir).model_copy(update={"host": host, "port": port})
-    if workers > 1:
-        _serve_workers(settings, workers)
-        return
-    market = build_market(settings)
-    market.start_loops()
-    console.print(
-        f"Earnest on http://{host}:{port}  (web: /work, /dashboard, /operator; API docs: /docs)"
-        f"  mint {market.chain.mint}",
-        soft_wrap=True,
-    )
-    try:
-        uvicorn.run(create_app(market), host=host, port=port, log_level="info")
-    finally:
-        market.close()
-
-
-def _serve_workers(settings: Any, workers: int) -> None:
-    """N uvicorn worker processes, each with its own market; one settler leads."""
-    import os
-
-    import uvicorn
-
-    from earnest.api.workers import check_can_fork
-
-    check_can_fork(settings.resolved_database_url, settings.chain)
-    # The workers are spawned: they read their settings from the environment, as here.
-    os.environ.update(
-        {"EARNEST_DATA_DIR": str(settings.data_dir), "EARNEST_HOST": settings.host}
-        | {"EARNEST_PORT": str(settings.port)}
-    )
-    console.print(f"Earnest on http://{settings.host}:{settings.port} with {workers} workers")
-    uvicorn.run(
-        "earnest.api.workers:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-    )
+app.command()(serve)
+chain_app.command("serve")(chain_serve)
 
 
 @app.command()
@@ -156,7 +95,7 @@ def reconcile(
     from earnest.bootstrap import build_market
     from earnest.services.reconcile import reconcile as run
 
-    market = build_market(_settings(data_dir))
+    market = build_market(settings_for(data_dir))
     try:
         report = run(store=market.store, chain=market.chain)
     finally:
@@ -196,7 +135,7 @@ def settle(
     """Run settlement rounds against the market's store and chain (no API)."""
     from earnest.bootstrap import build_market
 
-    market = build_market(_settings(data_dir))
+    market = build_market(settings_for(data_dir))
     try:
         while True:
             report = market.settler.round()
@@ -212,50 +151,6 @@ def settle(
             time.sleep(market.settings.settle_interval)
     finally:
         market.close()
-
-
-@chain_app.command("serve")
-def chain_serve(
-    host: Annotated[str, typer.Option(help="address to bind (keep it loopback)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to bind (8899, as solana-test-validator)")] = 8899,
-    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
-    slot_ms: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=60_000,
-            help="produce a block every N ms, as a cluster does (400 on solana-test-validator); "
-            "0: every transaction lands as it is sent",
-        ),
-    ] = 0,
-) -> None:
-    """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
-    CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
-    import uvicorn
-
-    from earnest.adapters.chain import LocalChain, load_or_create_keypair
-    from earnest.adapters.chain.rpc_methods import LocalRpc
-    from earnest.adapters.chain.rpc_server import create_rpc_app
-
-    settings = _settings(data_dir)
-    keypair = load_or_create_keypair(settings.resolved_keypair)
-    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
-    url = f"http://{host}:{port}"
-    # soft_wrap: the settings line must stay one line, ready to copy.
-    console.print(f"Solana JSON-RPC on {url}, mint {chain.mint}", soft_wrap=True)
-    console.print(
-        f"a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}",
-        soft_wrap=True,
-    )
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
-    node = LocalRpc(chain, slot_seconds=slot_ms / 1000)
-    node.start()
-    try:
-        uvicorn.run(create_rpc_app(node.handlers()), host=host, port=port, log_level="warning")
-    finally:
-        node.stop()
-        chain.close()
 
 
 @chain_app.command("init")
@@ -276,7 +171,7 @@ def chain_init(
     from earnest.adapters.chain.rpc_bridge import redact
     from earnest.adapters.chain.rpc_setup import init_mint
 
-    keypair = load_or_create_keypair(_settings(data_dir).resolved_keypair)
+    keypair = load_or_create_keypair(settings_for(data_dir).resolved_keypair)
     done = init_mint(url, keypair, mint=mint, decimals=decimals, airdrop=airdrop)
     out = Console()
     out.print(f"market wallet {done.market}: {done.lamports} lamports", soft_wrap=True)

@@ -1,0 +1,154 @@
+"""`earnest serve` and `earnest chain serve`: serve until SIGTERM or SIGINT, then shut down.
+
+uvicorn re-raises the signal that stopped it once its own shutdown is done, which kills the
+process before any `finally`: the settler would not stop at a safe point, the chain store
+would not close (its WAL left behind), and the exit status would be -15. Here the signal
+ends the server like a return: uvicorn drains the requests in flight (up to
+`DRAIN_SECONDS`), then the caller's cleanup runs and the command exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+
+console = Console(stderr=True)
+DRAIN_SECONDS = 30  # how long requests in flight may take to finish after SIGTERM
+
+
+def settings_for(data_dir: Path | None) -> Any:
+    from earnest.config import Settings
+
+    return Settings.load(data_dir=data_dir) if data_dir else Settings.load()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that the signal that stops it is not raised again."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        before = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+
+
+def run_until_signal(app: Any, *, host: str, port: int, log_level: str) -> None:
+    """Serve `app` until SIGTERM or SIGINT; return once the requests in flight are done."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=DRAIN_SECONDS
+    )
+    _Server(config).run()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes on the port (PostgreSQL, rpc chain)")
+    ] = 1,
+) -> None:
+    """Run the market: the API, the settler paying verified work every few hundred ms, the
+    quality loop (re-estimation of worker confusions, automatic acceptance) and housekeeping
+    (expired sessions and old idempotency records deleted)."""
+    from earnest.api import create_app
+    from earnest.bootstrap import build_market
+
+    settings = settings_for(data_dir).model_copy(update={"host": host, "port": port})
+    if workers > 1:
+        _serve_workers(settings, workers)
+        return
+    market = build_market(settings)
+    market.start_loops()
+    console.print(
+        f"Earnest on http://{host}:{port}  (web: /work, /dashboard, /operator; API docs: /docs)"
+        f"  mint {market.chain.mint}",
+        soft_wrap=True,
+    )
+    try:
+        run_until_signal(create_app(market), host=host, port=port, log_level="info")
+    finally:
+        market.close()  # the loops stop between rounds; the chain and the store close
+    console.print("Earnest stopped")
+
+
+def _serve_workers(settings: Any, workers: int) -> None:
+    """N uvicorn worker processes, each with its own market; one settler leads."""
+    import os
+
+    import uvicorn
+
+    from earnest.api.workers import check_can_fork
+
+    check_can_fork(settings.resolved_database_url, settings.chain)
+    # The workers are spawned: they read their settings from the environment, as here.
+    os.environ.update(
+        {"EARNEST_DATA_DIR": str(settings.data_dir), "EARNEST_HOST": settings.host}
+        | {"EARNEST_PORT": str(settings.port)}
+    )
+    console.print(f"Earnest on http://{settings.host}:{settings.port} with {workers} workers")
+    uvicorn.run(
+        "earnest.api.workers:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def chain_serve(
+    host: Annotated[str, typer.Option(help="address to bind (keep it loopback)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind (8899, as solana-test-validator)")] = 8899,
+    data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+    slot_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=60_000,
+            help="produce a block every N ms, as a cluster does (400 on solana-test-validator); "
+            "0: every transaction lands as it is sent",
+        ),
+    ] = 0,
+) -> None:
+    """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
+    CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
+    from earnest.adapters.chain import LocalChain, load_or_create_keypair
+    from earnest.adapters.chain.rpc_methods import LocalRpc
+    from earnest.adapters.chain.rpc_server import create_rpc_app
+
+    settings = settings_for(data_dir)
+    keypair = load_or_create_keypair(settings.resolved_keypair)
+    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+    url = f"http://{host}:{port}"
+    # soft_wrap: the settings line must stay one line, ready to copy.
+    console.print(f"Solana JSON-RPC on {url}, mint {chain.mint}", soft_wrap=True)
+    console.print(
+        f"a market on it: EARNEST_CHAIN=rpc EARNEST_CHAIN_URL={url} EARNEST_MINT={chain.mint}",
+        soft_wrap=True,
+    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
+    node = LocalRpc(chain, slot_seconds=slot_ms / 1000)
+    node.start()
+    try:
+        run_until_signal(create_rpc_app(node.handlers()), host=host, port=port, log_level="warning")
+    finally:
+        node.stop()
+        chain.close()  # a checkpoint: the chain's state is whole in its file, no WAL left
+    console.print("chain stopped")
