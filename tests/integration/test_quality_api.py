@@ -18,6 +18,7 @@ import pytest
 from earnest.client import ApiError, Earnest
 from earnest.quality.controls import ACCEPTED, REJECTED
 from earnest.quality.reputation import DEFAULT_POLICY, Reputation, beta_quantile, bounded_effect
+from earnest.services.aggregation import refit_campaign
 from tests.integration.quality_helpers import REWARD, QualityMarket, problem, task_row, truth
 
 AUTO = (
@@ -562,6 +563,21 @@ def test_dawid_skene_reads_the_class_of_answers_with_extra_properties(qm: Qualit
     assert first.assignment(lease["assignment"]["id"])["status"] == "accepted"
     (result,) = (_json(line) for line in requester.results(cid))
     assert (result["result"], result["confidence"]) == (truth(0), 0.8)
+
+
+def test_the_refit_learns_from_answers_with_extra_properties(qm: QualityMarket) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"label": {"enum": ["even", "odd"]}},
+        "required": ["label"],
+    }
+    _, cid = qm.campaign([task_row(0)], verifier="dawid_skene", overlap=2, output_schema=schema)
+    first, second = qm.sign_in(), qm.sign_in()
+    lease = first.claim(cid)
+    first.submit(lease["assignment"]["id"], {"label": "even", "note": "easy one"})
+    assert qm.answer(second, cid)["decision"] == "accept"
+    # the live path counted both answers; the refit must read the noted one the same way
+    assert refit_campaign(cid, store=qm.market.store, clock=qm.clock) == 2
 
 
 # 8. humans and AI
