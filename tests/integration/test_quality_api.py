@@ -532,15 +532,15 @@ def test_dynamic_overlap_stops_once_confident(qm: QualityMarket) -> None:
     assert len(result["answers"]) == 3
 
 
-def test_dynamic_overlap_with_fresh_workers_takes_four_answers(qm: QualityMarket) -> None:
+def test_dynamic_overlap_with_fresh_workers_takes_two_answers(qm: QualityMarket) -> None:
     quality = {"confidence": 0.9, "min_overlap": 2}
     requester, cid = qm.campaign([task_row(1)], verifier="dawid_skene", overlap=5, quality=quality)
-    # a newcomer's gold accuracy is 2/3 (Beta(2, 1) prior), priors uniform: after k agreeing
-    # answers the posterior is 2^k / (2^k + 1): 0.8, 0.889, then 0.941 at the fourth
-    workers = [qm.sign_in() for _ in range(5)]
-    decisions = [qm.answer(w, cid)["decision"] for w in workers[:4]]
-    assert decisions == ["wait", "wait", "wait", "accept"]
-    assert workers[4].claim(cid) is None
+    # a newcomer is judged by the estimator's prior alone (4 pseudo-answers on the diagonal,
+    # 1 off: 4/5 accurate), priors uniform: two agreeing answers give 0.8² / (0.8² + 0.2²)
+    workers = [qm.sign_in() for _ in range(3)]
+    decisions = [qm.answer(w, cid)["decision"] for w in workers[:2]]
+    assert decisions == ["wait", "accept"]
+    assert workers[2].claim(cid) is None
     (result,) = (_json(line) for line in requester.results(cid))
     assert (result["result"], result["confidence"]) == (truth(1), round(16 / 17, 6))
     assert qm.market.quality.round() == {"auto_accepted": 0, "refitted": 1}
@@ -562,7 +562,7 @@ def test_dawid_skene_reads_the_class_of_answers_with_extra_properties(qm: Qualit
     assert qm.answer(second, cid)["decision"] == "accept"
     assert first.assignment(lease["assignment"]["id"])["status"] == "accepted"
     (result,) = (_json(line) for line in requester.results(cid))
-    assert (result["result"], result["confidence"]) == (truth(0), 0.8)
+    assert (result["result"], result["confidence"]) == (truth(0), round(16 / 17, 6))
 
 
 def test_the_refit_learns_from_answers_with_extra_properties(qm: QualityMarket) -> None:

@@ -1,4 +1,4 @@
-"""OnlineDawidSkene and task_posterior: hand-worked cases, invariants, batch agreement."""
+"""OnlineDawidSkene and the posterior: hand-worked cases, invariants, batch agreement."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from earnest.quality import dawid_skene
-from earnest.quality.dawid_skene import Answer, OnlineDawidSkene, task_posterior
+from earnest.quality.dawid_skene import Answer, OnlineDawidSkene, _online, posterior
+
+
+def task_posterior(
+    priors: list[float], confusions: list[list[list[float]]], labels: list[int]
+) -> list[float]:
+    matrices = [np.asarray(m, np.float64) for m in confusions]
+    result: list[float] = posterior(np.asarray(priors, np.float64), matrices, labels).tolist()
+    return result
 
 
 def stream(draw: st.DrawFn, k: int) -> list[Answer]:
@@ -187,13 +194,13 @@ def test_a_copy_is_independent() -> None:
 def test_answers_that_arrive_during_a_background_refit_are_reapplied(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    release, real = threading.Event(), dawid_skene._batch_em
+    release, real = threading.Event(), _online._batch_em
 
     def slow_em(*args: object) -> object:
         release.wait(5)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dawid_skene, "_batch_em", slow_em)
+    monkeypatch.setattr(_online, "_batch_em", slow_em)
     answers = list(reliable_crowd(seed=4, n_tasks=100))
     estimator = OnlineDawidSkene(3, refit_every=200, background=True)
     for answer in answers[:250]:  # the refit starts at 200 and waits for the other 50
@@ -213,7 +220,7 @@ def test_a_failed_background_refit_is_raised_by_wait(monkeypatch: pytest.MonkeyP
     def broken(*args: object) -> object:
         raise FloatingPointError("boom")
 
-    monkeypatch.setattr(dawid_skene, "_batch_em", broken)
+    monkeypatch.setattr(_online, "_batch_em", broken)
     estimator = OnlineDawidSkene(2, refit_every=1, background=True)
     estimator.update(Answer("t", "w", 0))
     with pytest.raises(RuntimeError, match="background refit failed"):

@@ -86,3 +86,22 @@ def test_a_decided_report_of_the_device_comes_first_whatever_the_ids() -> None:
     subs = [submission(0, same), submission(1, same, AssignmentStatus.ACCEPTED)]
     out = V.verify(replace(vin(subs, task(data=EVENT), overlap=10), facts=facts(0)))
     assert decisions(out) == {"a0": Decision.REJECT}
+
+
+def run_priced(price: Any) -> Any:
+    subs = [submission(0, answer([(0, 0), (1, 1000), (2, 2000), (3, 2300), (4, 2600)]))]
+    event = EVENT | {"reward_per_kwh": price}
+    return V.verify(replace(vin(subs, task(data=event), overlap=10), facts=facts(0)))
+
+
+def test_the_reward_is_exact_in_base_units_however_large_the_price() -> None:
+    # 1,400 Wh saved at 10^18 + 7 base units per kWh; a float would round the price to 10^18
+    price = 10**18 + 7
+    v = verdict(run_priced(price), "a0")
+    assert v.reward == 1400 * price // 1000 and isinstance(v.reward, int)
+
+
+def test_a_price_that_is_not_whole_base_units_is_refused() -> None:
+    for price in (1000.0, 12.5, "1000", True, -1):
+        v = verdict(run_priced(price), "a0")
+        assert v.decision is Decision.REJECT and "whole number of base units" in v.reason

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -36,15 +36,15 @@ class Submission:
 class WorkerHistory:
     """What the market knows of a worker's past quality when a task is verified.
 
-    `confusion` is the worker's learned confusion matrix for the campaign's classes (row =
-    true class, column = given class, rows sum to 1), or None while the market has not
-    learned one; `reputation` is the posterior mean of the worker's reputation in the
+    `confusion` is the worker's learned confusion counts for the campaign's classes (row =
+    true class, column = given class, each cell a soft number of answers, before any
+    smoothing), or None while the market has learned none; `reputation` is the posterior mean of the worker's reputation in the
     campaign's skill.
     """
 
     gold_correct: int = 0
     gold_total: int = 0
-    confusion: tuple[tuple[float, ...], ...] | None = None
+    confusion: Sequence[Sequence[float]] | None = None
     reputation: float | None = None
 
     @property
@@ -59,9 +59,9 @@ class VerificationInput:
 
     `overlap` is the most answers a task may take. With `confidence` > 0 the overlap is
     dynamic: a task resolves as soon as it has `min_overlap` answers and its result's
-    confidence reaches `confidence`, or when `overlap` answers are in. `priors` are the
-    campaign's learned class frequencies and `classes` its possible answers (categorical
-    verifiers), both empty when unknown. A task's model prediction votes under the history
+    confidence reaches `confidence`, or when `overlap` answers are in. `class_counts` are
+    the campaign's learned number of tasks per class and `classes` its possible answers
+    (categorical verifiers), both empty when unknown. A task's model prediction votes under the history
     key `model_voter(prediction.model)`. `facts` holds what the market measured about
     a submission outside the verifier (a sandbox run of a bug reproducer), by assignment id:
     re-running the measurement gives the same facts, so the verdict can still be re-checked.
@@ -75,7 +75,7 @@ class VerificationInput:
     history: Mapping[str, WorkerHistory] = field(default_factory=dict)
     min_overlap: int = 1
     confidence: float = 0.0
-    priors: tuple[float, ...] = ()
+    class_counts: Sequence[float] = ()
     classes: tuple[Any, ...] = ()
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     terms: Mapping[str, Any] = field(default_factory=dict)

@@ -91,12 +91,12 @@ def _judge(s: Submission, given: VerificationInput) -> Verdict:
         )
     try:
         event = _event(given.task.data)
+        price = _price(given.task.data)
         readings = _readings(s.answer, event)
         measured = _reduction(readings, event)
     except Malformed as problem:
         return _reject(s, str(problem))
-    price = int(float(given.task.data.get("reward_per_kwh", 0)))
-    reward = int(measured["reduction_wh"] * price // 1000)
+    reward = measured["reduction_wh"] * price // 1000
     if reward <= 0:
         why = "no reduction against your baseline during the window: nothing earned"
         return Verdict(s.assignment_id, Decision.ACCEPT, why, measured, reward=0)
@@ -114,6 +114,14 @@ def _event(data: dict[str, Any]) -> dict[str, datetime]:
         }
     except (KeyError, TypeError) as exc:
         raise Malformed(f"the event has no {exc}") from None
+
+
+def _price(data: dict[str, Any]) -> int:
+    """The event's reward per kWh: a whole number of base units (money is never a float)."""
+    price = data.get("reward_per_kwh", 0)
+    if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+        raise Malformed(f"the event's reward_per_kwh {price!r} is not a whole number of base units")
+    return price
 
 
 def _time(value: Any) -> datetime:

@@ -1,8 +1,9 @@
 """Background quality work: full Dawid-Skene re-estimation, and automatic acceptance.
 
 Between runs, each resolution adds its result to the voters' confusion counts (hard EM, in
-services.verify). A run here re-estimates a campaign's matrices from all its answers with
-full soft EM (quality.dawid_skene) and replaces the counts. Counts written by resolutions
+services.verify). A run here re-estimates a campaign's counts from all its answers with
+the estimator of quality.dawid_skene (full soft EM, the same class mapping and prior as
+the live verifier) and stores its `counts_` as they are. Counts written by resolutions
 during a run are overwritten; the next run includes those answers, so nothing is lost for
 long. Only categorical campaigns verified by `dawid_skene` are re-estimated.
 """
@@ -10,31 +11,27 @@ long. Only categorical campaigns verified by `dawid_skene` are re-estimated.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 
-from earnest.domain.verification import canonical_json, model_voter
-from earnest.quality.classes import classes_of
-from earnest.quality.dawid_skene import Answer, OnlineDawidSkene
+from earnest.domain.verification import model_voter
+from earnest.quality.dawid_skene import CLASS_COUNTS, Answer, ClassMap, OnlineDawidSkene
 from earnest.services.appeals import auto_accept_due
 from earnest.services.chain_port import Crypto
 from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
-from earnest.services.verify import PRIORS
 
 log = logging.getLogger("earnest.quality")
 
 
 def refit_campaign(campaign_id: str, *, store: Store, clock: Clock) -> int:
-    """Re-estimate a campaign's confusion matrices from all its answers; returns answers used."""
+    """Re-estimate a campaign's confusion counts from all its answers; returns answers used."""
     with store.uow(readonly=True) as uow:
         campaign = uow.campaigns.get(campaign_id)
         if campaign is None or campaign.spec.verifier != "dawid_skene":
             return 0
-        classes = classes_of(campaign.spec.output_schema)
+        classes = ClassMap.of_schema(campaign.spec.output_schema)
         rows = list(uow.confusions.training_data(campaign_id))
-    index = {canonical_json(c): i for i, c in enumerate(classes)}
-    answers, gold = _answers(rows, index)
+    answers, gold = _answers(rows, classes)
     if not answers:
         return 0
     estimator = OnlineDawidSkene(len(classes)).fit(answers)
@@ -42,7 +39,8 @@ def refit_campaign(campaign_id: str, *, store: Store, clock: Clock) -> int:
         estimator.observe_truth(task, label)
     if gold:
         estimator.refit()
-    counts = _soft_counts(estimator, answers, len(classes))
+    counts = {str(voter): matrix for voter, matrix in estimator.counts_.items()}
+    counts[CLASS_COUNTS] = [estimator.class_counts_]
     with store.uow() as uow:
         uow.confusions.put(campaign_id, counts, clock.now())
         uow.commit()
@@ -50,46 +48,25 @@ def refit_campaign(campaign_id: str, *, store: Store, clock: Clock) -> int:
 
 
 def _answers(
-    rows: list[tuple[int, str, object, object, object]], index: dict[str, int]
+    rows: list[tuple[int, str, object, object, object]], classes: ClassMap
 ) -> tuple[list[Answer], dict[int, int]]:
     answers: list[Answer] = []
     gold: dict[int, int] = {}
     predicted: set[int] = set()
     for task, worker, answer, known, prediction in rows:
-        label = index.get(canonical_json(answer))
+        label = classes.label_of(answer)
         if label is None:
             continue
         answers.append(Answer(task, worker, label))
-        if known is not None and canonical_json(known) in index:
-            gold[task] = index[canonical_json(known)]
+        truth = classes.label_of(known) if known is not None else None
+        if truth is not None:
+            gold[task] = truth
         if isinstance(prediction, dict) and task not in predicted:
             predicted.add(task)
-            voted = index.get(canonical_json(prediction.get("answer")))
+            voted = classes.label_of(prediction.get("answer"))
             if voted is not None:
                 answers.append(Answer(task, model_voter(prediction.get("model", "model")), voted))
     return answers, gold
-
-
-def _soft_counts(
-    estimator: OnlineDawidSkene, answers: list[Answer], k: int
-) -> dict[str, list[list[float]]]:
-    """Expected counts: each answer adds its task's posterior to row = true class."""
-    probas = estimator.probas_
-    counts: dict[str, list[list[float]]] = defaultdict(lambda: [[0.0] * k for _ in range(k)])
-    priors = [0.0] * k
-    seen: set[object] = set()
-    for a in answers:
-        post = probas[a.task]
-        matrix = counts[str(a.worker)]
-        for true in range(k):
-            matrix[true][a.label] += float(post[true])
-        if a.task not in seen:
-            seen.add(a.task)
-            for true in range(k):
-                priors[true] += float(post[true])
-    return {v: [[round(x, 6) for x in row] for row in m] for v, m in counts.items()} | {
-        PRIORS: [[round(x, 6) for x in priors]]
-    }
 
 
 @dataclass

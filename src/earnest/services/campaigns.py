@@ -10,7 +10,7 @@ from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
 from earnest.domain.money import unit_cost
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
 from earnest.quality import SANDBOXED, verifier_for
-from earnest.quality.classes import classes_of
+from earnest.quality.dawid_skene import classes_of
 from earnest.quality.predictors import load_predictor
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal

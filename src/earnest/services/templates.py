@@ -16,7 +16,8 @@ from typing import Any
 from earnest.domain.errors import InvalidInput
 
 MAX_OPTIONS = 20
-NUMBERS = ("lat", "lon", "radius_m", "reward_per_kwh")  # task columns that are numbers
+NUMBERS = ("lat", "lon", "radius_m")  # task columns that are numbers
+INTEGERS = ("reward_per_kwh",)  # task columns that are whole numbers (money: base units)
 Schema = dict[str, Any]
 
 
@@ -45,13 +46,15 @@ class Template:
         options = parse_options(options_text) if self.options else []
         if self.options and len(options) < 2 and self.name != "rating":
             raise InvalidInput("list at least two options, separated by commas")
-        props = {
-            name: {"type": "number" if name in NUMBERS else "string"} for name in self.input_fields
-        }
+        props = {name: {"type": _column_type(name)} for name in self.input_fields}
         input_schema: Schema = {"type": "object", "properties": props, "minProperties": 1}
         if self.required:
             input_schema["required"] = list(self.required)
         return input_schema, self.output(options)
+
+
+def _column_type(name: str) -> str:
+    return "integer" if name in INTEGERS else "number" if name in NUMBERS else "string"
 
 
 def parse_options(text: str) -> list[str]:

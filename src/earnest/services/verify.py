@@ -35,15 +35,12 @@ from earnest.domain.work import (
     TaskStatus,
 )
 from earnest.quality import MEASURED, verifier_for
-from earnest.quality.categorical import label_of
-from earnest.quality.classes import classes_of
 from earnest.quality.controls import disguised
+from earnest.quality.dawid_skene import CLASS_COUNTS, ClassMap, Counts, counted
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.ports import PayoutRecord, Random, ReceiptRecord, UnitOfWork
 from earnest.services.reputation import apply_rules, evidence_of, record_evidence, scores
-
-PRIORS = "*"  # the voter name under which a campaign's class counts are stored
 
 
 def verify_task(
@@ -51,7 +48,7 @@ def verify_task(
 ) -> Outcome:
     """Run the campaign's verifier on everything the task has received."""
     workers = [s.worker for s in submissions]
-    classes = classes_of(campaign.spec.output_schema)
+    classes = ClassMap.of_schema(campaign.spec.output_schema)
     voters = workers + ([model_voter(task.prediction.model)] if task.prediction else [])
     learned = uow.confusions.get(campaign.id, voters) if classes else {}
     stats = uow.workers.history(workers)
@@ -60,7 +57,7 @@ def verify_task(
         v: WorkerHistory(
             stats[v].gold_correct if v in stats else 0,
             stats[v].gold_total if v in stats else 0,
-            _probabilities(learned.get(v)),
+            learned.get(v),
             reputation[v].mean if v in reputation else None,
         )
         for v in voters
@@ -73,8 +70,8 @@ def verify_task(
         history,
         min_overlap=q.min_overlap,
         confidence=q.confidence,
-        priors=_priors(learned.get(PRIORS)),
-        classes=classes,
+        class_counts=(learned.get(CLASS_COUNTS) or [[]])[0],
+        classes=classes.classes,
         facts=uow.facts.of_task(task.id) if campaign.spec.verifier in MEASURED else {},
         terms=campaign.spec.terms,
     )
@@ -89,26 +86,6 @@ def _qualifying(uow: UnitOfWork, campaign: Campaign, given: VerificationInput) -
         return set()
     workers = {s.worker for s in given.pending()}
     return {w for w in workers if uow.assignments.gold_record(w, campaign.id)[1] < needed}
-
-
-def _probabilities(counts: list[list[float]] | None) -> tuple[tuple[float, ...], ...] | None:
-    """Counts → a row-stochastic matrix, smoothed toward a better-than-random worker."""
-    if not counts:
-        return None
-    k = len(counts)
-    rows = []
-    for i, row in enumerate(counts):
-        smoothed = [c + (2.0 if i == j else 1.0 / (k - 1)) for j, c in enumerate(row)]
-        total = sum(smoothed)
-        rows.append(tuple(x / total for x in smoothed))
-    return tuple(rows)
-
-
-def _priors(counts: list[list[float]] | None) -> tuple[float, ...]:
-    if not counts:
-        return ()
-    row = [c + 1.0 for c in counts[0]]
-    return tuple(x / sum(row) for x in row)
 
 
 def apply_outcome(
@@ -390,7 +367,7 @@ def _learn_resolution(
     votes = [(s.worker, s.answer) for s in subs]
     if task.prediction is not None:
         votes.append((model_voter(task.prediction.model), task.prediction.answer))
-    _count(uow, campaign, result, votes, now, priors=True)
+    _count(uow, campaign, result, votes, now, class_counts=True)
 
 
 def _count(
@@ -400,29 +377,26 @@ def _count(
     votes: list[tuple[str, Any]],
     now: datetime,
     *,
-    priors: bool = False,
+    class_counts: bool = False,
 ) -> None:
-    classes = classes_of(campaign.spec.output_schema)
-    true = label_of(classes, truth)
+    mapping = ClassMap.of_schema(campaign.spec.output_schema)
+    true = mapping.label_of(truth)
     if true is None:
         return
-    k = len(classes)
-    names = [v for v, _ in votes] + ([PRIORS] if priors else [])
+    k = len(mapping)
+    names = [v for v, _ in votes] + ([CLASS_COUNTS] if class_counts else [])
     counts = uow.confusions.get(campaign.id, names)
-    changed: dict[str, list[list[float]]] = {}
+    changed: dict[str, Counts] = {}
     for voter, answer in votes:
-        given = label_of(classes, answer)
-        if given is None:
-            continue
-        matrix = changed.get(voter) or counts.get(voter) or [[0.0] * k for _ in range(k)]
-        matrix[true][given] += 1.0
-        changed[voter] = matrix
-    if priors:
-        row = counts.get(PRIORS) or [[0.0] * k]
+        given = mapping.label_of(answer)
+        if given is not None:
+            changed[voter] = counted(changed.get(voter) or counts.get(voter), k, true, given)
+    if class_counts:
+        row = counts.get(CLASS_COUNTS) or [[0.0] * k]
         row[0][true] += 1.0
-        changed[PRIORS] = row
+        changed[CLASS_COUNTS] = row
     # The class counts are a running estimate every answer of the campaign updates: under
     # load one transaction's count may be left out rather than queue every answer behind
     # one row (concurrent writers overwrite each other anyway; the background
     # re-estimation, services.aggregation, recounts them all).
-    uow.confusions.put(campaign.id, changed, now, if_free=[PRIORS])
+    uow.confusions.put(campaign.id, changed, now, if_free=[CLASS_COUNTS])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earnest.domain.work import CampaignSpec
-from earnest.quality.classes import classes_of
+from earnest.quality.dawid_skene import classes_of
 
 KINDS = (
     "classification",

@@ -13,53 +13,25 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
 import operator
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import NamedTuple, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-Floats = npt.NDArray[np.float64]
+from earnest.quality.dawid_skene._model import Counts, Floats, Prior, normalise, softmax
+
 Ints = npt.NDArray[np.int64]
 _G = TypeVar("_G", bound=np.generic)
-
-# Log of a zero probability: far below any real likelihood, yet finite, so a posterior
-# stays a distribution when a stored confusion says "never".
-_LOG_FLOOR = math.log(1e-300)
-# Laplace pseudo-count per class for the class prior: thousands of tasks outweigh it.
-_PRIOR_PSEUDO = 1.0
 
 
 class Answer(NamedTuple):
     task: Hashable
     worker: Hashable
     label: int
-
-
-def task_posterior(
-    priors: Sequence[float], confusions: Sequence[Sequence[Sequence[float]]], labels: Sequence[int]
-) -> list[float]:
-    """P(true class | answers) of one task; `confusions[i]` is the K×K matrix of answer i."""
-    k = len(priors)
-    if k < 2 or len(confusions) != len(labels):
-        raise ValueError("need ≥ 2 priors and one confusion matrix per label")
-    log_p = [_log(p) for p in priors]
-    for matrix, label in zip(confusions, labels, strict=True):
-        if not 0 <= label < k or len(matrix) != k or any(len(row) != k for row in matrix):
-            raise ValueError(f"label {label} or its confusion matrix does not fit {k} classes")
-        log_p = [acc + _log(matrix[c][label]) for c, acc in enumerate(log_p)]
-    top = max(log_p)
-    weights = [math.exp(v - top) for v in log_p]
-    total = math.fsum(weights)
-    return [w / total for w in weights]
-
-
-def _log(p: float) -> float:
-    return math.log(p) if p > 0 else _LOG_FLOOR
 
 
 @dataclass(frozen=True)
@@ -70,25 +42,27 @@ class _Snapshot:
     rows: Ints  # worker * K + label
     answered: Ints  # answers per task
     n_workers: int
+    n_classes: int
     gold: dict[int, int]
 
 
-def _batch_em(snap: _Snapshot, alpha: Floats, n_iter: int, tol: float) -> tuple[Floats, Floats]:
+def _batch_em(snap: _Snapshot, prior: Prior, n_iter: int, tol: float) -> tuple[Floats, Floats]:
     """Posteriors and counts by full EM from a soft majority vote, gold clamped."""
-    n, k = snap.answered.size, alpha.shape[0]
+    n, k = snap.answered.size, snap.n_classes
+    alpha = prior.matrix(k)
     classes = np.arange(k)
     m_keys = (snap.rows[:, None] * k + classes).ravel()
     e_keys = (snap.tasks[:, None] * k + classes).ravel()
     pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
     votes = np.bincount(snap.tasks * k + snap.rows % k, minlength=n * k).reshape(n, k)
-    posts = _clamp(_normalise(votes + 1e-9), snap.gold)
+    posts = _clamp(normalise(votes + 1e-9), snap.gold)
     counts = _m_step(m_keys, posts[snap.tasks], snap.n_workers * k)
     for _ in range(n_iter):
         rowsums = counts.reshape(-1, k, k).sum(axis=1)  # worker × true class
         log_conf = np.log(counts + pseudo) - np.log(rowsums + pseudo_rows).repeat(k, axis=0)
         loglik = np.bincount(e_keys, weights=log_conf[snap.rows].ravel(), minlength=n * k)
-        log_prior = np.log(posts.sum(axis=0) + _PRIOR_PSEUDO)
-        new = _clamp(_softmax(loglik.reshape(n, k) + log_prior), snap.gold)
+        log_prior = np.log(posts.sum(axis=0) + prior.classes)
+        new = _clamp(softmax(loglik.reshape(n, k) + log_prior), snap.gold)
         change = float(np.abs(new - posts).max(initial=0.0))
         # The counts always come from the final posteriors: incremental updates take a
         # task's posterior back out of them, which only works if it is exactly what went in.
@@ -113,14 +87,6 @@ def _clamp(posts: Floats, gold: dict[int, int]) -> Floats:
     return posts
 
 
-def _normalise(x: npt.NDArray[np.floating[Any]]) -> Floats:
-    return np.asarray(x / x.sum(axis=-1, keepdims=True), np.float64)
-
-
-def _softmax(log_p: Floats) -> Floats:
-    return _normalise(np.exp(log_p - log_p.max(axis=-1, keepdims=True)))
-
-
 def _with_rows(array: npt.NDArray[_G], rows: int) -> npt.NDArray[_G]:
     """`array` with room for `rows` rows; capacity doubles so that appends stay O(1)."""
     if rows <= array.shape[0]:
@@ -134,8 +100,9 @@ class OnlineDawidSkene:
     """Dawid-Skene that learns as answers arrive; `fit()` gives the batch estimate.
 
     `smoothing` is the Dirichlet pseudo-count of each off-diagonal confusion cell and
-    `diagonal` that of the diagonal: a new worker starts somewhat better than random (4/7
-    accurate with the defaults and 4 classes) until its own answers say otherwise.
+    `diagonal` that of the diagonal (together: `prior`, the one the live verifier uses): a
+    new worker starts somewhat better than random (4/7 accurate with the defaults and 4
+    classes) until its own answers say otherwise.
     `refit_every` > 0 re-runs batch EM over all stored answers every that many updates, in
     a daemon thread if `background`. Feed updates from one thread.
     """
@@ -149,8 +116,8 @@ class OnlineDawidSkene:
         self,
         n_classes: int,
         *,
-        smoothing: float = 1.0,
-        diagonal: float = 4.0,
+        smoothing: float = Prior.smoothing,
+        diagonal: float = Prior.diagonal,
         n_iter: int = 100,
         tol: float = 1e-6,
         refit_every: int = 0,
@@ -163,8 +130,8 @@ class OnlineDawidSkene:
         self.n_classes, self.smoothing, self.diagonal = n_classes, smoothing, diagonal
         self.n_iter, self.tol = n_iter, tol
         self.refit_every, self.background = refit_every, background
-        self._alpha = np.full((n_classes, n_classes), smoothing)
-        np.fill_diagonal(self._alpha, diagonal)
+        self.prior = Prior(diagonal, smoothing)
+        self._alpha = self.prior.matrix(n_classes)
         self._alpha_by_label, self._alpha_rows = self._alpha.T.copy(), self._alpha.sum(axis=1)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -219,7 +186,7 @@ class OnlineDawidSkene:
         self.wait()
         with self._lock:
             snap, self._since_refit = self._snapshot(), 0
-            self._install(snap, *_batch_em(snap, self._alpha, self.n_iter, self.tol))
+            self._install(snap, *_batch_em(snap, self.prior, self.n_iter, self.tol))
 
     def wait(self) -> None:
         """Join a running background refit; re-raise what it failed with."""
@@ -296,15 +263,17 @@ class OnlineDawidSkene:
             return np.asarray(np.eye(self.n_classes)[gold], np.float64)
         hits = self._counts[rows] + self._alpha_by_label[rows % self.n_classes]
         tries = self._rowsums[workers] + self._alpha_rows
-        log_p = np.log(self._prior_counts + _PRIOR_PSEUDO) + np.log(hits / tries).sum(axis=0)
-        return _softmax(log_p)
+        log_p = np.log(self._prior_counts + self.prior.classes) + np.log(hits / tries).sum(axis=0)
+        return softmax(log_p)
 
     def _snapshot(self) -> _Snapshot:
         answered = np.fromiter(map(len, self._task_rows), np.int64, len(self._tasks))
         flat = itertools.chain.from_iterable(self._task_rows)
         rows = np.fromiter(flat, np.int64, int(answered.sum()))
         tasks = np.repeat(np.arange(answered.size), answered)
-        return _Snapshot(tasks, rows, answered, len(self._workers), dict(self._gold))
+        return _Snapshot(
+            tasks, rows, answered, len(self._workers), self.n_classes, dict(self._gold)
+        )
 
     def _start_refit(self) -> None:
         if not self.background:
@@ -321,7 +290,7 @@ class OnlineDawidSkene:
 
     def _refit_in_background(self, snap: _Snapshot) -> None:
         try:
-            posts, counts = _batch_em(snap, self._alpha, self.n_iter, self.tol)
+            posts, counts = _batch_em(snap, self.prior, self.n_iter, self.tol)
             with self._lock:
                 self._install(snap, posts, counts)
         except BaseException as error:  # kept for wait(): a thread has nobody to raise to
@@ -362,7 +331,23 @@ class OnlineDawidSkene:
     def priors_(self) -> Floats:
         """Class frequencies: the sum of the posteriors, smoothed."""
         with self._lock:
-            return _normalise(self._prior_counts + _PRIOR_PSEUDO)
+            return normalise(self._prior_counts + self.prior.classes)
+
+    @property
+    def counts_(self) -> dict[Hashable, Counts]:
+        """Per worker, the soft confusion counts (row = true class), without the prior:
+        what the store keeps and the live verifier smooths with the same prior."""
+        k = self.n_classes
+        with self._lock:
+            m = len(self._workers)
+            counts = self._counts[: m * k].reshape(m, k, k).transpose(0, 2, 1)
+            return dict(zip(self._workers, counts.tolist(), strict=True))
+
+    @property
+    def class_counts_(self) -> list[float]:
+        """The soft number of tasks of each class: the sum of the posteriors."""
+        with self._lock:
+            return [float(x) for x in self._prior_counts]
 
     @property
     def confusions_(self) -> dict[Hashable, Floats]:

@@ -1,0 +1,167 @@
+"""The Dawid-Skene model's shared parts: classes, counts, the prior and Bayes' rule.
+
+One representation of what the market learns about a voter: its confusion **counts**, a
+K×K list of floats, row = true class, column = given class, each cell the (soft) number of
+answers of that kind. The estimator produces them, the store keeps them as they are (JSON),
+and the live verifier turns them into probabilities with the same `Prior` the estimator
+uses, so the live posterior and the batch one cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from earnest.domain.verification import canonical_json
+
+Floats = npt.NDArray[np.float64]
+Counts = list[list[float]]  # row = true class, column = given class
+CountsIn = Sequence[Sequence[float]]
+
+MAX_CLASSES = 64
+CLASS_COUNTS = "*"  # the voter name under which a campaign's class counts are stored
+# A zero probability counts as this one: far below any real likelihood, yet its log is
+# finite, so a posterior stays a distribution when a confusion says "never".
+_TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """The answer classes of a categorical campaign, and which class an answer gives."""
+
+    classes: tuple[Any, ...]
+
+    @classmethod
+    def of_schema(cls, schema: dict[str, Any]) -> ClassMap:
+        """The possible answers when the schema allows a fixed set, else no classes.
+
+        Two shapes are categorical: an `enum` at the top, or an object whose one property
+        is a required `enum` or boolean (e.g. {"label": "cat"}).
+        """
+        return cls(_classes(schema))
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def __bool__(self) -> bool:
+        return bool(self.classes)
+
+    def label_of(self, answer: Any) -> int | None:
+        """The index of the class an answer gives, or None if it gives none.
+
+        Object classes ({"label": "cat"}) are read by their one property, so extra
+        properties the output schema allows (a comment, say) do not make an answer unknown.
+        """
+        names = {tuple(c) if isinstance(c, dict) else None for c in self.classes}
+        if len(names) == 1 and isinstance(answer, dict):
+            (name,) = names
+            if name is not None and len(name) == 1:
+                answer = {name[0]: answer.get(name[0])}
+        wanted = canonical_json(answer)
+        return next((i for i, c in enumerate(self.classes) if canonical_json(c) == wanted), None)
+
+
+def classes_of(schema: dict[str, Any]) -> tuple[Any, ...]:
+    """The classes of `ClassMap.of_schema(schema)`: () when the schema is not categorical."""
+    return ClassMap.of_schema(schema).classes
+
+
+def _classes(schema: dict[str, Any]) -> tuple[Any, ...]:
+    if isinstance(schema.get("enum"), list):
+        return _bounded(tuple(schema["enum"]))
+    props = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(props, dict) or len(props) != 1:
+        return ()
+    ((name, prop),) = props.items()
+    if not isinstance(prop, dict) or name not in schema.get("required", []):
+        return ()
+    if isinstance(prop.get("enum"), list):
+        return _bounded(tuple({name: v} for v in prop["enum"]))
+    if prop.get("type") == "boolean":
+        return ({name: False}, {name: True})
+    return ()
+
+
+def _bounded(classes: tuple[Any, ...]) -> tuple[Any, ...]:
+    return classes if 2 <= len(classes) <= MAX_CLASSES else ()
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Dirichlet pseudo-counts added to every count before it becomes a probability.
+
+    Each confusion row starts with `diagonal` answers on its true class and `smoothing` on
+    each other class (a new worker is 4/7 accurate with the defaults and 4 classes); the
+    class counts start with `classes` per class.
+    """
+
+    diagonal: float = 4.0
+    smoothing: float = 1.0
+    classes: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.diagonal > 0 and self.smoothing > 0 and self.classes > 0):
+            raise ValueError("the prior's pseudo-counts must all be > 0")
+
+    def matrix(self, k: int) -> Floats:
+        """The K×K pseudo-counts (row = true class)."""
+        alpha = np.full((k, k), self.smoothing)
+        np.fill_diagonal(alpha, self.diagonal)
+        return alpha
+
+    def stated(self, k: int, accuracy: float) -> Floats:
+        """Pseudo-counts of a voter that states its own accuracy (a model's confidence):
+        as many pseudo-answers per row as the prior's, spread to that accuracy."""
+        total = self.diagonal + (k - 1) * self.smoothing
+        off = (1.0 - accuracy) / (k - 1)
+        alpha = np.full((k, k), off * total)
+        np.fill_diagonal(alpha, accuracy * total)
+        return alpha
+
+
+def zero_counts(k: int) -> Counts:
+    return [[0.0] * k for _ in range(k)]
+
+
+def counted(counts: CountsIn | None, k: int, true: int, given: int) -> Counts:
+    """`counts` with one more answer `given` for a task of class `true` (hard EM)."""
+    out = [list(row) for row in counts] if counts else zero_counts(k)
+    out[true][given] += 1.0
+    return out
+
+
+def confusion(counts: CountsIn | None, alpha: Floats) -> Floats:
+    """P(given | true): the counts smoothed by the pseudo-counts `alpha`, rows sum to 1."""
+    total = alpha + (np.asarray(counts, np.float64) if counts else 0.0)
+    return np.asarray(total / total.sum(axis=1, keepdims=True), np.float64)
+
+
+def class_priors(class_counts: Sequence[float] | None, k: int, prior: Prior) -> Floats:
+    """The class frequencies from the class counts, smoothed."""
+    counts = np.asarray(class_counts, np.float64) if class_counts else np.zeros(k)
+    return softmax(np.log(counts + prior.classes))
+
+
+def posterior(priors: Floats, confusions: Sequence[Floats], labels: Sequence[int]) -> Floats:
+    """P(true class | answers) of one task; `confusions[i]` is answer i's K×K matrix."""
+    k = priors.shape[0]
+    if k < 2 or len(confusions) != len(labels):
+        raise ValueError("need ≥ 2 classes and one confusion matrix per label")
+    log_p = np.log(np.maximum(priors, _TINY))
+    for matrix, label in zip(confusions, labels, strict=True):
+        if not 0 <= label < k or matrix.shape != (k, k):
+            raise ValueError(f"label {label} or its confusion matrix does not fit {k} classes")
+        log_p = log_p + np.log(np.maximum(matrix[:, label], _TINY))
+    return softmax(log_p)
+
+
+def normalise(x: npt.NDArray[np.floating[Any]]) -> Floats:
+    return np.asarray(x / x.sum(axis=-1, keepdims=True), np.float64)
+
+
+def softmax(log_p: Floats) -> Floats:
+    return normalise(np.exp(log_p - log_p.max(axis=-1, keepdims=True)))
