@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
+# mypy --strict over all of src/earnest (settings: [tool.mypy] in pyproject.toml).
 typecheck: install
 	$(BIN)/mypy
 

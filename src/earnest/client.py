@@ -172,7 +172,7 @@ class AsyncEarnest(Endpoints):
         path: str,
         *,
         json_body: Any = None,
-        content: Any = None,  # type: ignore[override]
+        content: Any = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         none_on: str | None = None,

@@ -8,7 +8,8 @@ no browser or proxy keeps a copy. See docs/security.md, "Headers".
 
 from __future__ import annotations
 
-from earnest.api.middleware import App, Message, Receive, Scope, Send
+from starlette.types import ASGIApp as App
+from starlette.types import Message, Receive, Scope, Send
 
 # No inline script, style or handler anywhere: the pages load /static/*.js and app.css only.
 # img-src stops a requester's external image from loading in a worker's browser (a tracking

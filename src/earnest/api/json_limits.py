@@ -16,22 +16,16 @@ the others are scanned token by token, in a worker thread when a chunk is large.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from anyio import to_thread
 from starlette.requests import Request
+from starlette.types import ASGIApp as App
+from starlette.types import Message, Receive, Scope, Send
 
 from earnest.api.middleware import is_upload
 from earnest.api.problems import problem
 from earnest.domain.errors import EarnestError, InvalidInput, Unavailable
 from earnest.services.schemas import CONTROL, MAX_JSON_DEPTH, control_problem
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 THREAD_CHUNK = 16 << 10  # a chunk this large is scanned off the event loop
 _ALLOWED = (0x09, 0x0A, 0x0D)
@@ -191,7 +185,7 @@ class JsonLimits:
             if started or isinstance(exc, Unavailable):
                 raise  # an outage met by a middleware inside answers 503 (middleware.Outages)
             answer = problem(422, exc.title, exc.detail, exc.code, **exc.extra)
-            await answer({"type": "http"}, _nothing, send)  # type: ignore[arg-type]
+            await answer({"type": "http"}, _nothing, send)
 
     def _streamed(self, receive: Receive) -> Receive:
         """An upload's `receive`, each chunk scanned before it is passed on (uploads are

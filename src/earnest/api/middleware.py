@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import IO, Any
+from typing import IO
 
 from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
+from starlette.types import ASGIApp as App
+from starlette.types import Message, Receive, Scope, Send
 
 from earnest.api.problems import OUTAGE, problem, unavailable
 from earnest.domain.errors import Conflict, IdempotencyConflict, Unauthenticated, Unavailable
@@ -38,12 +39,6 @@ UNRECORDED_PATHS = frozenset(
 )
 UNKEPT = -1  # the status an answer not to keep is recorded with (_save forgets it)
 SESSION_COOKIE = "earnest_session"  # web.session.COOKIE (the web package imports the api)
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from anyio import to_thread
+from starlette.types import ASGIApp as App
+from starlette.types import Receive, Scope, Send
 
-from earnest.api.middleware import App, Receive, Scope, Send, credential_of
+from earnest.api.middleware import credential_of
 from earnest.api.problems import problem
 from earnest.domain.errors import RateLimited, Unauthenticated
 from earnest.services.identity import SessionCache, digest, read_revocations

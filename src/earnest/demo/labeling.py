@@ -143,7 +143,7 @@ def _post_work(
     return campaign["id"], truth
 
 
-async def _crowd(url: str, campaign_id: str, o: DemoOptions, console: Console) -> None:
+async def _crowd(url: str, campaign_id: str, o: DemoOptions, console: Console) -> CrowdReport:
     crowd = make_crowd(o.workers, random.Random(o.seed + 1))
     limits = httpx.Limits(max_connections=o.workers, max_keepalive_connections=o.workers)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:

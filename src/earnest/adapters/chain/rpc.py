@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from solana.rpc.commitment import Finalized
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed, Finalized
 from solders.account import Account
 from solders.address_lookup_table_account import AddressLookupTable
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -89,9 +91,8 @@ class RpcChain(MarketMint):
         found: list[Account | None] = []
         for start in range(0, len(keys), _MAX_KEYS):
             chunk = list(keys[start : start + _MAX_KEYS])
-            got = self._sender.call(
-                "getMultipleAccounts", lambda c, k=chunk: c.get_multiple_accounts(k)
-            )
+            request = partial(AsyncClient.get_multiple_accounts, pubkeys=chunk)
+            got = self._sender.call("getMultipleAccounts", request)
             found += list(got.value)
         return found
 
@@ -123,7 +124,7 @@ class RpcChain(MarketMint):
         except ValueError:
             return None
         # getTransaction refuses `processed`: nothing below `confirmed` is in its ledger.
-        level = "confirmed" if self._sender.options.commitment == "processed" else None
+        level = Confirmed if self._sender.options.commitment == "processed" else None
         found = self._sender.call(
             "getTransaction",
             lambda c: c.get_transaction(

@@ -154,7 +154,7 @@ class Sender:
         opts = TxOpts(
             skip_confirmation=True,
             skip_preflight=not preflight,
-            preflight_commitment=self.options.commitment,  # type: ignore[arg-type]
+            preflight_commitment=self.options.commitment,
         )
         try:
             self.call("sendTransaction", lambda c: c.send_raw_transaction(raw, opts))
