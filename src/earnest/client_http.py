@@ -40,7 +40,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after attempt `attempt` (0-based) failed unanswered, with jitter."""
-    return min(BACKOFF * 2**attempt, MAX_RETRY_AFTER) * random.uniform(0.5, 1.0)
+    return min(BACKOFF * 2.0**attempt, MAX_RETRY_AFTER) * random.uniform(0.5, 1.0)
 
 
 def pause(response: httpx.Response, attempt: int = 0) -> float:
