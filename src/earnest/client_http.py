@@ -10,6 +10,7 @@ the call raises `RetriesExhausted` (an `ApiError`) saying how many attempts it m
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections.abc import Iterable, Iterator
@@ -29,13 +30,19 @@ MAX_RETRY_AFTER = 30.0  # seconds; a longer wait is the caller's decision, not t
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """The wait a Retry-After in seconds names, capped; None without one. A proxy's header
+    may hold anything: a date, a negative or non-finite number reads as 1 s (time.sleep
+    refuses a negative or NaN wait)."""
     asked = response.headers.get("retry-after")
     if asked is None:
         return None
     try:
-        return min(float(asked), MAX_RETRY_AFTER)
+        seconds = float(asked)
     except ValueError:
         return 1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        return 1.0
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def backoff(attempt: int) -> float:
