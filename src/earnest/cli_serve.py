@@ -9,6 +9,7 @@ ends the server like a return: uvicorn drains the requests in flight (up to
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -89,10 +90,6 @@ def serve(
 
 def _serve_workers(settings: Any, workers: int) -> None:
     """N uvicorn worker processes, each with its own market; one settler leads."""
-    import os
-
-    import uvicorn
-
     from earnest.api.workers import check_can_fork
 
     check_can_fork(settings.resolved_database_url, settings.chain)
