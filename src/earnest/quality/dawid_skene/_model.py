@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,13 +57,26 @@ class ClassMap:
         Object classes ({"label": "cat"}) are read by their one property, so extra
         properties the output schema allows (a comment, say) do not make an answer unknown.
         """
+        if self._field is not None and isinstance(answer, dict):
+            answer = {self._field: answer.get(self._field)}
+        return self._index.get(canonical_json(answer))
+
+    @cached_property
+    def _field(self) -> str | None:
+        """The one property every object class is keyed by ({"label": ...}), if any."""
         names = {tuple(c) if isinstance(c, dict) else None for c in self.classes}
-        if len(names) == 1 and isinstance(answer, dict):
-            (name,) = names
-            if name is not None and len(name) == 1:
-                answer = {name[0]: answer.get(name[0])}
-        wanted = canonical_json(answer)
-        return next((i for i, c in enumerate(self.classes) if canonical_json(c) == wanted), None)
+        if len(names) != 1:
+            return None
+        (name,) = names
+        return name[0] if name is not None and len(name) == 1 else None
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        """Each class's canonical JSON → its index (the first, should two be equal)."""
+        index: dict[str, int] = {}
+        for i, c in enumerate(self.classes):
+            index.setdefault(canonical_json(c), i)
+        return index
 
 
 def classes_of(schema: dict[str, Any]) -> tuple[Any, ...]:
