@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from earnest.domain.verification import Decision
 from earnest.domain.work import AssignmentStatus
 from earnest.quality.energy import EnergyVerifier
@@ -105,3 +107,11 @@ def test_a_price_that_is_not_whole_base_units_is_refused() -> None:
     for price in (1000.0, 12.5, "1000", True, -1):
         v = verdict(run_priced(price), "a0")
         assert v.decision is Decision.REJECT and "whole number of base units" in v.reason
+
+
+@pytest.mark.parametrize("wh", [float("nan"), float("inf"), 10**400, 1.7e308, -1])
+def test_a_reading_no_meter_can_give_is_rejected_with_a_reason(wh: float) -> None:
+    out = run(answer([(0, 0), (2, 2000), (4, wh)]))
+    v = verdict(out, "a0")
+    assert v.decision is Decision.REJECT
+    assert "reading 2: a meter value is between 0 and 1e+15 Wh" in v.reason

@@ -67,5 +67,9 @@ def test_parsed_values_are_bounded_too() -> None:
     assert value_problem({"a": [[[]]]}) is None
     assert "deeper than 64" in str(value_problem(json.loads("[" * 70 + "]" * 70)))
     assert "U+0000" in str(value_problem({"k\x00": 1}))
+    for word in ("NaN", "Infinity", "-Infinity"):
+        found = value_problem(json.loads('{"a": [1, ' + word + "]}"))
+        assert found is not None and found.startswith("at /a/1: ") and "not a JSON number" in found
+    assert value_problem(json.loads('{"a": 1.5e308, "b": -0.0}')) is None
     with pytest.raises(ValueError, match="deeper than 64"):
         loads("[" * 5000 + "]" * 5000, "the line")

@@ -30,6 +30,9 @@ from earnest.domain.verification import (
 )
 from earnest.domain.work import AssignmentStatus
 
+# A cumulative meter's reading: a petawatt-hour is beyond any meter, and keeps the
+# arithmetic on readings finite (a float of 10**400 Wh would overflow).
+MAX_METER_WH = 10**15
 _COUNTED = (AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED, AssignmentStatus.REJECTED)
 
 
@@ -143,6 +146,8 @@ def _readings(answer: Any, event: dict[str, datetime]) -> list[Reading]:
         wh = r.get("wh") if isinstance(r, dict) else None
         if isinstance(wh, bool) or not isinstance(wh, int | float):
             raise Malformed(f"reading {i} has no meter value in Wh")
+        if not 0 <= wh <= MAX_METER_WH:  # NaN fails this too
+            raise Malformed(f"reading {i}: a meter value is between 0 and {MAX_METER_WH:.0e} Wh")
         at = _time(r.get("at"))
         if not event["baseline_start"] <= at <= event["window_end"]:
             raise Malformed(

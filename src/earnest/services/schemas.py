@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -198,6 +199,10 @@ def value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
             if CONTROL.search(node):
                 return control_problem(node, where)
             continue
+        if isinstance(node, float) and not math.isfinite(node):
+            # Python's json reads NaN and Infinity, which JSON has not: PostgreSQL's jsonb
+            # refuses them, and arithmetic on them (a meter reading, say) fails later.
+            return f"at {where or '(root)'}: {node} is not a JSON number"
         if not isinstance(node, dict | list):
             continue
         if depth >= max_depth:
