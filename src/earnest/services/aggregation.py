@@ -1,7 +1,7 @@
 """Background quality work: full Dawid-Skene re-estimation, and automatic acceptance.
 
 Between runs, each resolution adds its result to the voters' confusion counts (hard EM, in
-services.verify). A run here re-estimates a campaign's counts from all its answers with
+services.learning). A run here re-estimates a campaign's counts from all its answers with
 the estimator of quality.dawid_skene (full soft EM, the same class mapping and prior as
 the live verifier) and stores its `counts_` as they are. Counts written by resolutions
 during a run are overwritten; the next run includes those answers, so nothing is lost for

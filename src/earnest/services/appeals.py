@@ -16,13 +16,14 @@ from earnest.domain.money import unit_cost
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import AppealMode, Assignment, AssignmentStatus, Campaign, ReviewMode
 from earnest.quality.reputation import EvidenceKind
+from earnest.services.accept import issue_receipt, owe
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
+from earnest.services.decisions import after_peer_decision, decide_held
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import AppealRecord
 from earnest.services.reputation import record_evidence, scores
-from earnest.services.verify import after_peer_decision, decide_held, issue_receipt, owe
 
 APPEAL_WINDOW = timedelta(days=30)
 PANEL_SIZE = 3

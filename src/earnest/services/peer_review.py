@@ -37,8 +37,10 @@ from earnest.domain.work import (
     Task,
 )
 from earnest.quality.reputation import EvidenceKind
+from earnest.services.accept import issue_receipt, owe
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
+from earnest.services.decisions import after_peer_decision, decide_held
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.ports_quality import PeerReview
@@ -48,7 +50,6 @@ from earnest.services.reputation import (
     check_reputation,
     record_evidence,
 )
-from earnest.services.verify import after_peer_decision, decide_held, issue_receipt, owe
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from earnest.domain.errors import Conflict
 from earnest.domain.work import Assignment, Task
 from earnest.quality import SANDBOXED
 from earnest.services.chain_port import Crypto
+from earnest.services.decisions import apply_outcome
 from earnest.services.loop import Every
 from earnest.services.ports import Clock, Random, Store
 from earnest.services.ports_quality import Sandbox, SandboxJob
-from earnest.services.verify import apply_outcome, verify_task
+from earnest.services.verify import verify_task
 
 MEASURE_BATCH = 4
 log = logging.getLogger("earnest.sandbox")

@@ -32,12 +32,13 @@ from earnest.domain.work import (
 )
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
+from earnest.services.decisions import RuleChecks, apply_outcome
 from earnest.services.devices import attest_readings
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
 from earnest.services.reputation import check_may_work, check_qualified, check_reputation
 from earnest.services.schemas import check, validator
-from earnest.services.verify import RuleChecks, apply_outcome, verify_task
+from earnest.services.verify import verify_task
 
 REAP_BATCH = 200
 
