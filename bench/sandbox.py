@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from earnest.adapters.sandbox import BwrapSandbox, RepoPolicy
-from earnest.services.ports_quality import SandboxJob
+from earnest.services.ports import SandboxJob
 
 BUGGY = "def add(a, b):\n    return a + b if b >= 0 else a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"

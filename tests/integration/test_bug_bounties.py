@@ -19,7 +19,7 @@ import pytest
 
 from earnest.adapters.sandbox import BwrapSandbox, RepoPolicy
 from earnest.client import Earnest
-from earnest.services.ports_quality import SandboxJob
+from earnest.services.ports import SandboxJob
 from earnest.services.sandbox_checks import measure_pending
 from tests.integration.quality_helpers import REWARD, QualityMarket
 

@@ -30,7 +30,7 @@ from earnest.adapters.sandbox import BwrapSandbox, Limits, RepoPolicy
 from earnest.bootstrap import Market
 from earnest.client import Earnest
 from earnest.domain.money import unit_cost
-from earnest.services.ports_quality import SandboxJob
+from earnest.services.ports import SandboxJob
 from earnest.services.sandbox_checks import measure_pending
 from tests.e2e.helpers import deposit
 

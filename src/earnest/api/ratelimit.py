@@ -41,7 +41,7 @@ from earnest.api.problems import problem
 from earnest.domain.errors import RateLimited, Unauthenticated
 from earnest.services.identity import SessionCache, digest, read_revocations
 from earnest.services.loop import Every
-from earnest.services.ports import Clock, Store
+from earnest.services.ports import Clock, PeopleStore
 
 log = logging.getLogger("earnest.ratelimit")
 
@@ -185,7 +185,7 @@ Totals = dict[tuple[str, int], int]
 Counter = Callable[[Hits], Totals]  # adds hits where every process counts, returns totals
 
 
-def store_counter(store: Store) -> Counter:
+def store_counter(store: PeopleStore) -> Counter:
     """Counts in the market's store: one upsert for all the hits of one share."""
 
     def add(hits: Hits) -> Totals:
@@ -224,7 +224,7 @@ class LimitsSync:
         limits: Limits,
         sessions: SessionCache,
         *,
-        store: Store,
+        store: PeopleStore,
         clock: Clock,
         counter: Counter | None = None,
     ) -> None:

@@ -21,8 +21,7 @@ from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.decisions import after_peer_decision, decide_held
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.ports_quality import AppealRecord
+from earnest.services.ports import AppealRecord, Clock, Random, Store, UnitOfWork
 from earnest.services.reputation import record_evidence, scores
 
 APPEAL_WINDOW = timedelta(days=30)

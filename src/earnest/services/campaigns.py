@@ -14,8 +14,7 @@ from earnest.quality.dawid_skene import classes_of
 from earnest.quality.predictors import load_predictor
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Random, Store
-from earnest.services.ports_quality import Sandbox
+from earnest.services.ports import Clock, Random, Sandbox, Store
 from earnest.services.schemas import compile_schema
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from earnest.domain.errors import NotFound
 from earnest.domain.work import Campaign
-from earnest.services.ports import Random, UnitOfWork
+from earnest.services.ports import Random, WorkUnit
 
 
 def new_id(prefix: str, rand: Random) -> str:
@@ -12,7 +12,7 @@ def new_id(prefix: str, rand: Random) -> str:
     return f"{prefix}_{rand.token(9)}"
 
 
-def owned_campaign(uow: UnitOfWork, campaign_id: str, requester: str) -> Campaign:
+def owned_campaign(uow: WorkUnit, campaign_id: str, requester: str) -> Campaign:
     """The campaign, if `requester` owns it; NotFound otherwise (no existence leak)."""
     campaign = uow.campaigns.get(campaign_id)
     if campaign is None or campaign.requester != requester:

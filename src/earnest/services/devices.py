@@ -9,16 +9,19 @@ result as the answer's facts, which the (pure) energy verifier judges.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from earnest.domain.errors import Conflict, InvalidInput
 from earnest.quality.energy import reading_message
 from earnest.services.chain_port import Crypto
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Store, UnitOfWork
-from earnest.services.ports_quality import DeviceRecord
+from earnest.services.ports import Clock, DeviceRecord, DevicesStore, DevicesUnit, QualityUnit
 
 MAX_READINGS = 2_000
+
+
+class AttestingUnit(DevicesUnit, QualityUnit, Protocol):
+    """An answer's device check reads the devices and writes the answer's facts."""
 
 
 def registration_message(device: str, owner: str) -> bytes:
@@ -32,7 +35,7 @@ def register_device(
     label: str,
     signature: str,
     *,
-    store: Store,
+    store: DevicesStore,
     crypto: Crypto,
     clock: Clock,
 ) -> DeviceRecord:
@@ -53,13 +56,13 @@ def register_device(
     return record
 
 
-def my_devices(who: Principal, *, store: Store) -> list[DeviceRecord]:
+def my_devices(who: Principal, *, store: DevicesStore) -> list[DeviceRecord]:
     with store.uow(readonly=True) as uow:
         return uow.devices.of_owner(who.address)
 
 
 def attest_readings(
-    uow: UnitOfWork,
+    uow: AttestingUnit,
     crypto: Crypto,
     assignment_id: str,
     task_id: int,

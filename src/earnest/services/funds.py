@@ -11,7 +11,7 @@ from earnest.domain.money import parse_amount
 from earnest.services.chain_port import Chain
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, PayoutRecord, Random, Store
+from earnest.services.ports import Clock, MoneyStore, PayoutRecord, Random
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Balances:
 
 
 def record_deposit(
-    who: Principal, signature: str, *, store: Store, chain: Chain, clock: Clock
+    who: Principal, signature: str, *, store: MoneyStore, chain: Chain, clock: Clock
 ) -> int:
     """Credit the caller with the tokens a confirmed transaction sent to the vault, once."""
     who.require("funds:write")
@@ -46,7 +46,7 @@ def record_deposit(
 
 
 def withdraw(
-    who: Principal, amount: int, *, store: Store, clock: Clock, rand: Random
+    who: Principal, amount: int, *, store: MoneyStore, clock: Clock, rand: Random
 ) -> PayoutRecord:
     """Queue unspent balance for payment back to the caller's wallet."""
     who.require("funds:write")
@@ -81,7 +81,7 @@ def withdraw(
     return payout
 
 
-def balances(who: Principal, *, store: Store) -> Balances:
+def balances(who: Principal, *, store: MoneyStore) -> Balances:
     with store.uow(readonly=True) as uow:
         return Balances(
             uow.ledger.balance(ledger.requester_available(who.address)),
@@ -97,7 +97,7 @@ class PaidPayout:
     paid_at: datetime | None
 
 
-def my_payouts(who: Principal, *, store: Store) -> list[PaidPayout]:
+def my_payouts(who: Principal, *, store: MoneyStore) -> list[PaidPayout]:
     """The caller's payouts, newest first, each with the transaction that paid it."""
     out = []
     with store.uow(readonly=True) as uow:
@@ -114,7 +114,7 @@ def my_payouts(who: Principal, *, store: Store) -> list[PaidPayout]:
     return out
 
 
-def settlement_stats(*, store: Store) -> dict[str, int]:
+def settlement_stats(*, store: MoneyStore) -> dict[str, int]:
     """Confirmed transactions and transfers, and the payout backlog by status."""
     with store.uow(readonly=True) as uow:
         return uow.payouts.stats() | uow.payouts.backlog()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from earnest.services.loop import Every
-from earnest.services.ports import Clock, Store, UnitOfWork
+from earnest.services.ports import Clock, PeopleStore, PeopleUnit
 
 log = logging.getLogger("earnest.housekeeping")
 
@@ -34,7 +34,7 @@ REVOCATIONS_KEPT = timedelta(minutes=10)
 
 def sweep(
     *,
-    store: Store,
+    store: PeopleStore,
     clock: Clock,
     idempotency_ttl: timedelta,
     batch: int = BATCH,
@@ -42,7 +42,7 @@ def sweep(
 ) -> dict[str, int]:
     """One round: remove what has expired; return how many rows of each kind went."""
     now = clock.now()
-    kinds: dict[str, Callable[[UnitOfWork], int]] = {
+    kinds: dict[str, Callable[[PeopleUnit], int]] = {
         "sessions": lambda uow: uow.auth.drop_expired_sessions(now, batch),
         "challenges": lambda uow: uow.auth.drop_expired_nonces(now, batch),
         "idempotency_keys": lambda uow: uow.idempotency.drop_older(now - idempotency_ttl, batch),
@@ -62,7 +62,7 @@ def sweep(
 
 
 def housekeeping_loop(
-    store: Store, clock: Clock, interval: float, idempotency_ttl: timedelta
+    store: PeopleStore, clock: Clock, interval: float, idempotency_ttl: timedelta
 ) -> Every:
     """`sweep` every `interval` seconds once started, logging what went."""
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from earnest.domain import siws
 from earnest.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from earnest.services.chain_port import Crypto
-from earnest.services.ports import ApiKeyRecord, Clock, Random, Store
+from earnest.services.ports import ApiKeyRecord, Clock, PeopleStore, Random
 
 CHALLENGE_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=24)
@@ -160,7 +160,13 @@ class SessionCache:
 
 
 def create_challenge(
-    address: str, *, site: SiteIdentity, store: Store, crypto: Crypto, clock: Clock, rand: Random
+    address: str,
+    *,
+    site: SiteIdentity,
+    store: PeopleStore,
+    crypto: Crypto,
+    clock: Clock,
+    rand: Random,
 ) -> siws.SignInMessage:
     """Issue a one-use sign-in message for `address` to sign."""
     if not crypto.is_address(address):
@@ -188,7 +194,7 @@ def sign_in(
     *,
     kind: str,
     site: SiteIdentity,
-    store: Store,
+    store: PeopleStore,
     crypto: Crypto,
     clock: Clock,
     rand: Random,
@@ -236,7 +242,7 @@ def cached_session(credential: str, *, clock: Clock, sessions: SessionCache) -> 
 
 
 def authenticate(
-    credential: str, *, store: Store, clock: Clock, sessions: SessionCache | None = None
+    credential: str, *, store: PeopleStore, clock: Clock, sessions: SessionCache | None = None
 ) -> Principal:
     """Resolve a bearer credential (session token or API key) to a principal.
 
@@ -266,7 +272,7 @@ def authenticate(
 
 
 def create_api_key(
-    who: Principal, name: str, scopes: list[str], *, store: Store, clock: Clock, rand: Random
+    who: Principal, name: str, scopes: list[str], *, store: PeopleStore, clock: Clock, rand: Random
 ) -> tuple[str, ApiKeyRecord]:
     """Create a scoped API key; the secret is returned once and stored only as a hash."""
     if who.credential != "session":
@@ -287,7 +293,7 @@ def create_api_key(
     return secret, record
 
 
-def list_api_keys(who: Principal, *, store: Store) -> list[ApiKeyRecord]:
+def list_api_keys(who: Principal, *, store: PeopleStore) -> list[ApiKeyRecord]:
     with store.uow(readonly=True) as uow:
         return uow.auth.api_keys_of(who.address)
 
@@ -296,7 +302,7 @@ def revoke_api_key(
     who: Principal,
     key_id: str,
     *,
-    store: Store,
+    store: PeopleStore,
     clock: Clock,
     sessions: SessionCache | None = None,
 ) -> None:
@@ -314,7 +320,7 @@ def revoke_api_key(
 
 
 def sign_out(
-    credential: str, *, store: Store, clock: Clock, sessions: SessionCache | None = None
+    credential: str, *, store: PeopleStore, clock: Clock, sessions: SessionCache | None = None
 ) -> bool:
     """End a session token everywhere: deleted from the store, and on the revocation list
     every API process reads (docs/security.md). True if the session was live."""
@@ -332,7 +338,7 @@ def sign_out(
 
 
 def read_revocations(
-    *, store: Store, clock: Clock, sessions: SessionCache, window: timedelta
+    *, store: PeopleStore, clock: Clock, sessions: SessionCache, window: timedelta
 ) -> int:
     """Apply the credentials revoked within the last `window` to `sessions`; how many."""
     started = sessions.clock()

@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from earnest.domain.work import Assignment, AssignmentStatus
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Store
+from earnest.services.ports import ReportsUnit, StoreOf, WorkUnit
 from earnest.services.reputation import agreed_with_result
 
 SAMPLE = 5000  # latest answers behind the charts: enough for a trend, cheap to read
@@ -31,7 +32,13 @@ class Insights:
     answers: int  # answers behind the charts
 
 
-def campaign_insights(who: Principal, campaign_id: str, *, store: Store) -> Insights:
+class InsightsUnit(WorkUnit, ReportsUnit, Protocol):
+    """A campaign's insights check its owner, then read its reports."""
+
+
+def campaign_insights(
+    who: Principal, campaign_id: str, *, store: StoreOf[InsightsUnit]
+) -> Insights:
     """Agreement over time, the spread of worker accuracy, and cost per resolved task."""
     who.require("campaigns:read")
     with store.uow(readonly=True) as uow:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from earnest.domain.errors import Forbidden
 from earnest.services.chain_port import Chain
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Store
-from earnest.services.ports_quality import AppealRecord
+from earnest.services.ports import (
+    AppealRecord,
+    Clock,
+    MoneyStore,
+    MoneyUnit,
+    QualityStore,
+    ReportsStore,
+    ReportsUnit,
+    StoreOf,
+    WorkUnit,
+)
 from earnest.services.reconcile import ReconcileReport, reconcile
 from earnest.services.reputation import limit_view
 
@@ -32,7 +41,13 @@ def require_operator(who: Principal, operators: frozenset[str]) -> None:
         raise Forbidden("these pages are for the market's operators")
 
 
-def market_health(who: Principal, *, operators: frozenset[str], store: Store) -> Health:
+class HealthUnit(MoneyUnit, WorkUnit, ReportsUnit, Protocol):
+    """The health page reads the payouts, the campaigns and the reports."""
+
+
+def market_health(
+    who: Principal, *, operators: frozenset[str], store: StoreOf[HealthUnit]
+) -> Health:
     """The settler's backlog and pace, and how many campaigns are running."""
     require_operator(who, operators)
     with store.uow(readonly=True) as uow:
@@ -46,7 +61,7 @@ def market_health(who: Principal, *, operators: frozenset[str], store: Store) ->
 
 
 def quality_flags(
-    who: Principal, *, operators: frozenset[str], store: Store, clock: Clock
+    who: Principal, *, operators: frozenset[str], store: ReportsStore, clock: Clock
 ) -> list[dict[str, Any]]:
     """The latest limits the quality rules placed on workers, newest first."""
     require_operator(who, operators)
@@ -56,7 +71,9 @@ def quality_flags(
     return [limit_view(limit, now) | {"worker": limit.worker} for limit in limits]
 
 
-def appeals_queue(who: Principal, *, operators: frozenset[str], store: Store) -> list[AppealRecord]:
+def appeals_queue(
+    who: Principal, *, operators: frozenset[str], store: QualityStore
+) -> list[AppealRecord]:
     """Open appeals, oldest first: the ones waiting longest on a requester or a panel."""
     require_operator(who, operators)
     with store.uow(readonly=True) as uow:
@@ -65,7 +82,7 @@ def appeals_queue(who: Principal, *, operators: frozenset[str], store: Store) ->
 
 
 def check_books(
-    who: Principal, *, operators: frozenset[str], store: Store, chain: Chain
+    who: Principal, *, operators: frozenset[str], store: MoneyStore, chain: Chain
 ) -> ReconcileReport:
     """Reconcile the vault on chain against the ledger, on an operator's request."""
     require_operator(who, operators)

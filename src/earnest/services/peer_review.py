@@ -42,8 +42,7 @@ from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.decisions import after_peer_decision, decide_held
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.ports_quality import PeerReview
+from earnest.services.ports import Clock, PeerReview, Random, Store, UnitOfWork
 from earnest.services.reputation import (
     check_may_work,
     check_qualified,

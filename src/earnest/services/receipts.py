@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from earnest.domain.errors import NotFound
 from earnest.domain.receipts import memo_for, merkle_proof
 from earnest.services.chain_port import Crypto
 from earnest.services.identity import Principal
-from earnest.services.ports import Store
+from earnest.services.ports import MoneyUnit, StoreOf, WorkUnit
 
 
-def get_receipt(who: Principal, receipt_id: str, *, store: Store, crypto: Crypto) -> dict[str, Any]:
+class ReceiptsUnit(MoneyUnit, WorkUnit, Protocol):
+    """A receipt's proof reads the receipt, its campaign and the batch that paid it."""
+
+
+def get_receipt(
+    who: Principal, receipt_id: str, *, store: StoreOf[ReceiptsUnit], crypto: Crypto
+) -> dict[str, Any]:
     """The receipt, the market's signature, and (once paid) its Merkle proof and payout."""
     with store.uow(readonly=True) as uow:
         record = uow.receipts.get(receipt_id)

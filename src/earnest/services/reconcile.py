@@ -11,7 +11,7 @@ from typing import Any
 from earnest.domain import ledger
 from earnest.services.chain_port import Chain, TxState
 from earnest.services.identity import Principal, require_operator
-from earnest.services.ports import BatchRecord, PayoutRecord, Store
+from earnest.services.ports import BatchRecord, MoneyStore, PayoutRecord
 
 Batches = Sequence[tuple[BatchRecord, Sequence[PayoutRecord]]]
 
@@ -67,7 +67,7 @@ class ReconcileReport:
         }
 
 
-def reconcile(*, store: Store, chain: Chain) -> ReconcileReport:
+def reconcile(*, store: MoneyStore, chain: Chain) -> ReconcileReport:
     """Compare ledger and chain, account by account; every difference becomes a problem."""
     with store.uow(readonly=True) as uow:
         balances = uow.ledger.balances()
@@ -95,7 +95,7 @@ def reconcile(*, store: Store, chain: Chain) -> ReconcileReport:
 
 
 def reconcile_as_operator(
-    who: Principal, *, operators: Collection[str], store: Store, chain: Chain
+    who: Principal, *, operators: Collection[str], store: MoneyStore, chain: Chain
 ) -> ReconcileReport:
     """`reconcile`, for the market's operators only: the report names every account."""
     require_operator(who, operators)

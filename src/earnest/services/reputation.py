@@ -20,8 +20,7 @@ from earnest.quality.reputation import (
 from earnest.quality.rules import QualityRules, RecentWork, Rule, evaluate
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
-from earnest.services.ports import Random, Store, UnitOfWork
-from earnest.services.ports_quality import LimitRecord, ReputationRow
+from earnest.services.ports import LimitRecord, Random, ReputationRow, Store, UnitOfWork
 
 RECENT_WINDOW = 20
 

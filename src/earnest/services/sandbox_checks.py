@@ -18,8 +18,7 @@ from earnest.quality import SANDBOXED
 from earnest.services.chain_port import Crypto
 from earnest.services.decisions import apply_outcome
 from earnest.services.loop import Every
-from earnest.services.ports import Clock, Random, Store
-from earnest.services.ports_quality import Sandbox, SandboxJob
+from earnest.services.ports import Clock, Random, Sandbox, SandboxJob, Store
 from earnest.services.verify import verify_task
 
 MEASURE_BATCH = 4

@@ -31,7 +31,7 @@ from earnest.services.chain_port import (
     TxState,
 )
 from earnest.services.common import new_id
-from earnest.services.ports import BatchRecord, Clock, PayoutRecord, Random, Store, UnitOfWork
+from earnest.services.ports import BatchRecord, Clock, MoneyStore, MoneyUnit, PayoutRecord, Random
 
 MAX_PAYOUTS_PER_ROUND = 5000
 # Batches sent one after another (each recorded before it is sent) whose outcomes are then
@@ -84,7 +84,7 @@ class _Line:
 
 def settle_once(
     *,
-    store: Store,
+    store: MoneyStore,
     chain: Chain,
     clock: Clock,
     rand: Random,
@@ -123,7 +123,7 @@ def _pay_group(
     tables: list[str],
     digest_of: dict[str, str],
     *,
-    store: Store,
+    store: MoneyStore,
     chain: Chain,
     clock: Clock,
     rand: Random,
@@ -179,7 +179,7 @@ def _group(pending: Sequence[PayoutRecord]) -> list[_Line]:
 
 
 def _prepare(
-    *, store: Store, chain: Chain, clock: Clock, lines: list[_Line], known: list[str]
+    *, store: MoneyStore, chain: Chain, clock: Clock, lines: list[_Line], known: list[str]
 ) -> list[str]:
     """Create new recipients' token accounts and list them in lookup tables, before paying.
 
@@ -283,7 +283,7 @@ def _send(
     return True
 
 
-def recover(*, store: Store, chain: Chain, clock: Clock) -> SettleReport:
+def recover(*, store: MoneyStore, chain: Chain, clock: Clock) -> SettleReport:
     """Settle what an earlier run left signed or sent, asking the chain first."""
     report = SettleReport()
     with store.uow(readonly=True) as uow:
@@ -304,7 +304,7 @@ def _resolve(
     batches: Sequence[BatchRecord],
     sent: set[str],
     *,
-    store: Store,
+    store: MoneyStore,
     chain: Chain,
     clock: Clock,
     report: SettleReport,
@@ -335,7 +335,7 @@ def _resolve(
     report.dropped += len(dropped)
 
 
-def _record_paid(uow: UnitOfWork, batch_ids: list[str], now: datetime) -> int:
+def _record_paid(uow: MoneyUnit, batch_ids: list[str], now: datetime) -> int:
     """Mark landed batches paid and post one payout entry per batch; how many were new."""
     paid = uow.payouts.mark_paid(batch_ids, now)
     for batch_id, settled in sorted(paid.items()):

@@ -9,7 +9,7 @@ from typing import Protocol
 from earnest.domain.errors import Unavailable
 from earnest.services.chain_port import Chain
 from earnest.services.loop import Every
-from earnest.services.ports import Clock, Random, Store
+from earnest.services.ports import Clock, MoneyStore, Random
 from earnest.services.settlement import Faults, SettleReport, settle_once
 
 log = logging.getLogger("earnest.settler")
@@ -44,7 +44,7 @@ class Settler:
     def __init__(
         self,
         *,
-        store: Store,
+        store: MoneyStore,
         chain: Chain,
         clock: Clock,
         rand: Random,

@@ -16,8 +16,7 @@ from earnest.quality import SANDBOXED
 from earnest.quality.predictors import Predictor, load_predictor
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Store, UnitOfWork
-from earnest.services.ports_quality import Sandbox
+from earnest.services.ports import Sandbox, WorkStore, WorkUnit
 from earnest.services.schemas import compile_schema, first_error, value_problem
 
 UPLOAD_CHUNK = 1000
@@ -46,7 +45,7 @@ def add_tasks(
     campaign_id: str,
     lines: Iterable[TaskLine],
     *,
-    store: Store,
+    store: WorkStore,
     limits: UploadLimits = UploadLimits(),
     sandbox: Sandbox | None = None,
 ) -> int:
@@ -78,7 +77,7 @@ def add_tasks(
     return count
 
 
-def _check_cap(uow: UnitOfWork, campaign_id: str, limits: UploadLimits) -> None:
+def _check_cap(uow: WorkUnit, campaign_id: str, limits: UploadLimits) -> None:
     """Count again under the campaign's lock, held only until commit: of two concurrent
     uploads the second sees the first's tasks (a lock for the whole upload would hold up
     every claim on the campaign meanwhile)."""

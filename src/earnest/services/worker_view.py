@@ -10,8 +10,7 @@ from earnest.domain.errors import Conflict, NotFound
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign
 from earnest.services.funds import Balances, PaidPayout, balances, my_payouts
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Store, UnitOfWork
-from earnest.services.ports_quality import AppealRecord
+from earnest.services.ports import AppealRecord, Clock, Store, UnitOfWork
 from earnest.services.work import Claim, gate_reason
 
 TIMING_SAMPLE = 50  # recent answers behind a campaign's time estimate

@@ -28,7 +28,7 @@ from typing import Any
 from earnest.adapters.sandbox.bwrap import CHECKOUT, Confinement, Finished, Limits
 from earnest.adapters.sandbox.fetch import RepoPolicy, RepoRefused, git_env
 from earnest.quality.bugs import defined_names
-from earnest.services.ports_quality import SandboxJob
+from earnest.services.ports import SandboxJob
 
 __all__ = ["BwrapSandbox", "Limits", "RepoPolicy", "RepoRefused"]
 

@@ -19,7 +19,7 @@ from earnest.adapters.store.tables import (
     upsert,
     worker_limits,
 )
-from earnest.services.ports_quality import AppealRecord, LimitRecord, ReputationRow
+from earnest.services.ports import AppealRecord, LimitRecord, ReputationRow
 
 PUT_CHUNK = 500  # voters per statement: far below SQLite's and PostgreSQL's parameter limits
 

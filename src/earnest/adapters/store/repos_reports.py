@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 from earnest.adapters.store.repos_assignments import _assignment
 from earnest.adapters.store.tables import assignments, batches, payouts, tasks, worker_limits
 from earnest.domain.work import Assignment
-from earnest.services.ports_quality import LimitRecord
+from earnest.services.ports import LimitRecord
 
 
 class Reports:

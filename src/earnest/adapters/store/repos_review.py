@@ -17,7 +17,7 @@ from earnest.adapters.store.tables import (
     peer_reviews,
     tasks,
 )
-from earnest.services.ports_quality import DeviceRecord, PeerReview
+from earnest.services.ports import DeviceRecord, PeerReview
 
 
 class PeerReviews:

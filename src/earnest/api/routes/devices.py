@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import Body
 from earnest.services import devices
-from earnest.services.ports_quality import DeviceRecord
+from earnest.services.ports import DeviceRecord
 
 router = APIRouter(tags=["devices"])
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from earnest.api.schemas.common import Body
 from earnest.api.schemas.work import AssignmentOut
-from earnest.services.ports_quality import AppealRecord, PeerReview
+from earnest.services.ports import AppealRecord, PeerReview
 
 
 class ReviewIn(Body):

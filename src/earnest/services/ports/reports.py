@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Protocol
 
 from earnest.domain.work import Assignment
-from earnest.services.ports_quality import LimitRecord
+from earnest.services.ports.base import Unit
+from earnest.services.ports.quality import LimitRecord
 
 
 class ReportsRepo(Protocol):
@@ -33,3 +34,8 @@ class ReportsRepo(Protocol):
     def last_confirmed(self) -> datetime | None:
         """When the latest payout batch was confirmed on chain."""
         ...
+
+
+class ReportsUnit(Unit, Protocol):
+    @property
+    def reports(self) -> ReportsRepo: ...

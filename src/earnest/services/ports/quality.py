@@ -1,4 +1,5 @@
-"""The store ports of the quality engine: confusions, reputation, limits, appeals, reviews."""
+"""The quality ports: confusions, reputation, limits, appeals, peer reviews, facts and the
+sandbox that measures them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+from earnest.services.ports.base import Unit
 
 
 @dataclass(frozen=True)
@@ -186,15 +189,16 @@ class Sandbox(Protocol):
     def measure(self, job: SandboxJob) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
-    address: str  # the device's own Ed25519 key, as a Solana address
-    owner: str
-    label: str
-    registered_at: datetime
-
-
-class DevicesRepo(Protocol):
-    def add(self, device: DeviceRecord) -> bool: ...
-    def get(self, address: str) -> DeviceRecord | None: ...
-    def of_owner(self, owner: str) -> list[DeviceRecord]: ...
+class QualityUnit(Unit, Protocol):
+    @property
+    def confusions(self) -> ConfusionsRepo: ...
+    @property
+    def reputations(self) -> ReputationsRepo: ...
+    @property
+    def limits(self) -> LimitsRepo: ...
+    @property
+    def appeals(self) -> AppealsRepo: ...
+    @property
+    def peer_reviews(self) -> PeerReviewsRepo: ...
+    @property
+    def facts(self) -> FactsRepo: ...
