@@ -167,8 +167,7 @@ def bench_market(
         wallet = Wallet.generate()
         budget = tasks * 2_000
         requester = Principal(wallet.address, SESSION_SCOPES, "session")
-        deps = {"store": m.store, "clock": m.clock}
-        funds.record_deposit(requester, faucet_deposit(m, wallet, budget), chain=m.chain, **deps)
+        m.money.record_deposit(funds.RecordDeposit(requester, faucet_deposit(m, wallet, budget)))
         spec = CampaignSpec(
             "labeling",
             "bench",

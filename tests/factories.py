@@ -95,7 +95,10 @@ def funded_requester(
     signature = faucet_deposit(market, wallet, amount)
     who = principal(wallet.address)
     credited = funds.record_deposit(
-        who, signature, store=market.store, chain=market.chain, clock=clock or market.clock
+        funds.RecordDeposit(who, signature),
+        store=market.store,
+        chain=market.chain,
+        clock=clock or market.clock,
     )
     assert credited == amount
     return wallet, who

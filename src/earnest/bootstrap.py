@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +22,7 @@ from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
+from earnest.handlers import Devices, Identity, Money
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
@@ -35,7 +36,8 @@ MarketChain = LocalChain | RpcChain
 
 @dataclass
 class Market:
-    """Every port, wired: what routes, the CLI and the demo work with."""
+    """Every port, wired, and the use cases bound to them: what routes, the CLI and the
+    demo work with."""
 
     settings: Settings
     store: SqlStore
@@ -48,6 +50,13 @@ class Market:
     quality: QualityLoop
     sandbox: SandboxLoop
     housekeeping: Every
+    # The use cases, bound to the ports above (earnest.handlers): what callers call.
+    money: Money = field(init=False)
+    identity: Identity = field(init=False)
+    devices: Devices = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
 
     def start_loops(self) -> None:
         """The background loops a serving market runs: settlement, quality, the sandbox,

@@ -77,14 +77,9 @@ def build_world(data_dir: Path, **settings: Any) -> World:
 
 def session_token(market: Market, wallet: Wallet, kind: str = "person") -> str:
     """Sign in as the wallet (challenge, signature, session), as a browser would."""
-    deps = {"store": market.store, "crypto": market.crypto, "clock": market.clock}
-    message = identity.create_challenge(
-        wallet.address, site=market.site, rand=market.rand, **deps
-    ).text()
+    message = market.identity.challenge(identity.Challenge(wallet.address)).text()
     signature = wallet.sign_message(message.encode())
-    token, _, _ = identity.sign_in(
-        message, signature, kind=kind, site=market.site, rand=market.rand, **deps
-    )
+    token, _, _ = market.identity.sign_in(identity.SignIn(message, signature, kind))
     return token
 
 
@@ -93,14 +88,9 @@ def _money(world: World) -> None:
     m, requester = world.market, world.who("requester")
     m.chain.faucet(world.wallets["requester"].address, 10**7)
     signature = send_deposit(m, world.wallets["requester"], 10**7)
-    funds.record_deposit(requester, signature, store=m.store, chain=m.chain, clock=m.clock)
-    _, key = identity.create_api_key(
-        requester,
-        SECRETS["key name"],
-        ["campaigns:read"],
-        store=m.store,
-        clock=m.clock,
-        rand=m.rand,
+    m.money.record_deposit(funds.RecordDeposit(requester, signature))
+    _, key = m.identity.create_api_key(
+        identity.CreateApiKey(requester, SECRETS["key name"], ("campaigns:read",))
     )
     world.ids |= {"deposit": signature, "key": key.id}
     world.ids["draft"] = _campaign(world, "requester", tasks=1, fund=0)

@@ -16,7 +16,6 @@ from earnest.domain.errors import (
     AlreadyDone,
     ChainError,
     Forbidden,
-    InsufficientFunds,
     InvalidInput,
     NotFound,
 )
@@ -33,13 +32,7 @@ from tests.factories import (
 
 
 def _record(market: Market, who_address: str, signature: str) -> int:
-    return funds.record_deposit(
-        principal(who_address),
-        signature,
-        store=market.store,
-        chain=market.chain,
-        clock=market.clock,
-    )
+    return market.money.record_deposit(funds.RecordDeposit(principal(who_address), signature))
 
 
 def test_a_deposit_is_credited_exactly_once(market: Market) -> None:
@@ -127,9 +120,9 @@ def test_an_unknown_or_failed_signature_is_not_found(market: Market) -> None:
 def test_a_withdrawal_is_queued_then_paid_on_chain(market: Market) -> None:
     wallet, who = funded_requester(market, 10_000)
     assert token_balance(market, wallet.address) == 0
-    payout = funds.withdraw(who, 4_000, store=market.store, clock=market.clock, rand=market.rand)
+    payout = market.money.withdraw(funds.Withdraw(who, 4_000))
     assert (payout.amount, payout.recipient, payout.status) == (4_000, wallet.address, "pending")
-    assert funds.balances(who, store=market.store) == funds.Balances(6_000, 4_000, 0)
+    assert market.money.balances(who) == funds.Balances(6_000, 4_000, 0)
 
     report = settle_once(
         store=market.store, chain=market.chain, clock=market.clock, rand=market.rand
@@ -137,23 +130,11 @@ def test_a_withdrawal_is_queued_then_paid_on_chain(market: Market) -> None:
     assert (report.sent, report.confirmed, report.transfers) == (1, 1, 1)
     assert token_balance(market, wallet.address) == 4_000
     assert market.chain.token_balance(market.chain.vault) == 6_000
-    assert funds.balances(who, store=market.store) == funds.Balances(6_000, 0, 0)
-    [paid] = funds.my_payouts(who, store=market.store)
+    assert market.money.balances(who) == funds.Balances(6_000, 0, 0)
+    [paid] = market.money.payouts(who)
     assert paid.payout.status == "paid"
     assert paid.transaction == report.signatures[0]
     assert reconcile(store=market.store, chain=market.chain).ok
-
-
-def test_over_withdrawal_is_refused_and_queues_nothing(market: Market) -> None:
-    _, who = funded_requester(market, 6_000)
-    with pytest.raises(InsufficientFunds):
-        funds.withdraw(who, 6_001, store=market.store, clock=market.clock, rand=market.rand)
-    assert funds.balances(who, store=market.store) == funds.Balances(6_000, 0, 0)
-    assert funds.my_payouts(who, store=market.store) == []
-    for bad in (0, -5):
-        with pytest.raises(InvalidInput):
-            funds.withdraw(who, bad, store=market.store, clock=market.clock, rand=market.rand)
-    assert funds.balances(who, store=market.store) == funds.Balances(6_000, 0, 0)
 
 
 def test_two_equal_deposits_from_one_wallet_both_land(market: Market) -> None:

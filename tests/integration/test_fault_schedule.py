@@ -107,9 +107,7 @@ class Run:
     def _withdraw(self, step: Step) -> None:
         m = self.rig.market
         try:
-            funds.withdraw(
-                self.requester, step.n * 1_000, store=m.store, clock=m.clock, rand=m.rand
-            )
+            m.money.withdraw(funds.Withdraw(self.requester, step.n * 1_000))
         except Survivable:
             return
         self.withdrawn += step.n * 1_000

@@ -118,7 +118,7 @@ def test_the_ledger_balances_through_deposit_fund_accept_withdraw_and_payout(
     workers = [worker() for _ in range(3)]
     for w in workers:
         assert do_unit(market, w, campaign.id).decision.value == "accept"
-    funds.withdraw(requester, 10_000, store=market.store, clock=market.clock, rand=market.rand)
+    market.money.withdraw(funds.Withdraw(requester, 10_000))
 
     def check_balanced() -> dict[str, int]:
         balances = ledger_balances(market)

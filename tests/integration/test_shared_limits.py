@@ -73,7 +73,7 @@ def test_a_sign_out_reaches_the_other_processes_cache(market: Market, other: Mar
     who = identity.authenticate(token, store=other.store, clock=other.clock, sessions=cache)
     sync.round()  # the list has been read: the entry is trusted from now on
     assert identity.cached_session(token, clock=other.clock, sessions=cache) == who
-    assert identity.sign_out(token, store=market.store, clock=market.clock)
+    assert market.identity.sign_out(identity.SignOut(token))
     sync.round()
     assert identity.cached_session(token, clock=other.clock, sessions=cache) is None
     with pytest.raises(Unauthenticated):
@@ -100,7 +100,7 @@ def test_a_session_read_before_its_sign_out_is_never_trusted_after(market: Marke
 
 def test_housekeeping_drops_old_revocations(market: Market) -> None:
     token = session_token(market, Wallet.generate())
-    identity.sign_out(token, store=market.store, clock=market.clock)
+    market.identity.sign_out(identity.SignOut(token))
     clock = FakeClock(market.clock.now())
     clock.advance(timedelta(hours=1).total_seconds())
     removed = sweep(store=market.store, clock=clock, idempotency_ttl=timedelta(days=1))

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from earnest.api.ratelimit import CHARGED, Limits
 from earnest.bootstrap import Market
 from earnest.domain.errors import Unauthenticated
-from earnest.services.identity import Principal, SessionCache, authenticate, cached_session
+from earnest.services.identity import Principal, SessionCache, cached_session
 
 _bearer = HTTPBearer(auto_error=False, description="a session token or an API key (ek_...)")
 
@@ -49,7 +49,7 @@ async def principal(
     credential = creds.credentials if creds else ""
     who = cached_session(credential, clock=m.clock, sessions=cache)
     if who is None:
-        ask = partial(authenticate, credential, store=m.store, clock=m.clock, sessions=cache)
+        ask = partial(m.identity.authenticate, credential, sessions=cache)
         try:
             who = await to_thread.run_sync(ask)
         except Unauthenticated:

@@ -8,6 +8,7 @@ result as the answer's facts, which the (pure) energy verifier judges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,17 +30,22 @@ def registration_message(device: str, owner: str) -> bytes:
     return f"Earnest device registration: {device} belongs to {owner}".encode()
 
 
+@dataclass(frozen=True)
+class RegisterDevice:
+    """Register the device whose key is `device` to the caller; `signature` is the device
+    key's signature of `registration_message(device, who.address)`."""
+
+    who: Principal
+    device: str
+    label: str
+    signature: str
+
+
 def register_device(
-    who: Principal,
-    device: str,
-    label: str,
-    signature: str,
-    *,
-    store: DevicesStore,
-    crypto: Crypto,
-    clock: Clock,
+    cmd: RegisterDevice, *, store: DevicesStore, crypto: Crypto, clock: Clock
 ) -> DeviceRecord:
     """Register a device to the caller, proven by the device's own signature."""
+    who, device, label, signature = cmd.who, cmd.device, cmd.label, cmd.signature
     who.require("work")
     if not crypto.is_address(device):
         raise InvalidInput("device must be the device's public key, as a Solana address")

@@ -15,16 +15,31 @@ from earnest.services.ports import Clock, MoneyStore, PayoutRecord, Random
 
 
 @dataclass(frozen=True)
+class RecordDeposit:
+    """Credit the caller with what the on-chain transaction `signature` sent to the vault."""
+
+    who: Principal
+    signature: str
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Queue `amount` base units of the caller's unspent balance back to their wallet."""
+
+    who: Principal
+    amount: int
+
+
+@dataclass(frozen=True)
 class Balances:
     available: int
     pending_withdrawal: int
     payable: int  # earned as a worker, not yet on chain
 
 
-def record_deposit(
-    who: Principal, signature: str, *, store: MoneyStore, chain: Chain, clock: Clock
-) -> int:
+def record_deposit(cmd: RecordDeposit, *, store: MoneyStore, chain: Chain, clock: Clock) -> int:
     """Credit the caller with the tokens a confirmed transaction sent to the vault, once."""
+    who, signature = cmd.who, cmd.signature
     who.require("funds:write")
     transfers = chain.token_transfers(signature)
     if transfers is None:
@@ -45,10 +60,9 @@ def record_deposit(
     return amount
 
 
-def withdraw(
-    who: Principal, amount: int, *, store: MoneyStore, clock: Clock, rand: Random
-) -> PayoutRecord:
+def withdraw(cmd: Withdraw, *, store: MoneyStore, clock: Clock, rand: Random) -> PayoutRecord:
     """Queue unspent balance for payment back to the caller's wallet."""
+    who, amount = cmd.who, cmd.amount
     who.require("funds:write")
     parse_amount(amount)
     if amount <= 0:

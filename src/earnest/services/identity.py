@@ -159,8 +159,44 @@ class SessionCache:
             self._owners.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """Issue a one-use sign-in message for the wallet `address` to sign."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Exchange a signed challenge for a session of a party of `kind`."""
+
+    message: str
+    signature: str
+    kind: str = "person"
+
+
+@dataclass(frozen=True)
+class CreateApiKey:
+    who: Principal
+    name: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RevokeApiKey:
+    who: Principal
+    key_id: str
+
+
+@dataclass(frozen=True)
+class SignOut:
+    """End the session whose token is `credential` (an API key is revoked instead)."""
+
+    credential: str
+
+
 def create_challenge(
-    address: str,
+    cmd: Challenge,
     *,
     site: SiteIdentity,
     store: PeopleStore,
@@ -169,6 +205,7 @@ def create_challenge(
     rand: Random,
 ) -> siws.SignInMessage:
     """Issue a one-use sign-in message for `address` to sign."""
+    address = cmd.address
     if not crypto.is_address(address):
         raise InvalidInput("address is not a valid Solana address")
     now = clock.now().replace(microsecond=0)
@@ -189,10 +226,8 @@ def create_challenge(
 
 
 def sign_in(
-    message: str,
-    signature: str,
+    cmd: SignIn,
     *,
-    kind: str,
     site: SiteIdentity,
     store: PeopleStore,
     crypto: Crypto,
@@ -204,6 +239,7 @@ def sign_in(
 
     The new session goes into `sessions` too, so the contributor's next request (to this
     process) needs no lookup."""
+    message, signature, kind = cmd.message, cmd.signature, cmd.kind
     parsed = siws.parse(message)
     if parsed.domain != site.domain or parsed.uri != site.uri or parsed.chain_id != site.chain_id:
         raise Unauthenticated("the message was issued for another site")
@@ -272,9 +308,10 @@ def authenticate(
 
 
 def create_api_key(
-    who: Principal, name: str, scopes: list[str], *, store: PeopleStore, clock: Clock, rand: Random
+    cmd: CreateApiKey, *, store: PeopleStore, clock: Clock, rand: Random
 ) -> tuple[str, ApiKeyRecord]:
     """Create a scoped API key; the secret is returned once and stored only as a hash."""
+    who, name, scopes = cmd.who, cmd.name, cmd.scopes
     if who.credential != "session":
         raise Forbidden("API keys are created from a wallet session, not from another key")
     unknown = sorted(set(scopes) - SCOPES)
@@ -299,8 +336,7 @@ def list_api_keys(who: Principal, *, store: PeopleStore) -> list[ApiKeyRecord]:
 
 
 def revoke_api_key(
-    who: Principal,
-    key_id: str,
+    cmd: RevokeApiKey,
     *,
     store: PeopleStore,
     clock: Clock,
@@ -308,6 +344,7 @@ def revoke_api_key(
 ) -> None:
     """Revoke one of the caller's keys (someone else's key is simply not found); every
     process hears of it through the revocation list."""
+    who, key_id = cmd.who, cmd.key_id
     now = clock.now()
     with store.uow() as uow:
         key_hash = uow.auth.revoke_api_key(key_id, who.address, now)
@@ -320,10 +357,11 @@ def revoke_api_key(
 
 
 def sign_out(
-    credential: str, *, store: PeopleStore, clock: Clock, sessions: SessionCache | None = None
+    cmd: SignOut, *, store: PeopleStore, clock: Clock, sessions: SessionCache | None = None
 ) -> bool:
     """End a session token everywhere: deleted from the store, and on the revocation list
     every API process reads (docs/security.md). True if the session was live."""
+    credential = cmd.credential
     if not credential or credential.startswith(API_KEY_PREFIX):
         return False
     token_hash = digest(credential)

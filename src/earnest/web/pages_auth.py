@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from earnest.services import identity
+from earnest.services.identity import SignIn, SignOut
 from earnest.web.render import page
 from earnest.web.session import (
     COOKIE,
@@ -17,7 +17,6 @@ from earnest.web.session import (
     Viewer,
     close_session,
     open_session,
-    ports,
     same_origin,
 )
 
@@ -64,9 +63,7 @@ def signin(request: Request, who: Viewer, next: str | None = None) -> HTMLRespon
 @router.post("/session")
 def session(body: SignedMessage, request: Request, m: MarketDep) -> JSONResponse:
     """Check a signed sign-in message (from POST /v1/auth/challenge) and set the cookie."""
-    token, who, expires = identity.sign_in(
-        body.message, body.signature, kind=body.kind, site=m.site, **ports(m)
-    )
+    token, who, expires = m.identity.sign_in(SignIn(body.message, body.signature, body.kind))
     response = JSONResponse({"address": who.address, "expires_at": expires.isoformat()})
     open_session(response, token, expires, secure=m.site.uri.startswith("https://"))
     return response
@@ -76,7 +73,7 @@ def session(body: SignedMessage, request: Request, m: MarketDep) -> JSONResponse
 def signout(request: Request, m: MarketDep) -> Response:
     """End the session everywhere (not only this browser's cookie), and go to the front page."""
     token = request.cookies.get(COOKIE, "")
-    identity.sign_out(token, store=m.store, clock=m.clock, sessions=request.app.state.sessions)
+    m.identity.sign_out(SignOut(token), sessions=request.app.state.sessions)
     response = RedirectResponse("/", status_code=303)
     close_session(response)
     return response

@@ -11,8 +11,9 @@ from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError
 from earnest.domain.money import parse_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
-from earnest.services import campaigns, funds, identity
-from earnest.services.identity import Principal
+from earnest.services import campaigns, identity
+from earnest.services.funds import RecordDeposit
+from earnest.services.identity import CreateApiKey, Principal, RevokeApiKey
 from earnest.services.templates import TEMPLATES, template
 from earnest.web.render import fragment, page
 from earnest.web.session import MarketDep, SignedIn, same_origin
@@ -42,7 +43,7 @@ def _dashboard(
         "requester/dashboard.html",
         who,
         status,
-        balance=funds.balances(who, store=m.store),
+        balance=m.money.balances(who),
         campaigns=sorted(mine, key=lambda s: s["campaign"].created_at, reverse=True),
         chain=m.chain,
         **extra,
@@ -55,7 +56,7 @@ def deposit(
 ) -> Response:
     """Credit a transfer to the vault the requester made from their wallet."""
     try:
-        funds.record_deposit(who, signature.strip(), store=m.store, chain=m.chain, clock=m.clock)
+        m.money.record_deposit(RecordDeposit(who, signature.strip()))
     except EarnestError as exc:
         return _dashboard(request, who, m, 422, error=exc.detail)
     return RedirectResponse("/dashboard?done=deposited", status_code=303)
@@ -187,7 +188,7 @@ def keys(request: Request, who: SignedIn, m: MarketDep) -> Response:
 
 
 def _keys(request: Request, who: Principal, m: Market, status: int = 200, **extra: Any) -> Response:
-    listed = identity.list_api_keys(who, store=m.store)
+    listed = m.identity.api_keys(who)
     return page(
         request,
         "requester/keys.html",
@@ -209,9 +210,7 @@ def create_key(
 ) -> Response:
     """Create a key; its secret is shown on this answer only."""
     try:
-        secret, record = identity.create_api_key(
-            who, name, scopes or [], store=m.store, clock=m.clock, rand=m.rand
-        )
+        secret, record = m.identity.create_api_key(CreateApiKey(who, name, tuple(scopes or ())))
     except EarnestError as exc:
         return _keys(request, who, m, 422, error=exc.detail)
     return _keys(request, who, m, 201, secret=secret, created=record)
@@ -221,7 +220,7 @@ def create_key(
 def revoke_key(key_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Revoke one of my keys at once."""
     try:
-        identity.revoke_api_key(who, key_id, store=m.store, clock=m.clock)
+        m.identity.revoke_api_key(RevokeApiKey(who, key_id))
     except EarnestError as exc:
         return _keys(request, who, m, 404, error=exc.detail)
     return RedirectResponse("/dashboard/keys", status_code=303)

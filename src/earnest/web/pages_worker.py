@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, NoWorkAvailable
 from earnest.domain.receipts import verify_proof
-from earnest.services import appeals, receipts, reputation, work, worker_view
+from earnest.services import appeals, reputation, work, worker_view
 from earnest.services.identity import Principal
 from earnest.services.work import Claim
 from earnest.web import charts
@@ -167,7 +167,7 @@ def appeal(
 @router.get("/receipts/{receipt_id}", response_class=HTMLResponse)
 def receipt(receipt_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """A signed receipt and the Merkle proof that anchors it in a payout's memo."""
-    found = receipts.get_receipt(who, receipt_id, store=m.store, crypto=m.crypto)
+    found = m.money.receipt(who, receipt_id)
     payout = found.get("payout") or {}
     proven = "proof" in payout and verify_proof(
         found["digest"], payout["proof"], payout["merkle_root"]

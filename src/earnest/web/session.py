@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from earnest.bootstrap import Market
 from earnest.domain.errors import Forbidden, Unauthenticated
-from earnest.services.identity import API_KEY_PREFIX, SESSION_TTL, Principal, authenticate
+from earnest.services.identity import API_KEY_PREFIX, SESSION_TTL, Principal
 
 COOKIE = "earnest_session"
 
@@ -52,7 +52,7 @@ def viewer(request: Request, m: MarketDep) -> Principal | None:
     try:
         # The app's session cache: pages and the API share it, and its sign-out news.
         sessions = getattr(request.app.state, "sessions", None)
-        return authenticate(token, store=m.store, clock=m.clock, sessions=sessions)
+        return m.identity.authenticate(token, sessions=sessions)
     except Unauthenticated:
         return None
 

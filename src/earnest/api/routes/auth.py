@@ -14,7 +14,7 @@ from earnest.api.schemas import (
     SessionOut,
 )
 from earnest.domain.errors import InvalidInput
-from earnest.services import identity
+from earnest.services.identity import Challenge, CreateApiKey, RevokeApiKey, SignIn, SignOut
 
 router = APIRouter(tags=["identity"])
 
@@ -22,26 +22,15 @@ router = APIRouter(tags=["identity"])
 @router.post("/auth/challenge", response_model=ChallengeOut)
 def challenge(body: ChallengeIn, m: MarketDep) -> ChallengeOut:
     """A one-use Sign-In-With-Solana message for the wallet to sign."""
-    msg = identity.create_challenge(
-        body.address, site=m.site, store=m.store, crypto=m.crypto, clock=m.clock, rand=m.rand
-    )
+    msg = m.identity.challenge(Challenge(body.address))
     return ChallengeOut(message=msg.text(), nonce=msg.nonce, expires_at=msg.expires_at)
 
 
 @router.post("/auth/session", response_model=SessionOut)
 def session(body: SessionIn, m: MarketDep, cache: SessionsDep) -> SessionOut:
     """Exchange a signed challenge for a session token (bearer)."""
-    token, who, expires = identity.sign_in(
-        body.message,
-        body.signature,
-        kind=body.kind,
-        site=m.site,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-        sessions=cache,
-    )
+    cmd = SignIn(body.message, body.signature, body.kind)
+    token, who, expires = m.identity.sign_in(cmd, sessions=cache)
     return SessionOut(token=token, address=who.address, expires_at=expires)
 
 
@@ -50,24 +39,22 @@ def sign_out(who: Caller, creds: Bearer, m: MarketDep, cache: SessionsDep) -> No
     """End this session token: every API process refuses it within a second."""
     if who.credential != "session" or creds is None:
         raise InvalidInput("only a session token signs out; revoke an API key instead")
-    identity.sign_out(creds.credentials, store=m.store, clock=m.clock, sessions=cache)
+    m.identity.sign_out(SignOut(creds.credentials), sessions=cache)
 
 
 @router.post("/api-keys", response_model=ApiKeyOut, status_code=201)
 def create_key(body: ApiKeyIn, who: Caller, m: MarketDep) -> ApiKeyOut:
     """Create a scoped API key; its secret is in this answer only."""
-    secret, record = identity.create_api_key(
-        who, body.name, body.scopes, store=m.store, clock=m.clock, rand=m.rand
-    )
+    secret, record = m.identity.create_api_key(CreateApiKey(who, body.name, tuple(body.scopes)))
     return ApiKeyOut.of(record, secret)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_keys(who: Caller, m: MarketDep) -> list[ApiKeyOut]:
-    return [ApiKeyOut.of(r) for r in identity.list_api_keys(who, store=m.store)]
+    return [ApiKeyOut.of(r) for r in m.identity.api_keys(who)]
 
 
 @router.post("/api-keys/{key_id}/revoke", status_code=204)
 def revoke_key(key_id: str, who: Caller, m: MarketDep, cache: SessionsDep) -> None:
     """Revoke one of my keys: every API process refuses it within a second."""
-    identity.revoke_api_key(who, key_id, store=m.store, clock=m.clock, sessions=cache)
+    m.identity.revoke_api_key(RevokeApiKey(who, key_id), sessions=cache)

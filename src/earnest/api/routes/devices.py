@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import Body
-from earnest.services import devices
+from earnest.services.devices import RegisterDevice
 from earnest.services.ports import DeviceRecord
 
 router = APIRouter(tags=["devices"])
@@ -40,13 +40,11 @@ class DeviceOut(BaseModel):
 @router.post("/me/devices", response_model=DeviceOut, status_code=201)
 def register(body: DeviceIn, who: Caller, m: MarketDep) -> DeviceOut:
     """Register a device to me, proven by its own key's signature."""
-    found = devices.register_device(
-        who, body.address, body.label, body.signature, store=m.store, crypto=m.crypto, clock=m.clock
-    )
+    found = m.devices.register(RegisterDevice(who, body.address, body.label, body.signature))
     return DeviceOut.of(found)
 
 
 @router.get("/me/devices", response_model=list[DeviceOut])
 def mine(who: Caller, m: MarketDep) -> list[DeviceOut]:
     """The devices registered to me."""
-    return [DeviceOut.of(d) for d in devices.my_devices(who, store=m.store)]
+    return [DeviceOut.of(d) for d in m.devices.of(who)]

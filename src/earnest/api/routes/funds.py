@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import AmountIn, BalanceOut, DepositIn, DepositOut, MarketOut, PayoutOut
-from earnest.services import funds, receipts
+from earnest.services.funds import RecordDeposit, Withdraw
 
 router = APIRouter(tags=["money"])
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["money"])
 @router.get("/market", response_model=MarketOut)
 def market_info(m: MarketDep) -> MarketOut:
     """What a client needs to deposit: the mint, its decimals, the vault."""
-    stats = funds.settlement_stats(store=m.store)
+    stats = m.money.settlement_stats()
     return MarketOut(
         mint=m.chain.mint,
         decimals=m.chain.decimals,
@@ -31,19 +31,19 @@ def market_info(m: MarketDep) -> MarketOut:
 @router.post("/deposits", response_model=DepositOut, status_code=201)
 def deposit(body: DepositIn, who: Caller, m: MarketDep) -> DepositOut:
     """Credit a confirmed on-chain transfer to the vault, once per transaction."""
-    amount = funds.record_deposit(who, body.signature, store=m.store, chain=m.chain, clock=m.clock)
-    return DepositOut(amount=amount, available=funds.balances(who, store=m.store).available)
+    amount = m.money.record_deposit(RecordDeposit(who, body.signature))
+    return DepositOut(amount=amount, available=m.money.balances(who).available)
 
 
 @router.post("/withdrawals", response_model=PayoutOut, status_code=201)
 def withdraw(body: AmountIn, who: Caller, m: MarketDep) -> PayoutOut:
     """Send unspent balance back to the caller's wallet (settled with the next batch)."""
-    return PayoutOut.of(funds.withdraw(who, body.amount, store=m.store, clock=m.clock, rand=m.rand))
+    return PayoutOut.of(m.money.withdraw(Withdraw(who, body.amount)))
 
 
 @router.get("/balance", response_model=BalanceOut)
 def balance(who: Caller, m: MarketDep) -> BalanceOut:
-    b = funds.balances(who, store=m.store)
+    b = m.money.balances(who)
     return BalanceOut(
         available=b.available, pending_withdrawal=b.pending_withdrawal, payable=b.payable
     )
@@ -52,13 +52,10 @@ def balance(who: Caller, m: MarketDep) -> BalanceOut:
 @router.get("/payouts", response_model=list[PayoutOut])
 def my_payouts(who: Caller, m: MarketDep) -> list[PayoutOut]:
     """The caller's payouts, newest first, with the transaction that paid each."""
-    return [
-        PayoutOut.of(x.payout, x.paid_at, x.transaction)
-        for x in funds.my_payouts(who, store=m.store)
-    ]
+    return [PayoutOut.of(x.payout, x.paid_at, x.transaction) for x in m.money.payouts(who)]
 
 
 @router.get("/receipts/{receipt_id}")
 def receipt(receipt_id: str, who: Caller, m: MarketDep) -> dict[str, Any]:
     """A signed verification receipt and its Merkle proof against the payout memo's root."""
-    return receipts.get_receipt(who, receipt_id, store=m.store, crypto=m.crypto)
+    return m.money.receipt(who, receipt_id)

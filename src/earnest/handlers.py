@@ -1,0 +1,133 @@
+"""The use cases bound to the market's ports: what routes, pages and the CLI call.
+
+`build_market` binds them once (`Market.money`, `Market.identity`, `Market.devices`), so a
+caller hands over a command and gets the result, and never passes a store, a chain or a
+clock. Each handler reads the market's ports when it is called, not when it is bound:
+tests put a controlled clock or randomness on a built market.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from earnest.domain import siws
+from earnest.services import devices, funds, identity, receipts
+from earnest.services.chain_port import Chain, Crypto
+from earnest.services.devices import RegisterDevice
+from earnest.services.funds import Balances, PaidPayout, RecordDeposit, Withdraw
+from earnest.services.identity import (
+    Challenge,
+    CreateApiKey,
+    Principal,
+    RevokeApiKey,
+    SessionCache,
+    SignIn,
+    SignOut,
+    SiteIdentity,
+)
+from earnest.services.ports import ApiKeyRecord, Clock, DeviceRecord, PayoutRecord, Random, Store
+
+
+class Ports(Protocol):
+    """What the handlers take from the market (bootstrap.Market has them all)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def chain(self) -> Chain: ...
+    @property
+    def crypto(self) -> Crypto: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def rand(self) -> Random: ...
+    @property
+    def site(self) -> SiteIdentity: ...
+
+
+class Money:
+    """Deposits, withdrawals, balances, payouts, receipts."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def record_deposit(self, cmd: RecordDeposit) -> int:
+        p = self._p
+        return funds.record_deposit(cmd, store=p.store, chain=p.chain, clock=p.clock)
+
+    def withdraw(self, cmd: Withdraw) -> PayoutRecord:
+        return funds.withdraw(cmd, store=self._p.store, clock=self._p.clock, rand=self._p.rand)
+
+    def balances(self, who: Principal) -> Balances:
+        return funds.balances(who, store=self._p.store)
+
+    def payouts(self, who: Principal) -> list[PaidPayout]:
+        return funds.my_payouts(who, store=self._p.store)
+
+    def settlement_stats(self) -> dict[str, int]:
+        return funds.settlement_stats(store=self._p.store)
+
+    def receipt(self, who: Principal, receipt_id: str) -> dict[str, Any]:
+        return receipts.get_receipt(who, receipt_id, store=self._p.store, crypto=self._p.crypto)
+
+
+class Identity:
+    """Sign-in, sessions and API keys. `sessions` is the calling process's cache (one per
+    app: docs/security.md), so it comes with the call rather than with the market."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def challenge(self, cmd: Challenge) -> siws.SignInMessage:
+        p = self._p
+        return identity.create_challenge(
+            cmd, site=p.site, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )
+
+    def sign_in(
+        self, cmd: SignIn, *, sessions: SessionCache | None = None
+    ) -> tuple[str, Principal, datetime]:
+        p = self._p
+        return identity.sign_in(
+            cmd,
+            site=p.site,
+            store=p.store,
+            crypto=p.crypto,
+            clock=p.clock,
+            rand=p.rand,
+            sessions=sessions,
+        )
+
+    def authenticate(self, credential: str, *, sessions: SessionCache | None = None) -> Principal:
+        p = self._p
+        return identity.authenticate(credential, store=p.store, clock=p.clock, sessions=sessions)
+
+    def sign_out(self, cmd: SignOut, *, sessions: SessionCache | None = None) -> bool:
+        p = self._p
+        return identity.sign_out(cmd, store=p.store, clock=p.clock, sessions=sessions)
+
+    def create_api_key(self, cmd: CreateApiKey) -> tuple[str, ApiKeyRecord]:
+        p = self._p
+        return identity.create_api_key(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+    def api_keys(self, who: Principal) -> list[ApiKeyRecord]:
+        return identity.list_api_keys(who, store=self._p.store)
+
+    def revoke_api_key(self, cmd: RevokeApiKey, *, sessions: SessionCache | None = None) -> None:
+        p = self._p
+        identity.revoke_api_key(cmd, store=p.store, clock=p.clock, sessions=sessions)
+
+
+class Devices:
+    """Devices with keys of their own (meters)."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def register(self, cmd: RegisterDevice) -> DeviceRecord:
+        p = self._p
+        return devices.register_device(cmd, store=p.store, crypto=p.crypto, clock=p.clock)
+
+    def of(self, who: Principal) -> list[DeviceRecord]:
+        return devices.my_devices(who, store=self._p.store)

@@ -1,0 +1,85 @@
+"""An in-memory store for the money, people and devices areas: what their use cases need.
+
+A unit of work works on a copy of the rows and puts it back on `commit()`, so a use case
+that raises leaves nothing behind, as a rolled-back transaction does. One thread at a
+time: concurrency is what the SQL tests are for.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from earnest.services.ports import DeviceRecord, DevicesStore, MoneyStore, PeopleStore
+from tests.fakes.devices import FakeDevices
+from tests.fakes.money import FakeDeposits, FakeLedger, FakePayouts, FakeReceipts, MoneyRows
+from tests.fakes.people import (
+    FakeAuth,
+    FakeIdempotency,
+    FakeParties,
+    FakeRateCounts,
+    PeopleRows,
+)
+
+
+@dataclass
+class Rows:
+    money: MoneyRows = field(default_factory=MoneyRows)
+    people: PeopleRows = field(default_factory=PeopleRows)
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)
+
+
+class FakeUnit:
+    """A MoneyUnit, a PeopleUnit and a DevicesUnit over a copy of the store's rows."""
+
+    def __init__(self, store: FakeStore, readonly: bool) -> None:
+        self._store = store
+        self._readonly = readonly
+
+    def __enter__(self) -> Self:
+        self.rows = copy.deepcopy(self._store.rows)
+        money, people = self.rows.money, self.rows.people
+        self.ledger = FakeLedger(money)
+        self.deposits = FakeDeposits(money)
+        self.receipts = FakeReceipts(money)
+        self.payouts = FakePayouts(money)
+        self.parties = FakeParties(people)
+        self.auth = FakeAuth(people)
+        self.rates = FakeRateCounts(people)
+        self.idempotency = FakeIdempotency(people)
+        self.devices = FakeDevices(self.rows.devices)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        del self.rows  # uncommitted rows go with the unit
+
+    def commit(self) -> None:
+        if self._readonly:
+            raise AssertionError("a read-only unit of work was committed")
+        self.ledger.flush()  # deferred entries are part of the transaction, as in SQL
+        self._store.rows = copy.deepcopy(self.rows)
+        self._store.commits += 1
+
+
+class FakeStore:
+    """StoreOf[MoneyUnit], StoreOf[PeopleUnit] and StoreOf[DevicesUnit], in memory."""
+
+    def __init__(self) -> None:
+        self.rows = Rows()
+        self.commits = 0
+
+    def uow(self, *, readonly: bool = False, single: bool = False) -> FakeUnit:
+        return FakeUnit(self, readonly)
+
+
+def conforms(store: FakeStore) -> tuple[MoneyStore, PeopleStore, DevicesStore]:
+    """Nothing calls this: mypy (`make typecheck` covers tests/fakes) checks that the fake
+    satisfies each area's port, so a port that grows a method fails until the fake has it."""
+    return store, store, store
