@@ -179,12 +179,10 @@ def bench_market(
             gold_share=0.0,
             max_leases=MAX_LEASES_PER_WORKER,  # any suite a bench asks for
         )
-        c = campaigns.create_campaign(
-            requester, spec, fee_bps=m.settings.fee_bps, rand=m.rand, **deps
-        )
+        c = m.campaigns.create(campaigns.CreateCampaign(requester, spec))
         lines = [TaskLine(i + 1, {"data": {"n": i}}) for i in range(tasks)]
         uploads.add_tasks(requester, c.id, lines, store=m.store)
-        campaigns.fund_campaign(requester, c.id, budget, rand=m.rand, **deps)
+        m.campaigns.fund(campaigns.FundCampaign(requester, c.id, budget))
         yield m, c.id
     finally:
         m.close()

@@ -139,7 +139,11 @@ def labeling_campaign(
         max_leases=max_leases,
     )
     campaign = campaigns.create_campaign(
-        who, spec, fee_bps=market.settings.fee_bps, store=market.store, clock=clock, rand=rand
+        campaigns.CreateCampaign(who, spec),
+        fee_bps=market.settings.fee_bps,
+        store=market.store,
+        clock=clock,
+        rand=rand,
     )
     lines = []
     for i in range(tasks):
@@ -149,7 +153,9 @@ def labeling_campaign(
         lines.append(TaskLine(i + 1, value))
     assert uploads.add_tasks(who, campaign.id, lines, store=market.store) == tasks
     amount = fund if fund is not None else tasks * overlap * unit_cost(market, reward)
-    campaigns.fund_campaign(who, campaign.id, amount, store=market.store, clock=clock, rand=rand)
+    campaigns.fund_campaign(
+        campaigns.FundCampaign(who, campaign.id, amount), store=market.store, clock=clock, rand=rand
+    )
     return campaign
 
 

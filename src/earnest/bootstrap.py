@@ -22,11 +22,12 @@ from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
-from earnest.handlers import Devices, Identity, Money
+from earnest.handlers import Campaigns, Devices, Identity, Money
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
 from earnest.services.loop import Every
+from earnest.services.ports import Sandbox
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler, SingleProcess
 
@@ -54,9 +55,16 @@ class Market:
     money: Money = field(init=False)
     identity: Identity = field(init=False)
     devices: Devices = field(init=False)
+    campaigns: Campaigns = field(init=False)
 
     def __post_init__(self) -> None:
         self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
+        self.campaigns = Campaigns(self)
+
+    @property
+    def runner(self) -> Sandbox | None:
+        """The sandbox bug bounties' tests run in (None: bug bounties refuse to start)."""
+        return self.sandbox.sandbox
 
     def start_loops(self) -> None:
         """The background loops a serving market runs: settlement, quality, the sandbox,

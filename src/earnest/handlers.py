@@ -1,6 +1,6 @@
 """The use cases bound to the market's ports: what routes, pages and the CLI call.
 
-`build_market` binds them once (`Market.money`, `Market.identity`, `Market.devices`), so a
+`build_market` binds them once (`Market.money`, `.identity`, `.devices`, `.campaigns`), so a
 caller hands over a command and gets the result, and never passes a store, a chain or a
 clock. Each handler reads the market's ports when it is called, not when it is bound:
 tests put a controlled clock or randomness on a built market.
@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from earnest.config import Settings
 from earnest.domain import siws
-from earnest.services import devices, funds, identity, receipts
+from earnest.domain.work import Campaign
+from earnest.services import campaigns, devices, funds, identity, receipts
+from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.chain_port import Chain, Crypto
 from earnest.services.devices import RegisterDevice
 from earnest.services.funds import Balances, PaidPayout, RecordDeposit, Withdraw
@@ -26,7 +29,15 @@ from earnest.services.identity import (
     SignOut,
     SiteIdentity,
 )
-from earnest.services.ports import ApiKeyRecord, Clock, DeviceRecord, PayoutRecord, Random, Store
+from earnest.services.ports import (
+    ApiKeyRecord,
+    Clock,
+    DeviceRecord,
+    PayoutRecord,
+    Random,
+    Sandbox,
+    Store,
+)
 
 
 class Ports(Protocol):
@@ -44,6 +55,12 @@ class Ports(Protocol):
     def rand(self) -> Random: ...
     @property
     def site(self) -> SiteIdentity: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def runner(self) -> Sandbox | None:
+        """The sandbox bug bounties' tests run in."""
+        ...
 
 
 class Money:
@@ -131,3 +148,29 @@ class Devices:
 
     def of(self, who: Principal) -> list[DeviceRecord]:
         return devices.my_devices(who, store=self._p.store)
+
+
+class Campaigns:
+    """A requester's campaigns: create, fund, close."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def create(self, cmd: CreateCampaign) -> Campaign:
+        p = self._p
+        return campaigns.create_campaign(
+            cmd,
+            fee_bps=p.settings.fee_bps,
+            store=p.store,
+            clock=p.clock,
+            rand=p.rand,
+            sandbox=p.runner,
+        )
+
+    def fund(self, cmd: FundCampaign) -> int:
+        p = self._p
+        return campaigns.fund_campaign(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+    def close(self, cmd: CloseCampaign) -> int:
+        p = self._p
+        return campaigns.close_campaign(cmd, store=p.store, clock=p.clock, rand=p.rand)

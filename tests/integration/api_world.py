@@ -182,8 +182,7 @@ def _campaign(
             | changes
         )
     )
-    deps = {"store": m.store, "clock": m.clock, "rand": m.rand}
-    made = campaigns.create_campaign(who, spec, fee_bps=m.settings.fee_bps, **deps)
+    made = m.campaigns.create(campaigns.CreateCampaign(who, spec))
     rows: list[dict[str, Any]] = [{"data": {"text": text}} for _ in range(tasks)]
     if gold:
         answer = {"label": "even"}
@@ -194,5 +193,5 @@ def _campaign(
     uploads.add_tasks(who, made.id, lines, store=m.store)
     amount = fund if fund is not None else 4 * len(rows) * made.unit_cost
     if amount:
-        campaigns.fund_campaign(who, made.id, amount, **deps)
+        m.campaigns.fund(campaigns.FundCampaign(who, made.id, amount))
     return made.id

@@ -164,14 +164,18 @@ class WorkMachine(RuleBasedStateMachine):
     @rule(units=st.integers(1, 3))
     def fund(self, units: int) -> None:
         campaigns.fund_campaign(
-            self.requester, self.campaign.id, units * self._cost(), **self._deps()
-        )  # type: ignore[arg-type]
+            campaigns.FundCampaign(self.requester, self.campaign.id, units * self._cost()),
+            **self._deps(),  # type: ignore[arg-type]
+        )
         self.funded += units * self._cost()
 
     @precondition(lambda self: not self.closed and len(self.seen) >= 3)  # not before work
     @rule()
     def close(self) -> None:
-        campaigns.close_campaign(self.requester, self.campaign.id, **self._deps())  # type: ignore[arg-type]
+        campaigns.close_campaign(
+            campaigns.CloseCampaign(self.requester, self.campaign.id),
+            **self._deps(),  # type: ignore[arg-type]
+        )
         self.closed = True
 
     def _owner(self, assignment_id: str) -> Principal:

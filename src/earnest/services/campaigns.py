@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from earnest.domain import bandwidth, ledger
@@ -18,9 +19,33 @@ from earnest.services.ports import Clock, Random, Sandbox, Store
 from earnest.services.schemas import compile_schema
 
 
+@dataclass(frozen=True)
+class CreateCampaign:
+    """Create a draft campaign of `spec` for the caller to fund."""
+
+    who: Principal
+    spec: CampaignSpec
+
+
+@dataclass(frozen=True)
+class FundCampaign:
+    """Move `amount` base units of the caller's balance into the campaign's escrow."""
+
+    who: Principal
+    campaign_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class CloseCampaign:
+    """Stop the campaign's claims and refund its escrow not reserved by live leases."""
+
+    who: Principal
+    campaign_id: str
+
+
 def create_campaign(
-    who: Principal,
-    spec: CampaignSpec,
+    cmd: CreateCampaign,
     *,
     fee_bps: int,
     store: Store,
@@ -29,6 +54,7 @@ def create_campaign(
     sandbox: Sandbox | None = None,
 ) -> Campaign:
     """Create a draft campaign after checking its schemas and verifier."""
+    who, spec = cmd.who, cmd.spec
     who.require("campaigns:write")
     if spec.verifier in SANDBOXED:
         # Strangers' code runs confined or not at all: no sandbox, no bug bounty.
@@ -58,10 +84,9 @@ def create_campaign(
     return campaign
 
 
-def fund_campaign(
-    who: Principal, campaign_id: str, amount: int, *, store: Store, clock: Clock, rand: Random
-) -> int:
+def fund_campaign(cmd: FundCampaign, *, store: Store, clock: Clock, rand: Random) -> int:
     """Move `amount` from the requester's balance into the campaign's escrow; open it."""
+    who, campaign_id, amount = cmd.who, cmd.campaign_id, cmd.amount
     who.require("funds:write")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("amount must be a positive integer of base units")
@@ -113,10 +138,9 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
     }
 
 
-def close_campaign(
-    who: Principal, campaign_id: str, *, store: Store, clock: Clock, rand: Random
-) -> int:
+def close_campaign(cmd: CloseCampaign, *, store: Store, clock: Clock, rand: Random) -> int:
     """Stop new claims and refund the escrow not reserved by live leases; returns the refund."""
+    who, campaign_id = cmd.who, cmd.campaign_id
     who.require("campaigns:write")
     now = clock.now()
     with store.uow() as uow:

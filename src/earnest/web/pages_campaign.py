@@ -24,6 +24,7 @@ from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, InvalidInput, SchemaViolation
 from earnest.domain.money import format_units, parse_units
 from earnest.services import appeals, campaigns, formats, insights, uploads
+from earnest.services.campaigns import CloseCampaign, FundCampaign
 from earnest.services.identity import Principal
 from earnest.web import charts
 from earnest.web.render import page
@@ -130,7 +131,7 @@ def fund(
 
     def act() -> None:
         units = parse_units(amount, m.chain.decimals)
-        campaigns.fund_campaign(who, campaign_id, units, store=m.store, clock=m.clock, rand=m.rand)
+        m.campaigns.fund(FundCampaign(who, campaign_id, units))
 
     return _then(request, who, m, campaign_id, "funded", act)
 
@@ -195,9 +196,7 @@ def close(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Re
         m,
         campaign_id,
         "closed",
-        lambda: campaigns.close_campaign(
-            who, campaign_id, store=m.store, clock=m.clock, rand=m.rand
-        ),
+        lambda: m.campaigns.close(CloseCampaign(who, campaign_id)),
     )
 
 

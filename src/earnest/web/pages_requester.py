@@ -12,6 +12,7 @@ from earnest.domain.errors import EarnestError
 from earnest.domain.money import parse_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns, identity
+from earnest.services.campaigns import CreateCampaign
 from earnest.services.funds import RecordDeposit
 from earnest.services.identity import CreateApiKey, Principal, RevokeApiKey
 from earnest.services.templates import TEMPLATES, template
@@ -167,15 +168,7 @@ def create(
     }
     try:
         spec = spec_from_form(fields, m.chain.decimals)
-        made = campaigns.create_campaign(
-            who,
-            spec,
-            fee_bps=m.settings.fee_bps,
-            store=m.store,
-            clock=m.clock,
-            rand=m.rand,
-            sandbox=m.sandbox.sandbox,
-        )
+        made = m.campaigns.create(CreateCampaign(who, spec))
     except EarnestError as exc:
         return _new(request, who, m, fields, 422, exc.detail)
     return RedirectResponse(f"/dashboard/campaigns/{made.id}?done=created", status_code=303)

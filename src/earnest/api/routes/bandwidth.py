@@ -13,7 +13,8 @@ from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import BandwidthCampaignIn, CampaignOut, SubmitOut
 from earnest.domain.bandwidth import BandwidthTerms, campaign_spec
 from earnest.domain.errors import InvalidInput
-from earnest.services import bandwidth, campaigns
+from earnest.services import bandwidth
+from earnest.services.campaigns import CreateCampaign
 from earnest.services.schemas import loads
 
 router = APIRouter(tags=["bandwidth"])
@@ -37,11 +38,7 @@ def create(body: BandwidthCampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
         deadline=body.deadline,
         min_reputation=body.min_reputation,
     )
-    return CampaignOut.of(
-        campaigns.create_campaign(
-            who, spec, fee_bps=m.settings.fee_bps, store=m.store, clock=m.clock, rand=m.rand
-        )
-    )
+    return CampaignOut.of(m.campaigns.create(CreateCampaign(who, spec)))
 
 
 @router.post(

@@ -25,6 +25,7 @@ from earnest.api.schemas import (
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import campaigns, uploads
+from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.formats import json_lines, results_csv, results_jsonl, started
 from earnest.services.templates import TEMPLATES, template_view
 from earnest.services.uploads import TaskLine
@@ -44,17 +45,7 @@ def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
     """Create a draft campaign; fund it to open it to workers."""
     fields = body.model_dump()
     spec = CampaignSpec(**(fields | {"quality": QualityPolicy(**fields["quality"])}))
-    return CampaignOut.of(
-        campaigns.create_campaign(
-            who,
-            spec,
-            fee_bps=m.settings.fee_bps,
-            store=m.store,
-            clock=m.clock,
-            rand=m.rand,
-            sandbox=m.sandbox.sandbox,
-        )
-    )
+    return CampaignOut.of(m.campaigns.create(CreateCampaign(who, spec)))
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -72,21 +63,13 @@ def status(campaign_id: str, who: Caller, m: MarketDep) -> CampaignStatusOut:
 @router.post("/campaigns/{campaign_id}/fund", response_model=FundOut)
 def fund(campaign_id: str, body: AmountIn, who: Caller, m: MarketDep) -> FundOut:
     """Move balance into the campaign's escrow; the campaign opens to workers."""
-    return FundOut(
-        escrow=campaigns.fund_campaign(
-            who, campaign_id, body.amount, store=m.store, clock=m.clock, rand=m.rand
-        )
-    )
+    return FundOut(escrow=m.campaigns.fund(FundCampaign(who, campaign_id, body.amount)))
 
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CloseOut)
 def close(campaign_id: str, who: Caller, m: MarketDep) -> CloseOut:
     """Stop new claims; unreserved escrow returns to the requester's balance."""
-    return CloseOut(
-        refunded=campaigns.close_campaign(
-            who, campaign_id, store=m.store, clock=m.clock, rand=m.rand
-        )
-    )
+    return CloseOut(refunded=m.campaigns.close(CloseCampaign(who, campaign_id)))
 
 
 @router.post(
