@@ -1,4 +1,5 @@
-"""An in-memory store for the money, people and devices areas: what their use cases need.
+"""An in-memory store for the money, people, devices and work areas: what their use cases
+need.
 
 A unit of work works on a copy of the rows and puts it back on `commit()`, so a use case
 that raises leaves nothing behind, as a rolled-back transaction does. One thread at a
@@ -8,11 +9,12 @@ time: concurrency is what the SQL tests are for.
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from earnest.services.ports import DeviceRecord, DevicesStore, MoneyStore, PeopleStore
+from earnest.services.ports import DeviceRecord, DevicesStore, MoneyStore, PeopleStore, WorkStore
 from tests.fakes.devices import FakeDevices
 from tests.fakes.money import FakeDeposits, FakeLedger, FakePayouts, FakeReceipts, MoneyRows
 from tests.fakes.people import (
@@ -22,6 +24,15 @@ from tests.fakes.people import (
     FakeRateCounts,
     PeopleRows,
 )
+from tests.fakes.work import (
+    FakeAssignments,
+    FakeBodies,
+    FakeCampaigns,
+    FakeTasks,
+    FakeWorkers,
+    WorkRows,
+    unbatched,
+)
 
 
 @dataclass
@@ -29,10 +40,11 @@ class Rows:
     money: MoneyRows = field(default_factory=MoneyRows)
     people: PeopleRows = field(default_factory=PeopleRows)
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    work: WorkRows = field(default_factory=WorkRows)
 
 
 class FakeUnit:
-    """A MoneyUnit, a PeopleUnit and a DevicesUnit over a copy of the store's rows."""
+    """A MoneyUnit, PeopleUnit, DevicesUnit and WorkUnit over a copy of the store's rows."""
 
     def __init__(self, store: FakeStore, readonly: bool) -> None:
         self._store = store
@@ -50,7 +62,16 @@ class FakeUnit:
         self.rates = FakeRateCounts(people)
         self.idempotency = FakeIdempotency(people)
         self.devices = FakeDevices(self.rows.devices)
+        work = self.rows.work
+        self.campaigns = FakeCampaigns(work)
+        self.tasks = FakeTasks(work)
+        self.assignments = FakeAssignments(work)
+        self.workers = FakeWorkers(work)
+        self.bodies = FakeBodies(work)
         return self
+
+    def batched(self) -> AbstractContextManager[None]:
+        return unbatched()
 
     def __exit__(
         self,
@@ -69,7 +90,7 @@ class FakeUnit:
 
 
 class FakeStore:
-    """StoreOf[MoneyUnit], StoreOf[PeopleUnit] and StoreOf[DevicesUnit], in memory."""
+    """StoreOf[MoneyUnit], [PeopleUnit], [DevicesUnit] and [WorkUnit], in memory."""
 
     def __init__(self) -> None:
         self.rows = Rows()
@@ -79,7 +100,7 @@ class FakeStore:
         return FakeUnit(self, readonly)
 
 
-def conforms(store: FakeStore) -> tuple[MoneyStore, PeopleStore, DevicesStore]:
+def conforms(store: FakeStore) -> tuple[MoneyStore, PeopleStore, DevicesStore, WorkStore]:
     """Nothing calls this: mypy (`make typecheck` covers tests/fakes) checks that the fake
     satisfies each area's port, so a port that grows a method fails until the fake has it."""
-    return store, store, store
+    return store, store, store, store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from earnest.domain import bandwidth, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
@@ -15,8 +15,21 @@ from earnest.quality.dawid_skene import classes_of
 from earnest.quality.predictors import load_predictor
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Random, Sandbox, Store
+from earnest.services.ports import (
+    Clock,
+    MoneyUnit,
+    PeopleUnit,
+    Random,
+    Sandbox,
+    Store,
+    StoreOf,
+    WorkUnit,
+)
 from earnest.services.schemas import compile_schema
+
+
+class CampaignUnit(WorkUnit, MoneyUnit, PeopleUnit, Protocol):
+    """Creating, funding and closing a campaign touch its rows, its escrow and its owner."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ def create_campaign(
     cmd: CreateCampaign,
     *,
     fee_bps: int,
-    store: Store,
+    store: StoreOf[CampaignUnit],
     clock: Clock,
     rand: Random,
     sandbox: Sandbox | None = None,
@@ -84,7 +97,9 @@ def create_campaign(
     return campaign
 
 
-def fund_campaign(cmd: FundCampaign, *, store: Store, clock: Clock, rand: Random) -> int:
+def fund_campaign(
+    cmd: FundCampaign, *, store: StoreOf[CampaignUnit], clock: Clock, rand: Random
+) -> int:
     """Move `amount` from the requester's balance into the campaign's escrow; open it."""
     who, campaign_id, amount = cmd.who, cmd.campaign_id, cmd.amount
     who.require("funds:write")
@@ -138,7 +153,9 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
     }
 
 
-def close_campaign(cmd: CloseCampaign, *, store: Store, clock: Clock, rand: Random) -> int:
+def close_campaign(
+    cmd: CloseCampaign, *, store: StoreOf[CampaignUnit], clock: Clock, rand: Random
+) -> int:
     """Stop new claims and refund the escrow not reserved by live leases; returns the refund."""
     who, campaign_id = cmd.who, cmd.campaign_id
     who.require("campaigns:write")
