@@ -118,10 +118,11 @@ def chain_serve(
         typer.Option(
             min=0,
             max=60_000,
-            help="produce a block every N ms, as a cluster does (400 on solana-test-validator); "
-            "0: every transaction lands as it is sent",
+            help="the slot clock: a block and a new blockhash every N ms, as a cluster makes "
+            "them (400 on solana-test-validator); 0: every transaction is a block, landing "
+            "as it is sent",
         ),
-    ] = 0,
+    ] = 400,
 ) -> None:
     """Serve the data dir's LocalChain as a Solana JSON-RPC endpoint, for wallets, the Solana
     CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""

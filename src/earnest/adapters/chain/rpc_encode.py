@@ -168,7 +168,12 @@ def transaction(stored: StoredTransaction, config: Json) -> Json:
             "use json, base64 or base58."
         )
     meta = _details(stored)
-    result: Json = {"slot": stored.slot, "blockTime": None, "transaction": encoded, "meta": meta}
+    result: Json = {
+        "slot": stored.slot,
+        "blockTime": stored.block_time,
+        "transaction": encoded,
+        "meta": meta,
+    }
     if supported is not None:
         result["version"] = "legacy" if legacy else version
     return result

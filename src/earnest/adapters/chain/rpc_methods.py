@@ -3,9 +3,11 @@
 Each method takes the call's `Params` and returns the `result` value Solana would return:
 the same context/value wrappers, encodings and error codes, so that stock clients work.
 One node, no forks: everything that lands is final at once, and slot = block height.
-Transactions run as they are sent, or, with `slot_seconds`, in a block every so often, as a
-cluster includes them (solana-test-validator's slots are 400 ms): a client then sees its
-transaction unknown until the next block, and must send and wait as it would on devnet.
+Transactions run as they are sent (each one a block), or, with `slot_seconds`, on a slot
+clock as a cluster runs (solana-test-validator's slots are 400 ms): a slot every so often,
+each with a new blockhash valid for 150 blocks, and the transactions sent during a slot
+land when it closes. A client then sees its transaction unknown until the next block, and
+must send and wait as it would on devnet.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import threading
 from typing import Any
 
+from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -77,8 +80,9 @@ class LocalRpc:
         self._producer: threading.Thread | None = None
 
     def start(self) -> None:
-        """With `slot_seconds`: produce a block that often, until `stop`."""
+        """With `slot_seconds`: start the slot clock, a block that often, until `stop`."""
         if self._slot_seconds > 0:
+            self._runtime.start_slots()
             self._producer = threading.Thread(
                 target=self._produce, name="earnest-chain-blocks", daemon=True
             )
@@ -91,12 +95,15 @@ class LocalRpc:
         self.produce_block()  # what was sent before the stop still lands
 
     def produce_block(self) -> int:
-        """Run the transactions sent since the last block, in the order sent; how many."""
+        """Run the transactions sent since the last block, in the order sent, and close the
+        slot (with the slot clock); how many ran."""
         with self._held_lock:
             held, self._held = self._held, {}
         for raw in held.values():
             with contextlib.suppress(ChainError):  # a failed one is kept as failed
                 self._chain.submit(raw)
+        if self._slot_seconds > 0:
+            self._runtime.advance_slot()
         return len(held)
 
     def _produce(self) -> None:
@@ -154,7 +161,11 @@ class LocalRpc:
     def is_blockhash_valid(self, params: Params) -> Json:
         """Whether a blockhash can still be used."""
         text, config = params.string(0), params.config(1)
-        return self._context(config, text == str(self._runtime.latest_blockhash()))
+        try:
+            blockhash = Hash.from_string(text)
+        except ValueError as exc:
+            raise invalid("Invalid param: Invalid") from exc
+        return self._context(config, self._runtime.blockhash_valid(blockhash))
 
     def get_block_height(self, params: Params) -> int:
         """The block height (also the slot: one node, one block per landed transaction)."""
@@ -252,10 +263,19 @@ class LocalRpc:
     def simulate_transaction(self, params: Params) -> Json:
         """Run a signed transaction against the current state without keeping it."""
         config = params.config(1)
-        if config.get("replaceRecentBlockhash"):
-            raise invalid("Invalid params: replaceRecentBlockhash is not supported here.")
+        replace, verify = bool(config.get("replaceRecentBlockhash")), bool(config.get("sigVerify"))
+        if replace and verify:
+            raise invalid("sigVerify may not be used with replaceRecentBlockhash")
         tx = rpc_encode.decode_transaction(params.string(0), config)
-        return self._context(config, rpc_encode.simulation(self._runtime.simulate(tx)))
+        result = self._runtime.simulate(tx, sig_verify=verify, any_blockhash=replace)
+        value = rpc_encode.simulation(result)
+        if replace:
+            blockhash, last_valid = self._runtime.blockhash()
+            value["replacementBlockhash"] = {
+                "blockhash": str(blockhash),
+                "lastValidBlockHeight": last_valid,
+            }
+        return self._context(config, value)
 
     def send_transaction(self, params: Params) -> str:
         """Run a signed transaction; with preflight, refuse it if its simulation fails."""

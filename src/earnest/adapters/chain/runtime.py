@@ -8,10 +8,13 @@ caller hears back. Restoring replays those accounts into a fresh LiteSVM.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
 
 from solders.account import Account
+from solders.clock import Clock
 from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
@@ -37,7 +40,7 @@ _RUNTIME_OWNERS = {
     Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"),
 }
 # Settings that change as the chain runs, as opposed to market, mint and decimals.
-_COUNTERS = ("height", "blockhash_generation", "blockhash_height")
+_COUNTERS = ("height", "blockhash_generation", "blockhash_height", "slot_blockhash")
 # Blocks a blockhash stays valid on Solana (MAX_PROCESSING_AGE): LiteSVM keeps one
 # blockhash until told otherwise, so the runtime moves to a new one after as many blocks.
 BLOCKHASH_LIFETIME = 150
@@ -54,6 +57,12 @@ class Runtime:
         self._height = int(settings.get("height", svm.get_clock().slot))
         self._generation = int(settings.get("blockhash_generation", 0))
         self._blockhash_height = int(settings.get("blockhash_height", self._height))
+        # With the slot clock (`start_slots`): the blockhash of each recent block, by the
+        # height it was made at, and the latest one. None: LiteSVM's single blockhash rules.
+        saved = settings.get("slot_blockhash")
+        self._slot_hash: Hash | None = None
+        self._saved_slot_hash = Hash.from_string(saved) if saved else None
+        self._recent: dict[Hash, int] = {}
         # LiteSVM and the SQLite connection are not thread-safe; the API calls from a pool.
         self._lock = threading.Lock()
         self._enter_slot()
@@ -75,19 +84,60 @@ class Runtime:
 
     @property
     def height(self) -> int:
-        """The block height: one block per landed transaction."""
+        """The block height: one block per landed transaction, or per slot with the clock."""
         with self._lock:
             return self._height
 
     def latest_blockhash(self) -> Hash:
-        """The only blockhash LiteSVM accepts right now."""
+        """The blockhash new transactions should carry (the only one accepted, without slots)."""
         with self._lock:
-            return self._svm.latest_blockhash()
+            return self._latest()
 
     def blockhash(self) -> tuple[Hash, int]:
         """The blockhash new transactions must carry, and the last height it is valid at."""
         with self._lock:
-            return self._svm.latest_blockhash(), self._blockhash_height + BLOCKHASH_LIFETIME
+            return self._latest(), self._blockhash_height + BLOCKHASH_LIFETIME
+
+    def blockhash_valid(self, blockhash: Hash) -> bool:
+        """Whether a transaction carrying `blockhash` can land now."""
+        with self._lock:
+            return self._valid(blockhash)
+
+    def start_slots(self) -> None:
+        """Switch to the slot clock: from now on a block is a slot that `advance_slot` closes.
+
+        Transactions land in the current slot; every slot has its own blockhash, valid for
+        BLOCKHASH_LIFETIME blocks as on a cluster. LiteSVM knows one blockhash only, so the
+        runtime checks the age itself and lets LiteSVM skip its check for a valid one.
+        """
+        with self._lock:
+            # Never LiteSVM's own blockhash, which its check would accept at any age.
+            own = bytes(self._svm.latest_blockhash())
+            self._slot_hash = self._saved_slot_hash or Hash(hashlib.sha256(own).digest())
+            self._blockhash_height = self._height
+            self._recent = {self._slot_hash: self._height}
+            self._enter_slot(force=True)
+
+    def advance_slot(self) -> int:
+        """Close the current slot and open the next one, with a new blockhash; its number."""
+        with self._lock:
+            if self._slot_hash is None:
+                raise ChainError("the slot clock is not running (start_slots)")
+            self._height += 1
+            seed = bytes(self._slot_hash) + self._height.to_bytes(8, "little")
+            self._slot_hash = Hash(hashlib.sha256(seed).digest())
+            self._recent[self._slot_hash] = self._height
+            oldest = self._height - BLOCKHASH_LIFETIME
+            self._recent = {h: at for h, at in self._recent.items() if at >= oldest}
+            self._blockhash_height = self._height
+            self._enter_slot()
+            self._state.record(meta=self._meta())
+            return self._height
+
+    def block_time(self) -> int:
+        """The Unix time of the current slot (the Clock sysvar's `unix_timestamp`)."""
+        with self._lock:
+            return int(self._svm.get_clock().unix_timestamp)
 
     def recent_slot(self) -> int:
         """The current slot, listed in the SlotHashes sysvar (a lookup table derives from it)."""
@@ -148,11 +198,19 @@ class Runtime:
             self._state.record(meta=self._meta())
 
     def simulate(
-        self, tx: VersionedTransaction
+        self, tx: VersionedTransaction, *, sig_verify: bool = True, any_blockhash: bool = False
     ) -> SimulatedTransactionInfo | FailedTransactionMetadata:
-        """Run `tx` without keeping anything it changed."""
+        """Run `tx` without keeping anything it changed; optionally without checking its
+        signatures or its blockhash (simulateTransaction's sigVerify, replaceRecentBlockhash)."""
         with self._lock:
-            return self._svm.simulate_transaction(tx)
+            self._check_blockhash_of(tx, any_blockhash)
+            if not sig_verify:
+                self._svm.with_sigverify(False)
+            try:
+                return self._svm.simulate_transaction(tx)
+            finally:
+                self._svm.with_sigverify(True)
+                self._svm.with_blockhash_check(True)
 
     def execute(self, tx: VersionedTransaction) -> str:
         """Run `tx` once and persist it; a re-run of a landed success returns quietly."""
@@ -166,10 +224,13 @@ class Runtime:
                 raise ChainError(f"transaction {key} already landed and failed: {known.error}")
             keys = self._keys(tx)
             before = self._accounts(keys)
+            self._check_blockhash_of(tx, False)
             try:
                 result = self._svm.send_transaction(tx)
             except Exception as exc:
                 raise ChainError(f"the local chain refused transaction {key}: {exc}") from exc
+            finally:
+                self._svm.with_blockhash_check(True)
             # History, not the send result, says whether it landed: "already processed" means
             # an earlier send landed but was not persisted (a crash in between).
             landed = self._svm.get_transaction(signature)
@@ -188,6 +249,24 @@ class Runtime:
         with self._lock:
             self._state.close()
 
+    def _latest(self) -> Hash:
+        return self._svm.latest_blockhash() if self._slot_hash is None else self._slot_hash
+
+    def _valid(self, blockhash: Hash) -> bool:
+        if self._slot_hash is None:
+            return blockhash == self._svm.latest_blockhash()
+        made = self._recent.get(blockhash)
+        return made is not None and made + BLOCKHASH_LIFETIME >= self._height
+
+    def _check_blockhash_of(self, tx: VersionedTransaction, skip: bool) -> None:
+        """Let LiteSVM skip its blockhash check when the runtime vouches for the blockhash.
+
+        With the slot clock LiteSVM's own blockhash is never handed out, so a transaction
+        the runtime does not vouch for fails LiteSVM's check with BlockhashNotFound.
+        """
+        if skip or (self._slot_hash is not None and self._valid(tx.message.recent_blockhash)):
+            self._svm.with_blockhash_check(False)
+
     def _persist(
         self,
         tx: VersionedTransaction,
@@ -196,10 +275,11 @@ class Runtime:
         keys: tuple[list[Pubkey], list[Pubkey], list[Pubkey]],
         before: list[Account | None],
     ) -> None:
-        self._height += 1
-        if self._height > self._blockhash_height + BLOCKHASH_LIFETIME:
-            self._next_blockhash()
-        self._enter_slot()
+        if self._slot_hash is None:  # without the slot clock, each transaction is a block
+            self._height += 1
+            if self._height > self._blockhash_height + BLOCKHASH_LIFETIME:
+                self._next_blockhash()
+            self._enter_slot()
         after = self._accounts(keys)
         accounts: dict[str, bytes | None] = {}
         for address, account in zip([k for part in keys for k in part], after, strict=True):
@@ -210,7 +290,13 @@ class Runtime:
         details = history.status_meta(landed, before, after, self._decimals_of, keys[1:])
         key = str(tx.signatures[0])
         stored = StoredTransaction(
-            key, bytes(tx), self._height, error is None, error, json.dumps(details)
+            key,
+            bytes(tx),
+            self._height,
+            error is None,
+            error,
+            json.dumps(details),
+            int(self._svm.get_clock().unix_timestamp),
         )
         self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
 
@@ -227,18 +313,30 @@ class Runtime:
     def _accounts(self, keys: tuple[list[Pubkey], ...]) -> list[Account | None]:
         return [self._svm.get_account(key) for part in keys for key in part]
 
-    def _enter_slot(self) -> None:
-        """Keep LiteSVM's slot equal to the block height, one slot per landed transaction.
+    def _enter_slot(self, *, force: bool = False) -> None:
+        """Keep LiteSVM's slot equal to the block height and its clock on the wall's time.
 
         LiteSVM never moves its clock itself; a lookup table's new entries are usable only
         from the slot after their extension, and a table derives from a slot listed in
-        SlotHashes, so each landed transaction closes its slot and records the next one.
+        SlotHashes, so each block (a landed transaction, or a slot of the slot clock)
+        closes its slot and records the next one.
         """
-        if self._svm.get_clock().slot >= self._height:
+        clock = self._svm.get_clock()
+        if clock.slot >= self._height and not force:
             return
         self._svm.warp_to_slot(self._height)
-        recent = list(self._svm.get_slot_hashes())[: _SLOT_HASHES - 1]
-        self._svm.set_slot_hashes([(self._height, self._svm.latest_blockhash()), *recent])
+        self._svm.set_clock(
+            Clock(
+                self._height,
+                clock.epoch_start_timestamp,
+                clock.epoch,
+                clock.leader_schedule_epoch,
+                int(time.time()),
+            )
+        )
+        recent = [e for e in self._svm.get_slot_hashes() if e[0] < self._height]
+        entry = (self._height, self._latest())
+        self._svm.set_slot_hashes([entry, *recent[: _SLOT_HASHES - 1]])
 
     def _decimals_of(self, mint: Pubkey) -> int | None:
         account = self._svm.get_account(mint)
@@ -260,6 +358,8 @@ class Runtime:
             "blockhash_generation": str(self._generation),
             "blockhash_height": str(self._blockhash_height),
         }
+        if self._slot_hash is not None:
+            counters["slot_blockhash"] = str(self._slot_hash)
         return {**self._settings, **counters}
 
 

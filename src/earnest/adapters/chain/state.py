@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     slot INTEGER NOT NULL,
     ok INTEGER NOT NULL,
     error TEXT,
-    details TEXT
+    details TEXT,
+    block_time INTEGER
 );
 """
 
@@ -38,6 +39,7 @@ class StoredTransaction:
     ok: bool
     error: str | None
     details: str | None = None  # JSON: fee, logs, error, balances (history.py), for RPC readers
+    block_time: int | None = None  # Unix time of its block (None: landed before it was kept)
 
 
 class ChainState:
@@ -51,15 +53,16 @@ class ChainState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-            self._add_details_column()
+            self._add_columns()
         except (OSError, sqlite3.Error) as exc:
             raise ChainError(f"cannot open the chain state file {path}: {exc}") from exc
 
-    def _add_details_column(self) -> None:
-        # State files written before transactions kept their details lack the column.
+    def _add_columns(self) -> None:
+        # State files written before transactions kept their details (or block time) lack them.
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(transactions)")}
-        if "details" not in columns:
-            self._db.execute("ALTER TABLE transactions ADD COLUMN details TEXT")
+        for name, kind in (("details", "TEXT"), ("block_time", "INTEGER")):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE transactions ADD COLUMN {name} {kind}")
 
     def meta(self) -> dict[str, str]:
         """Every stored counter and setting."""
@@ -72,12 +75,15 @@ class ChainState:
     def transaction(self, signature: str) -> StoredTransaction | None:
         """The landed transaction with this signature, if any."""
         row = self._db.execute(
-            "SELECT signature, raw, slot, ok, error, details FROM transactions WHERE signature = ?",
+            "SELECT signature, raw, slot, ok, error, details, block_time FROM transactions"
+            " WHERE signature = ?",
             (signature,),
         ).fetchone()
         if row is None:
             return None
-        return StoredTransaction(row[0], bytes(row[1]), row[2], bool(row[3]), row[4], row[5])
+        return StoredTransaction(
+            row[0], bytes(row[1]), row[2], bool(row[3]), row[4], row[5], row[6]
+        )
 
     def record(
         self,
@@ -103,7 +109,8 @@ class ChainState:
                 if transaction is not None:
                     self._db.execute(
                         "INSERT OR REPLACE INTO transactions"
-                        " (signature, raw, slot, ok, error, details) VALUES (?, ?, ?, ?, ?, ?)",
+                        " (signature, raw, slot, ok, error, details, block_time)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
                             transaction.signature,
                             transaction.raw,
@@ -111,6 +118,7 @@ class ChainState:
                             int(transaction.ok),
                             transaction.error,
                             transaction.details,
+                            transaction.block_time,
                         ),
                     )
         except sqlite3.Error as exc:
