@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse
 
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.chain.rpc_methods import LocalRpc
+from earnest.adapters.chain.rpc_pubsub import PubSub, endpoint
 from earnest.adapters.chain.rpc_server import Handler, Params, create_rpc_app
 
 
@@ -88,7 +89,8 @@ def running_node(data_dir: Path, slot_seconds: float = 0.0) -> Iterator[Node]:
     node = Node("", local, handlers, keypair_path, rpc)
     rpc.start()
     try:
-        with serving(_rate_limited(create_rpc_app(handlers), node)) as url:
+        app = create_rpc_app(handlers, endpoint(PubSub(local.runtime)))
+        with serving(_rate_limited(app, node)) as url:
             node.url = url
             yield node
     finally:

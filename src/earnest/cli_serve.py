@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,12 +49,18 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run_until_signal(app: Any, *, host: str, port: int, log_level: str) -> None:
-    """Serve `app` until SIGTERM or SIGINT; return once the requests in flight are done."""
+def run_until_signal(
+    app: Any, *, host: str, port: int, log_level: str, also: Sequence[socket.socket] = ()
+) -> None:
+    """Serve `app` until SIGTERM or SIGINT (on `port` and the bound sockets `also`); return
+    once the requests in flight are done."""
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=DRAIN_SECONDS
     )
-    _Server(config).run()
+    if also:
+        _Server(config).run(sockets=[config.bind_socket(), *also])
+    else:
+        _Server(config).run()
 
 
 def serve(
@@ -128,7 +135,8 @@ def chain_serve(
     CLI, solana-py, or a market run with EARNEST_CHAIN=rpc."""
     from earnest.adapters.chain import LocalChain, load_or_create_keypair
     from earnest.adapters.chain.rpc_methods import LocalRpc
-    from earnest.adapters.chain.rpc_server import create_rpc_app
+    from earnest.adapters.chain.rpc_pubsub import PubSub, endpoint
+    from earnest.adapters.chain.rpc_server import create_rpc_app, websocket_socket
 
     settings = settings_for(data_dir)
     keypair = load_or_create_keypair(settings.resolved_keypair)
@@ -142,10 +150,18 @@ def chain_serve(
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print("[yellow]warning: requestAirdrop lets anyone reaching this port mint SOL[/]")
+    ws = websocket_socket(host, port + 1)  # the PubSub API answers on both ports
+    console.print(
+        f"websocket on ws://{host}:{port + 1} and ws://{host}:{port}"
+        if ws
+        else f"[yellow]port {port + 1} is taken: the websocket is on ws://{host}:{port} only[/]",
+        soft_wrap=True,
+    )
     node = LocalRpc(chain, slot_seconds=slot_ms / 1000)
+    app = create_rpc_app(node.handlers(), endpoint(PubSub(chain.runtime)))
     node.start()
     try:
-        run_until_signal(create_rpc_app(node.handlers()), host=host, port=port, log_level="warning")
+        run_until_signal(app, host=host, port=port, log_level="warning", also=[ws] if ws else [])
     finally:
         node.stop()
         chain.close()  # a checkpoint: the chain's state is whole in its file, no WAL left

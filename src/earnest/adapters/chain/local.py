@@ -159,6 +159,10 @@ class LocalChain(MarketMint):
 
     def airdrop(self, owner: str, lamports: int) -> str:
         """Send `owner` new SOL in a real transfer transaction, as a cluster's faucet does."""
+        return self._runtime.execute(self.airdrop_transaction(owner, lamports))
+
+    def airdrop_transaction(self, owner: str, lamports: int) -> VersionedTransaction:
+        """The faucet's signed transfer of new SOL to `owner`, not sent yet."""
         if type(lamports) is not int or not 0 < lamports < 2**64 - _SIGNATURE_FEE:
             raise InvalidInput(f"airdrop lamports must be a positive u64, got {lamports!r}")
         # A fresh faucet key per airdrop gives every airdrop its own signature.
@@ -169,9 +173,7 @@ class LocalChain(MarketMint):
                 from_pubkey=faucet.pubkey(), to_pubkey=parse_address(owner), lamports=lamports
             )
         )
-        return self._runtime.execute(
-            payout.sign([move], [faucet], self._runtime.latest_blockhash())
-        )
+        return payout.sign([move], [faucet], self._runtime.latest_blockhash())
 
     @property
     def runtime(self) -> Runtime:

@@ -29,7 +29,7 @@ STATUS_CACHE_BLOCKS = 300
 # Encoded-size limits Solana checks before decoding (MAX_BASE58_SIZE, MAX_BASE64_SIZE).
 _MAX_ENCODED = {"base58": 1683, "base64": 1644}
 # A failure recorded before transactions kept their details: the instruction is unknown.
-_UNKNOWN_FAILURE = {"InstructionError": [0, "GenericError"]}
+UNKNOWN_FAILURE = {"InstructionError": [0, "GenericError"]}
 
 
 DecimalsOf = Callable[[Pubkey], int | None]
@@ -53,6 +53,13 @@ def account(acc: Account, config: Json, decimals_of: DecimalsOf) -> Json:
         "rentEpoch": acc.rent_epoch,
         "space": len(acc.data),
     }
+
+
+def check_encoding(config: Json) -> None:
+    """Refuse an account encoding Solana does not know, before anything is encoded."""
+    encoding = config.get("encoding") or "binary"
+    if encoding != "jsonParsed":
+        _binary(b"", encoding)
 
 
 def _slice(data: bytes, spec: Any) -> bytes:
@@ -120,7 +127,7 @@ def _details(stored: StoredTransaction) -> Json:
     if stored.details:
         details: Json = json.loads(stored.details)
         return details
-    err = None if stored.ok else _UNKNOWN_FAILURE
+    err = None if stored.ok else UNKNOWN_FAILURE
     return {"err": err, "status": {"Ok": None} if stored.ok else {"Err": err}}
 
 

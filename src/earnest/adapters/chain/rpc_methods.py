@@ -34,7 +34,7 @@ from earnest.adapters.chain.rpc_server import (
     RpcError,
     invalid,
 )
-from earnest.domain.errors import ChainError
+from earnest.domain.errors import ChainError, InvalidInput
 
 # A semantic version, since clients parse it; LiteSVM runs Agave's runtime without naming one.
 SOLANA_CORE_VERSION = "2.2.0"
@@ -237,7 +237,11 @@ class LocalRpc:
         params.config(2)
         if lamports == 0:
             raise invalid("Invalid params: lamports must be positive.")
-        return self._chain.airdrop(str(address), lamports)
+        try:
+            tx = self._chain.airdrop_transaction(str(address), lamports)
+        except InvalidInput as exc:
+            raise invalid(f"Invalid params: {exc}") from exc
+        return self._land(tx)
 
     def get_signature_statuses(self, params: Params) -> Json:
         """Where each signature stands; null for those the node does not know."""
@@ -281,9 +285,13 @@ class LocalRpc:
         """Run a signed transaction; with preflight, refuse it if its simulation fails."""
         config = params.config(1)
         tx = rpc_encode.decode_transaction(params.string(0), config)
-        signature = str(tx.signatures[0])
         if not config.get("skipPreflight"):
             self._preflight(tx)
+        return self._land(tx)
+
+    def _land(self, tx: VersionedTransaction) -> str:
+        """Run `tx` now, or at the end of the slot with the slot clock; its signature."""
+        signature = str(tx.signatures[0])
         if self._slot_seconds > 0:
             with self._held_lock:
                 self._held.setdefault(signature, bytes(tx))  # a resend waits once

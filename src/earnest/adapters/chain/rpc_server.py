@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+import socket
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 log = logging.getLogger("earnest.chain.rpc")
 
@@ -155,8 +157,12 @@ def _error(ident: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "error": error.as_json(), "id": ident}
 
 
-def create_rpc_app(handlers: Mapping[str, Handler]) -> Starlette:
-    """An ASGI app answering JSON-RPC at POST / and Solana's GET /health."""
+def create_rpc_app(
+    handlers: Mapping[str, Handler],
+    websocket: Callable[[WebSocket], Awaitable[None]] | None = None,
+) -> Starlette:
+    """An ASGI app answering JSON-RPC at POST / and Solana's GET /health, and with
+    `websocket`, the PubSub API (`rpc_pubsub.endpoint`) on a websocket at /."""
 
     async def rpc(request: Request) -> Response:
         body = await request.body()
@@ -179,4 +185,24 @@ def create_rpc_app(handlers: Mapping[str, Handler]) -> Starlette:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/", rpc, methods=["POST"]), Route("/health", health)])
+    routes: list[Route | WebSocketRoute] = [
+        Route("/", rpc, methods=["POST"]),
+        Route("/health", health),
+    ]
+    if websocket is not None:
+        routes.append(WebSocketRoute("/", websocket))
+    return Starlette(routes=routes)
+
+
+def websocket_socket(host: str, port: int) -> socket.socket | None:
+    """A socket bound to `port` for the PubSub websocket (the HTTP port + 1, where web3.js
+    and solana-test-validator put it), or None if the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        return None
+    return sock

@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 import time
+from typing import Protocol
 
 from solders.account import Account
 from solders.clock import Clock
@@ -47,6 +48,22 @@ BLOCKHASH_LIFETIME = 150
 _SLOT_HASHES = 512  # entries the SlotHashes sysvar keeps (MAX_ENTRIES)
 
 
+class Listener(Protocol):
+    """What the runtime tells once its lock is released (the websocket API listens)."""
+
+    def landed(
+        self,
+        stored: StoredTransaction,
+        addresses: list[Pubkey],
+        changed: dict[Pubkey, Account | None],
+    ) -> None:
+        """A transaction landed (success or failure), referencing `addresses` and leaving
+        the `changed` ones in these states (None: closed)."""
+
+    def slot(self, slot: int) -> None:
+        """A new slot began."""
+
+
 class Runtime:
     """One LiteSVM, its state file, a block-height counter and the lock around them."""
 
@@ -63,6 +80,7 @@ class Runtime:
         self._slot_hash: Hash | None = None
         self._saved_slot_hash = Hash.from_string(saved) if saved else None
         self._recent: dict[Hash, int] = {}
+        self._listeners: list[Listener] = []
         # LiteSVM and the SQLite connection are not thread-safe; the API calls from a pool.
         self._lock = threading.Lock()
         self._enter_slot()
@@ -132,7 +150,14 @@ class Runtime:
             self._blockhash_height = self._height
             self._enter_slot()
             self._state.record(meta=self._meta())
-            return self._height
+            height = self._height
+        for listener in self._listeners:
+            listener.slot(height)
+        return height
+
+    def listen(self, listener: Listener) -> None:
+        """Tell `listener` of every landed transaction and every new slot from now on."""
+        self._listeners.append(listener)
 
     def block_time(self) -> int:
         """The Unix time of the current slot (the Clock sysvar's `unix_timestamp`)."""
@@ -239,7 +264,11 @@ class Runtime:
                     f"transaction {key} was rejected: {_reason(result) or 'not recorded'}"
                 )
             error = _reason(landed)
-            self._persist(tx, error, landed, keys, before)
+            stored, changed = self._persist(tx, error, landed, keys, before)
+        for listener in self._listeners:
+            listener.landed(stored, [k for part in keys for k in part], changed)
+            if self._slot_hash is None:
+                listener.slot(stored.slot)
         if error is not None:
             raise ChainError(f"transaction {key} failed: {error}")
         return key
@@ -274,7 +303,7 @@ class Runtime:
         landed: TransactionMetadata | FailedTransactionMetadata,
         keys: tuple[list[Pubkey], list[Pubkey], list[Pubkey]],
         before: list[Account | None],
-    ) -> None:
+    ) -> tuple[StoredTransaction, dict[Pubkey, Account | None]]:
         if self._slot_hash is None:  # without the slot clock, each transaction is a block
             self._height += 1
             if self._height > self._blockhash_height + BLOCKHASH_LIFETIME:
@@ -282,7 +311,11 @@ class Runtime:
             self._enter_slot()
         after = self._accounts(keys)
         accounts: dict[str, bytes | None] = {}
-        for address, account in zip([k for part in keys for k in part], after, strict=True):
+        changed: dict[Pubkey, Account | None] = {}
+        addresses = [k for part in keys for k in part]
+        for address, old, account in zip(addresses, before, after, strict=True):
+            if (old is None) != (account is None) or (old and account and old != account):
+                changed[address] = account
             if account is None:
                 accounts[str(address)] = None
             elif not account.executable and account.owner not in _RUNTIME_OWNERS:
@@ -299,6 +332,7 @@ class Runtime:
             int(self._svm.get_clock().unix_timestamp),
         )
         self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
+        return stored, changed
 
     def _keys(self, tx: VersionedTransaction) -> tuple[list[Pubkey], list[Pubkey], list[Pubkey]]:
         """Static keys, then the writable and readonly ones loaded from lookup tables."""
