@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck browser sandbox bench clean
+.PHONY: install demo test lint typecheck browser sandbox js bench clean
 
 install: $(STAMP)
 
@@ -48,7 +48,19 @@ sandbox:
 		|| echo "bubblewrap could not be installed: bug bounties will refuse to start"; \
 	fi
 
-test: install lint typecheck browser sandbox
+# Stock Solana JavaScript clients (web3.js 1.x, spl-token, kit) for tests/e2e/test_chain_js.py,
+# pinned by tests/js/package-lock.json. Without npm they skip (and fail in CI).
+JS := tests/js
+js: $(JS)/node_modules/.package-lock.json
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(JS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the JavaScript client tests will skip (and fail in CI)"; \
+	fi
+
+test: install lint typecheck browser sandbox js
 	$(BIN)/python -m pytest -q
 
 # Earnest's online Dawid-Skene against crowd-kit on a synthetic crowd (docs/quality-bench.md).
@@ -57,4 +69,4 @@ bench: install
 	$(BIN)/python bench/aggregation.py
 
 clean:
-	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules

@@ -25,6 +25,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58, history, rpc_encode
 from earnest.adapters.chain.local import LocalChain
+from earnest.adapters.chain.rpc_cluster import ClusterMethods
 from earnest.adapters.chain.rpc_server import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
     PREFLIGHT_FAILURE,
@@ -112,7 +113,8 @@ class LocalRpc:
 
     def handlers(self) -> dict[str, Handler]:
         """Method name → handler, for `rpc_server.create_rpc_app`."""
-        return {
+        cluster = ClusterMethods(self._runtime, self._chain.mint, self._context)
+        return cluster.handlers() | {
             "getAccountInfo": self.get_account_info,
             "getBalance": self.get_balance,
             "getBlockHeight": self.get_block_height,

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from solders.account import Account
 from solders.clock import Clock
+from solders.epoch_schedule import EpochSchedule
 from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
@@ -209,6 +210,26 @@ class Runtime:
         """Every account owned by `program`."""
         with self._lock:
             return list(self._svm.get_program_accounts(program))
+
+    def epoch_schedule(self) -> EpochSchedule:
+        """The EpochSchedule sysvar (LiteSVM's: Solana's mainnet schedule)."""
+        with self._lock:
+            return self._svm.get_epoch_schedule()
+
+    def transaction_count(self) -> int:
+        """Transactions landed since the chain began, failed ones included."""
+        with self._lock:
+            return self._state.transaction_count()
+
+    def lamports(self) -> list[tuple[str, int]]:
+        """(address, lamports) of every account the chain keeps (not sysvars, not programs)."""
+        with self._lock:
+            found = []
+            for address, _ in self._state.accounts():
+                account = self._svm.get_account(Pubkey.from_string(address))
+                if account is not None:
+                    found.append((address, account.lamports))
+            return found
 
     def decimals_of(self, mint: Pubkey) -> int | None:
         """The decimals of a mint, or None if `mint` is not one."""

@@ -85,6 +85,11 @@ class ChainState:
             row[0], bytes(row[1]), row[2], bool(row[3]), row[4], row[5], row[6]
         )
 
+    def transaction_count(self) -> int:
+        """How many transactions landed."""
+        (count,) = self._db.execute("SELECT count(*) FROM transactions").fetchone()
+        return int(count)
+
     def record(
         self,
         *,
