@@ -191,6 +191,7 @@ def bench_market(
 def _owe(market: Any, campaign_id: str, crew: list[Any], units: int) -> None:
     """`units` accepted answers from the crew in turn, in task suites: payouts owed, spread
     evenly over the crew (a worker's payouts owed at once are paid in one transfer)."""
+    from earnest.services import answers as work_answers
     from earnest.services import work
 
     m, deps = market, {"store": market.store, "clock": market.clock, "rand": market.rand}
@@ -198,9 +199,11 @@ def _owe(market: Any, campaign_id: str, crew: list[Any], units: int) -> None:
     while done < units:  # bounded: every suite answers at least one task
         who = crew[turn % len(crew)]
         turn += 1
-        suite = work.claim_suite(who, campaign_id, min(size, units - done), **deps)
+        suite = work.claim_suite(work.ClaimSuite(who, campaign_id, min(size, units - done)), **deps)
         answers = [(lease.assignment.id, {"x": 1}) for lease in suite]
-        work.submit_answers(who, answers, crypto=m.crypto, **deps)
+        work_answers.submit_answers(
+            work_answers.SubmitAnswers(who, answers), crypto=m.crypto, **deps
+        )
         done += len(suite)
 
 

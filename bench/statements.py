@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from chain_limits import bench_market, scratch_database
 
 from earnest.adapters.chain.wallet import Wallet
-from earnest.services import work
+from earnest.services import answers, work
 from earnest.services.identity import SESSION_SCOPES, Principal
 
 PG = os.environ.get(
@@ -70,12 +70,13 @@ def _measure(args: argparse.Namespace, size: int) -> dict[str, float]:
             turn += 1
             n = min(size, args.units - done)
             if size == 1:
-                lease = work.claim_task(who, campaign_id, **deps)
-                work.submit_work(who, lease.assignment.id, {"x": 1}, crypto=m.crypto, **deps)
+                lease = work.claim_task(work.ClaimTask(who, campaign_id), **deps)
+                answer = answers.SubmitAnswer(who, lease.assignment.id, {"x": 1})
+                answers.submit_work(answer, crypto=m.crypto, **deps)
             else:
-                got = work.claim_suite(who, campaign_id, n, **deps)
-                answers = [(c.assignment.id, {"x": 1}) for c in got]
-                work.submit_answers(who, answers, crypto=m.crypto, **deps)
+                got = work.claim_suite(work.ClaimSuite(who, campaign_id, n), **deps)
+                given = [(c.assignment.id, {"x": 1}) for c in got]
+                answers.submit_answers(answers.SubmitAnswers(who, given), crypto=m.crypto, **deps)
                 n = len(got)
             done += n
         elapsed = time.perf_counter() - started

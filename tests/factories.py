@@ -15,7 +15,7 @@ from earnest.adapters.chain import Wallet
 from earnest.bootstrap import Market
 from earnest.demo.funds import faucet_deposit
 from earnest.domain.work import DEFAULT_MAX_LEASES, Campaign, CampaignSpec
-from earnest.services import campaigns, funds, uploads, work
+from earnest.services import answers, campaigns, funds, uploads, work
 from earnest.services.identity import SESSION_SCOPES, Principal
 from earnest.services.ports import Clock, Random
 from earnest.services.uploads import TaskLine
@@ -168,8 +168,7 @@ def claim(
     rand: Random | None = None,
 ) -> work.Claim:
     return work.claim_task(
-        who,
-        campaign_id,
+        work.ClaimTask(who, campaign_id),
         store=market.store,
         clock=clock or market.clock,
         rand=rand or market.rand,
@@ -183,11 +182,9 @@ def submit(
     answer: Any,
     *,
     clock: Clock | None = None,
-) -> work.SubmitResult:
-    return work.submit_work(
-        who,
-        assignment_id,
-        answer,
+) -> answers.SubmitResult:
+    return answers.submit_work(
+        answers.SubmitAnswer(who, assignment_id, answer),
         store=market.store,
         crypto=market.crypto,
         clock=clock or market.clock,
@@ -197,7 +194,7 @@ def submit(
 
 def do_unit(
     market: Market, who: Principal, campaign_id: str, label: str = "a"
-) -> work.SubmitResult:
+) -> answers.SubmitResult:
     """Claim one task of the campaign and answer it."""
     got = claim(market, who, campaign_id)
     return submit(market, who, got.assignment.id, {"label": label})

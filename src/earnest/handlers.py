@@ -1,6 +1,7 @@
 """The use cases bound to the market's ports: what routes, pages and the CLI call.
 
-`build_market` binds them once (`Market.money`, `.identity`, `.devices`, `.campaigns`), so a
+`build_market` binds them once (`Market.money`, `.identity`, `.devices`, `.campaigns`,
+`.work`), so a
 caller hands over a command and gets the result, and never passes a store, a chain or a
 clock. Each handler reads the market's ports when it is called, not when it is bound:
 tests put a controlled clock or randomness on a built market.
@@ -13,8 +14,10 @@ from typing import Any, Protocol
 
 from earnest.config import Settings
 from earnest.domain import siws
-from earnest.domain.work import Campaign
-from earnest.services import campaigns, devices, funds, identity, receipts
+from earnest.domain.errors import EarnestError
+from earnest.domain.work import Assignment, Campaign
+from earnest.services import answers, campaigns, devices, funds, identity, receipts, work
+from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.chain_port import Chain, Crypto
 from earnest.services.devices import RegisterDevice
@@ -38,6 +41,7 @@ from earnest.services.ports import (
     Sandbox,
     Store,
 )
+from earnest.services.work import Claim, ClaimSuite, ClaimTask, ReleaseLease
 
 
 class Ports(Protocol):
@@ -174,3 +178,35 @@ class Campaigns:
     def close(self, cmd: CloseCampaign) -> int:
         p = self._p
         return campaigns.close_campaign(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+
+class Work:
+    """A worker's leases and answers: the hot path (claim, answer)."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def claim(self, cmd: ClaimTask) -> Claim:
+        return work.claim_task(cmd, store=self._p.store, clock=self._p.clock, rand=self._p.rand)
+
+    def claim_suite(self, cmd: ClaimSuite) -> list[Claim]:
+        return work.claim_suite(cmd, store=self._p.store, clock=self._p.clock, rand=self._p.rand)
+
+    def answer(self, cmd: SubmitAnswer) -> SubmitResult:
+        p = self._p
+        return answers.submit_work(cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand)
+
+    def answers(self, cmd: SubmitAnswers) -> list[SubmitResult | EarnestError]:
+        p = self._p
+        return answers.submit_answers(
+            cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )
+
+    def release(self, cmd: ReleaseLease) -> Assignment:
+        return work.release_lease(cmd, store=self._p.store, clock=self._p.clock)
+
+    def assignments(self, who: Principal) -> list[Assignment]:
+        return work.my_assignments(who, store=self._p.store)
+
+    def assignment(self, who: Principal, assignment_id: str) -> Assignment:
+        return work.get_assignment(who, assignment_id, store=self._p.store)

@@ -18,9 +18,7 @@ from tests.factories import funded_requester, labeling_campaign, unit_cost, work
 def _two_leases(market: Market) -> tuple[str, str, str]:
     _, requester = funded_requester(market, 20 * unit_cost(market))
     campaign = labeling_campaign(market, requester, tasks=4, overlap=1)
-    got = work.claim_suite(
-        worker(), campaign.id, 2, store=market.store, clock=market.clock, rand=market.rand
-    )
+    got = market.work.claim_suite(work.ClaimSuite(worker(), campaign.id, 2))
     return campaign.id, got[0].assignment.id, got[1].assignment.id
 
 
@@ -153,9 +151,8 @@ def test_a_folded_update_still_refuses_a_lease_that_moved_on(market: Market) -> 
 def test_a_batch_counts_its_queued_answers_among_a_tasks_submissions(market: Market) -> None:
     _, requester = funded_requester(market, 20 * unit_cost(market))
     campaign = labeling_campaign(market, requester, tasks=1, overlap=2)
-    deps = {"store": market.store, "clock": market.clock, "rand": market.rand}
-    early = work.claim_suite(worker(), campaign.id, 1, **deps)[0].assignment
-    late = work.claim_suite(worker(), campaign.id, 1, **deps)[0].assignment
+    early = market.work.claim_suite(work.ClaimSuite(worker(), campaign.id, 1))[0].assignment
+    late = market.work.claim_suite(work.ClaimSuite(worker(), campaign.id, 1))[0].assignment
     before = market.clock.now()
     with market.store.uow() as uow:
         uow.assignments.submit(early.id, {"label": "a"}, before)

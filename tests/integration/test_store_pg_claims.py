@@ -158,7 +158,7 @@ def _claim_in_a_process(url: str, campaign_id: str, rounds: int, seed: int) -> l
 
     from earnest.adapters.store import SqlStore, create_store_engine
     from earnest.adapters.system import SystemClock, SystemRandom
-    from earnest.services.work import claim_suite
+    from earnest.services.work import ClaimSuite, claim_suite
 
     store = SqlStore(create_store_engine(url, pool_size=2))
     pick = stdlib_random.Random(seed)
@@ -168,9 +168,7 @@ def _claim_in_a_process(url: str, campaign_id: str, rounds: int, seed: int) -> l
             count = pick.choice([1, 1, 3, 7])
             try:
                 leases = claim_suite(
-                    worker(),
-                    campaign_id,
-                    count,
+                    ClaimSuite(worker(), campaign_id, count),
                     store=store,
                     clock=SystemClock(),
                     rand=SystemRandom(),

@@ -28,7 +28,7 @@ from earnest.domain.errors import (
 )
 from earnest.domain.verification import Decision, WorkerHistory
 from earnest.domain.work import MAX_LEASES_PER_WORKER
-from earnest.services import work
+from earnest.services import answers, work
 from earnest.services.identity import Principal
 from tests.factories import (
     REWARD,
@@ -47,13 +47,12 @@ from tests.factories import (
 
 def _suite(market: Market, who: Principal, campaign_id: str | None, count: int, **kw):  # type: ignore[no-untyped-def]
     deps = {"store": market.store, "clock": market.clock, "rand": market.rand} | kw
-    return work.claim_suite(who, campaign_id, count, **deps)
+    return work.claim_suite(work.ClaimSuite(who, campaign_id, count), **deps)
 
 
 def _answer(market: Market, who: Principal, pairs, clock=None):  # type: ignore[no-untyped-def]
-    return work.submit_answers(
-        who,
-        pairs,
+    return answers.submit_answers(
+        answers.SubmitAnswers(who, pairs),
         store=market.store,
         crypto=market.crypto,
         clock=clock or market.clock,
@@ -73,7 +72,7 @@ def test_a_suite_leases_distinct_unseen_tasks_and_answers_are_paid_like_single_o
     assert len(task_ids) == 20 and len(set(task_ids)) == 20
     results = _answer(market, w, [(c.assignment.id, {"label": "a"}) for c in first + second])
     assert [getattr(r, "decision", None) for r in results] == [Decision.ACCEPT] * 20
-    assert all(r.receipt_id for r in results if isinstance(r, work.SubmitResult))
+    assert all(r.receipt_id for r in results if isinstance(r, answers.SubmitResult))
     # Exactly what 20 accepted single submits move: reward to the worker, fee to the market.
     fee = unit_cost(market) - REWARD
     assert balance(market, ledger.worker_payable(w.address)) == 20 * REWARD
@@ -186,17 +185,17 @@ def test_answers_stand_or_fail_one_by_one(market: Market) -> None:
         ],
         clock=clock,
     )
-    assert isinstance(results[0], work.SubmitResult)
+    assert isinstance(results[0], answers.SubmitResult)
     assert isinstance(results[1], LeaseExpired)
     assert isinstance(results[2], SchemaViolation)
-    assert isinstance(results[3], work.SubmitResult)
+    assert isinstance(results[3], answers.SubmitResult)
     assert isinstance(results[4], Conflict)
     after = ledger_balances(market)
     payable = ledger.worker_payable(w.address)
     assert after.get(payable, 0) - before.get(payable, 0) == 2 * REWARD
     # The refused answers left nothing behind: the off-schema lease still takes an answer.
     again = _answer(market, w, [(late[1].assignment.id, {"label": "c"})], clock=clock)
-    assert isinstance(again[0], work.SubmitResult)
+    assert isinstance(again[0], answers.SubmitResult)
     assert after.get(payable, 0) + REWARD == balance(market, payable)
 
 
@@ -377,7 +376,7 @@ def test_suites_sharing_tasks_answered_in_opposite_orders_do_not_deadlock(
                 pool.submit(answer, b, second[::-1], start),
             ]
             results = [r for f in done for r in f.result(timeout=60)]
-        assert all(isinstance(r, work.SubmitResult) for r in results), results
+        assert all(isinstance(r, answers.SubmitResult) for r in results), results
         # The second answer to each task decides both: every answer is paid.
         for w in (a, b):
             assert balance(market, ledger.worker_payable(w.address)) == size * REWARD

@@ -32,8 +32,8 @@ from earnest.domain.work import (
     AssignmentStatus,
     CampaignStatus,
 )
+from earnest.services import answers, campaigns, work
 from earnest.services import appeals as appeal_cases
-from earnest.services import campaigns, work
 from earnest.services.identity import Principal
 from tests import factories as f
 
@@ -107,7 +107,10 @@ class WorkMachine(RuleBasedStateMachine):
     @rule(hand=st.integers(0, 3))
     def claim(self, hand: int) -> None:
         try:
-            got = work.claim_task(self.crew[hand], self.campaign.id, **self._deps())  # type: ignore[arg-type]
+            got = work.claim_task(
+                work.ClaimTask(self.crew[hand], self.campaign.id),
+                **self._deps(),  # type: ignore[arg-type]
+            )
         except (NoWorkAvailable, Conflict, Forbidden):
             return
         assert not self.closed, "a closed campaign leased a task"
@@ -120,10 +123,8 @@ class WorkMachine(RuleBasedStateMachine):
         assignment_id = ids[pick % len(ids)]
         owner = self._owner(assignment_id)
         try:
-            work.submit_work(
-                owner,
-                assignment_id,
-                {"label": "a" if right else "b"},
+            answers.submit_work(
+                answers.SubmitAnswer(owner, assignment_id, {"label": "a" if right else "b"}),
                 crypto=self.market.crypto,
                 **self._deps(),  # type: ignore[arg-type]
             )

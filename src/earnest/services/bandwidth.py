@@ -21,11 +21,11 @@ from earnest.domain.bandwidth import (
 )
 from earnest.domain.errors import Conflict, InvalidInput, NotFound
 from earnest.domain.work import TaskStatus
+from earnest.services.answers import SubmitResult, live_lease, record_answer
 from earnest.services.chain_port import Crypto
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store
-from earnest.services.work import SubmitResult, live_lease, record_answer
 
 
 @dataclass(frozen=True)

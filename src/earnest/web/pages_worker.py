@@ -13,9 +13,10 @@ from starlette.datastructures import FormData
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, NoWorkAvailable
 from earnest.domain.receipts import verify_proof
-from earnest.services import appeals, reputation, work, worker_view
+from earnest.services import appeals, reputation, worker_view
+from earnest.services.answers import SubmitAnswer
 from earnest.services.identity import Principal
-from earnest.services.work import Claim
+from earnest.services.work import Claim, ClaimTask
 from earnest.web import charts
 from earnest.web.answers import answer_from_form
 from earnest.web.render import fragment, page
@@ -23,7 +24,6 @@ from earnest.web.session import (
     MarketDep,
     SignedIn,
     market,
-    ports,
     same_origin,
     wants_fragment,
 )
@@ -56,7 +56,7 @@ def feed(request: Request, who: SignedIn, m: MarketDep, empty: str | None = None
 def claim(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Lease the next task; a script gets the task's part of the page to swap in."""
     try:
-        got = work.claim_task(who, campaign_id, store=m.store, clock=m.clock, rand=m.rand)
+        got = m.work.claim(ClaimTask(who, campaign_id))
     except NoWorkAvailable:
         if wants_fragment(request):
             return fragment(request, "worker/_nowork.html", campaign_id=campaign_id)
@@ -108,7 +108,7 @@ async def submit(assignment_id: str, request: Request, who: SignedIn) -> Respons
 def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> dict[str, Any]:
     got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
     answer = answer_from_form(widget_for(got.campaign.spec), form)
-    r = work.submit_work(who, assignment_id, answer, **ports(m))
+    r = m.work.answer(SubmitAnswer(who, assignment_id, answer))
     return {
         "decision": r.decision.value,
         "reason": r.reason,
@@ -131,7 +131,7 @@ def _task_with_error(
 @router.get("/done/{assignment_id}", response_class=HTMLResponse)
 def done(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """The verdict on an answer, and the way to the next task (the page without scripts)."""
-    found = work.get_assignment(who, assignment_id, store=m.store)
+    found = m.work.assignment(who, assignment_id)
     return page(request, "worker/done.html", who, assignment=found)
 
 

@@ -19,7 +19,8 @@ from earnest.api.schemas import (
     SuiteIn,
     SuiteOut,
 )
-from earnest.services import work
+from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
+from earnest.services.work import ClaimSuite, ClaimTask, ReleaseLease
 
 router = APIRouter(tags=["work"])
 
@@ -27,7 +28,7 @@ router = APIRouter(tags=["work"])
 @router.post("/claims", response_model=ClaimOut, status_code=201)
 def claim(body: ClaimIn, who: Caller, m: MarketDep) -> ClaimOut:
     """Lease a task (from one campaign, or any); submit before `expires_at`."""
-    c = work.claim_task(who, body.campaign_id, store=m.store, clock=m.clock, rand=m.rand)
+    c = m.work.claim(ClaimTask(who, body.campaign_id))
     return ClaimOut(
         assignment=AssignmentOut.of(c.assignment),
         task=c.task_data,
@@ -42,19 +43,14 @@ def claim(body: ClaimIn, who: Caller, m: MarketDep) -> ClaimOut:
 @router.post("/assignments/{assignment_id}/submit", response_model=SubmitOut)
 def submit(assignment_id: str, body: SubmitIn, who: Caller, m: MarketDep) -> SubmitOut:
     """Answer a leased task; the verdict (accept, reject with reason, or wait) comes back."""
-    r = work.submit_work(
-        who, assignment_id, body.answer, store=m.store, crypto=m.crypto, clock=m.clock, rand=m.rand
-    )
-    return SubmitOut.of(r)
+    return SubmitOut.of(m.work.answer(SubmitAnswer(who, assignment_id, body.answer)))
 
 
 @router.post("/suites", response_model=SuiteOut, status_code=201)
 def suite(body: SuiteIn, who: Caller, m: MarketDep) -> SuiteOut:
     """Lease up to `count` tasks of one campaign at once (a task suite), as `count` claims
     would, in one request; answer them with POST /v1/answers."""
-    claims = work.claim_suite(
-        who, body.campaign_id, body.count, store=m.store, clock=m.clock, rand=m.rand
-    )
+    claims = m.work.claim_suite(ClaimSuite(who, body.campaign_id, body.count))
     spec = claims[0].campaign.spec
     return SuiteOut(
         campaign_id=claims[0].campaign.id,
@@ -73,17 +69,10 @@ def suite(body: SuiteIn, who: Caller, m: MarketDep) -> SuiteOut:
 def answers(body: AnswersIn, who: Caller, m: MarketDep) -> AnswersOut:
     """Answer several leases in one request. Each answer gets its own result: the verdict,
     or the problem that refused it (that answer alone is not kept)."""
-    done = work.submit_answers(
-        who,
-        [(a.assignment_id, a.answer) for a in body.answers],
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-    )
+    done = m.work.answers(SubmitAnswers(who, [(a.assignment_id, a.answer) for a in body.answers]))
     results = []
     for given, r in zip(body.answers, done, strict=True):
-        if isinstance(r, work.SubmitResult):
+        if isinstance(r, SubmitResult):
             out = SubmitOut.of(r)
             results.append(
                 AnswerResult(
@@ -108,14 +97,14 @@ def answers(body: AnswersIn, who: Caller, m: MarketDep) -> AnswersOut:
 @router.post("/assignments/{assignment_id}/release", response_model=AssignmentOut)
 def release(assignment_id: str, who: Caller, m: MarketDep) -> AssignmentOut:
     """Give a lease back unanswered; the task is offered to someone else at once."""
-    return AssignmentOut.of(work.release_lease(who, assignment_id, store=m.store, clock=m.clock))
+    return AssignmentOut.of(m.work.release(ReleaseLease(who, assignment_id)))
 
 
 @router.get("/assignments", response_model=list[AssignmentOut])
 def mine(who: Caller, m: MarketDep) -> list[AssignmentOut]:
-    return [AssignmentOut.of(a) for a in work.my_assignments(who, store=m.store)]
+    return [AssignmentOut.of(a) for a in m.work.assignments(who)]
 
 
 @router.get("/assignments/{assignment_id}", response_model=AssignmentOut)
 def one(assignment_id: str, who: Caller, m: MarketDep) -> AssignmentOut:
-    return AssignmentOut.of(work.get_assignment(who, assignment_id, store=m.store))
+    return AssignmentOut.of(m.work.assignment(who, assignment_id))

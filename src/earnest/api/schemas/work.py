@@ -12,7 +12,7 @@ from earnest.domain.work import (
     MAX_LEASES_PER_WORKER,
     Assignment,
 )
-from earnest.services.work import SubmitResult
+from earnest.services.answers import SubmitResult
 
 
 class ClaimIn(Body):
