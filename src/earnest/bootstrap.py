@@ -22,7 +22,7 @@ from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
-from earnest.handlers import Campaigns, Devices, Identity, Money, Work
+from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Work
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
@@ -57,10 +57,11 @@ class Market:
     devices: Devices = field(init=False)
     campaigns: Campaigns = field(init=False)
     work: Work = field(init=False)
+    reviews: Reviews = field(init=False)
 
     def __post_init__(self) -> None:
         self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
-        self.campaigns, self.work = Campaigns(self), Work(self)
+        self.campaigns, self.work, self.reviews = Campaigns(self), Work(self), Reviews(self)
 
     @property
     def runner(self) -> Sandbox | None:

@@ -1,7 +1,7 @@
 """The use cases bound to the market's ports: what routes, pages and the CLI call.
 
 `build_market` binds them once (`Market.money`, `.identity`, `.devices`, `.campaigns`,
-`.work`), so a
+`.work`, `.reviews`), so a
 caller hands over a command and gets the result, and never passes a store, a chain or a
 clock. Each handler reads the market's ports when it is called, not when it is bound:
 tests put a controlled clock or randomness on a built market.
@@ -16,8 +16,19 @@ from earnest.config import Settings
 from earnest.domain import siws
 from earnest.domain.errors import EarnestError
 from earnest.domain.work import Assignment, Campaign
-from earnest.services import answers, campaigns, devices, funds, identity, receipts, work
+from earnest.services import (
+    answers,
+    appeals,
+    campaigns,
+    devices,
+    funds,
+    identity,
+    peer_review,
+    receipts,
+    work,
+)
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
+from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.chain_port import Chain, Crypto
 from earnest.services.devices import RegisterDevice
@@ -32,11 +43,14 @@ from earnest.services.identity import (
     SignOut,
     SiteIdentity,
 )
+from earnest.services.peer_review import ClaimReview, ReviewItem, SubmitReview
 from earnest.services.ports import (
     ApiKeyRecord,
+    AppealRecord,
     Clock,
     DeviceRecord,
     PayoutRecord,
+    PeerReview,
     Random,
     Sandbox,
     Store,
@@ -210,3 +224,39 @@ class Work:
 
     def assignment(self, who: Principal, assignment_id: str) -> Assignment:
         return work.get_assignment(who, assignment_id, store=self._p.store)
+
+
+class Reviews:
+    """Requester review, appeals and peer review: the decisions on answers after the verifier."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def review(self, cmd: ReviewSubmission) -> Assignment:
+        p = self._p
+        return appeals.review_submission(
+            cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )
+
+    def appeal(self, cmd: FileAppeal) -> AppealRecord:
+        return appeals.file_appeal(cmd, store=self._p.store, clock=self._p.clock, rand=self._p.rand)
+
+    def decide(self, cmd: DecideAppeal) -> AppealRecord:
+        p = self._p
+        return appeals.decide_appeal(
+            cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )
+
+    def vote(self, cmd: VoteAppeal) -> AppealRecord:
+        p = self._p
+        return appeals.vote_appeal(cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand)
+
+    def claim(self, cmd: ClaimReview) -> ReviewItem:
+        p = self._p
+        return peer_review.claim_review(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+    def submit(self, cmd: SubmitReview) -> PeerReview:
+        p = self._p
+        return peer_review.submit_review(
+            cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )

@@ -106,13 +106,8 @@ def _work(world: World) -> None:
     accepted = claim(m, w, cid)
     done = submit(m, w, accepted.assignment.id, {"label": "even", "note": SECRETS["answer note"]})
     live = claim(m, w, cid)
-    appeal = appeals.file_appeal(
-        w,
-        rejected.assignment.id,
-        SECRETS["appeal reason"],
-        store=m.store,
-        clock=m.clock,
-        rand=m.rand,
+    appeal = m.reviews.appeal(
+        appeals.FileAppeal(w, rejected.assignment.id, SECRETS["appeal reason"])
     )
     held_cid = _campaign(world, "requester", tasks=1, quality={"review": "requester"})
     held = claim(m, w, held_cid)
@@ -139,10 +134,9 @@ def _review(world: World) -> None:
     )
     lease = claim(m, w, cid)
     submit(m, w, lease.assignment.id, {"label": "odd"})
-    deps = {"store": m.store, "clock": m.clock, "rand": m.rand}
-    gold = peer_review.claim_review(rv, cid, **deps)
-    peer_review.submit_review(rv, gold.review.id, True, "", crypto=m.crypto, **deps)
-    held = peer_review.claim_review(rv, cid, **deps)
+    gold = m.reviews.claim(peer_review.ClaimReview(rv, cid))
+    m.reviews.submit(peer_review.SubmitReview(rv, gold.review.id, True, ""))
+    held = m.reviews.claim(peer_review.ClaimReview(rv, cid))
     world.ids |= {"peer_campaign": cid, "peer_review": held.review.id}
 
 

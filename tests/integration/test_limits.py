@@ -140,13 +140,7 @@ def test_a_reviewer_holds_a_bounded_number_of_review_leases(
     monkeypatch.setattr(peer_review, "MAX_REVIEW_LEASES", 1)  # the reviewer holds one
     m = world.market
     with pytest.raises(Conflict, match="already hold 1 review leases"):
-        peer_review.claim_review(
-            world.who("reviewer"),
-            world.ids["peer_campaign"],
-            store=m.store,
-            clock=m.clock,
-            rand=m.rand,
-        )
+        m.reviews.claim(peer_review.ClaimReview(world.who("reviewer"), world.ids["peer_campaign"]))
 
 
 def test_operators_come_from_a_comma_separated_setting(monkeypatch: pytest.MonkeyPatch) -> None:

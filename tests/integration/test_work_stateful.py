@@ -145,18 +145,15 @@ class WorkMachine(RuleBasedStateMachine):
         deps = self._deps()
         try:
             case = appeal_cases.file_appeal(
-                self._owner(assignment_id),
-                assignment_id,
-                "my answer was right",
+                appeal_cases.FileAppeal(
+                    self._owner(assignment_id), assignment_id, "my answer was right"
+                ),
                 **deps,  # type: ignore[arg-type]
             )
         except Conflict:
             return  # appealed before
         appeal_cases.decide_appeal(
-            self.requester,
-            case.id,
-            overturn,
-            "decided on the evidence",
+            appeal_cases.DecideAppeal(self.requester, case.id, overturn, "decided on the evidence"),
             crypto=self.market.crypto,
             **deps,  # type: ignore[arg-type]
         )
@@ -284,10 +281,10 @@ def test_an_overturned_appeal_never_leaves_a_live_lease_unpaid(market: Market) -
     wrong = f.claim(market, first, campaign.id)
     assert f.submit(market, first, wrong.assignment.id, {"label": "b"}).decision.value == "reject"
     live = f.claim(market, second, campaign.id)  # the escrow's only unit is promised to it
-    case = appeal_cases.file_appeal(first, wrong.assignment.id, "a is right", **_deps(market))
-    appeal_cases.decide_appeal(
-        requester, case.id, True, "overturned on review", crypto=market.crypto, **_deps(market)
-    )
+    filed = appeal_cases.FileAppeal(first, wrong.assignment.id, "a is right")
+    case = appeal_cases.file_appeal(filed, **_deps(market))
+    decided = appeal_cases.DecideAppeal(requester, case.id, True, "overturned on review")
+    appeal_cases.decide_appeal(decided, crypto=market.crypto, **_deps(market))
     assert f.submit(market, second, live.assignment.id, {"label": "a"}).decision.value == "accept"
     assert f.balance(market, ledger.campaign_escrow(campaign.id)) == 0  # the requester topped up
 

@@ -8,6 +8,7 @@ stays reserved while the appeal is open) and its reputation evidence stops count
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from earnest.domain import ledger
@@ -32,18 +33,50 @@ PANEL_CANDIDATES = 500
 AUTO_ACCEPT_BATCH = 200
 
 
+@dataclass(frozen=True)
+class ReviewSubmission:
+    """The requester accepts, or rejects with a reason, an answer held for their review."""
+
+    who: Principal
+    assignment_id: str
+    accept: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileAppeal:
+    """The worker appeals the rejection of their answer `assignment_id`."""
+
+    who: Principal
+    assignment_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecideAppeal:
+    """The requester overturns (pays) or upholds an appealed rejection."""
+
+    who: Principal
+    appeal_id: str
+    overturn: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class VoteAppeal:
+    """A panelist's vote on an appeal decided by a panel."""
+
+    who: Principal
+    appeal_id: str
+    overturn: bool
+    reason: str
+
+
 def review_submission(
-    who: Principal,
-    assignment_id: str,
-    accept: bool,
-    reason: str,
-    *,
-    store: Store,
-    crypto: Crypto,
-    clock: Clock,
-    rand: Random,
+    cmd: ReviewSubmission, *, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> Assignment:
     """The requester accepts or rejects (with a reason) an answer held for review."""
+    who, assignment_id, accept, reason = cmd.who, cmd.assignment_id, cmd.accept, cmd.reason
     who.require("campaigns:write")
     reason = reason.strip()
     if not accept and len(reason) < 10:
@@ -124,10 +157,9 @@ def awaiting_review(who: Principal, campaign_id: str, *, store: Store) -> list[A
         return uow.assignments.awaiting_review(campaign_id, 500)
 
 
-def file_appeal(
-    who: Principal, assignment_id: str, reason: str, *, store: Store, clock: Clock, rand: Random
-) -> AppealRecord:
+def file_appeal(cmd: FileAppeal, *, store: Store, clock: Clock, rand: Random) -> AppealRecord:
     """Appeal a rejection; a panel is drawn at once when the campaign uses one."""
+    who, assignment_id, reason = cmd.who, cmd.assignment_id, cmd.reason
     who.require("work")
     reason = reason.strip()
     if len(reason) < 10:
@@ -189,17 +221,10 @@ def _appeal_route(
 
 
 def decide_appeal(
-    who: Principal,
-    appeal_id: str,
-    overturn: bool,
-    reason: str,
-    *,
-    store: Store,
-    crypto: Crypto,
-    clock: Clock,
-    rand: Random,
+    cmd: DecideAppeal, *, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> AppealRecord:
     """The requester decides an appeal addressed to them."""
+    who, appeal_id, overturn, reason = cmd.who, cmd.appeal_id, cmd.overturn, cmd.reason
     who.require("campaigns:write")
     now = clock.now()
     with store.uow() as uow:
@@ -214,17 +239,10 @@ def decide_appeal(
 
 
 def vote_appeal(
-    who: Principal,
-    appeal_id: str,
-    overturn: bool,
-    reason: str,
-    *,
-    store: Store,
-    crypto: Crypto,
-    clock: Clock,
-    rand: Random,
+    cmd: VoteAppeal, *, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> AppealRecord:
     """A panelist votes; the second matching vote decides (majority of three)."""
+    who, appeal_id, overturn, reason = cmd.who, cmd.appeal_id, cmd.overturn, cmd.reason
     who.require("work")
     now = clock.now()
     reason = _decision_reason(reason)

@@ -66,10 +66,27 @@ def review_skill(campaign: Campaign) -> str:
     return f"review:{campaign.spec.skill}"
 
 
-def claim_review(
-    who: Principal, campaign_id: str, *, store: Store, clock: Clock, rand: Random
-) -> ReviewItem:
+@dataclass(frozen=True)
+class ClaimReview:
     """Lease the next answer to review (or a gold review) in a peer-reviewed campaign."""
+
+    who: Principal
+    campaign_id: str
+
+
+@dataclass(frozen=True)
+class SubmitReview:
+    """Accept, or reject with a reason, the answer under the review lease `review_id`."""
+
+    who: Principal
+    review_id: str
+    accept: bool
+    reason: str
+
+
+def claim_review(cmd: ClaimReview, *, store: Store, clock: Clock, rand: Random) -> ReviewItem:
+    """Lease the next answer to review (or a gold review) in a peer-reviewed campaign."""
+    who, campaign_id = cmd.who, cmd.campaign_id
     who.require("work")
     now = clock.now()
     with store.uow() as uow:
@@ -178,17 +195,10 @@ def _task(uow: UnitOfWork, task_id: int) -> Task:
 
 
 def submit_review(
-    who: Principal,
-    review_id: str,
-    accept: bool,
-    reason: str,
-    *,
-    store: Store,
-    crypto: Crypto,
-    clock: Clock,
-    rand: Random,
+    cmd: SubmitReview, *, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> PeerReview:
     """Accept, or reject with a reason, the answer under review; the review is paid."""
+    who, review_id, accept, reason = cmd.who, cmd.review_id, cmd.accept, cmd.reason
     who.require("work")
     reason = reason.strip()[:4000]
     if not accept and len(reason) < 10:

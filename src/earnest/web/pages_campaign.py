@@ -6,7 +6,6 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import IO, Annotated, Any
 
 from anyio import to_thread
@@ -24,11 +23,12 @@ from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, InvalidInput, SchemaViolation
 from earnest.domain.money import format_units, parse_units
 from earnest.services import appeals, campaigns, formats, insights, uploads
+from earnest.services.appeals import DecideAppeal, ReviewSubmission
 from earnest.services.campaigns import CloseCampaign, FundCampaign
 from earnest.services.identity import Principal
 from earnest.web import charts
 from earnest.web.render import page
-from earnest.web.session import MarketDep, SignedIn, market, ports, same_origin
+from earnest.web.session import MarketDep, SignedIn, market, same_origin
 from earnest.web.widgets import widget_for
 
 router = APIRouter(
@@ -226,8 +226,8 @@ def review(
     assignment_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
     """Accept, or reject with a reason, an answer held for my review."""
-    act = partial(appeals.review_submission, who, assignment_id, form.yes, form.reason)
-    return _then(request, who, m, form.campaign_id, "reviewed", lambda: act(**ports(m)))
+    cmd = ReviewSubmission(who, assignment_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "reviewed", lambda: m.reviews.review(cmd))
 
 
 @router.post("/appeals/{appeal_id}/decide")
@@ -235,8 +235,8 @@ def decide(
     appeal_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
     """Overturn (pay) or uphold a rejection the worker appealed, with a reason."""
-    act = partial(appeals.decide_appeal, who, appeal_id, form.yes, form.reason)
-    return _then(request, who, m, form.campaign_id, "decided", lambda: act(**ports(m)))
+    cmd = DecideAppeal(who, appeal_id, form.yes, form.reason)
+    return _then(request, who, m, form.campaign_id, "decided", lambda: m.reviews.decide(cmd))
 
 
 def _then(

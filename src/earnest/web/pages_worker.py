@@ -13,8 +13,9 @@ from starlette.datastructures import FormData
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, NoWorkAvailable
 from earnest.domain.receipts import verify_proof
-from earnest.services import appeals, reputation, worker_view
+from earnest.services import reputation, worker_view
 from earnest.services.answers import SubmitAnswer
+from earnest.services.appeals import FileAppeal
 from earnest.services.identity import Principal
 from earnest.services.work import Claim, ClaimTask
 from earnest.web import charts
@@ -158,7 +159,7 @@ def appeal(
 ) -> Response:
     """Appeal a rejection, once, saying why it is wrong."""
     try:
-        appeals.file_appeal(who, assignment_id, reason, store=m.store, clock=m.clock, rand=m.rand)
+        m.reviews.appeal(FileAppeal(who, assignment_id, reason))
     except EarnestError as exc:
         return _earnings(request, who, m, 422, error=exc.detail, failed=assignment_id)
     return RedirectResponse("/work/earnings?done=appealed", status_code=303)

@@ -10,7 +10,7 @@ old browsers).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import Depends, Request
@@ -37,11 +37,6 @@ def market(request: Request) -> Market:
 
 
 MarketDep = Annotated[Market, Depends(market)]
-
-
-def ports(m: Market) -> dict[str, Any]:
-    """The ports most use cases take (store, crypto, clock, rand), as keyword arguments."""
-    return {"store": m.store, "crypto": m.crypto, "clock": m.clock, "rand": m.rand}
 
 
 def viewer(request: Request, m: MarketDep) -> Principal | None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import PeerReviewItemOut, PeerReviewOut, ReviewIn
 from earnest.services import peer_review
+from earnest.services.peer_review import ClaimReview, SubmitReview
 
 router = APIRouter(tags=["quality"])
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["quality"])
 )
 def claim(campaign_id: str, who: Caller, m: MarketDep) -> PeerReviewItemOut:
     """Lease the next answer to review in a peer-reviewed campaign (control reviews first)."""
-    item = peer_review.claim_review(who, campaign_id, store=m.store, clock=m.clock, rand=m.rand)
+    item = m.reviews.claim(ClaimReview(who, campaign_id))
     return PeerReviewItemOut(
         review=PeerReviewOut.of(item.review),
         title=item.campaign.spec.title,
@@ -30,16 +31,7 @@ def claim(campaign_id: str, who: Caller, m: MarketDep) -> PeerReviewItemOut:
 @router.post("/peer-reviews/{review_id}", response_model=PeerReviewOut)
 def submit(review_id: str, body: ReviewIn, who: Caller, m: MarketDep) -> PeerReviewOut:
     """Accept, or reject with a reason the worker can act on, the answer under review."""
-    done = peer_review.submit_review(
-        who,
-        review_id,
-        body.accept,
-        body.reason,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-    )
+    done = m.reviews.submit(SubmitReview(who, review_id, body.accept, body.reason))
     return PeerReviewOut.of(done)
 
 

@@ -17,6 +17,7 @@ from earnest.api.schemas import (
     ReviewIn,
 )
 from earnest.services import appeals, reputation
+from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
 
 router = APIRouter(tags=["quality"])
 
@@ -37,25 +38,14 @@ def to_review(campaign_id: str, who: Caller, m: MarketDep) -> list[AssignmentOut
 @router.post("/assignments/{assignment_id}/review", response_model=AssignmentOut)
 def review(assignment_id: str, body: ReviewIn, who: Caller, m: MarketDep) -> AssignmentOut:
     """Accept, or reject with a reason, an answer held for my review."""
-    done = appeals.review_submission(
-        who,
-        assignment_id,
-        body.accept,
-        body.reason,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-    )
+    done = m.reviews.review(ReviewSubmission(who, assignment_id, body.accept, body.reason))
     return AssignmentOut.of(done)
 
 
 @router.post("/assignments/{assignment_id}/appeal", response_model=AppealOut, status_code=201)
 def appeal(assignment_id: str, body: AppealIn, who: Caller, m: MarketDep) -> AppealOut:
     """Appeal a rejection of my work, once; say why it is wrong."""
-    filed = appeals.file_appeal(
-        who, assignment_id, body.reason, store=m.store, clock=m.clock, rand=m.rand
-    )
+    filed = m.reviews.appeal(FileAppeal(who, assignment_id, body.reason))
     return AppealOut.of(filed, who.address)
 
 
@@ -81,30 +71,12 @@ def case(appeal_id: str, who: Caller, m: MarketDep) -> AppealCaseOut:
 @router.post("/appeals/{appeal_id}/decide", response_model=AppealOut)
 def decide(appeal_id: str, body: AppealDecisionIn, who: Caller, m: MarketDep) -> AppealOut:
     """The requester overturns (pays) or upholds a rejection, with a reason."""
-    done = appeals.decide_appeal(
-        who,
-        appeal_id,
-        body.overturn,
-        body.reason,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-    )
+    done = m.reviews.decide(DecideAppeal(who, appeal_id, body.overturn, body.reason))
     return AppealOut.of(done, who.address)
 
 
 @router.post("/appeals/{appeal_id}/vote", response_model=AppealOut)
 def vote(appeal_id: str, body: AppealDecisionIn, who: Caller, m: MarketDep) -> AppealOut:
     """A panelist's vote; two matching votes of three decide."""
-    done = appeals.vote_appeal(
-        who,
-        appeal_id,
-        body.overturn,
-        body.reason,
-        store=m.store,
-        crypto=m.crypto,
-        clock=m.clock,
-        rand=m.rand,
-    )
+    done = m.reviews.vote(VoteAppeal(who, appeal_id, body.overturn, body.reason))
     return AppealOut.of(done, who.address)
