@@ -14,13 +14,16 @@ from typing import Any
 
 from solders.account import Account
 from solders.pubkey import Pubkey
-from solders.token.state import TokenAccount
+from solders.token.state import Mint, TokenAccount
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
-from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58
 
 TOKEN_ACCOUNT_SIZE = 165  # bytes of an SPL Token account without extensions
+MINT_SIZE = 82  # bytes of a mint without extensions
+TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
+_ACCOUNT_TYPE_MINT, _ACCOUNT_TYPE_ACCOUNT = 1, 2  # Token-2022's byte after the base layout
 Json = dict[str, Any]
 
 
@@ -44,15 +47,40 @@ def ui_token_amount(amount: int, decimals: int) -> Json:
 
 
 def token_account(account: Account | None) -> TokenAccount | None:
-    """The SPL token account held in `account`, or None if it is not one."""
-    if account is None or account.owner != TOKEN_PROGRAM_ID:
+    """The token account (SPL Token or Token-2022) held in `account`, or None if it is not one.
+
+    A Token-2022 account with extensions starts with the classic 165 bytes, then an account
+    type byte (2) and the extensions; only the classic part is read here.
+    """
+    if account is None or account.owner not in TOKEN_PROGRAMS:
         return None
-    if len(account.data) != TOKEN_ACCOUNT_SIZE:
-        return None
+    data = bytes(account.data)
+    if len(data) != TOKEN_ACCOUNT_SIZE:
+        extended = account.owner == TOKEN_2022_PROGRAM_ID and len(data) > TOKEN_ACCOUNT_SIZE
+        if not extended or data[TOKEN_ACCOUNT_SIZE] != _ACCOUNT_TYPE_ACCOUNT:
+            return None
+        data = data[:TOKEN_ACCOUNT_SIZE]
     try:
-        return TokenAccount.from_bytes(account.data)
+        return TokenAccount.from_bytes(data)
     except ValueError:
         return None
+
+
+def mint_state(account: Account | None) -> Mint | None:
+    """The mint (SPL Token or Token-2022, extensions aside) held in `account`, or None."""
+    if account is None or account.owner not in TOKEN_PROGRAMS:
+        return None
+    data = bytes(account.data)
+    if len(data) != MINT_SIZE:
+        extended = account.owner == TOKEN_2022_PROGRAM_ID and len(data) > TOKEN_ACCOUNT_SIZE
+        if not extended or data[TOKEN_ACCOUNT_SIZE] != _ACCOUNT_TYPE_MINT:
+            return None
+        data = data[:MINT_SIZE]
+    try:
+        mint = Mint.from_bytes(data)
+    except ValueError:
+        return None
+    return mint if mint.is_initialized else None
 
 
 def token_balances(
@@ -70,7 +98,7 @@ def token_balances(
                 "accountIndex": index,
                 "mint": str(parsed.mint),
                 "owner": str(parsed.owner),
-                "programId": str(TOKEN_PROGRAM_ID),
+                "programId": str(account.owner) if account else str(TOKEN_PROGRAM_ID),
                 "uiTokenAmount": ui_token_amount(parsed.amount, decimals),
             }
         )

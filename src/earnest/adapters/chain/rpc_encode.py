@@ -10,13 +10,12 @@ from typing import Any
 
 from solders.account import Account
 from solders.pubkey import Pubkey
-from solders.token.state import Mint
+from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, SimulatedTransactionInfo
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58, history
-from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.rpc_server import UNSUPPORTED_TX_VERSION, RpcError, invalid
 from earnest.adapters.chain.state import StoredTransaction
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES
@@ -28,6 +27,7 @@ _MAX_BASE58_BYTES = 128
 STATUS_CACHE_BLOCKS = 300
 # Encoded-size limits Solana checks before decoding (MAX_BASE58_SIZE, MAX_BASE64_SIZE).
 _MAX_ENCODED = {"base58": 1683, "base64": 1644}
+_STATES = {0: "uninitialized", 1: "initialized", 2: "frozen"}  # spl-token's AccountState
 # A failure recorded before transactions kept their details: the instruction is unknown.
 UNKNOWN_FAILURE = {"InstructionError": [0, "GenericError"]}
 
@@ -92,23 +92,17 @@ def _binary(data: bytes, encoding: str) -> Any:
 
 
 def _parsed(acc: Account, decimals_of: DecimalsOf) -> Json | None:
-    """SPL Token accounts and mints as `jsonParsed` shows them; None for anything else."""
+    """Token accounts and mints of both token programs as `jsonParsed` shows them (their
+    Token-2022 extensions left out); None for anything else."""
     token = history.token_account(acc)
     if token is not None:
         decimals = decimals_of(token.mint)
         if decimals is None:
             return None
-        info = {
-            "isNative": token.is_native is not None,
-            "mint": str(token.mint),
-            "owner": str(token.owner),
-            "state": "initialized",
-            "tokenAmount": history.ui_token_amount(token.amount, decimals),
-        }
-        return _spl(info, "account", history.TOKEN_ACCOUNT_SIZE)
-    if acc.owner != TOKEN_PROGRAM_ID or len(acc.data) != MINT_SIZE:
+        return _spl(acc, token_account_info(token, decimals), "account")
+    mint = history.mint_state(acc)
+    if mint is None:
         return None
-    mint = Mint.from_bytes(bytes(acc.data))
     info = {
         "decimals": mint.decimals,
         "freezeAuthority": str(mint.freeze_authority) if mint.freeze_authority else None,
@@ -116,11 +110,32 @@ def _parsed(acc: Account, decimals_of: DecimalsOf) -> Json | None:
         "mintAuthority": str(mint.mint_authority) if mint.mint_authority else None,
         "supply": str(mint.supply),
     }
-    return _spl(info, "mint", MINT_SIZE)
+    return _spl(acc, info, "mint")
 
 
-def _spl(info: Json, kind: str, space: int) -> Json:
-    return {"program": "spl-token", "parsed": {"info": info, "type": kind}, "space": space}
+def token_account_info(token: TokenAccount, decimals: int) -> Json:
+    """The `info` of a parsed token account: state, delegation, native reserve, closer."""
+    info: Json = {
+        "isNative": token.is_native is not None,
+        "mint": str(token.mint),
+        "owner": str(token.owner),
+        "state": _STATES.get(int(token.state), "uninitialized"),
+        "tokenAmount": history.ui_token_amount(token.amount, decimals),
+    }
+    if token.delegate is not None:
+        info["delegate"] = str(token.delegate)
+        info["delegatedAmount"] = history.ui_token_amount(token.delegated_amount, decimals)
+    if token.is_native is not None:
+        info["rentExemptReserve"] = history.ui_token_amount(token.is_native, decimals)
+    if token.close_authority is not None:
+        info["closeAuthority"] = str(token.close_authority)
+    return info
+
+
+def _spl(acc: Account, info: Json, kind: str) -> Json:
+    program = "spl-token" if acc.owner == TOKEN_PROGRAM_ID else "spl-token-2022"
+    parsed = {"info": info, "type": kind}
+    return {"program": program, "parsed": parsed, "space": len(acc.data)}
 
 
 def _details(stored: StoredTransaction) -> Json:

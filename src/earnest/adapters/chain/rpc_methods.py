@@ -21,7 +21,6 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
-from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import base58, history, rpc_encode
 from earnest.adapters.chain.local import LocalChain
@@ -35,6 +34,7 @@ from earnest.adapters.chain.rpc_server import (
     RpcError,
     invalid,
 )
+from earnest.adapters.chain.rpc_tokens import TokenMethods
 from earnest.domain.errors import ChainError, InvalidInput
 
 # A semantic version, since clients parse it; LiteSVM runs Agave's runtime without naming one.
@@ -114,28 +114,32 @@ class LocalRpc:
     def handlers(self) -> dict[str, Handler]:
         """Method name → handler, for `rpc_server.create_rpc_app`."""
         cluster = ClusterMethods(self._runtime, self._chain.mint, self._context)
-        return cluster.handlers() | {
-            "getAccountInfo": self.get_account_info,
-            "getBalance": self.get_balance,
-            "getBlockHeight": self.get_block_height,
-            "getHealth": lambda params: "ok",
-            "getLatestBlockhash": self.get_latest_blockhash,
-            "getMinimumBalanceForRentExemption": self.get_minimum_balance_for_rent_exemption,
-            "getMultipleAccounts": self.get_multiple_accounts,
-            "getSignatureStatuses": self.get_signature_statuses,
-            "getSlot": self.get_block_height,
-            "getTokenAccountBalance": self.get_token_account_balance,
-            "getTokenAccountsByOwner": self.get_token_accounts_by_owner,
-            "getTransaction": self.get_transaction,
-            "getVersion": lambda params: {
-                "solana-core": SOLANA_CORE_VERSION,
-                "feature-set": FEATURE_SET,
-            },
-            "isBlockhashValid": self.is_blockhash_valid,
-            "requestAirdrop": self.request_airdrop,
-            "sendTransaction": self.send_transaction,
-            "simulateTransaction": self.simulate_transaction,
-        }
+        tokens = TokenMethods(self._runtime, self._context)
+        return (
+            cluster.handlers()
+            | tokens.handlers()
+            | {
+                "getAccountInfo": self.get_account_info,
+                "getBalance": self.get_balance,
+                "getBlockHeight": self.get_block_height,
+                "getHealth": lambda params: "ok",
+                "getLatestBlockhash": self.get_latest_blockhash,
+                "getMinimumBalanceForRentExemption": self.get_minimum_balance_for_rent_exemption,
+                "getMultipleAccounts": self.get_multiple_accounts,
+                "getSignatureStatuses": self.get_signature_statuses,
+                "getSlot": self.get_block_height,
+                "getTokenAccountBalance": self.get_token_account_balance,
+                "getTransaction": self.get_transaction,
+                "getVersion": lambda params: {
+                    "solana-core": SOLANA_CORE_VERSION,
+                    "feature-set": FEATURE_SET,
+                },
+                "isBlockhashValid": self.is_blockhash_valid,
+                "requestAirdrop": self.request_airdrop,
+                "sendTransaction": self.send_transaction,
+                "simulateTransaction": self.simulate_transaction,
+            }
+        )
 
     def _slot(self, config: Json) -> int:
         slot = self._runtime.height
@@ -213,25 +217,6 @@ class LocalRpc:
         if token is None or decimals is None:
             raise invalid("Invalid param: not a Token account")
         return self._context(config, history.ui_token_amount(token.amount, decimals))
-
-    def get_token_accounts_by_owner(self, params: Params) -> Json:
-        """The SPL token accounts of a wallet, for one mint or the whole Token program."""
-        owner, wanted, config = pubkey(params, 0), params.required(1), params.config(2)
-        if not isinstance(wanted, dict) or len(wanted) != 1:
-            raise invalid("Invalid params: expected exactly one of `mint` or `programId`.")
-        mint = _pubkey(wanted["mint"]) if "mint" in wanted else None
-        if "programId" in wanted and _pubkey(wanted["programId"]) != TOKEN_PROGRAM_ID:
-            raise invalid("Invalid param: unrecognized Token program id")
-        if mint is None and "programId" not in wanted:
-            raise invalid("Invalid params: expected exactly one of `mint` or `programId`.")
-        value = []
-        for address, acc in self._runtime.program_accounts(TOKEN_PROGRAM_ID):
-            token = history.token_account(acc)
-            if token is None or token.owner != owner or (mint and token.mint != mint):
-                continue
-            encoded = rpc_encode.account(acc, config, self._runtime.decimals_of)
-            value.append({"pubkey": str(address), "account": encoded})
-        return self._context(config, value)
 
     def request_airdrop(self, params: Params) -> str:
         """New SOL for an address, in a real transfer transaction."""

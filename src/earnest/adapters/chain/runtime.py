@@ -21,14 +21,13 @@ from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.token.state import Mint, TokenAccount
+from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import (
     FailedTransactionMetadata,
     SimulatedTransactionInfo,
     TransactionMetadata,
 )
-from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import decode, history, lookup
 from earnest.adapters.chain.state import ChainState, StoredTransaction
@@ -394,13 +393,8 @@ class Runtime:
         self._svm.set_slot_hashes([entry, *recent[: _SLOT_HASHES - 1]])
 
     def _decimals_of(self, mint: Pubkey) -> int | None:
-        account = self._svm.get_account(mint)
-        if account is None or account.owner != TOKEN_PROGRAM_ID:
-            return None
-        try:
-            return int(Mint.from_bytes(account.data).decimals)
-        except ValueError:
-            return None
+        found = history.mint_state(self._svm.get_account(mint))
+        return None if found is None else int(found.decimals)
 
     def _next_blockhash(self) -> None:
         self._svm.expire_blockhash()
