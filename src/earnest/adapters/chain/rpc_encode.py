@@ -15,7 +15,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, SimulatedTransactionInfo
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import base58, history
+from earnest.adapters.chain import base58, history, rpc_parsed
 from earnest.adapters.chain.rpc_server import UNSUPPORTED_TX_VERSION, RpcError, invalid
 from earnest.adapters.chain.state import StoredTransaction
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES
@@ -175,8 +175,11 @@ def transaction(stored: StoredTransaction, config: Json) -> Json:
             '"maxSupportedTransactionVersion": 0',
         )
     encoding = config.get("encoding") or "json"
+    meta = _details(stored)
     if encoding == "json":
         encoded: Any = _transaction_json(tx)
+    elif encoding == "jsonParsed":
+        encoded = rpc_parsed.transaction(tx, meta)
     elif encoding in ("base64", "base58"):
         encoded = [
             base64.b64encode(stored.raw).decode()
@@ -187,9 +190,8 @@ def transaction(stored: StoredTransaction, config: Json) -> Json:
     else:
         raise invalid(
             f"Invalid params: encoding `{encoding}` is not supported by this endpoint; "
-            "use json, base64 or base58."
+            "use json, jsonParsed, base64 or base58."
         )
-    meta = _details(stored)
     result: Json = {
         "slot": stored.slot,
         "blockTime": stored.block_time,
@@ -199,6 +201,11 @@ def transaction(stored: StoredTransaction, config: Json) -> Json:
     if supported is not None:
         result["version"] = "legacy" if legacy else version
     return result
+
+
+def parsed_account_keys(tx: VersionedTransaction, meta: Json) -> list[Json]:
+    """The account keys with their roles, as jsonParsed and `accounts` details show them."""
+    return rpc_parsed.account_keys(tx, meta)
 
 
 def _transaction_json(tx: VersionedTransaction) -> Json:

@@ -24,6 +24,7 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from earnest.adapters.chain import base58, history, rpc_encode
 from earnest.adapters.chain.local import LocalChain
+from earnest.adapters.chain.rpc_blocks import BlockMethods
 from earnest.adapters.chain.rpc_cluster import ClusterMethods
 from earnest.adapters.chain.rpc_server import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
@@ -115,9 +116,11 @@ class LocalRpc:
         """Method name → handler, for `rpc_server.create_rpc_app`."""
         cluster = ClusterMethods(self._runtime, self._chain.mint, self._context)
         tokens = TokenMethods(self._runtime, self._context)
+        blocks = BlockMethods(self._runtime, self._context)
         return (
             cluster.handlers()
             | tokens.handlers()
+            | blocks.handlers()
             | {
                 "getAccountInfo": self.get_account_info,
                 "getBalance": self.get_balance,

@@ -4,6 +4,10 @@ LiteSVM lives only in memory and forgets its history on restart. `Runtime` execu
 transactions under one lock and, for each one that lands (success or failure), writes the
 accounts it referenced and the transaction itself in one SQLite transaction, before the
 caller hears back. Restoring replays those accounts into a fresh LiteSVM.
+
+It runs past 400 lines on purpose: everything that must happen under the one lock around
+LiteSVM and the state file (execution, persistence, the block height, the slot clock and
+its blockhashes) lives here, so no caller can interleave them.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import hashlib
 import json
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from solders.account import Account
 from solders.clock import Clock
@@ -30,7 +35,7 @@ from solders.transaction_metadata import (
 )
 
 from earnest.adapters.chain import decode, history, lookup
-from earnest.adapters.chain.state import ChainState, StoredTransaction
+from earnest.adapters.chain.state import Block, ChainState, StoredTransaction
 from earnest.domain.errors import ChainError
 
 # Owners whose accounts LiteSVM rebuilds itself (sysvars, loaders): never persisted.
@@ -45,6 +50,7 @@ _COUNTERS = ("height", "blockhash_generation", "blockhash_height", "slot_blockha
 # Blocks a blockhash stays valid on Solana (MAX_PROCESSING_AGE): LiteSVM keeps one
 # blockhash until told otherwise, so the runtime moves to a new one after as many blocks.
 BLOCKHASH_LIFETIME = 150
+T = TypeVar("T")
 _SLOT_HASHES = 512  # entries the SlotHashes sysvar keeps (MAX_ENTRIES)
 
 
@@ -135,6 +141,7 @@ class Runtime:
             self._blockhash_height = self._height
             self._recent = {self._slot_hash: self._height}
             self._enter_slot(force=True)
+            self._state.record(meta=self._meta(), block=self._block())
 
     def advance_slot(self) -> int:
         """Close the current slot and open the next one, with a new blockhash; its number."""
@@ -149,7 +156,7 @@ class Runtime:
             self._recent = {h: at for h, at in self._recent.items() if at >= oldest}
             self._blockhash_height = self._height
             self._enter_slot()
-            self._state.record(meta=self._meta())
+            self._state.record(meta=self._meta(), block=self._block())
             height = self._height
         for listener in self._listeners:
             listener.slot(height)
@@ -215,10 +222,14 @@ class Runtime:
         with self._lock:
             return self._svm.get_epoch_schedule()
 
+    def read(self, query: Callable[[ChainState], T]) -> T:
+        """Run a read of the state file (history: blocks, transactions, signatures)."""
+        with self._lock:
+            return query(self._state)
+
     def transaction_count(self) -> int:
         """Transactions landed since the chain began, failed ones included."""
-        with self._lock:
-            return self._state.transaction_count()
+        return self.read(ChainState.transaction_count)
 
     def lamports(self) -> list[tuple[str, int]]:
         """(address, lamports) of every account the chain keeps (not sysvars, not programs)."""
@@ -351,7 +362,13 @@ class Runtime:
             json.dumps(details),
             int(self._svm.get_clock().unix_timestamp),
         )
-        self._state.record(meta=self._meta(), accounts=accounts, transaction=stored)
+        self._state.record(
+            meta=self._meta(),
+            accounts=accounts,
+            transaction=stored,
+            addresses=list(dict.fromkeys(str(a) for a in addresses)),
+            block=self._block() if self._slot_hash is None else None,
+        )
         return stored, changed
 
     def _keys(self, tx: VersionedTransaction) -> tuple[list[Pubkey], list[Pubkey], list[Pubkey]]:
@@ -391,6 +408,15 @@ class Runtime:
         recent = [e for e in self._svm.get_slot_hashes() if e[0] < self._height]
         entry = (self._height, self._latest())
         self._svm.set_slot_hashes([entry, *recent[: _SLOT_HASHES - 1]])
+
+    def _block(self) -> Block:
+        previous = self._state.block(self._height - 1)
+        return Block(
+            self._height,
+            str(self._latest()),
+            previous.blockhash if previous else str(Hash.default()),
+            int(self._svm.get_clock().unix_timestamp),
+        )
 
     def _decimals_of(self, mint: Pubkey) -> int | None:
         found = history.mint_state(self._svm.get_account(mint))
