@@ -15,6 +15,7 @@ from solders.keypair import Keypair
 from solders.message import Message, MessageV0
 from solders.system_program import TransferParams, transfer
 
+from earnest.adapters.chain.rpc_server import Params
 from tests.rpc_helpers import Node, running_node
 
 
@@ -80,3 +81,80 @@ def test_fee_for_message_counts_signatures_and_the_priority_price(node: Node) ->
 
     # 5,000 a signature; 1 lamport per unit for 10,000 units; null for an unknown blockhash.
     assert _ask(node, work) == [5000, 15000, None]
+
+
+# Solana's HTTP methods (solana.com/docs/rpc/http), the deprecated ones aside.
+STANDARD = [
+    "getAccountInfo",
+    "getBalance",
+    "getBlock",
+    "getBlockCommitment",
+    "getBlockHeight",
+    "getBlockProduction",
+    "getBlocks",
+    "getBlocksWithLimit",
+    "getBlockTime",
+    "getClusterNodes",
+    "getEpochInfo",
+    "getEpochSchedule",
+    "getFeeForMessage",
+    "getFirstAvailableBlock",
+    "getGenesisHash",
+    "getHealth",
+    "getHighestSnapshotSlot",
+    "getIdentity",
+    "getInflationGovernor",
+    "getInflationRate",
+    "getInflationReward",
+    "getLargestAccounts",
+    "getLatestBlockhash",
+    "getLeaderSchedule",
+    "getMaxRetransmitSlot",
+    "getMaxShredInsertSlot",
+    "getMinimumBalanceForRentExemption",
+    "getMultipleAccounts",
+    "getProgramAccounts",
+    "getRecentPerformanceSamples",
+    "getRecentPrioritizationFees",
+    "getSignaturesForAddress",
+    "getSignatureStatuses",
+    "getSlot",
+    "getSlotLeader",
+    "getSlotLeaders",
+    "getStakeMinimumDelegation",
+    "getSupply",
+    "getTokenAccountBalance",
+    "getTokenAccountsByDelegate",
+    "getTokenAccountsByOwner",
+    "getTokenLargestAccounts",
+    "getTokenSupply",
+    "getTransaction",
+    "getTransactionCount",
+    "getVersion",
+    "getVoteAccounts",
+    "isBlockhashValid",
+    "minimumLedgerSlot",
+    "requestAirdrop",
+    "sendTransaction",
+    "simulateTransaction",
+]
+
+
+def test_every_standard_method_is_answered(node: Node) -> None:
+    assert sorted(set(STANDARD) - set(node.handlers)) == []
+
+
+def test_this_node_leads_and_produces_every_block(node: Node) -> None:
+    async def work(rpc: AsyncClient) -> Any:
+        identity = (await rpc.get_identity()).value.identity
+        slot = (await rpc.get_slot()).value
+        return identity, slot
+
+    identity, slot = _ask(node, work)
+    produced = node.handlers["getBlockProduction"]
+    value = produced(Params([]))["value"]
+    first = value["range"]["firstSlot"]
+    assert value["range"]["lastSlot"] == slot
+    assert value["byIdentity"] == {str(identity): [slot - first + 1, slot - first + 1]}
+    schedule = node.handlers["getLeaderSchedule"](Params([]))
+    assert list(schedule) == [str(identity)] and schedule[str(identity)][:3] == [0, 1, 2]

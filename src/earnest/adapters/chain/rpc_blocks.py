@@ -37,9 +37,10 @@ _DETAILS = ("full", "accounts", "signatures", "none")
 class BlockMethods:
     """Blocks and signature history over one runtime's state file."""
 
-    def __init__(self, runtime: Runtime, context: Context) -> None:
+    def __init__(self, runtime: Runtime, context: Context, identity: str) -> None:
         self._runtime = runtime
         self._context = context
+        self._identity = identity  # the node's, which leads every slot
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -50,6 +51,7 @@ class BlockMethods:
             "getFirstAvailableBlock": lambda params: self._first(),
             "minimumLedgerSlot": lambda params: self._first(),
             "getBlockCommitment": lambda params: {"commitment": None, "totalStake": 0},
+            "getBlockProduction": self.get_block_production,
             "getSignaturesForAddress": self.get_signatures_for_address,
         }
 
@@ -115,6 +117,21 @@ class BlockMethods:
             raise invalid(f"Limit too large; max {_MAX_SLOT_RANGE}")
         end = self._runtime.height
         return self._runtime.read(lambda state: state.block_slots(start, end, limit))
+
+    def get_block_production(self, params: Params) -> Json:
+        """Every kept block was made by this node (`range` defaults to all of them)."""
+        config = params.config(0)
+        wanted = config.get("range") or {}
+        first = wanted.get("firstSlot", self._first())
+        last = wanted.get("lastSlot", self._runtime.height)
+        if type(first) is not int or type(last) is not int or last < first:
+            raise invalid("Invalid params: lastSlot must be greater than or equal to firstSlot")
+        made = len(self._runtime.read(lambda state: state.block_slots(first, last, 1 << 62)))
+        value = {
+            "byIdentity": {self._identity: [last - first + 1, made]},
+            "range": {"firstSlot": first, "lastSlot": last},
+        }
+        return self._context(config, value)
 
     def get_signatures_for_address(self, params: Params) -> list[Json]:
         """The transactions that referenced an address, newest first (`before`, `until`,

@@ -57,6 +57,7 @@ class ClusterMethods:
             "getHighestSnapshotSlot": self.get_highest_snapshot_slot,
             "getRecentPerformanceSamples": lambda params: [],
             "getSupply": self.get_supply,
+            "getLeaderSchedule": self.get_leader_schedule,
             "getLargestAccounts": self.get_largest_accounts,
         }
 
@@ -140,6 +141,18 @@ class ClusterMethods:
 
     def get_highest_snapshot_slot(self, params: Params) -> Json:
         raise RpcError(-32008, "No snapshot")
+
+    def get_leader_schedule(self, params: Params) -> Json | None:
+        """This node leads every slot of the epoch (slot indexes within it)."""
+        first = params.optional(0)
+        config = params.config(0 if isinstance(first, dict) else 1)
+        identity = config.get("identity")
+        if identity is not None and identity != self.identity:
+            return {}
+        schedule = self._runtime.epoch_schedule()
+        slot = first if type(first) is int else self._runtime.height
+        epoch, _ = schedule.get_epoch_and_slot_index(slot)
+        return {self.identity: list(range(schedule.get_slots_in_epoch(epoch)))}
 
     def get_supply(self, params: Params) -> Json:
         """Every lamport in an account; none is held out of circulation here."""

@@ -116,7 +116,7 @@ class LocalRpc:
         """Method name → handler, for `rpc_server.create_rpc_app`."""
         cluster = ClusterMethods(self._runtime, self._chain.mint, self._context)
         tokens = TokenMethods(self._runtime, self._context)
-        blocks = BlockMethods(self._runtime, self._context)
+        blocks = BlockMethods(self._runtime, self._context, cluster.identity)
         return (
             cluster.handlers()
             | tokens.handlers()
