@@ -305,7 +305,7 @@ def test_an_expired_or_forged_transaction_is_refused(node: Node, call: Call) -> 
         ("getSlot", [{"minContextSlot": 10**12}], -32016, "Minimum context slot"),
         ("sendTransaction", ["A" * 2000, {"encoding": "base64"}], -32602, "too large"),
         ("sendTransaction", ["AAAA", {"encoding": "base64"}], -32602, "failed to deserialize"),
-        ("getBlockProduction", [], -32601, "Method not found"),
+        ("getConfirmedBlock", [1], -32601, "Method not found"),  # removed from Solana 2.0
     ],
 )
 def test_bad_calls_get_solanas_error_codes(
