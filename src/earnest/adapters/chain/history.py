@@ -52,35 +52,33 @@ def token_account(account: Account | None) -> TokenAccount | None:
     A Token-2022 account with extensions starts with the classic 165 bytes, then an account
     type byte (2) and the extensions; only the classic part is read here.
     """
-    if account is None or account.owner not in TOKEN_PROGRAMS:
-        return None
-    data = bytes(account.data)
-    if len(data) != TOKEN_ACCOUNT_SIZE:
-        extended = account.owner == TOKEN_2022_PROGRAM_ID and len(data) > TOKEN_ACCOUNT_SIZE
-        if not extended or data[TOKEN_ACCOUNT_SIZE] != _ACCOUNT_TYPE_ACCOUNT:
-            return None
-        data = data[:TOKEN_ACCOUNT_SIZE]
+    data = _base_layout(account, TOKEN_ACCOUNT_SIZE, _ACCOUNT_TYPE_ACCOUNT)
     try:
-        return TokenAccount.from_bytes(data)
+        return None if data is None else TokenAccount.from_bytes(data)
     except ValueError:
         return None
 
 
 def mint_state(account: Account | None) -> Mint | None:
     """The mint (SPL Token or Token-2022, extensions aside) held in `account`, or None."""
+    data = _base_layout(account, MINT_SIZE, _ACCOUNT_TYPE_MINT)
+    try:
+        mint = None if data is None else Mint.from_bytes(data)
+    except ValueError:
+        return None
+    return mint if mint is not None and mint.is_initialized else None
+
+
+def _base_layout(account: Account | None, size: int, account_type: int) -> bytes | None:
+    """The classic bytes of a token program's account of `size`, or of a Token-2022 one
+    with extensions whose type byte (after the first 165 bytes) is `account_type`."""
     if account is None or account.owner not in TOKEN_PROGRAMS:
         return None
     data = bytes(account.data)
-    if len(data) != MINT_SIZE:
-        extended = account.owner == TOKEN_2022_PROGRAM_ID and len(data) > TOKEN_ACCOUNT_SIZE
-        if not extended or data[TOKEN_ACCOUNT_SIZE] != _ACCOUNT_TYPE_MINT:
-            return None
-        data = data[:MINT_SIZE]
-    try:
-        mint = Mint.from_bytes(data)
-    except ValueError:
-        return None
-    return mint if mint.is_initialized else None
+    if len(data) == size:
+        return data
+    extended = account.owner == TOKEN_2022_PROGRAM_ID and len(data) > TOKEN_ACCOUNT_SIZE
+    return data[:size] if extended and data[TOKEN_ACCOUNT_SIZE] == account_type else None
 
 
 def token_balances(

@@ -229,16 +229,9 @@ def _transaction_json(tx: VersionedTransaction) -> Json:
             for ix in message.instructions
         ],
     }
-    lookups = getattr(message, "address_table_lookups", None)
+    lookups = rpc_parsed.table_lookups(message)
     if lookups is not None:
-        body["addressTableLookups"] = [
-            {
-                "accountKey": str(lookup.account_key),
-                "writableIndexes": list(bytes(lookup.writable_indexes)),
-                "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
-            }
-            for lookup in lookups
-        ]
+        body["addressTableLookups"] = lookups
     return {"signatures": [str(s) for s in tx.signatures], "message": body}
 
 

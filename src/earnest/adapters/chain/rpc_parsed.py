@@ -66,16 +66,9 @@ def transaction(tx: VersionedTransaction, meta: Json) -> Json:
             for ix in message.instructions
         ],
     }
-    lookups = getattr(message, "address_table_lookups", None)
+    lookups = table_lookups(message)
     if lookups is not None:
-        body["addressTableLookups"] = [
-            {
-                "accountKey": str(lookup.account_key),
-                "writableIndexes": list(bytes(lookup.writable_indexes)),
-                "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
-            }
-            for lookup in lookups
-        ]
+        body["addressTableLookups"] = lookups
     for group in meta.get("innerInstructions") or []:
         group["instructions"] = [
             instruction(
@@ -88,6 +81,21 @@ def transaction(tx: VersionedTransaction, meta: Json) -> Json:
             for inner in group["instructions"]
         ]
     return {"signatures": [str(s) for s in tx.signatures], "message": body}
+
+
+def table_lookups(message: Any) -> list[Json] | None:
+    """A v0 message's `addressTableLookups`; None for a legacy message."""
+    lookups = getattr(message, "address_table_lookups", None)
+    if lookups is None:
+        return None
+    return [
+        {
+            "accountKey": str(lookup.account_key),
+            "writableIndexes": list(bytes(lookup.writable_indexes)),
+            "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
+        }
+        for lookup in lookups
+    ]
 
 
 def instruction(
