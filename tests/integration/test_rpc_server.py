@@ -306,6 +306,7 @@ def test_an_expired_or_forged_transaction_is_refused(node: Node, call: Call) -> 
         ("sendTransaction", ["A" * 2000, {"encoding": "base64"}], -32602, "too large"),
         ("sendTransaction", ["AAAA", {"encoding": "base64"}], -32602, "failed to deserialize"),
         ("getConfirmedBlock", [1], -32601, "Method not found"),  # removed from Solana 2.0
+        ("requestAirdrop", [str(Pubkey.default()), 2**64 - 1], -32602, "airdrop lamports"),
     ],
 )
 def test_bad_calls_get_solanas_error_codes(

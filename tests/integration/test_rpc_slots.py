@@ -108,3 +108,29 @@ def test_identical_transactions_in_different_slots_both_land_with_a_block_time(
     assert _call(node, "getBalance", [str(payee.pubkey())])["value"] == 3 * 10**6
     landed = _call(node, "getTransaction", [signatures[0]])
     assert abs(landed["blockTime"] - time.time()) < 60
+
+
+def test_a_simulation_may_replace_an_expired_blockhash_and_skip_signatures(node: Node) -> None:
+    assert node.rpc is not None
+    payer = Keypair()
+    _call(node, "requestAirdrop", [str(payer.pubkey()), 10**9])
+    old = _call(node, "getLatestBlockhash")["value"]["blockhash"]
+    for _ in range(BLOCKHASH_LIFETIME + 1):
+        node.rpc.produce_block()
+    raw = _payment(payer, Keypair(), old)
+    config = {"encoding": "base64"}
+    refused = _call(node, "simulateTransaction", [raw, config])["value"]
+    assert refused["err"] == "BlockhashNotFound"
+    replaced = _call(
+        node, "simulateTransaction", [raw, {**config, "replaceRecentBlockhash": True}]
+    )["value"]
+    latest = _call(node, "getLatestBlockhash")["value"]
+    assert replaced["err"] is None and replaced["replacementBlockhash"] == latest
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "simulateTransaction",
+        "params": [raw, {**config, "replaceRecentBlockhash": True, "sigVerify": True}],
+    }
+    both = httpx.post(node.url, json=body, timeout=10).json()
+    assert both["error"]["code"] == -32602
