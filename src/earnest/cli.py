@@ -267,11 +267,17 @@ def campaign_create(
 
 @campaign_app.command("fund")
 def campaign_fund(
-    campaign_id: str, amount: int, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = ""
+    campaign_id: str,
+    amount: Annotated[str, typer.Argument(help="tokens, as on the web: 12 or 0.5")],
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
 ) -> None:
-    """Move AMOUNT base units from your balance into the campaign's escrow."""
+    """Move AMOUNT tokens (such as 12 or 0.5) from your balance into the campaign's escrow."""
+    from earnest.domain.money import parse_units
+
     with _client(url, api_key) as api:
-        print(json.dumps(api.fund(campaign_id, amount)))
+        units = parse_units(amount, api.market()["decimals"], positive=True)
+        print(json.dumps(api.fund(campaign_id, units)))
 
 
 @campaign_app.command("status")

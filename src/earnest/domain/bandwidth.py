@@ -16,13 +16,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from earnest.domain.bounds import Bound
 from earnest.domain.errors import InvalidInput
-from earnest.domain.money import parse_amount
+from earnest.domain.money import POSITIVE_AMOUNT
 from earnest.domain.verification import canonical_json
-from earnest.domain.work import BANDWIDTH, CampaignSpec, QualityPolicy, ReviewMode
+from earnest.domain.work import BANDWIDTH, CampaignSpec, QualityPolicy, ReviewMode, check_bounds
 
 __all__ = ["BANDWIDTH", "BandwidthTerms", "MeteringRecord", "normalize", "normalized_sha256"]
 
@@ -86,16 +88,20 @@ class BandwidthTerms:
     allowlist: tuple[str, ...]
     max_bytes: int = DEFAULT_FETCH_BYTES
 
+    BOUNDS: ClassVar[Mapping[str, Bound]] = MappingProxyType(
+        {
+            "price_per_kb": POSITIVE_AMOUNT,
+            "allowlist": Bound(min_length=1, max_length=MAX_ALLOWLIST),
+            "max_bytes": Bound(1, MAX_FETCH_BYTES),
+        }
+    )
+
     def __post_init__(self) -> None:
-        parse_amount(self.price_per_kb, "price_per_kb")
-        if self.price_per_kb <= 0:
-            raise InvalidInput("price_per_kb must be positive")
         if isinstance(self.max_bytes, bool) or not isinstance(self.max_bytes, int):
             raise InvalidInput("max_bytes must be an integer")
-        if not 1 <= self.max_bytes <= MAX_FETCH_BYTES:
-            raise InvalidInput(f"max_bytes must be between 1 and {MAX_FETCH_BYTES}")
-        if isinstance(self.allowlist, str) or not 1 <= len(self.allowlist) <= MAX_ALLOWLIST:
-            raise InvalidInput(f"allowlist must list 1 to {MAX_ALLOWLIST} domains")
+        if isinstance(self.allowlist, str):
+            raise InvalidInput("allowlist must be a list of domains")
+        check_bounds(self, self.BOUNDS)
         object.__setattr__(self, "allowlist", tuple(_domain(d) for d in self.allowlist))
 
     @classmethod

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from earnest.domain.errors import InsufficientFunds, InvalidInput
+from earnest.domain.money import parse_amount
 
 
 class Side(StrEnum):
@@ -102,8 +103,7 @@ def transfer(
     key: str, kind: str, source: str, dest: str, amount: int, memo: str = ""
 ) -> JournalEntry:
     """An entry moving `amount` from one liability-side account to another (or from the vault)."""
-    if amount <= 0:
-        raise InvalidInput("amount must be a positive integer of base units")
+    parse_amount(amount, positive=True)
     return JournalEntry(
         key=key,
         kind=kind,
@@ -122,8 +122,7 @@ def _decrease(account: str, amount: int) -> Posting:
 
 def deposit(key: str, requester: str, amount: int) -> JournalEntry:
     """Tokens arrived in the vault on chain: the market now owes them to the requester."""
-    if amount <= 0:
-        raise InvalidInput("deposit amount must be positive")
+    parse_amount(amount, "deposit amount", positive=True)
     return JournalEntry(
         key,
         "deposit",

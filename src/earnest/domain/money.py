@@ -1,12 +1,26 @@
-"""Money rules: integers of base units, fees in basis points."""
+"""Money rules: integers of base units, fees in basis points, tokens read and shown exactly.
+
+Amounts arrive as base units (the API, the SDK) or as tokens typed by a person (the web
+forms, the CLI). `parse_amount` and `parse_units` are the one check of each, called once
+at the edge; `tokens` and `format_units` are the one way back. No amount is ever a float.
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from typing import cast
+
+from earnest.domain.bounds import Bound
 from earnest.domain.errors import InvalidInput
 
 BPS = 10_000
 # SPL amounts are u64, but the store keeps i64 columns; no real supply comes near 2**63.
 MAX_AMOUNT = 2**63 - 1
+AMOUNT = Bound(0, MAX_AMOUNT, base_units=True)
+POSITIVE_AMOUNT = Bound(1, MAX_AMOUNT, base_units=True)
+# ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses or misreads.
+_TOKENS = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?")
 
 
 def fee_for(reward: int, fee_bps: int) -> int:
@@ -19,13 +33,18 @@ def unit_cost(reward: int, fee_bps: int) -> int:
     return reward + fee_for(reward, fee_bps)
 
 
-def parse_amount(value: object, what: str = "amount") -> int:
-    """Validate an integer amount of base units (never a float, never negative, fits i64)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be an integer number of base units")
-    if value < 0 or value > MAX_AMOUNT:
-        raise InvalidInput(f"{what} must be between 0 and {MAX_AMOUNT}")
-    return value
+def parse_amount(value: object, what: str = "amount", *, positive: bool = False) -> int:
+    """Validate an integer amount of base units (never a float, never negative, fits i64);
+    `positive` also refuses 0."""
+    (POSITIVE_AMOUNT if positive else AMOUNT).check(what, value)
+    return cast("int", value)
+
+
+def tokens(amount: int, decimals: int) -> Decimal:
+    """A base-unit amount in tokens, exactly: 1500000 with 6 decimals -> Decimal('1.5').
+
+    Exact because an amount has at most 19 digits, within Decimal's default 28."""
+    return Decimal(amount) / 10**decimals
 
 
 def format_units(amount: int, decimals: int) -> str:
@@ -38,14 +57,15 @@ def format_units(amount: int, decimals: int) -> str:
     return f"{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
 
 
-def parse_units(text: str, decimals: int, what: str = "amount") -> int:
-    """Base units from a human amount such as '1.5' (6 decimals -> 1500000); exact, no floats."""
-    cleaned = text.strip().replace("_", "")
-    whole, _, frac = cleaned.partition(".")
-    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
-        raise InvalidInput(f"{what} must be a number such as 12 or 0.5")
+def parse_units(text: str, decimals: int, what: str = "amount", *, positive: bool = False) -> int:
+    """Base units from a human amount such as '1.5' (6 decimals -> 1500000); exact, no floats.
+
+    `positive` also refuses 0 (a payment of nothing)."""
+    found = _TOKENS.fullmatch(text.strip().replace("_", ""))
+    if found is None or not (found["whole"] or found["frac"]):
+        raise InvalidInput(f"{what} must be a number of tokens such as 12 or 0.5")
+    whole, frac = found["whole"], found["frac"] or ""
     if len(frac) > decimals:
         raise InvalidInput(f"{what} has more than {decimals} decimal places")
-    return parse_amount(
-        int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0"), what
-    )
+    units = int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0")
+    return parse_amount(units, what, positive=positive)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
+from earnest.domain.bounds import Bound
 from earnest.domain.errors import AlreadyDone, Conflict, InvalidInput, LeaseExpired
-from earnest.domain.money import parse_amount, unit_cost
+from earnest.domain.money import AMOUNT, POSITIVE_AMOUNT, unit_cost
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
@@ -20,6 +23,10 @@ MAX_LEASE_SECONDS = 7 * 24 * 3600
 MAX_LEASES_PER_WORKER = 100
 DEFAULT_MAX_LEASES = 20
 MAX_REVIEW_LEASES = 20  # live peer-review leases one party may hold at once
+MAX_TITLE = 200
+MAX_INSTRUCTIONS = 20_000
+MAX_NAME = 40  # a campaign's type, its verifier, a reputation skill
+DAY = 24 * 3600
 # Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
 PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})
 BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domain/bandwidth.py
@@ -120,24 +127,30 @@ class QualityPolicy:
     predictor: str = ""  # a model that pre-answers each uploaded task (quality.predictors)
     predictor_options: dict[str, Any] = field(default_factory=dict)
 
+    BOUNDS: ClassVar[Mapping[str, Bound]] = MappingProxyType(
+        {
+            "confidence": Bound(0.0, 0.9999),
+            "min_overlap": Bound(1, MAX_OVERLAP),
+            "skill": Bound(max_length=MAX_NAME),
+            "min_reputation": Bound(0.0, 1.0),
+            "qualification_tasks": Bound(0, 100),
+            "qualification_accuracy": Bound(0.0, 1.0),
+            "review_seconds": Bound(60, 90 * DAY),
+            "review_reward": AMOUNT,
+            "reviewer_tasks": Bound(1, 100),
+            "reviewer_reputation": Bound(0.0, 1.0),
+            "min_seconds": Bound(0.0, 3600.0),
+            "max_gold_failure": Bound(0.0, 1.0),
+            "max_disagreement": Bound(0.0, 1.0),
+            "limit_seconds": Bound(60, 30 * DAY),
+            "predictor": Bound(max_length=60),
+        }
+    )
+
     def __post_init__(self) -> None:
-        _between("confidence", self.confidence, 0.0, 0.9999)
-        _between("min_overlap", self.min_overlap, 1, MAX_OVERLAP)
-        _between("min_reputation", self.min_reputation, 0.0, 1.0)
-        _between("qualification_tasks", self.qualification_tasks, 0, 100)
-        _between("qualification_accuracy", self.qualification_accuracy, 0.0, 1.0)
-        _between("review_seconds", self.review_seconds, 60, 90 * 24 * 3600)
-        parse_amount(self.review_reward, "review_reward")
-        _between("reviewer_tasks", self.reviewer_tasks, 1, 100)
-        _between("reviewer_reputation", self.reviewer_reputation, 0.0, 1.0)
-        _between("min_seconds", self.min_seconds, 0.0, 3600.0)
-        _between("max_gold_failure", self.max_gold_failure, 0.0, 1.0)
-        _between("max_disagreement", self.max_disagreement, 0.0, 1.0)
-        _between("limit_seconds", self.limit_seconds, 60, 30 * 24 * 3600)
-        if len(self.skill) > 40:
-            raise InvalidInput("skill must be at most 40 characters")
-        if len(self.predictor) > 60 or not isinstance(self.predictor_options, dict):
-            raise InvalidInput("predictor is a name (60 characters at most) with an options object")
+        check_bounds(self, self.BOUNDS)
+        if not isinstance(self.predictor_options, dict):
+            raise InvalidInput("predictor_options must be an object")
         for name, kind in (("review", ReviewMode), ("appeals", AppealMode), ("routing", Routing)):
             value = getattr(self, name)
             if value not in set(kind):
@@ -150,9 +163,10 @@ class QualityPolicy:
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in self.__dict__.items()}
 
 
-def _between(name: str, value: float, low: float, high: float) -> None:
-    if isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}")
+def check_bounds(entity: object, bounds: Mapping[str, Bound]) -> None:
+    """Check each bounded field of a dataclass against its Bound, in the table's order."""
+    for name, bound in bounds.items():
+        bound.check(name, getattr(entity, name))
 
 
 @dataclass(frozen=True)
@@ -177,25 +191,29 @@ class CampaignSpec:
     # allowlist, bytes per fetch), as plain JSON; checked by that kind's service.
     terms: dict[str, Any] = field(default_factory=dict)
 
+    BOUNDS: ClassVar[Mapping[str, Bound]] = MappingProxyType(
+        {
+            "type": Bound(min_length=1, max_length=MAX_NAME),
+            "title": Bound(min_length=1, max_length=MAX_TITLE),
+            "instructions": Bound(max_length=MAX_INSTRUCTIONS),
+            "reward": POSITIVE_AMOUNT,
+            "overlap": Bound(1, MAX_OVERLAP),
+            "gold_share": Bound(0.0, 1.0),
+            "lease_seconds": Bound(10, MAX_LEASE_SECONDS),
+            "verifier": Bound(max_length=MAX_NAME),
+            "max_leases": Bound(1, MAX_LEASES_PER_WORKER),
+        }
+    )
+
     @property
     def skill(self) -> str:
         """The reputation skill this campaign's work builds: declared, else its type."""
         return self.quality.skill or self.type
 
     def __post_init__(self) -> None:
-        parse_amount(self.reward, "reward")
-        if self.reward <= 0:
-            raise InvalidInput("reward must be positive")
+        check_bounds(self, self.BOUNDS)
         if not self.title.strip():
             raise InvalidInput("title must not be empty")
-        if not 1 <= self.overlap <= MAX_OVERLAP:
-            raise InvalidInput(f"overlap must be between 1 and {MAX_OVERLAP}")
-        if not 0.0 <= self.gold_share <= 1.0:
-            raise InvalidInput("gold_share must be between 0 and 1")
-        if not 10 <= self.lease_seconds <= MAX_LEASE_SECONDS:
-            raise InvalidInput(f"lease_seconds must be between 10 and {MAX_LEASE_SECONDS}")
-        if not 1 <= self.max_leases <= MAX_LEASES_PER_WORKER:
-            raise InvalidInput(f"max_leases must be between 1 and {MAX_LEASES_PER_WORKER}")
         if self.quality.min_overlap > self.overlap:
             raise InvalidInput("quality.min_overlap must not exceed overlap")
         if self.peer_reviewed:

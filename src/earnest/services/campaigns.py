@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from earnest.domain import bandwidth, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
-from earnest.domain.money import unit_cost
+from earnest.domain.money import parse_amount, unit_cost
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
 from earnest.quality import SANDBOXED, verifier_for
 from earnest.quality.dawid_skene import classes_of
@@ -103,8 +103,7 @@ def fund_campaign(
     """Move `amount` from the requester's balance into the campaign's escrow; open it."""
     who, campaign_id, amount = cmd.who, cmd.campaign_id, cmd.amount
     who.require("funds:write")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidInput("amount must be a positive integer of base units")
+    parse_amount(amount, positive=True)
     now = clock.now()
     with store.uow() as uow:
         campaign = owned_campaign(uow, campaign_id, who.address)

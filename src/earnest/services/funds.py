@@ -51,7 +51,7 @@ def record_deposit(cmd: RecordDeposit, *, store: MoneyStore, chain: Chain, clock
         raise InvalidInput("that transaction sends another token than the market's mint")
     if any(t.authority != who.address for t in to_vault):
         raise Forbidden("that deposit was signed by another wallet than the caller's")
-    amount = sum(t.amount for t in to_vault)
+    amount = parse_amount(sum(t.amount for t in to_vault), "the deposit")
     now = clock.now()
     with store.uow() as uow:
         uow.deposits.add(signature, who.address, amount, now)
@@ -64,9 +64,7 @@ def withdraw(cmd: Withdraw, *, store: MoneyStore, clock: Clock, rand: Random) ->
     """Queue unspent balance for payment back to the caller's wallet."""
     who, amount = cmd.who, cmd.amount
     who.require("funds:write")
-    parse_amount(amount)
-    if amount <= 0:
-        raise InvalidInput("amount must be positive")
+    parse_amount(amount, positive=True)
     now = clock.now()
     payout = PayoutRecord(
         new_id("pay", rand),

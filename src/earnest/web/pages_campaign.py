@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import IO, Annotated, Any
 
 from anyio import to_thread
@@ -21,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, InvalidInput, SchemaViolation
-from earnest.domain.money import format_units, parse_units
+from earnest.domain.money import format_units, parse_units, tokens
 from earnest.services import appeals, campaigns, formats, insights, uploads
 from earnest.services.appeals import DecideAppeal, ReviewSubmission
 from earnest.services.campaigns import CloseCampaign, FundCampaign
@@ -51,9 +50,10 @@ def progress_of(status: dict[str, Any]) -> dict[str, int]:
 
 
 def _compact(units: float, decimals: int) -> str:
-    """An axis label in tokens with three significant digits (exact: Decimal, not float)."""
-    tokens = Decimal(round(units)) / 10**decimals
-    return f"{tokens:.3g}" if tokens else "0"
+    """An axis label in tokens with three significant digits. The chart places its ticks at
+    float positions; a tick is rounded to whole base units, then shown exactly (Decimal)."""
+    shown = tokens(round(units), decimals)
+    return f"{shown:.3g}" if shown else "0"
 
 
 def _charts(found: insights.Insights, decimals: int) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def fund(
     """Move tokens from the balance into the campaign's escrow; the campaign opens."""
 
     def act() -> None:
-        units = parse_units(amount, m.chain.decimals)
+        units = parse_units(amount, m.chain.decimals, positive=True)
         m.campaigns.fund(FundCampaign(who, campaign_id, units))
 
     return _then(request, who, m, campaign_id, "funded", act)

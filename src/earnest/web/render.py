@@ -14,7 +14,9 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from earnest import __version__
+from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.money import format_units
+from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services.identity import Principal
 from earnest.web.session import market
 from earnest.web.widgets import is_external, is_image
@@ -70,6 +72,12 @@ templates.env.filters.update(
     pct=_pct,
     pretty=lambda value: json.dumps(value, indent=2, sort_keys=True),
 )
+# Forms take their maxlength/min/max from the domain: {{ bounds.campaign.title.max_length }}.
+templates.env.globals["bounds"] = {
+    "campaign": CampaignSpec.BOUNDS,
+    "quality": QualityPolicy.BOUNDS,
+    "bandwidth": BandwidthTerms.BOUNDS,
+}
 templates.env.tests["image"] = is_image
 templates.env.tests["external"] = is_external
 

@@ -7,79 +7,79 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from earnest.api.schemas.bounded import bounded
 from earnest.api.schemas.common import Body
-from earnest.domain.money import MAX_AMOUNT
-from earnest.domain.work import (
-    DEFAULT_MAX_LEASES,
-    MAX_LEASES_PER_WORKER,
-    Campaign,
-)
+from earnest.domain.bandwidth import DEFAULT_FETCH_BYTES, BandwidthTerms
+from earnest.domain.work import DEFAULT_MAX_LEASES, Campaign, CampaignSpec, QualityPolicy
+
+Q = QualityPolicy.BOUNDS
+C = CampaignSpec.BOUNDS
+T = BandwidthTerms.BOUNDS
 
 
 class QualityIn(Body):
     """A campaign's quality policy; every field is optional (see docs/quality.md)."""
 
-    confidence: float = Field(0.0, ge=0, le=0.9999, description="dynamic overlap target; 0 = off")
-    min_overlap: int = Field(1, ge=1, le=15)
-    skill: str = Field("", max_length=40, description="reputation skill; default: the type")
-    min_reputation: float = Field(0.0, ge=0, le=1)
-    qualification_tasks: int = Field(0, ge=0, le=100)
-    qualification_accuracy: float = Field(0.8, ge=0, le=1)
+    confidence: float = bounded(Q["confidence"], 0.0, description="dynamic overlap target; 0 = off")
+    min_overlap: int = bounded(Q["min_overlap"], 1)
+    skill: str = bounded(Q["skill"], "", description="reputation skill; default: the type")
+    min_reputation: float = bounded(Q["min_reputation"], 0.0)
+    qualification_tasks: int = bounded(Q["qualification_tasks"], 0)
+    qualification_accuracy: float = bounded(Q["qualification_accuracy"], 0.8)
     review: Literal["auto", "requester", "peer"] = "auto"
-    review_seconds: int = Field(3 * 24 * 3600, ge=60, le=90 * 24 * 3600)
-    review_reward: int = Field(0, ge=0, le=MAX_AMOUNT, strict=True, description="peer review pay")
-    reviewer_tasks: int = Field(3, ge=1, le=100, description="gold reviews that qualify")
-    reviewer_reputation: float = Field(0.0, ge=0, le=1)
+    review_seconds: int = bounded(Q["review_seconds"], 3 * 24 * 3600)
+    review_reward: int = bounded(Q["review_reward"], 0, description="peer review pay")
+    reviewer_tasks: int = bounded(Q["reviewer_tasks"], 3, description="gold reviews that qualify")
+    reviewer_reputation: float = bounded(Q["reviewer_reputation"], 0.0)
     appeals: Literal["requester", "panel"] = "requester"
     allow_agents: bool = True
     routing: Literal["in_order", "uncertain_first"] = "in_order"
-    min_seconds: float = Field(0.0, ge=0, le=3600)
-    max_gold_failure: float = Field(0.5, ge=0, le=1)
-    max_disagreement: float = Field(0.6, ge=0, le=1)
-    limit_seconds: int = Field(3600, ge=60, le=30 * 24 * 3600)
-    predictor: str = Field("", max_length=60, description="pre-answers each task; '' = none")
+    min_seconds: float = bounded(Q["min_seconds"], 0.0)
+    max_gold_failure: float = bounded(Q["max_gold_failure"], 0.5)
+    max_disagreement: float = bounded(Q["max_disagreement"], 0.6)
+    limit_seconds: int = bounded(Q["limit_seconds"], 3600)
+    predictor: str = bounded(Q["predictor"], "", description="pre-answers each task; '' = none")
     predictor_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class CampaignIn(Body):
-    type: str = Field("labeling", min_length=1, max_length=40)
-    title: str = Field(min_length=1, max_length=200)
-    instructions: str = Field("", max_length=20000)
+    type: str = bounded(C["type"], "labeling")
+    title: str = bounded(C["title"])
+    instructions: str = bounded(C["instructions"], "")
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
-    reward: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
-    overlap: int = Field(3, ge=1, le=15)
-    gold_share: float = Field(0.1, ge=0, le=1)
-    lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
-    max_leases: int = Field(
+    reward: int = bounded(C["reward"])
+    overlap: int = bounded(C["overlap"], 3)
+    gold_share: float = bounded(C["gold_share"], 0.1)
+    lease_seconds: int = bounded(C["lease_seconds"], 600)
+    max_leases: int = bounded(
+        C["max_leases"],
         DEFAULT_MAX_LEASES,
-        ge=1,
-        le=MAX_LEASES_PER_WORKER,
         description="the most of its tasks one worker may hold at once, so the largest suite",
     )
     deadline: datetime | None = None
-    verifier: str = Field("majority", max_length=40)
+    verifier: str = bounded(C["verifier"], "majority")
     quality: QualityIn = Field(default_factory=QualityIn)
 
 
 class BandwidthCampaignIn(Body):
     """A scrape: URLs as tasks, each fetched by `overlap` nodes, paid per KB up to `reward`."""
 
-    title: str = Field(min_length=1, max_length=200)
-    instructions: str = Field("", max_length=20000)
-    allowlist: list[str] = Field(
-        min_length=1, max_length=1000, description="domains (and their subdomains) or IPs"
+    title: str = bounded(C["title"])
+    instructions: str = bounded(C["instructions"], "")
+    allowlist: list[str] = bounded(
+        T["allowlist"], description="domains (and their subdomains) or IPs"
     )
-    price_per_kb: int = Field(gt=0, le=MAX_AMOUNT, strict=True, description="per 1,000 bytes")
-    reward: int = Field(
-        gt=0, le=MAX_AMOUNT, strict=True, description="the most one fetch earns (escrow unit)"
+    price_per_kb: int = bounded(T["price_per_kb"], description="per 1,000 bytes")
+    reward: int = bounded(C["reward"], description="the most one fetch earns (escrow unit)")
+    overlap: int = bounded(C["overlap"], 3, description="k: nodes that fetch each URL")
+    max_bytes: int = bounded(
+        T["max_bytes"], DEFAULT_FETCH_BYTES, description="where nodes cut a body"
     )
-    overlap: int = Field(3, ge=1, le=15, description="k: nodes that fetch each URL")
-    max_bytes: int = Field(256 << 10, ge=1, le=1 << 20, description="where nodes cut a body")
-    lease_seconds: int = Field(120, ge=10, le=7 * 24 * 3600)
+    lease_seconds: int = bounded(C["lease_seconds"], 120)
     deadline: datetime | None = None
-    min_reputation: float = Field(
-        0.0, ge=0, le=1, description="nodes' conservative score in the skill 'bandwidth'"
+    min_reputation: float = bounded(
+        Q["min_reputation"], 0.0, description="nodes' conservative score in the skill 'bandwidth'"
     )
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from earnest.api.schemas.bounded import bounded
 from earnest.api.schemas.common import Body
-from earnest.domain.money import MAX_AMOUNT
+from earnest.domain.money import POSITIVE_AMOUNT
 from earnest.services.ports import PayoutRecord
 
 
@@ -27,7 +28,7 @@ class DepositIn(Body):
 
 
 class AmountIn(Body):
-    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True, description="base units of the mint")
+    amount: int = bounded(POSITIVE_AMOUNT, description="base units of the mint")
 
 
 class DepositOut(BaseModel):

@@ -19,14 +19,19 @@ from sqlalchemy import (
 )
 
 from earnest.adapters.store.tables.base import Address, Amount, Moment, metadata
+from earnest.domain.work import CampaignSpec
+
+# The columns of a campaign's spec are its fields (tests/unit/test_field_bounds.py), and
+# their text lengths are the domain's bounds.
+_SPEC = CampaignSpec.BOUNDS
 
 campaigns = Table(
     "campaigns",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("requester", Address, ForeignKey("parties.address"), nullable=False, index=True),
-    Column("type", String(40), nullable=False),
-    Column("title", String(200), nullable=False),
+    Column("type", String(_SPEC["type"].max_length), nullable=False),
+    Column("title", String(_SPEC["title"].max_length), nullable=False),
     Column("instructions", Text, nullable=False),
     Column("input_schema", JSON, nullable=False),
     Column("output_schema", JSON, nullable=False),
@@ -36,7 +41,7 @@ campaigns = Table(
     Column("gold_share", Float, nullable=False),
     Column("lease_seconds", Integer, nullable=False),
     Column("deadline", Moment),
-    Column("verifier", String(40), nullable=False),
+    Column("verifier", String(_SPEC["verifier"].max_length), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Moment, nullable=False),
     Column("quality", JSON),  # the QualityPolicy; NULL = defaults (campaigns before v2)
