@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from earnest.domain.money import (
     format_units,
     parse_amount,
     parse_units,
+    tokens,
     unit_cost,
 )
 
@@ -99,3 +102,57 @@ def test_parse_units_refuses_what_is_not_an_amount(text: str) -> None:
 @given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=0, max_value=9))
 def test_parse_units_reads_what_format_units_writes(amount: int, decimals: int) -> None:
     assert parse_units(format_units(amount, decimals), decimals) == amount
+
+
+@pytest.mark.parametrize("text", ["²", "1²", "0.5³", "½"])
+def test_parse_units_refuses_digits_int_cannot_read(text: str) -> None:
+    """Superscripts pass str.isdigit() but not int(): an InvalidInput, not a ValueError."""
+    with pytest.raises(InvalidInput, match=r"must be a number of tokens such as 12 or 0\.5"):
+        parse_units(text, 6)
+
+
+def test_parse_units_reads_decimal_digits_of_any_script() -> None:
+    assert parse_units("٣.٥", 6) == 3_500_000
+
+
+@pytest.mark.parametrize("text", ["0", "0.000", "."])
+def test_parse_units_positive_refuses_nothing(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_units(text, 6, positive=True)
+    if text != ".":
+        assert parse_units(text, 6) == 0
+
+
+def test_parse_units_positive_names_the_field() -> None:
+    with pytest.raises(InvalidInput, match=r"^reward must be positive$"):
+        parse_units("0", 6, "reward", positive=True)
+    assert parse_units("0.000001", 6, positive=True) == 1
+
+
+def test_parse_units_refuses_more_than_an_amount_holds() -> None:
+    with pytest.raises(InvalidInput, match="between 0 and"):
+        parse_units(str(MAX_AMOUNT + 1), 0)
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_parse_amount_positive_refuses_zero_and_below(value: int) -> None:
+    with pytest.raises(InvalidInput, match="amount must be positive"):
+        parse_amount(value, positive=True)
+
+
+def test_parse_amount_positive_bounds() -> None:
+    assert parse_amount(1, positive=True) == 1
+    assert parse_amount(MAX_AMOUNT, positive=True) == MAX_AMOUNT
+    with pytest.raises(InvalidInput, match="between 1 and"):
+        parse_amount(MAX_AMOUNT + 1, positive=True)
+    with pytest.raises(InvalidInput, match="integer number of base units"):
+        parse_amount(1.0, positive=True)
+
+
+@pytest.mark.parametrize(
+    ("amount", "decimals", "shown"),
+    [(1_500_000, 6, "1.5"), (1, 6, "0.000001"), (MAX_AMOUNT, 9, "9223372036.854775807")],
+)
+def test_tokens_is_exact(amount: int, decimals: int, shown: str) -> None:
+    assert tokens(amount, decimals) == Decimal(shown)
+    assert str(tokens(amount, decimals)) == format_units(amount, decimals)

@@ -19,8 +19,9 @@ BPS = 10_000
 MAX_AMOUNT = 2**63 - 1
 AMOUNT = Bound(0, MAX_AMOUNT, base_units=True)
 POSITIVE_AMOUNT = Bound(1, MAX_AMOUNT, base_units=True)
-# ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses or misreads.
-_TOKENS = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?")
+# Decimal digits (\d: any script's, which int() reads); str.isdigit() also took "²", which
+# int() refuses with a ValueError instead of the InvalidInput a form shows.
+_TOKENS = re.compile(r"(?P<whole>\d*)(?:\.(?P<frac>\d*))?")
 
 
 def fee_for(reward: int, fee_bps: int) -> int:
@@ -44,7 +45,7 @@ def tokens(amount: int, decimals: int) -> Decimal:
     """A base-unit amount in tokens, exactly: 1500000 with 6 decimals -> Decimal('1.5').
 
     Exact because an amount has at most 19 digits, within Decimal's default 28."""
-    return Decimal(amount) / 10**decimals
+    return Decimal(amount) / Decimal(10) ** decimals
 
 
 def format_units(amount: int, decimals: int) -> str:
