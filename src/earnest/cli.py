@@ -13,6 +13,7 @@ from rich.table import Table
 
 from earnest.cli_serve import chain_serve, console, serve, settings_for
 from earnest.domain.errors import EarnestError
+from earnest.domain.money import parse_units
 
 app = typer.Typer(
     help="Earnest: an Internet Labor Market paying contributors on Solana.", no_args_is_help=True
@@ -273,8 +274,6 @@ def campaign_fund(
     api_key: ApiKey = "",
 ) -> None:
     """Move AMOUNT tokens (such as 12 or 0.5) from your balance into the campaign's escrow."""
-    from earnest.domain.money import parse_units
-
     with _client(url, api_key) as api:
         units = parse_units(amount, api.market()["decimals"], positive=True)
         print(json.dumps(api.fund(campaign_id, units)))
