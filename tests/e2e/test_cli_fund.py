@@ -61,8 +61,9 @@ def test_fund_refuses_what_is_not_a_positive_number_of_tokens(
 ) -> None:
     """One line naming the problem, exit code 2, and no money moved."""
     api, campaign = requester_with_a_draft(sqlite_market, sign_in, 10**6)
-    argv = ["earnest", "campaign", "fund", campaign, amount, "--url", base_url]
-    monkeypatch.setattr(sys, "argv", [*argv, "--api-key", api.token])
+    # "--" ends the options, so "-1" reaches the amount parser as a typed amount would.
+    argv = ["earnest", "campaign", "fund", "--url", base_url, "--api-key", api.token]
+    monkeypatch.setattr(sys, "argv", [*argv, "--", campaign, amount])
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 2
