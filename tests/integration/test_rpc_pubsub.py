@@ -136,3 +136,19 @@ def test_the_websocket_sends_account_data_base64_encoded(node: Node, ws: ClientC
     assert told["params"]["subscription"] == sub
     data, encoding = told["params"]["result"]["value"]["data"]
     assert encoding == "base64" and len(base64.b64decode(data)) == 165
+
+
+def test_hostile_frames_get_an_error_each_and_the_connection_keeps_answering(
+    node: Node, ws: ClientConnection
+) -> None:
+    """Not JSON, JSON nested 100,000 deep, a list, a wrong version: each one error, no crash."""
+    for frame, code in [
+        ("not json", -32700),
+        ("[" * 100_000 + "]" * 100_000, -32700),
+        ("[1, 2]", -32600),
+        ('{"jsonrpc": "1.0", "id": 1, "method": "slotSubscribe"}', -32600),
+        ('{"jsonrpc": "2.0", "id": 1, "method": 7}', -32600),
+    ]:
+        ws.send(frame)
+        assert _next(ws)["error"]["code"] == code, frame[:40]
+    assert isinstance(_ask(ws, "slotSubscribe", ident=9)["result"], int)
