@@ -204,3 +204,77 @@ def test_checker_catches_a_violation(rule: str, name: str, source: str) -> None:
 )
 def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> None:
     assert violations(rule, [_fake(name, source)]) == []
+
+
+# The money rules' modules compute, they do no I/O: only the domain and pure standard modules.
+PURE_MONEY = ("earnest.domain.escrow",)
+PURE_STDLIB = {"__future__", "collections", "dataclasses", "datetime", "typing"}
+
+
+def impure_imports(modules: list[Module]) -> list[str]:
+    return [
+        f"{m.path}:{line}: {m.name} imports {name}"
+        for m in modules
+        if m.name in PURE_MONEY
+        for line, name in imports_of(m)
+        if not (_top(name) in PURE_STDLIB or _names(name, "earnest.domain"))
+    ]
+
+
+def inline_escrow_arithmetic(modules: list[Module]) -> list[str]:
+    """Arithmetic on a campaign's unit cost or its outstanding units outside the domain: the
+    escrow's rules are domain/escrow.py's, services read the numbers and call it."""
+    out: list[str] = []
+    for m in modules:
+        if not m.under("earnest.services"):
+            continue
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.BinOp | ast.Compare):
+                operands = (
+                    [node.left, node.right]
+                    if isinstance(node, ast.BinOp)
+                    else [node.left, *node.comparators]
+                )
+                if any(_escrow_quantity(o) for o in operands):
+                    out.append(f"{m.path}:{node.lineno}: {m.name} computes escrow inline")
+    return out
+
+
+def _escrow_quantity(node: ast.expr) -> bool:
+    if isinstance(node, ast.Attribute) and node.attr == "unit_cost":
+        return True
+    call = node.func if isinstance(node, ast.Call) else None
+    return isinstance(call, ast.Attribute) and call.attr == "outstanding"
+
+
+def test_money_rules_are_pure() -> None:
+    assert {m.name for m in MODULES} >= set(PURE_MONEY)
+    assert impure_imports(MODULES) == []
+
+
+def test_services_leave_escrow_arithmetic_to_the_domain() -> None:
+    assert inline_escrow_arithmetic(MODULES) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import json",
+        "from earnest.services.ports import Store",
+        "def f():\n    import hashlib\n",
+    ],
+)
+def test_the_purity_check_catches_io(source: str) -> None:
+    assert impure_imports([_fake("earnest.domain.escrow", source)])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "n = escrow // campaign.unit_cost - uow.assignments.outstanding(campaign.id)",
+        "ok = escrow >= (uow.assignments.outstanding(c) + 1) * campaign.unit_cost",
+        "owed = uow.assignments.outstanding(c) * c.unit_cost",
+    ],
+)
+def test_the_escrow_check_catches_inline_arithmetic(source: str) -> None:
+    assert inline_escrow_arithmetic([_fake("earnest.services.x", source)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from earnest.domain import ledger
+from earnest.domain import escrow, ledger
 from earnest.domain.money import fee_for
 from earnest.domain.receipts import Receipt
 from earnest.domain.verification import Submission, Verdict, answer_hash, json_digest
@@ -18,9 +18,7 @@ from earnest.services.ports import PayoutRecord, Random, ReceiptRecord, UnitOfWo
 def accepted_reward(campaign: Campaign, verdict: Verdict) -> int:
     """What an accepted answer earns: the verifier's metered reward if it gives one, never
     more than the campaign's reward (the unit the escrow reserves for every lease)."""
-    if verdict.reward is None:
-        return campaign.spec.reward
-    return max(0, min(verdict.reward, campaign.spec.reward))
+    return escrow.capped_reward(verdict.reward, campaign.spec.reward)
 
 
 def issue_receipt(

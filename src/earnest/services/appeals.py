@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from earnest.domain import ledger
+from earnest.domain import escrow, ledger
 from earnest.domain.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput, NotFound
 from earnest.domain.money import unit_cost
 from earnest.domain.verification import Decision, Submission, Verdict
@@ -301,7 +301,8 @@ def _overturn(
     text = f"rejection overturned on appeal: {reason}"
     evidence = dict(a.evidence or {}) | {"appeal": appeal.id, "rejected_for": a.reason}
     # Metered work (bandwidth) is paid what it would have earned, never above the cap.
-    reward = min(int(evidence.get("metered_reward", campaign.spec.reward)), campaign.spec.reward)
+    metered = evidence.get("metered_reward")
+    reward = escrow.capped_reward(None if metered is None else int(metered), campaign.spec.reward)
     if not uow.assignments.decide(
         a.id,
         AssignmentStatus.ACCEPTED,
@@ -334,9 +335,13 @@ def _cover_from_requester(
     (InsufficientFunds) and the appeal stays open until they deposit; a worker's live lease
     never becomes unpayable because of someone else's appeal.
     """
-    escrow = ledger.campaign_escrow(campaign.id)
-    owed = uow.assignments.outstanding(campaign.id) * campaign.unit_cost  # this one excluded
-    short = unit_cost(campaign.spec.reward, campaign.fee_bps) + owed - uow.ledger.balance(escrow)
+    account = ledger.campaign_escrow(campaign.id)
+    short = escrow.shortfall(
+        uow.ledger.balance(account),
+        uow.assignments.outstanding(campaign.id),  # this one excluded: it was rejected
+        campaign.unit_cost,
+        unit_cost(campaign.spec.reward, campaign.fee_bps),
+    )
     if short <= 0:
         return
     source = ledger.requester_available(campaign.requester)
@@ -347,7 +352,7 @@ def _cover_from_requester(
             short=short,
         )
     uow.ledger.post(
-        ledger.transfer(f"appeal-cover:{appeal.id}", "fund", source, escrow, short), now
+        ledger.transfer(f"appeal-cover:{appeal.id}", "fund", source, account, short), now
     )
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from earnest.domain import bandwidth, ledger
+from earnest.domain import bandwidth, escrow, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
-from earnest.domain.money import parse_amount, unit_cost
+from earnest.domain.money import parse_amount
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
 from earnest.quality import SANDBOXED, verifier_for
 from earnest.quality.dawid_skene import classes_of
@@ -123,9 +123,9 @@ def fund_campaign(
         )
         uow.ledger.post(entry, now)
         uow.campaigns.set_status(campaign_id, CampaignStatus.ACTIVE)
-        escrow = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
+        balance = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
         uow.commit()
-    return escrow
+    return balance
 
 
 def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[str, Any]:
@@ -135,20 +135,18 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
         campaign = owned_campaign(uow, campaign_id, who.address)
         tasks = uow.tasks.counts(campaign_id)
         assignments = uow.assignments.counts(campaign_id)
-        escrow = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
+        balance = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
         outstanding = uow.assignments.outstanding(campaign_id)
         rewards = uow.assignments.accepted_rewards(campaign_id)
         reviews = uow.peer_reviews.paid_count(campaign_id) if campaign.spec.peer_reviewed else 0
-    fee_bps, quality = campaign.fee_bps, campaign.spec.quality
+    review_reward = campaign.spec.quality.review_reward
     return {
         "campaign": campaign,
         "tasks": tasks,
         "assignments": assignments,
-        "escrow": escrow,
-        "reserved": outstanding * campaign.unit_cost,
-        # Summed per reward: metered work (bandwidth) is paid a different reward per answer.
-        "spent": sum(n * unit_cost(reward, fee_bps) for reward, n in rewards.items())
-        + reviews * unit_cost(quality.review_reward, fee_bps),
+        "escrow": balance,
+        "reserved": escrow.reserved(outstanding, campaign.unit_cost),
+        "spent": escrow.spent(rewards, reviews, review_reward, campaign.fee_bps),
     }
 
 
@@ -162,8 +160,11 @@ def close_campaign(
     with store.uow() as uow:
         campaign = owned_campaign(uow, campaign_id, who.address)
         uow.campaigns.lock(campaign_id)
-        escrow = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
-        refund = escrow - uow.assignments.outstanding(campaign_id) * campaign.unit_cost
+        refund = escrow.refund_on_close(
+            uow.ledger.balance(ledger.campaign_escrow(campaign_id)),
+            uow.assignments.outstanding(campaign_id),
+            campaign.unit_cost,
+        )
         uow.campaigns.set_status(campaign_id, CampaignStatus.CLOSED)
         if refund > 0:
             uow.ledger.post(
@@ -177,7 +178,7 @@ def close_campaign(
                 now,
             )
         uow.commit()
-    return max(refund, 0)
+    return refund
 
 
 def results(

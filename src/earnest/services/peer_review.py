@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from earnest.domain import ledger
+from earnest.domain import escrow, ledger
 from earnest.domain.errors import (
     Conflict,
     Forbidden,
@@ -158,8 +158,11 @@ def _next_item(
 
 def _escrow_covers_gold(uow: UnitOfWork, campaign: Campaign) -> bool:
     """A gold review is paid from escrow on top of every unit the campaign may still owe."""
-    escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
-    return escrow >= (uow.assignments.outstanding(campaign.id) + 1) * campaign.unit_cost
+    return escrow.covers_one_more(
+        uow.ledger.balance(ledger.campaign_escrow(campaign.id)),
+        uow.assignments.outstanding(campaign.id),
+        campaign.unit_cost,
+    )
 
 
 def _lease(

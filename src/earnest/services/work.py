@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from earnest.domain import ledger
+from earnest.domain import escrow, ledger
 from earnest.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, NoWorkAvailable
 from earnest.domain.work import (
     MAX_LEASES_PER_WORKER,
@@ -140,9 +140,10 @@ def _claim_in(
     if not picked:
         return []
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
-    escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
+    balance = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
     # Every unit that might still be accepted must stay covered, these leases included.
-    count = min(count, escrow // campaign.unit_cost - uow.assignments.outstanding(campaign.id))
+    outstanding = uow.assignments.outstanding(campaign.id)
+    count = min(count, escrow.leases_affordable(balance, outstanding, campaign.unit_cost))
     if count <= 0:
         return []
     picked = picked[:count]  # shuffled: the control share stays as drawn

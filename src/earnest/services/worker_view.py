@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from earnest.domain import ledger
+from earnest.domain import escrow, ledger
 from earnest.domain.errors import Conflict, NotFound
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign
 from earnest.services.funds import Balances, PaidPayout, balances, my_payouts
@@ -70,8 +70,11 @@ def available_work(who: Principal, *, store: Store, clock: Clock) -> list[Offer]
 
 
 def _affordable(uow: UnitOfWork, campaign: Campaign) -> int:
-    escrow = uow.ledger.balance(ledger.campaign_escrow(campaign.id))
-    return escrow // campaign.unit_cost - uow.assignments.outstanding(campaign.id)
+    return escrow.leases_affordable(
+        uow.ledger.balance(ledger.campaign_escrow(campaign.id)),
+        uow.assignments.outstanding(campaign.id),
+        campaign.unit_cost,
+    )
 
 
 def leased_task(who: Principal, assignment_id: str, *, store: Store, clock: Clock) -> Claim:
