@@ -11,10 +11,17 @@ long. Only categorical campaigns verified by `dawid_skene` are re-estimated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from earnest.domain.verification import model_voter
-from earnest.quality.dawid_skene import CLASS_COUNTS, Answer, ClassMap, OnlineDawidSkene
+from earnest.quality.dawid_skene import (
+    CLASS_COUNTS,
+    Answer,
+    ClassMap,
+    Counts,
+    OnlineDawidSkene,
+)
 from earnest.services.appeals import auto_accept_due
 from earnest.services.chain_port import Crypto
 from earnest.services.loop import Every
@@ -31,9 +38,27 @@ def refit_campaign(campaign_id: str, *, store: Store, clock: Clock) -> int:
             return 0
         classes = ClassMap.of_schema(campaign.spec.output_schema)
         rows = list(uow.confusions.training_data(campaign_id))
-    answers, gold = _answers(rows, classes)
-    if not answers:
+    counts, used = estimate_counts(rows, classes)
+    if not used:
         return 0
+    with store.uow() as uow:
+        uow.confusions.put(campaign_id, counts, clock.now())
+        uow.commit()
+    return used
+
+
+TrainingRow = tuple[int, str, object, object, object]  # (task, worker, answer, gold, prediction)
+
+
+def estimate_counts(
+    rows: Iterable[TrainingRow], classes: ClassMap
+) -> tuple[dict[str, Counts], int]:
+    """Every voter's confusion counts and the class counts (under CLASS_COUNTS) by batch
+    Dawid-Skene over a campaign's answers, gold clamped, and how many answers were used
+    (model votes included); nothing when no answer is one of the classes."""
+    answers, gold = _answers(list(rows), classes)
+    if not answers:
+        return {}, 0
     estimator = OnlineDawidSkene(len(classes)).fit(answers)
     for task, label in gold.items():
         estimator.observe_truth(task, label)
@@ -41,15 +66,10 @@ def refit_campaign(campaign_id: str, *, store: Store, clock: Clock) -> int:
         estimator.refit()
     counts = {str(voter): matrix for voter, matrix in estimator.counts_.items()}
     counts[CLASS_COUNTS] = [estimator.class_counts_]
-    with store.uow() as uow:
-        uow.confusions.put(campaign_id, counts, clock.now())
-        uow.commit()
-    return len(answers)
+    return counts, len(answers)
 
 
-def _answers(
-    rows: list[tuple[int, str, object, object, object]], classes: ClassMap
-) -> tuple[list[Answer], dict[int, int]]:
+def _answers(rows: list[TrainingRow], classes: ClassMap) -> tuple[list[Answer], dict[int, int]]:
     answers: list[Answer] = []
     gold: dict[int, int] = {}
     predicted: set[int] = set()

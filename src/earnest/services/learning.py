@@ -7,6 +7,7 @@ these counts with the soft, full estimate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -56,23 +57,40 @@ def count_votes(
 ) -> None:
     """Count each vote against `truth` in its voter's matrix (and `truth` in the class counts)."""
     mapping = ClassMap.of_schema(campaign.spec.output_schema)
-    true = mapping.label_of(truth)
-    if true is None:
+    if mapping.label_of(truth) is None:
         return
-    k = len(mapping)
     names = [v for v, _ in votes] + ([CLASS_COUNTS] if class_counts else [])
     counts = uow.confusions.get(campaign.id, names)
+    changed = counted_votes(mapping, counts, truth, votes, class_counts=class_counts)
+    # The class counts are a running estimate every answer of the campaign updates: under
+    # load one transaction's count may be left out rather than queue every answer behind
+    # one row (concurrent writers overwrite each other anyway; the background
+    # re-estimation, services.aggregation, recounts them all).
+    uow.confusions.put(campaign.id, changed, now, if_free=[CLASS_COUNTS])
+
+
+def counted_votes(
+    mapping: ClassMap,
+    counts: Mapping[str, Counts],
+    truth: Any,
+    votes: list[tuple[str, Any]],
+    *,
+    class_counts: bool = False,
+) -> dict[str, Counts]:
+    """The stored `counts` each vote changes, with the vote counted against `truth` (hard
+    EM); with `class_counts`, the campaign's class counts too. Nothing when `truth` is not
+    one of the classes."""
+    true = mapping.label_of(truth)
+    if true is None:
+        return {}
+    k = len(mapping)
     changed: dict[str, Counts] = {}
     for voter, answer in votes:
         given = mapping.label_of(answer)
         if given is not None:
             changed[voter] = counted(changed.get(voter) or counts.get(voter), k, true, given)
     if class_counts:
-        row = counts.get(CLASS_COUNTS) or [[0.0] * k]
+        row = [list(r) for r in counts.get(CLASS_COUNTS) or [[0.0] * k]]
         row[0][true] += 1.0
         changed[CLASS_COUNTS] = row
-    # The class counts are a running estimate every answer of the campaign updates: under
-    # load one transaction's count may be left out rather than queue every answer behind
-    # one row (concurrent writers overwrite each other anyway; the background
-    # re-estimation, services.aggregation, recounts them all).
-    uow.confusions.put(campaign.id, changed, now, if_free=[CLASS_COUNTS])
+    return changed
