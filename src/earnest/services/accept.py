@@ -1,14 +1,14 @@
-"""An acceptance's receipt and money, in the caller's transaction: the signed receipt, the
-journal entry moving escrow to the worker's payable and the fee, and the payout outbox row."""
+"""An acceptance's receipt and money, in the caller's transaction: what `domain.accept`
+decides (the receipt, the journal entry moving escrow to the worker's payable and the fee,
+the payout), signed, saved and queued here (the payout row is the settler's outbox)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from earnest.domain import escrow, ledger
-from earnest.domain.money import fee_for
-from earnest.domain.receipts import Receipt
-from earnest.domain.verification import Submission, Verdict, answer_hash, json_digest
+from earnest.domain.accept import decided
+from earnest.domain.verification import Submission, Verdict
 from earnest.domain.work import Campaign
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
@@ -21,7 +21,7 @@ def accepted_reward(campaign: Campaign, verdict: Verdict) -> int:
     return escrow.capped_reward(verdict.reward, campaign.spec.reward)
 
 
-def issue_receipt(
+def record_verdict(
     uow: UnitOfWork,
     campaign: Campaign,
     task_id: int,
@@ -33,73 +33,47 @@ def issue_receipt(
     now: datetime,
     rand: Random,
     *,
+    cap: int | None = None,
     slot: str = "",
 ) -> str:
-    """Sign and store a verdict's receipt. `slot` tells a second receipt (an appeal's) apart."""
-    receipt = Receipt(
-        new_id("rcp", rand),
-        sub.assignment_id,
+    """Sign and store a verdict's receipt, and queue its payment; returns the receipt id.
+
+    `cap` is the reward the escrow reserved (the campaign's unless given: a peer review's
+    is its `review_reward`); `slot` tells a second receipt (an appeal's) apart.
+    """
+    cap = campaign.spec.reward if cap is None else cap
+    done = decided(
+        campaign,
         task_id,
-        campaign.id,
-        sub.worker,
-        answer_hash(sub.answer),
+        sub,
         verdict,
         reason,
-        campaign.spec.verifier,
         reward,
-        now.isoformat(),
+        cap=cap,
+        receipt_id=new_id("rcp", rand),
+        issued_at=now,
     )
-    body = receipt.body()
-    digest = json_digest(body)
-    uow.receipts.add(
-        ReceiptRecord(
-            receipt.id,
-            body,
-            digest,
-            crypto.sign(bytes.fromhex(digest)),
-            sub.worker,
-            campaign.id,
-        ),
-        now,
-        slot=slot,
+    signature = crypto.sign(bytes.fromhex(done.digest))
+    record = ReceiptRecord(
+        done.receipt.id, done.body, done.digest, signature, sub.worker, campaign.id
     )
-    return receipt.id
-
-
-def owe(
-    uow: UnitOfWork,
-    campaign: Campaign,
-    worker: str,
-    receipt_id: str,
-    assignment_id: str,
-    now: datetime,
-    rand: Random,
-    *,
-    reward: int | None = None,
-) -> None:
-    """The accept entry and its payout row, in the caller's transaction (the outbox).
-
-    `reward` defaults to the campaign's; a peer review is paid its `review_reward`.
-    """
-    reward = campaign.spec.reward if reward is None else reward
-    fee = fee_for(reward, campaign.fee_bps)
-    # Deferred and merged: the accepts of a transaction (a suite of answers) are one journal
-    # entry at commit, one posting per account. The assignment's change of status, in this
-    # same transaction, is what makes each accept happen once.
-    uow.ledger.defer(
-        ledger.accept_unit(f"accept:{assignment_id}", campaign.id, worker, reward, fee),
-        now,
-        merge=True,
-    )
-    uow.payouts.add(
-        PayoutRecord(
-            new_id("pay", rand),
-            ledger.worker_payable(worker),
-            worker,
-            reward,
-            receipt_id,
-            "pending",
-            None,
-            now,
+    uow.receipts.add(record, now, slot=slot)
+    for entry in done.entries:
+        # Deferred and merged: the accepts of a transaction (a suite of answers) are one
+        # journal entry at commit, one posting per account.
+        uow.ledger.defer(entry, now, merge=True)
+    if done.payout:
+        payable = ledger.worker_payable(sub.worker)
+        uow.payouts.add(
+            PayoutRecord(
+                new_id("pay", rand),
+                payable,
+                sub.worker,
+                done.payout,
+                done.receipt.id,
+                "pending",
+                None,
+                now,
+            )
         )
-    )
+    return done.receipt.id

@@ -17,7 +17,7 @@ from earnest.domain.money import unit_cost
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import AppealMode, Assignment, AssignmentStatus, Campaign, ReviewMode
 from earnest.quality.reputation import EvidenceKind
-from earnest.services.accept import issue_receipt, owe
+from earnest.services.accept import record_verdict
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.decisions import after_peer_decision, decide_held
@@ -316,11 +316,9 @@ def _overturn(
     uow.reputations.reverse(a.id)
     _cover_from_requester(uow, campaign, appeal, now)
     sub = Submission(a.id, a.worker, a.answer, AssignmentStatus.ACCEPTED, a.submitted_at or now)
-    receipt_id = issue_receipt(
+    record_verdict(
         uow, campaign, a.task_id, sub, "accept", text, reward, crypto, now, rand, slot="appeal"
     )
-    if reward > 0:
-        owe(uow, campaign, a.worker, receipt_id, a.id, now, rand, reward=reward)
 
 
 def _cover_from_requester(

@@ -21,7 +21,7 @@ from earnest.domain.work import (
     Task,
     TaskStatus,
 )
-from earnest.services.accept import accepted_reward, issue_receipt, owe
+from earnest.services.accept import accepted_reward, record_verdict
 from earnest.services.chain_port import Crypto
 from earnest.services.learning import learn_gold, learn_resolution
 from earnest.services.ports import Random, UnitOfWork
@@ -154,7 +154,7 @@ def decide(
         record_evidence(
             uow, campaign, sub.assignment_id, sub.worker, kind, good, verdict.reason, now, rand
         )
-    receipt_id = issue_receipt(
+    return record_verdict(
         uow,
         campaign,
         task.id,
@@ -166,9 +166,6 @@ def decide(
         now,
         rand,
     )
-    if reward > 0:  # metered work may earn nothing (an empty page): no payout to owe
-        owe(uow, campaign, sub.worker, receipt_id, sub.assignment_id, now, rand, reward=reward)
-    return receipt_id
 
 
 def decide_held(

@@ -37,7 +37,7 @@ from earnest.domain.work import (
     Task,
 )
 from earnest.quality.reputation import EvidenceKind
-from earnest.services.accept import issue_receipt, owe
+from earnest.services.accept import record_verdict
 from earnest.services.chain_port import Crypto
 from earnest.services.common import new_id
 from earnest.services.decisions import after_peer_decision, decide_held
@@ -304,11 +304,10 @@ def _pay_review(
     sub = Submission(review.id, review.reviewer, verdict, AssignmentStatus.SUBMITTED, now)
     why = "paid review" if reward else "control review failed: not paid"
     decision = "accept" if reward else "reject"
-    receipt_id = issue_receipt(
-        uow, campaign, review.task_id, sub, decision, why, reward, crypto, now, rand
+    cap = campaign.spec.quality.review_reward
+    record_verdict(
+        uow, campaign, review.task_id, sub, decision, why, reward, crypto, now, rand, cap=cap
     )
-    if reward:
-        owe(uow, campaign, review.reviewer, receipt_id, review.id, now, rand, reward=reward)
 
 
 def my_reviews(who: Principal, *, store: Store, limit: int = 100) -> list[PeerReview]:
