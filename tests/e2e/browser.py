@@ -52,14 +52,24 @@ def launched() -> Iterator[Any]:
             browser.close()
 
 
-def shoot(page: Any, name: str, *, widths: tuple[dict[str, int], ...] = (DESKTOP, PHONE)) -> None:
-    """Full-page screenshots at desktop and phone width; the page must fit either width."""
+def shoot(
+    page: Any,
+    name: str,
+    *,
+    widths: tuple[dict[str, int], ...] = (DESKTOP, PHONE),
+    locale: str | None = None,
+) -> None:
+    """Full-page screenshots at desktop and phone width; the page must fit either width.
+
+    With `locale`, the file names end in it: `feed-375_ar.png`."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
     for size in widths:
         page.set_viewport_size(size)
         page.wait_for_timeout(50)  # let the layout settle at the new width
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{size['width']}.png"), full_page=True)
+        suffix = f"_{locale}" if locale else ""
+        path = SCREENSHOTS / f"{name}-{size['width']}{suffix}.png"
+        page.screenshot(path=str(path), full_page=True)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= size["width"], f"{page.url} is {wide} px wide at {size['width']} px"
     if before:

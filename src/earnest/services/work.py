@@ -214,7 +214,7 @@ def _check_gates(
     check_may_work(uow, campaign, worker, kind == "agent", now)
     q = campaign.spec.quality
     check_reputation(uow, campaign, worker, campaign.spec.skill, q.min_reputation)
-    return _in_qualification(uow, campaign, worker)
+    return in_qualification(uow, campaign, worker)
 
 
 def _check_node(campaign: Campaign, kind: str | None) -> None:
@@ -238,7 +238,7 @@ def gate_reason(uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime)
     return None
 
 
-def _in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
+def in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
     """True while the worker still owes qualification answers; raise if they failed it."""
     q = campaign.spec.quality
     if q.qualification_tasks == 0:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from earnest.domain import escrow, ledger
 from earnest.domain.errors import Conflict, NotFound
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign
+from earnest.domain.work import MAX_LEASES_PER_WORKER, Assignment, AssignmentStatus, Campaign
 from earnest.services.funds import Balances, PaidPayout, balances, my_payouts
 from earnest.services.identity import Principal
 from earnest.services.ports import AppealRecord, Clock, Store, UnitOfWork
-from earnest.services.work import Claim, gate_reason
+from earnest.services.work import Claim, gate_reason, in_qualification
 
 TIMING_SAMPLE = 50  # recent answers behind a campaign's time estimate
 HISTORY = 200  # assignments read for the earnings page
@@ -22,7 +22,7 @@ class Offer:
     """A campaign in a worker's feed."""
 
     campaign: Campaign
-    slots: int  # answers the campaign still wants and can pay for
+    slots: int  # tasks Start can still give this worker, and the escrow can pay for
     typical_seconds: float | None  # median time workers took per answer; None before any
     blocked: str | None  # why this worker may not work here now, or None
 
@@ -51,10 +51,8 @@ def available_work(who: Principal, *, store: Store, clock: Clock) -> list[Offer]
         for campaign in uow.campaigns.active():
             if campaign.requester == who.address or not campaign.is_open_for_work(now):
                 continue
-            slots = min(
-                uow.reports.open_slots(campaign.id, campaign.spec.overlap),
-                _affordable(uow, campaign),
-            )
+            blocked = gate_reason(uow, campaign, who.address, now)
+            slots = min(_left_for(uow, campaign, who.address, blocked), _affordable(uow, campaign))
             if slots <= 0:
                 continue
             answers = uow.reports.answers(campaign.id, TIMING_SAMPLE)
@@ -64,9 +62,16 @@ def available_work(who: Principal, *, store: Store, clock: Clock) -> list[Offer]
                 if a.submitted_at is not None
             ]
             typical = statistics.median(seconds) if seconds else None
-            blocked = gate_reason(uow, campaign, who.address, now)
             offers.append(Offer(campaign, slots, typical, blocked))
     return sorted(offers, key=lambda o: (o.blocked is not None, -o.campaign.spec.reward))
+
+
+def _left_for(uow: UnitOfWork, campaign: Campaign, worker: str, blocked: str | None) -> int:
+    """The tasks Start could give this worker, picked as `work._pick` picks them."""
+    qualifying = blocked is None and in_qualification(uow, campaign, worker)
+    # In qualification only control tasks come; a peer-reviewed campaign's are for reviewers.
+    gold = True if qualifying else (False if campaign.spec.peer_reviewed else None)
+    return uow.reports.open_for(campaign.id, worker, campaign.spec.overlap, gold, qualifying)
 
 
 def _affordable(uow: UnitOfWork, campaign: Campaign) -> int:
@@ -75,6 +80,30 @@ def _affordable(uow: UnitOfWork, campaign: Campaign) -> int:
         uow.assignments.outstanding(campaign.id),
         campaign.unit_cost,
     )
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """A task the worker holds a live lease on, to resume or give back."""
+
+    assignment: Assignment
+    title: str
+
+
+def in_progress(who: Principal, *, store: Store, clock: Clock) -> list[InProgress]:
+    """The worker's live leases, the one expiring first first."""
+    now = clock.now()
+    with store.uow(readonly=True) as uow:
+        held = uow.assignments.of_worker(who.address, MAX_LEASES_PER_WORKER, ["leased"])
+        live = [a for a in held if a.expires_at > now]
+        titles = {cid: _title(uow, cid) for cid in {a.campaign_id for a in live}}
+    live.sort(key=lambda a: a.expires_at)
+    return [InProgress(a, titles[a.campaign_id]) for a in live]
+
+
+def _title(uow: UnitOfWork, campaign_id: str) -> str:
+    found = uow.campaigns.get(campaign_id)
+    return found.spec.title if found else campaign_id
 
 
 def leased_task(who: Principal, assignment_id: str, *, store: Store, clock: Clock) -> Claim:

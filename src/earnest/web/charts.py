@@ -7,6 +7,7 @@ so a screen reader gets what the picture shows.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
@@ -29,14 +30,20 @@ def _frame(title: str, desc: str, body: list[str]) -> Markup:
     )
 
 
+# SVG text does not wrap: a message wider than the chart was cut at both edges. At the
+# 16 px of .chart-empty a character is at most ~9.5 px wide, so 34 fit in 420 - 2 x 30.
+EMPTY_LINE = 34
+
+
 def _empty(title: str, message: str) -> Markup:
+    lines = textwrap.wrap(message, EMPTY_LINE)
+    first = HEIGHT / 2 - (len(lines) - 1) * 11
+    spans = "".join(
+        f'<tspan x="{WIDTH / 2}" y="{first + 22 * i:.0f}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
     return _frame(
-        title,
-        message,
-        [
-            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="chart-empty">'
-            f"{escape(message)}</text>"
-        ],
+        title, message, [f'<text text-anchor="middle" class="chart-empty">{spans}</text>']
     )
 
 

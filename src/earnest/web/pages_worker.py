@@ -17,7 +17,7 @@ from earnest.services import reputation, worker_view
 from earnest.services.answers import SubmitAnswer
 from earnest.services.appeals import FileAppeal
 from earnest.services.identity import Principal
-from earnest.services.work import Claim, ClaimTask
+from earnest.services.work import Claim, ClaimTask, ReleaseLease
 from earnest.web import charts
 from earnest.web.answers import answer_from_form
 from earnest.web.render import fragment, page
@@ -47,10 +47,17 @@ def task_context(claim: Claim, *, preview: bool = False) -> dict[str, Any]:
 
 
 @router.get("", response_class=HTMLResponse)
-def feed(request: Request, who: SignedIn, m: MarketDep, empty: str | None = None) -> Response:
+def feed(
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    empty: str | None = None,
+    done: str | None = None,
+) -> Response:
     """The campaigns this worker can work on now, best paid first."""
     offers = worker_view.available_work(who, store=m.store, clock=m.clock)
-    return page(request, "worker/feed.html", who, offers=offers, empty=empty)
+    held = worker_view.in_progress(who, store=m.store, clock=m.clock)
+    return page(request, "worker/feed.html", who, offers=offers, held=held, empty=empty, done=done)
 
 
 @router.post("/{campaign_id}/claim")
@@ -75,7 +82,31 @@ def claim(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Re
 
 def _feed_with_error(request: Request, who: Principal, m: Market, exc: EarnestError) -> Response:
     offers = worker_view.available_work(who, store=m.store, clock=m.clock)
-    return page(request, "worker/feed.html", who, 409, offers=offers, error=exc.detail)
+    held = worker_view.in_progress(who, store=m.store, clock=m.clock)
+    return page(request, "worker/feed.html", who, 409, offers=offers, held=held, error=exc.detail)
+
+
+@router.post("/tasks/{assignment_id}/release")
+def release(
+    assignment_id: str,
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    then: Annotated[str, Form()] = "feed",
+) -> Response:
+    """Give a task back unanswered (its slot reopens at once); `then=next` skips to the next
+    task of the same campaign, which is never this one again."""
+    try:
+        released = m.work.release(ReleaseLease(who, assignment_id))
+    except EarnestError as exc:
+        if wants_fragment(request):
+            return fragment(request, "worker/_nowork.html", error=exc.detail)
+        return _feed_with_error(request, who, m, exc)
+    if then == "next":
+        return claim(released.campaign_id, request, who, m)
+    if wants_fragment(request):
+        return JSONResponse({"released": assignment_id, "campaign_id": released.campaign_id})
+    return RedirectResponse("/work?done=released", status_code=303)
 
 
 @router.get("/tasks/{assignment_id}", response_class=HTMLResponse)

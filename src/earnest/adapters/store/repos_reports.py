@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from earnest.adapters.store.repos_assignments import _assignment
 from earnest.adapters.store.tables import assignments, batches, payouts, tasks, worker_limits
@@ -16,16 +16,19 @@ class Reports:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
 
-    def open_slots(self, campaign_id: str, overlap: int) -> int:
-        """Answers the campaign's open tasks (control tasks too) can still take."""
-        free = self.c.scalar(
-            select(func.coalesce(func.sum(overlap - tasks.c.filled), 0)).where(
-                tasks.c.campaign_id == campaign_id,
-                tasks.c.status == "open",
-                tasks.c.filled < overlap,
-            )
+    def open_for(
+        self, campaign_id: str, worker: str, overlap: int, gold: bool | None, qualifying: bool
+    ) -> int:
+        """Tasks of the campaign a claim could still give `worker`, counted as `pick` picks."""
+        seen = exists().where(
+            and_(assignments.c.task_id == tasks.c.id, assignments.c.worker == worker)
         )
-        return int(free or 0)
+        stmt = select(func.count()).where(tasks.c.campaign_id == campaign_id, ~seen)
+        if gold is not None:
+            stmt = stmt.where(tasks.c.is_gold == gold)
+        if not qualifying:
+            stmt = stmt.where(tasks.c.status == "open", tasks.c.filled < overlap)
+        return int(self.c.scalar(stmt) or 0)
 
     def answers(self, campaign_id: str, limit: int) -> list[tuple[Assignment, bool]]:
         """The campaign's latest submitted answers, oldest first, each with is-gold."""

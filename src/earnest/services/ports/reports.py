@@ -11,8 +11,11 @@ from earnest.services.ports.quality import LimitRecord
 
 
 class ReportsRepo(Protocol):
-    def open_slots(self, campaign_id: str, overlap: int) -> int:
-        """Answers the campaign's open tasks (control tasks too) can still take."""
+    def open_for(
+        self, campaign_id: str, worker: str, overlap: int, gold: bool | None, qualifying: bool
+    ) -> int:
+        """Tasks a claim could still give `worker`: never given to them, of the kind asked
+        (gold: None for both), open with a free slot unless `qualifying` (as `pick` does)."""
         ...
 
     def answers(self, campaign_id: str, limit: int) -> list[tuple[Assignment, bool]]:

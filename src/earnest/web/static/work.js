@@ -45,7 +45,12 @@ async function answerWith(form) {
 }
 
 async function nextTask(campaign) {
-  const response = await fetch(`/work/${campaign}/claim`, { method: "POST", headers: { "X-Earnest-Fragment": "1" } });
+  await swapIn(`/work/${campaign}/claim`);
+}
+
+// POST for a task's part of the page (the next task, or "nothing left") and show it here.
+async function swapIn(url, body) {
+  const response = await fetch(url, { method: "POST", body, headers: { "X-Earnest-Fragment": "1" } });
   if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || `the server answered ${response.status}`);
   slot.innerHTML = await response.text();
   const task = slot.querySelector("#task");
@@ -77,10 +82,28 @@ async function submit(event) {
   }
 }
 
+// Skip (give the lease back and take the next task) or give it back and leave.
+async function leave(event) {
+  event.preventDefault();
+  const form = event.target;
+  const data = new FormData(form, event.submitter);
+  if (data.get("then") !== "next") {
+    form.submit();
+    return;
+  }
+  try {
+    await swapIn(form.action, data);
+    say("Skipped: that task went back to the pool", "ok");
+  } catch (error) {
+    say(error.message, "bad");
+  }
+}
+
 function start(task) {
   const form = task.querySelector("#answer");
   if (!form) return;
   form.addEventListener("submit", submit);
+  task.querySelector("[data-release]")?.addEventListener("submit", leave);
   setUpWidgets(task);
   countdown(task);
 }
