@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -236,10 +235,15 @@ def test_empty_upload_is_422(sign_in: Callable[..., Earnest]) -> None:
 def test_upload_rejects_other_content_types(sign_in: Callable[..., Earnest]) -> None:
     api = sign_in()
     cid = api.create_campaign(**campaign_spec())["id"]
+    # A body that is a valid JSON Lines task: only the content type can refuse it.
     response = api.http.post(
         f"/v1/campaigns/{cid}/tasks",
-        content=b"n\n1\n",
-        headers={"authorization": f"Bearer {api.token}", "content-type": "text/csv"},
+        content=(json.dumps(task_row(1)) + "\n").encode(),
+        headers={"authorization": f"Bearer {api.token}", "content-type": "application/xml"},
     )
     assert response.status_code == 422
-    assert isinstance(response, httpx.Response)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "invalid_input"
+    assert "application/x-ndjson" in problem["detail"], problem
+    assert api.campaign(cid)["tasks"]["tasks"] == 0

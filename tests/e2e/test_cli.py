@@ -56,8 +56,13 @@ def test_reconcile_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["reconcile", "--data-dir", str(tmp_path / "m"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
-    assert isinstance(report, dict)
-    assert report.get("ok") is True
+    # A fresh market: nothing deposited, owed or in flight, on either side of the books.
+    assert report["ok"] is True and report["problems"] == []
+    assert report["vault_onchain"] == report["vault_ledger"] == 0
+    assert report["liabilities"] == report["in_flight"] == 0
+    assert report["accounts"] == {}
+    assert report["rows"] == [{"account": "chain:vault", "ledger": 0, "chain": 0, "ok": True}]
+    assert report["slot"] > 0
 
 
 def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:

@@ -182,12 +182,16 @@ def test_random_movements_keep_vault_equal_to_liabilities(ops: list[tuple[object
         candidate = dict(balances)
         for account, delta in entry.deltas().items():
             candidate[account] = candidate.get(account, 0) + delta
+        # Independently of check_balances: the entry overdraws iff some account it moves
+        # would end below zero (there are no contra accounts).
+        overdrawn = sorted(a for a, delta in entry.deltas().items() if candidate[a] < 0)
         try:
             ledger.check_balances(candidate, entry.deltas())
-        except InsufficientFunds:
+        except InsufficientFunds as refused:
+            assert refused.extra["account"] in overdrawn, (refused.extra, candidate)
             continue  # refused: the books stay as they were
+        assert not overdrawn, f"{entry.key} overdraws {overdrawn} and was allowed"
         balances = candidate
-        assert all(v >= 0 for v in balances.values()), balances
         liabilities = sum(
             v for k, v in balances.items() if k.startswith(ledger.liability_accounts_prefixes())
         )
