@@ -11,9 +11,14 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect
 
+from earnest.adapters.store import migrate, migrations
+from earnest.adapters.store.tables import schema_version
+from earnest.bootstrap import Market
 from earnest.client import ApiError, Earnest
 from earnest.domain.money import unit_cost
+from earnest.domain.work import MAX_NAME, MAX_REPUTATION_SKILL, REVIEW_SKILL_PREFIX
 from tests.e2e.helpers import deposit
 from tests.integration.quality_helpers import REWARD, QualityMarket, problem
 
@@ -166,6 +171,33 @@ def test_a_reviewer_who_fails_gold_reviews_is_not_paid_for_them_and_is_stopped(
         ("gold", False),
         ("gold", True),
     ]
+
+
+def test_a_reviewer_builds_reputation_in_the_longest_skill(qm: QualityMarket) -> None:
+    """ "review:" and a campaign skill of the most characters allowed fit the reputation
+    column: PostgreSQL refused the event (and so the review) when it held only 40."""
+    skill = "s" * MAX_NAME
+    _, cid, _ = _campaign(qm, skill=skill)
+    author, reviewer = qm.sign_in(), qm.sign_in()
+    author.submit(author.claim(cid)["assignment"]["id"], GOOD)
+    done = _judge_gold(reviewer, cid, right=True)
+    assert (done["correct"], done["reward"]) == (True, REVIEW_REWARD)
+    history = reviewer.my_quality()["skills"][REVIEW_SKILL_PREFIX + skill]["history"]
+    assert [(e["kind"], e["good"]) for e in history] == [("gold", True)]
+
+
+@pytest.mark.postgres
+def test_the_reputation_skill_column_is_widened_on_an_old_database(pg_market: Market) -> None:
+    engine = pg_market.store.engine
+    step = 1 + migrations.STEPS.index(migrations._v11_reputation_skill_length)
+    with engine.begin() as conn:  # the column as the schema before the step left it
+        conn.exec_driver_sql("ALTER TABLE reputation_events ALTER COLUMN skill TYPE VARCHAR(40)")
+        conn.execute(schema_version.delete().where(schema_version.c.version == step))
+    migrate(engine)
+    (column,) = [
+        c for c in inspect(engine).get_columns("reputation_events") if c["name"] == "skill"
+    ]
+    assert column["type"].length == MAX_REPUTATION_SKILL == len(REVIEW_SKILL_PREFIX) + 40
 
 
 def test_a_reviewer_never_gets_an_answer_to_a_task_they_answered(qm: QualityMarket) -> None:

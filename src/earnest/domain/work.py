@@ -26,6 +26,10 @@ MAX_REVIEW_LEASES = 20  # live peer-review leases one party may hold at once
 MAX_TITLE = 200
 MAX_INSTRUCTIONS = 20_000
 MAX_NAME = 40  # a campaign's type, its verifier, a reputation skill
+# A campaign's peer reviews build the reviewers' reputation in "review:<skill>", so a
+# reputation skill may be this much longer than a campaign's (reputation_events.skill).
+REVIEW_SKILL_PREFIX = "review:"
+MAX_REPUTATION_SKILL = len(REVIEW_SKILL_PREFIX) + MAX_NAME
 DAY = 24 * 3600
 # Verifiers that only suggest: a qualified peer decides (free text, real-world evidence).
 PEER_VERIFIERS = frozenset({"peer_review", "field_evidence"})

@@ -31,6 +31,7 @@ from earnest.domain.errors import (
 from earnest.domain.verification import Decision, Submission, Verdict
 from earnest.domain.work import (
     MAX_REVIEW_LEASES,
+    REVIEW_SKILL_PREFIX,
     AssignmentStatus,
     Campaign,
     CampaignStatus,
@@ -63,7 +64,7 @@ class ReviewItem:
 
 def review_skill(campaign: Campaign) -> str:
     """The reputation skill a campaign's reviews build."""
-    return f"review:{campaign.spec.skill}"
+    return f"{REVIEW_SKILL_PREFIX}{campaign.spec.skill}"
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,18 @@ def _v10_revocations_and_rate_counts(conn: Connection) -> None:
     conn.execute(tables.idempotency.delete())
 
 
+def _v11_reputation_skill_length(conn: Connection) -> None:
+    """Peer reviewers' reputation is kept in "review:<skill>", up to 47 characters for a
+    campaign skill of 40; the column held 40, so PostgreSQL refused such an event. SQLite
+    does not enforce a VARCHAR's length: nothing to do there.
+
+    Written to run in any position: it sets the length the table declares now."""
+    if conn.dialect.name != "postgresql":
+        return
+    kind = tables.reputation_events.c.skill.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE reputation_events ALTER COLUMN skill TYPE {kind}")
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -107,6 +119,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v8_expiry_indexes,
     _v9_max_leases,
     _v10_revocations_and_rate_counts,
+    _v11_reputation_skill_length,
 ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 
 from earnest.adapters.store.tables.base import Address, Amount, Moment, metadata
+from earnest.domain.work import MAX_REPUTATION_SKILL
 
 worker_stats = Table(
     "worker_stats",
@@ -43,7 +44,7 @@ reputation_events = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("worker", Address, nullable=False),
-    Column("skill", String(40), nullable=False),
+    Column("skill", String(MAX_REPUTATION_SKILL), nullable=False),  # "review:" + a skill
     Column("kind", String(16), nullable=False),  # gold | consensus | review | appeal
     Column("good", Boolean, nullable=False),
     Column("requester", Address, nullable=False),
