@@ -206,16 +206,47 @@ def test_checker_allows_what_is_allowed(rule: str, name: str, source: str) -> No
     assert violations(rule, [_fake(name, source)]) == []
 
 
-# The money rules' modules compute, they do no I/O: only the domain and pure standard modules.
-PURE_MONEY = ("earnest.domain.escrow", "earnest.domain.accept")
-PURE_STDLIB = {"__future__", "collections", "dataclasses", "datetime", "typing"}
+# The money rules' modules compute, they do no I/O and reach no port, service or adapter:
+# they and every domain module they import, directly or not, import only the domain and
+# standard modules that compute.
+PURE_MONEY = (
+    "earnest.domain.accept",
+    "earnest.domain.escrow",
+    "earnest.domain.ledger",
+    "earnest.domain.money",
+)
+PURE_STDLIB = {
+    "__future__",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "enum",
+    "hashlib",
+    "json",
+    "re",
+    "types",
+    "typing",
+}
+
+
+def money_modules(modules: list[Module]) -> list[Module]:
+    """PURE_MONEY and the earnest modules they import, transitively."""
+    by_name = {m.name: m for m in modules}
+    seen: set[str] = set()
+    todo = [n for n in PURE_MONEY if n in by_name]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [n for _, n in imports_of(by_name[name]) if n in by_name]
+    return [by_name[n] for n in sorted(seen)]
 
 
 def impure_imports(modules: list[Module]) -> list[str]:
     return [
         f"{m.path}:{line}: {m.name} imports {name}"
-        for m in modules
-        if m.name in PURE_MONEY
+        for m in money_modules(modules)
         for line, name in imports_of(m)
         if not (_top(name) in PURE_STDLIB or _names(name, "earnest.domain"))
     ]
@@ -248,7 +279,8 @@ def _escrow_quantity(node: ast.expr) -> bool:
 
 
 def test_money_rules_are_pure() -> None:
-    assert {m.name for m in MODULES} >= set(PURE_MONEY)
+    reached = {m.name for m in money_modules(MODULES)}
+    assert reached >= {*PURE_MONEY, "earnest.domain.receipts", "earnest.domain.work"}
     assert impure_imports(MODULES) == []
 
 
@@ -256,16 +288,31 @@ def test_services_leave_escrow_arithmetic_to_the_domain() -> None:
     assert inline_escrow_arithmetic(MODULES) == []
 
 
+@pytest.mark.parametrize("module", PURE_MONEY)
 @pytest.mark.parametrize(
     "source",
     [
-        "import json",
+        "import socket",
         "from earnest.services.ports import Store",
-        "def f():\n    import hashlib\n",
+        "from earnest.services import funds",
+        "import earnest.adapters.store",
+        "from pathlib import Path",
+        "def f():\n    import os\n",
     ],
 )
-def test_the_purity_check_catches_io(source: str) -> None:
-    assert impure_imports([_fake("earnest.domain.escrow", source)])
+def test_the_purity_check_catches_io(module: str, source: str) -> None:
+    assert impure_imports([_fake(module, source)])
+
+
+def test_the_purity_check_follows_the_domain_modules_imported() -> None:
+    """A money module is impure through a domain module it imports, too."""
+    accept = _fake("earnest.domain.accept", "from earnest.domain import receipts")
+    receipts = _fake("earnest.domain.receipts", "from earnest.domain import helper")
+    helper = _fake("earnest.domain.helper", "import sqlite3")
+    assert impure_imports([accept, receipts, helper]) == [
+        f"{helper.path}:1: earnest.domain.helper imports sqlite3"
+    ]
+    assert impure_imports([accept, receipts, _fake("earnest.domain.helper", "import re")]) == []
 
 
 @pytest.mark.parametrize(
