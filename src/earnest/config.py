@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -121,6 +122,24 @@ class Settings(BaseSettings):
         None,
         description="count rate limits in this Redis (redis://host:port/db) instead of the"
         " market's database; every API process of the market must name the same one",
+    )
+    token_symbol: str = Field(
+        "tokens",
+        min_length=1,
+        max_length=12,
+        pattern=r"^[A-Za-z0-9$€£¥.\-]+$",
+        description="the mint's symbol, shown after every amount on the pages (e.g. USDC)",
+    )
+    fiat_currency: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of a local currency to show an estimate in (e.g. KES)",
+    )
+    fiat_rate: Decimal | None = Field(
+        None,
+        gt=0,
+        description="units of fiat_currency one token is worth: set by the operator, never"
+        " fetched from the internet; the pages say it is an estimate at this rate",
     )
     operators: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="wallet addresses of the market's operators (comma-separated)"

@@ -7,6 +7,8 @@ The pages work without scripts; the task page's script uses the same routes with
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -151,3 +153,54 @@ def _my_assignments(worker: httpx.Client) -> list[dict[str, Any]]:
     got = worker.get("/v1/assignments", headers={"Authorization": f"Bearer {token}"})
     assert got.status_code == 200, got.text
     return list(got.json())
+
+
+def _review(worker: httpx.Client, to: str, amount: str) -> httpx.Response:
+    return worker.post("/work/cashout", data={"to": to, "amount": amount})
+
+
+def _quoted(page: str) -> dict[str, str]:
+    """The hidden inputs and the message of a cash-out confirmation page."""
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    found = re.search(r'data-message="([^"]+)"', page)
+    assert found, page
+    return fields | {"message": found.group(1)}
+
+
+def test_cash_out_refusals_and_a_tampered_transfer(
+    signed_in: Page, sqlite_market: Any, base_url: str
+) -> None:
+    chain = sqlite_market.chain
+    wallet, other = Wallet.generate(), Wallet.generate()
+    chain.faucet(wallet.address, 2_000_000, lamports=0)
+    worker = signed_in(wallet)
+    assert "2\u00a0tokens" in worker.get("/work/earnings").text
+    refused = {
+        "not an address": (_review(worker, "not-an-address", "1"), "not a Solana address"),
+        "own address": (_review(worker, wallet.address, "1"), "your own address"),
+        "more than held": (_review(worker, other.address, "3"), "less than 3000000"),
+        "nothing": (_review(worker, other.address, "0"), "amount"),
+        "token account": (
+            _review(worker, chain.token_account(wallet.address), "1"),
+            "not a wallet",
+        ),
+    }
+    for case, (answer, words) in refused.items():
+        assert answer.status_code == 422, case
+        assert words in html.unescape(answer.text), (case, answer.text[:2000])
+    # A signature of the quoted message, sent back with a larger amount, is refused: the
+    # market rebuilds the message from the inputs and the signature no longer fits it.
+    quoted = _quoted(_review(worker, other.address, "0.5").text)
+    signature = wallet.sign_message(base64.b64decode(quoted["message"]))
+    tampered = worker.post(
+        "/work/cashout/send", data=quoted | {"amount": "1.5", "signature": signature}
+    )
+    assert tampered.status_code == 422
+    assert "not your key's signature" in html.unescape(tampered.text)
+    assert chain.token_balance(chain.token_account(other.address)) == 0
+    sent = worker.post("/work/cashout/send", data=quoted | {"signature": signature})
+    assert sent.status_code == 303 and "done=sent&tx=" in sent.headers["location"]
+    assert chain.token_balance(chain.token_account(other.address)) == 500_000
+    # The same signed transfer again is refused by the chain (it already landed).
+    again = worker.post("/work/cashout/send", data=quoted | {"signature": signature})
+    assert chain.token_balance(chain.token_account(other.address)) == 500_000, again.text

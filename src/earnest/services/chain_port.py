@@ -149,6 +149,22 @@ class Chain(Protocol):
         """The current slot, stated with reconciliation reports."""
         ...
 
+    def fresh_blockhash(self) -> str:
+        """A blockhash for a transaction a client signs."""
+        ...
+
+    def build_transfer(
+        self, owner: str, to: str, amount: int, *, create: bool, blockhash: str
+    ) -> bytes:
+        """The message of `owner`'s transfer of `amount` to `to`'s token account (created
+        first when `create`), paid for by the market: the same inputs, the same bytes."""
+        ...
+
+    def send_transfer(self, message: bytes, owner_signature: str) -> str:
+        """Co-sign `message` (from `build_transfer`) as fee payer, send it, and return its
+        signature once it landed. Raises ChainError if the chain refuses it."""
+        ...
+
 
 class Crypto(Protocol):
     """Ed25519 over Solana addresses: check wallet signatures, sign as the market."""

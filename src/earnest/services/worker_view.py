@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from earnest.domain import escrow, ledger
 from earnest.domain.errors import Conflict, NotFound
-from earnest.domain.work import MAX_LEASES_PER_WORKER, Assignment, AssignmentStatus, Campaign
+from earnest.domain.work import (
+    MAX_LEASES_PER_WORKER,
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    TaskStatus,
+)
 from earnest.services.funds import Balances, PaidPayout, balances, my_payouts
 from earnest.services.identity import Principal
 from earnest.services.ports import AppealRecord, Clock, Store, UnitOfWork
@@ -29,9 +36,17 @@ class Offer:
 
 @dataclass(frozen=True)
 class Rejection:
+    """A rejected answer with what the worker needs to judge it: their own answer, the rule
+    that decided (the campaign's verifier, its reason and evidence), and the task's final
+    result once the task is resolved (no one can be given it any more, so showing it helps
+    no one cheat, and a control task still looks like any other)."""
+
     assignment: Assignment
     title: str
     appeal: AppealRecord | None
+    verifier: str = ""
+    expected: Any = None
+    resolved: bool = False  # whether `expected` is the task's final result
 
 
 @dataclass(frozen=True)
@@ -126,17 +141,28 @@ def earnings(who: Principal, *, store: Store) -> Earnings:
     with store.uow(readonly=True) as uow:
         mine = uow.assignments.of_worker(who.address, HISTORY)
         appeals = {a.assignment_id: a for a in uow.appeals.listed(worker=who.address)}
-        titles = {
-            cid: (c.spec.title if c else cid)
-            for cid in {a.campaign_id for a in mine}
-            for c in [uow.campaigns.get(cid)]
-        }
-    # An overturned rejection is accepted now; it stays listed so its appeal's outcome shows.
-    rejected = [a for a in mine if a.status is AssignmentStatus.REJECTED or a.id in appeals]
+        campaigns = {cid: uow.campaigns.get(cid) for cid in {a.campaign_id for a in mine}}
+        # An overturned rejection is accepted now; it stays listed so its appeal's outcome shows.
+        rejected = [a for a in mine if a.status is AssignmentStatus.REJECTED or a.id in appeals]
+        tasks = {a.task_id: uow.tasks.get(a.task_id) for a in rejected}
+    rejections = []
+    for a in rejected:
+        campaign, task = campaigns[a.campaign_id], tasks[a.task_id]
+        resolved = task is not None and task.status is TaskStatus.RESOLVED
+        rejections.append(
+            Rejection(
+                a,
+                campaign.spec.title if campaign else a.campaign_id,
+                appeals.get(a.id),
+                campaign.spec.verifier if campaign else "",
+                task.result if resolved and task is not None else None,
+                resolved,
+            )
+        )
     return Earnings(
         balances=balances(who, store=store),
         payouts=my_payouts(who, store=store),
-        rejections=[Rejection(a, titles[a.campaign_id], appeals.get(a.id)) for a in rejected],
+        rejections=rejections,
         accepted=sum(a.status is AssignmentStatus.ACCEPTED for a in mine),
         waiting=sum(a.status is AssignmentStatus.SUBMITTED for a in mine),
     )

@@ -12,8 +12,9 @@ from starlette.datastructures import FormData
 
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, NoWorkAvailable
+from earnest.domain.money import parse_units
 from earnest.domain.receipts import verify_proof
-from earnest.services import reputation, worker_view
+from earnest.services import cashout, reputation, worker_view
 from earnest.services.answers import SubmitAnswer
 from earnest.services.appeals import FileAppeal
 from earnest.services.identity import Principal
@@ -168,16 +169,65 @@ def done(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> R
 
 
 @router.get("/earnings", response_class=HTMLResponse)
-def earnings(request: Request, who: SignedIn, m: MarketDep, done: str | None = None) -> Response:
-    """Pending and paid money, payouts with their transactions, rejections and appeals."""
-    return _earnings(request, who, m, done=done)
+def earnings(
+    request: Request, who: SignedIn, m: MarketDep, done: str | None = None, tx: str = ""
+) -> Response:
+    """Pending and paid money, payouts with their transactions, rejections and appeals,
+    and sending money on from the wallet."""
+    return _earnings(request, who, m, done=done, sent=tx[:100] if done == "sent" else "")
 
 
 def _earnings(
     request: Request, who: Principal, m: Market, status: int = 200, **extra: Any
 ) -> Response:
     mine = worker_view.earnings(who, store=m.store)
-    return page(request, "worker/earnings.html", who, status, earnings=mine, **extra)
+    wallet = cashout.wallet_balance(who, chain=m.chain)
+    return page(request, "worker/earnings.html", who, status, earnings=mine, wallet=wallet, **extra)
+
+
+def _cashout(who: Principal, m: Market, to: str, amount: str) -> cashout.CashOut:
+    units = parse_units(amount, m.chain.decimals, "the amount", positive=True)
+    return cashout.CashOut(who, to.strip(), units)
+
+
+@router.post("/cashout")
+def cashout_review(
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    to: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+) -> Response:
+    """Check a transfer from the worker's wallet and show it, with its fees, to confirm."""
+    try:
+        found = cashout.quote(_cashout(who, m, to, amount), chain=m.chain, crypto=m.crypto)
+    except EarnestError as exc:
+        return _earnings(request, who, m, 422, error=exc.detail, to=to, amount=amount)
+    return page(request, "worker/cashout.html", who, quote=found, amount_text=amount)
+
+
+@router.post("/cashout/send")
+def cashout_send(
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    to: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    create: Annotated[str, Form()] = "",
+    blockhash: Annotated[str, Form()] = "",
+    signature: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the transfer the worker's key signed in the page; the market pays its fee."""
+    try:
+        out = _cashout(who, m, to, amount)
+        sent = cashout.send(
+            cashout.SendCashOut(out, create == "1", blockhash, signature),
+            chain=m.chain,
+            crypto=m.crypto,
+        )
+    except EarnestError as exc:
+        return _earnings(request, who, m, 422, error=exc.detail, to=to, amount=amount)
+    return RedirectResponse(f"/work/earnings?done=sent&tx={sent}", status_code=303)
 
 
 @router.post("/assignments/{assignment_id}/appeal")

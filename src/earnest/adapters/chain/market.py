@@ -11,10 +11,14 @@ from solders.compute_budget import set_compute_unit_limit
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
+from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction, VersionedTransaction
 
 from earnest.adapters.chain import instructions, lookup, payout
 from earnest.adapters.chain.keys import parse_address
+from earnest.domain.errors import InvalidInput
 from earnest.services.chain_port import SignedTransaction, Transfer
 
 # Compute units of a v0 payout as LiteSVM reports them (bench/settle.py): 150 for the
@@ -104,6 +108,63 @@ class MarketMint:
             ixs = self._budget(len(transfers), len(create_for)) + body
             signed = payout.sign(ixs, [self._market], blockhash)
         return payout.signed_payout(signed, last_valid, len(transfers), len(create_for))
+
+    def build_transfer(
+        self, owner: str, to: str, amount: int, *, create: bool, blockhash: str
+    ) -> bytes:
+        """The message of a worker's own transfer: `owner` sends `amount` from their token
+        account to `to`'s (created first when `create`), the market paying the network fee.
+
+        The same inputs always give the same bytes, so the message the worker signed in the
+        browser is rebuilt, not trusted, when it comes back (`send_transfer`)."""
+        sender, recipient = parse_address(owner), parse_address(to)
+        if not recipient.is_on_curve():
+            # A token account or a program's address: its own token account would strand
+            # the tokens. Exchanges list the wallet (owner) address for Solana tokens.
+            raise InvalidInput(
+                "that address is a token account or a program's, not a wallet: "
+                "give the wallet address the tokens are for"
+            )
+        ixs = [instructions.create_token_account(self._market.pubkey(), recipient, self._mint)]
+        ixs = ixs if create else []
+        ixs.append(
+            instructions.transfer(
+                source=self._ata(owner),
+                mint=self._mint,
+                dest=self._ata(to),
+                owner=sender,
+                amount=amount,
+                decimals=self._decimals,
+            )
+        )
+        try:
+            message = Message.new_with_blockhash(
+                ixs, self._market.pubkey(), Hash.from_string(blockhash)
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"cannot build the transfer: {exc}") from exc
+        return bytes(message)
+
+    def send_transfer(self, message: bytes, owner_signature: str) -> str:
+        """Co-sign a message from `build_transfer` as its fee payer and send it; its signature.
+
+        The caller has checked `owner_signature` against the message it rebuilt."""
+        parsed = Message.from_bytes(message)
+        by_key = {
+            self._market.pubkey(): self._market.sign_message(message),
+        }
+        signers = parsed.account_keys[: parsed.header.num_required_signatures]
+        signatures = [by_key.get(k) or Signature.from_string(owner_signature) for k in signers]
+        tx = Transaction.populate(parsed, signatures)
+        return self.submit(bytes(VersionedTransaction.from_legacy(tx)))
+
+    def fresh_blockhash(self) -> str:
+        """A blockhash for a transaction a client signs (a worker's transfer, a deposit)."""
+        return str(self._blockhash()[0])
+
+    def submit(self, raw: bytes) -> str:
+        """Send a signed transaction and return its signature once it landed."""
+        raise NotImplementedError
 
     def create_token_accounts(self, owners: Sequence[str]) -> None:
         """Create the owners' token accounts, a few per transaction (idempotent creates)."""

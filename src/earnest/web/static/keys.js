@@ -1,7 +1,8 @@
 // A Solana key kept in this browser: an Ed25519 WebCrypto key stored in IndexedDB.
 // It can be downloaded, and brought back, as a Solana CLI keypair file (64 numbers:
-// the 32-byte seed, then the 32-byte public key).
-import { base58 } from "./util.js";
+// the 32-byte seed, then the 32-byte public key), or as the same 64 bytes in base58, the
+// "private key" text Phantom and Solflare import and export.
+import { base58, unbase58 } from "./util.js";
 
 const SLOT = "browser-key";
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): a fixed 16-byte prefix.
@@ -38,23 +39,51 @@ export async function signWith(key, bytes) {
   return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key.privateKey, bytes));
 }
 
-export async function exportKeypair(key) {
+async function secretBytes(key) {
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey));
-  const seed = pkcs8.slice(pkcs8.length - 32);
-  return JSON.stringify([...seed, ...key.publicRaw]);
+  return Uint8Array.from([...pkcs8.slice(pkcs8.length - 32), ...key.publicRaw]);
 }
 
-export async function importKeypair(text) {
-  const numbers = JSON.parse(text);
-  if (!Array.isArray(numbers) || numbers.length !== 64 || numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) {
-    throw new Error("a keypair file holds a list of 64 numbers (Solana CLI format)");
+export async function exportKeypair(key) {
+  return JSON.stringify([...(await secretBytes(key))]);
+}
+
+// The base58 secret key, as Phantom and Solflare import it.
+export async function exportSecret(key) {
+  return base58(await secretBytes(key));
+}
+
+const NOT_A_KEY = "this is not a key: expected a Solana CLI keypair file (a list of 64 numbers) or a base58 secret key (as Phantom and Solflare export it)";
+
+// The 64 secret bytes in a keypair file's text or a pasted base58 secret key.
+export function parseSecret(text) {
+  const trimmed = text.trim();
+  let bytes = null;
+  if (trimmed.startsWith("[")) {
+    let numbers = null;
+    try { numbers = JSON.parse(trimmed); } catch { throw new Error(NOT_A_KEY); }
+    if (!Array.isArray(numbers) || numbers.length !== 64 || numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) {
+      throw new Error(NOT_A_KEY);
+    }
+    bytes = Uint8Array.from(numbers);
+  } else {
+    bytes = unbase58(trimmed);
   }
-  const seed = Uint8Array.from(numbers.slice(0, 32));
-  const publicRaw = Uint8Array.from(numbers.slice(32));
+  if (!bytes || bytes.length !== 64) throw new Error(NOT_A_KEY);
+  return bytes;
+}
+
+// The address a secret key signs for, checked against the secret (a mangled file is refused).
+export async function addressOf(secret) {
   const privateKey = await crypto.subtle.importKey(
-    "pkcs8", Uint8Array.from([...PKCS8_PREFIX, ...seed]), { name: "Ed25519" }, true, ["sign"]);
+    "pkcs8", Uint8Array.from([...PKCS8_PREFIX, ...secret.slice(0, 32)]), { name: "Ed25519" }, true, ["sign"]);
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   const derived = Uint8Array.from(atob(jwk.x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  if (base58(derived) !== base58(publicRaw)) throw new Error("the file's public key does not match its secret key");
-  return remember(privateKey, publicRaw);
+  if (base58(derived) !== base58(secret.slice(32))) throw new Error("the key's public half does not match its secret half: the file is damaged");
+  return { privateKey, address: base58(derived) };
+}
+
+export async function importSecret(secret) {
+  const { privateKey } = await addressOf(secret);
+  return remember(privateKey, secret.slice(32));
 }

@@ -2,13 +2,15 @@
 // or with a key kept in this browser. Either way the server's one-use challenge
 // (POST /v1/auth/challenge) is signed here and exchanged for the session cookie.
 import { base58, postJSON } from "./util.js";
-import { createKey, exportKeypair, importKeypair, loadKey, signWith } from "./keys.js";
+import { addressOf, createKey, exportKeypair, exportSecret, importSecret, loadKey, parseSecret, signWith } from "./keys.js";
 
 const root = document.getElementById("signin");
 const next = root.dataset.next || "/work";
 const status = document.getElementById("key-status");
 const useKey = document.getElementById("use-key");
 const exportButton = document.getElementById("export-key");
+const showSecret = document.getElementById("show-secret");
+const replacePanel = document.getElementById("replace-key");
 const problem = document.getElementById("signin-error");
 let key = null;
 
@@ -33,6 +35,7 @@ function showKey() {
   useKey.textContent = key ? "Sign in with this browser's key" : "Create a key and sign in";
   useKey.disabled = false;
   exportButton.disabled = !key;
+  showSecret.disabled = !key;
 }
 
 useKey.addEventListener("click", async () => {
@@ -47,25 +50,72 @@ useKey.addEventListener("click", async () => {
   }
 });
 
-exportButton.addEventListener("click", async () => {
-  const blob = new Blob([await exportKeypair(key)], { type: "application/json" });
+exportButton.addEventListener("click", () => download(key));
+
+async function download(which) {
+  const blob = new Blob([await exportKeypair(which)], { type: "application/json" });
   const link = Object.assign(document.createElement("a"), {
     href: URL.createObjectURL(blob),
-    download: `earnest-${key.address.slice(0, 8)}.json`,
+    download: `earnest-${which.address.slice(0, 8)}.json`,
   });
   link.click();
   URL.revokeObjectURL(link.href);
+}
+
+showSecret.addEventListener("click", async () => {
+  document.getElementById("secret-key").value = await exportSecret(key);
+  document.getElementById("secret-box").hidden = false;
+});
+
+// Bringing a key never silently replaces the one kept here: the worker is shown both
+// addresses and asked to back the old one up first.
+let pending = null;
+
+async function bring(text) {
+  problem.hidden = true;
+  replacePanel.hidden = true;
+  try {
+    const secret = parseSecret(text);
+    const { address } = await addressOf(secret);
+    if (key && key.address !== address) {
+      pending = secret;
+      replacePanel.querySelector("[data-old]").textContent = key.address;
+      replacePanel.querySelector("[data-new]").textContent = address;
+      replacePanel.hidden = false;
+      document.getElementById("replace-backup").focus();
+      return;
+    }
+    key = await importSecret(secret);
+    showKey();
+  } catch (error) {
+    problem.textContent = `That key cannot be used: ${error.message}`;
+    problem.hidden = false;
+  }
+}
+
+document.getElementById("replace-backup").addEventListener("click", () => download(key));
+document.getElementById("replace-cancel").addEventListener("click", () => {
+  pending = null;
+  replacePanel.hidden = true;
+});
+document.getElementById("replace-confirm").addEventListener("click", async () => {
+  if (!pending) return;
+  key = await importSecret(pending);
+  pending = null;
+  replacePanel.hidden = true;
+  document.getElementById("secret-box").hidden = true;
+  showKey();
 });
 
 document.getElementById("import-key").addEventListener("change", async (event) => {
   const file = event.target.files[0];
-  if (!file) return;
-  try {
-    key = await importKeypair(await file.text());
-    showKey();
-  } catch (error) {
-    fail(error);
-  }
+  if (file) await bring(await file.text());
+  event.target.value = "";
+});
+document.getElementById("use-pasted").addEventListener("click", async () => {
+  const field = document.getElementById("paste-key");
+  await bring(field.value);
+  field.value = "";
 });
 
 // Wallet Standard discovery: wallets register themselves when the app announces it is ready.

@@ -21,6 +21,29 @@ export function base58(bytes) {
   return "1".repeat(zeros) + digits.reverse().map((d) => ALPHABET[d]).join("");
 }
 
+// Base58 text back to bytes; null when a character is not in the alphabet.
+export function unbase58(text) {
+  const bytes = [];
+  for (const char of text) {
+    let carry = ALPHABET.indexOf(char);
+    if (carry < 0) return null;
+    for (let j = 0; j < bytes.length; j++) {
+      carry += bytes[j] * 58;
+      bytes[j] = carry & 0xff;
+      carry >>= 8;
+    }
+    while (carry) {
+      bytes.push(carry & 0xff);
+      carry >>= 8;
+    }
+  }
+  for (const char of text) {
+    if (char !== "1") break;
+    bytes.push(0);
+  }
+  return Uint8Array.from(bytes.reverse());
+}
+
 // POST JSON; on an error answer, throw with the server's explanation (problem JSON `detail`).
 export async function postJSON(url, body) {
   const response = await fetch(url, {

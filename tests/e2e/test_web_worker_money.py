@@ -1,0 +1,168 @@
+"""The worker's keys and money in a real browser: backing a key up in the form Phantom and
+Solflare import, bringing one without losing the other, seeing why an answer was rejected
+(and appealing), and cashing out to another address with the transfer landing on chain.
+
+Each test builds its own market (uvicorn on 127.0.0.1, the settler running) and drives
+Debian's chromium; screenshots go to artifacts/screenshots/, ending in the locale.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from solders.keypair import Keypair
+
+from earnest.adapters.chain.wallet import Wallet
+from earnest.bootstrap import build_market
+from earnest.client import Earnest
+from earnest.config import Settings
+from earnest.demo.server import BackgroundServer
+from earnest.services.chain_port import TxState
+from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
+from tests.e2e.test_web_worker_browser import Site, _campaign, _page, _sign_in
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launched()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    requester = Wallet.generate()
+    settings = Settings(
+        data_dir=tmp_path / "market",
+        port=0,
+        settle_interval=0.1,
+        token_symbol="USDC",
+        fiat_currency="KES",
+        fiat_rate="129.5",
+    )
+    market = build_market(settings)
+    market.settler.start()
+    server = BackgroundServer(market)
+    url = server.start()
+    requester.save(tmp_path / "requester.json")
+    try:
+        yield Site(url, market, requester, tmp_path)
+    finally:
+        server.stop()
+        market.close()
+
+
+def _clean(page: Any) -> None:
+    found = serious_violations(page)
+    assert not found, "\n".join(found)
+
+
+def test_a_key_is_backed_up_for_phantom_and_never_silently_replaced(
+    browser: Any, site: Site
+) -> None:
+    worker = _page(browser, site, PHONE)
+    _sign_in(worker, "/work")
+    worker.goto("/signin")
+    worker.wait_for_function("() => document.querySelector('#key-status').dataset.address")
+    mine = worker.get_attribute("#key-status", "data-address")
+    worker.click("#key-more summary")
+    worker.click("#show-secret")
+    secret = worker.input_value("#secret-key")
+    # The base58 secret is what Phantom imports: the same key, the same address.
+    assert str(Keypair.from_base58_string(secret).pubkey()) == mine
+    shoot(worker, "signin-backup", locale="en")
+    _clean(worker)
+    # A file that is not a key says so in words, not a JavaScript parser error.
+    junk = site.keys / "notes.json"
+    junk.write_text("my shopping list")
+    worker.set_input_files("#import-key", str(junk))
+    worker.wait_for_selector("#signin-error:not([hidden])")
+    problem = worker.inner_text("#signin-error")
+    assert "not a key" in problem and "JSON" not in problem.split(":")[1], problem
+    # Bringing another key first shows both addresses and offers the backup; keeping the
+    # current key changes nothing.
+    other = Wallet.generate()
+    other.save(site.keys / "other.json")
+    worker.set_input_files("#import-key", str(site.keys / "other.json"))
+    worker.wait_for_selector("#replace-key:not([hidden])")
+    assert mine in worker.inner_text("#replace-key")
+    assert other.address in worker.inner_text("#replace-key")
+    assert worker.get_attribute("#key-status", "data-address") == mine
+    _clean(worker)
+    with worker.expect_download() as saved:
+        worker.click("#replace-backup")
+    assert Wallet.load(Path(saved.value.path())).address == mine
+    worker.click("#replace-cancel")
+    assert worker.get_attribute("#key-status", "data-address") == mine
+    # Pasting the other key's base58 secret (as Phantom exports it), then replacing.
+    other_secret = str(Keypair.from_json(Path(site.keys / "other.json").read_text()))
+    worker.fill("#paste-key", other_secret)
+    worker.click("#use-pasted")
+    worker.wait_for_selector("#replace-key:not([hidden])")
+    worker.click("#replace-confirm")
+    worker.wait_for_function(
+        "want => document.querySelector('#key-status').dataset.address === want",
+        arg=other.address,
+    )
+
+
+def test_a_rejection_says_why_and_can_be_appealed(browser: Any, site: Site) -> None:
+    made = _campaign(site, tasks=1, title="Even or odd?", overlap=3)
+    worker = _page(browser, site, DESKTOP)
+    _sign_in(worker, "/work")
+    worker.click("button[aria-label='Start: Even or odd?']")
+    worker.wait_for_url(re.compile(r"/work/tasks/asg_"))
+    worker.click("label.option:has-text('odd')")  # task t0 has n = 0: even
+    worker.click("text=Submit answer")
+    worker.wait_for_selector(".toast:not([hidden])")
+    for _ in range(2):
+        with Earnest.sign_in(site.url, Wallet.generate()) as other:
+            leased = other.claim(made["id"])
+            other.submit(leased["assignment"]["id"], {"label": "even"})
+    worker.goto("/work/earnings")
+    rejection = worker.locator("article.rejection")
+    assert rejection.count() == 1
+    assert rejection.locator("[data-yours]").inner_text() == "odd"
+    assert rejection.locator("[data-expected]").inner_text() == "even"
+    assert "most workers" in rejection.inner_text()
+    shoot(worker, "earnings-rejected", locale="en")
+    _clean(worker)
+    worker.fill("article.rejection textarea", "n is 0 and I misread it, but please look again")
+    worker.click("article.rejection button:has-text('Appeal')")
+    worker.wait_for_url(re.compile(r"done=appealed"))
+    assert "appeal open" in worker.inner_text("article.rejection .badge").lower()
+
+
+def test_cash_out_to_another_address_lands_on_chain(browser: Any, site: Site) -> None:
+    wallet = Wallet.generate()
+    wallet.save(site.keys / "worker.json")
+    chain = site.market.chain
+    chain.faucet(wallet.address, 5_000_000, lamports=0)  # earnings paid in: no SOL at all
+    exchange = Wallet.generate()
+    worker = _page(browser, site, PHONE)
+    _sign_in(worker, "/work/earnings", site.keys / "worker.json")
+    held = worker.inner_text("[data-wallet]")
+    assert held.replace("\u00a0", " ") == "5 USDC", held
+    assert "KES" in worker.inner_text(".stats")  # the operator's estimate, at its rate
+    shoot(worker, "earnings-wallet", locale="en")
+    _clean(worker)
+    worker.fill("#cashout-to", exchange.address)
+    worker.fill("#cashout-amount", "1.5")
+    worker.click("text=Review the transfer")
+    worker.wait_for_selector("[data-sign]:not([disabled])")
+    page = worker.inner_text("main")
+    assert exchange.address in page and "paid by the market" in page
+    assert "New token account" in page  # the exchange had no account for the mint
+    shoot(worker, "cashout-confirm", locale="en")
+    _clean(worker)
+    worker.click("[data-sign]")
+    worker.wait_for_url(re.compile(r"/work/earnings\?done=sent&tx=\w+"))
+    signature = worker.get_attribute("main .notice-ok [data-signature]", "data-signature")
+    assert signature and chain.status(signature).state is TxState.CONFIRMED
+    assert chain.token_balance(chain.token_account(exchange.address)) == 1_500_000
+    assert chain.token_balance(chain.token_account(wallet.address)) == 3_500_000
+    assert worker.inner_text("[data-wallet]").replace("\u00a0", " ") == "3.5 USDC"
