@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,17 +51,26 @@ class _Server(uvicorn.Server):
 
 
 def run_until_signal(
-    app: Any, *, host: str, port: int, log_level: str, also: Sequence[socket.socket] = ()
-) -> None:
-    """Serve `app` until SIGTERM or SIGINT (on `port` and the bound sockets `also`); return
-    once the requests in flight are done."""
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    also: Sequence[socket.socket] = (),
+    bound: socket.socket | None = None,
+) -> bool:
+    """Serve `app` until SIGTERM or SIGINT (on `port`, or the socket already `bound`, and
+    the bound sockets `also`); return once the requests in flight are done. False if it
+    never started serving (its lifespan startup failed)."""
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=DRAIN_SECONDS
     )
-    if also:
-        _Server(config).run(sockets=[config.bind_socket(), *also])
+    server = _Server(config)
+    if bound is not None or also:
+        server.run(sockets=[bound or config.bind_socket(), *also])
     else:
-        _Server(config).run()
+        server.run()
+    return bool(server.started)
 
 
 def serve(
@@ -96,24 +106,57 @@ def serve(
 
 
 def _serve_workers(settings: Any, workers: int) -> None:
-    """N uvicorn worker processes, each with its own market; one settler leads."""
-    from earnest.api.workers import check_can_fork
+    """N API processes forked from this one, each with its own market; one settler leads
+    (earnest.supervisor keeps them serving)."""
+    from earnest.api import workers as worker_app
+    from earnest.supervisor import Supervisor
 
-    check_can_fork(settings.resolved_database_url, settings.chain)
-    # The workers are spawned: they read their settings from the environment, as here.
+    worker_app.check_can_fork(settings.resolved_database_url, settings.chain)
+    # The workers build their markets from the environment, as here.
     os.environ.update(
         {"EARNEST_DATA_DIR": str(settings.data_dir), "EARNEST_HOST": settings.host}
         | {"EARNEST_PORT": str(settings.port)}
     )
+    config = uvicorn.Config(worker_app.app_from_env, host=settings.host, port=settings.port)
+    sock = config.bind_socket()  # before any worker: a connection waits while one restarts
+    worker_app.preload()  # imported once here, not again in every forked worker
+
     console.print(f"Earnest on http://{settings.host}:{settings.port} with {workers} workers")
-    uvicorn.run(
-        "earnest.api.workers:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-    )
+    prepare = partial(_Worker, settings.host, settings.port)
+    code = Supervisor(prepare, sock, workers, stop_after=DRAIN_SECONDS + 10).run()
+    sock.close()
+    if code:
+        raise typer.Exit(code)
+    console.print("Earnest stopped")
+
+
+class _Worker:
+    """One API process of `serve --workers`: its market and app are built at once, its
+    loops started and the socket served when `serve` is called (a spare waits between)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from earnest.api import workers as worker_app
+        from earnest.supervisor import STARTUP_FAILURE
+
+        self.host, self.port = host, port
+        try:
+            self.app = worker_app.app_from_env(start=False)
+        except Exception:
+            console.print_exception()
+            raise SystemExit(STARTUP_FAILURE) from None
+
+    def serve(self, sock: socket.socket) -> None:
+        from earnest.supervisor import STARTUP_FAILURE
+
+        self.app.state.market.start_loops()
+        # The app's lifespan closes the market once the requests in flight are done.
+        if not run_until_signal(
+            self.app, host=self.host, port=self.port, log_level="info", bound=sock
+        ):
+            raise SystemExit(STARTUP_FAILURE)
+
+    def close(self) -> None:
+        self.app.state.market.close()
 
 
 def chain_serve(
