@@ -10,7 +10,7 @@ again: with both workers killed, nothing answered for 5 s or more. Here:
 - one spare worker is kept forked and prepared (its market and app built, its loops not
   started), waiting on a pipe: a dead worker's place goes to the spare at once, which only
   has to start serving; a new spare is then prepared in the background. A second worker
-  dying at the same moment is replaced by a fresh fork.
+  dying at the same moment is replaced by a fresh fork, half a second later.
 
 On SIGTERM or SIGINT the parent passes SIGTERM to the workers, which drain their requests and
 close their markets (cli_serve.run_until_signal), and releases the spare; it exits 0 when
@@ -37,7 +37,9 @@ from typing import Protocol
 STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start serving
 QUICK_DEATH = 1.0  # a worker that dies sooner than this after its start is not replaced at once
 MAX_PAUSE = 5.0
-SPARE_DELAY = 0.5  # a new spare is forked this long after a spare was used (CPU for the rest)
+# After the spare takes a place, new workers and the next spare are forked this long later:
+# the CPU goes first to the spare starting to serve.
+SPARE_DELAY = 0.5
 TICK = 0.2  # how soon a signal to the parent, or a paused replacement, is acted upon
 
 log = logging.getLogger("uvicorn.error")
@@ -150,6 +152,9 @@ class Supervisor:
         """The dead slot's new worker (the spare, told to serve, if it is there) and the
         spare to keep."""
         if spare.pending or spare.go is None:
+            if spare.pending and time.monotonic() < spare.due:
+                dead.due = spare.due  # the spare just took a place: let it start serving first
+                return dead, spare
             return self._fork(), spare
         os.write(spare.go, b"s")
         self._release(spare)
