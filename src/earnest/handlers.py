@@ -14,21 +14,25 @@ from typing import Any, Protocol
 
 from earnest.config import Settings
 from earnest.domain import siws
+from earnest.domain.criteria import WorkerProfile
 from earnest.domain.errors import EarnestError
 from earnest.domain.work import Assignment, Campaign
 from earnest.services import (
     answers,
     appeals,
+    campaign_settings,
     campaigns,
     devices,
     funds,
     identity,
     peer_review,
+    profiles,
     receipts,
     work,
 )
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
 from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
+from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.chain_port import Chain, Crypto
 from earnest.services.devices import RegisterDevice
@@ -55,6 +59,7 @@ from earnest.services.ports import (
     Sandbox,
     Store,
 )
+from earnest.services.profiles import SetProfile
 from earnest.services.work import Claim, ClaimSuite, ClaimTask, ReleaseLease
 
 
@@ -153,6 +158,12 @@ class Identity:
         p = self._p
         identity.revoke_api_key(cmd, store=p.store, clock=p.clock, sessions=sessions)
 
+    def set_profile(self, cmd: SetProfile) -> WorkerProfile:
+        return profiles.set_profile(cmd, store=self._p.store, clock=self._p.clock)
+
+    def profile(self, who: Principal) -> WorkerProfile:
+        return profiles.profile_of(who, store=self._p.store)
+
 
 class Devices:
     """Devices with keys of their own (meters)."""
@@ -169,7 +180,7 @@ class Devices:
 
 
 class Campaigns:
-    """A requester's campaigns: create, fund, close."""
+    """A requester's campaigns: create, fund, close; edit, pause, resume, clone."""
 
     def __init__(self, ports: Ports) -> None:
         self._p = ports
@@ -192,6 +203,26 @@ class Campaigns:
     def close(self, cmd: CloseCampaign) -> int:
         p = self._p
         return campaigns.close_campaign(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+    def update(self, cmd: UpdateCampaign) -> Campaign:
+        p = self._p
+        return campaign_settings.update_campaign(
+            cmd, store=p.store, clock=p.clock, sandbox=p.runner
+        )
+
+    def set_status(self, cmd: SetCampaignStatus) -> Campaign:
+        return campaign_settings.set_campaign_status(cmd, store=self._p.store, clock=self._p.clock)
+
+    def clone(self, cmd: CloneCampaign) -> Campaign:
+        p = self._p
+        return campaign_settings.clone_campaign(
+            cmd,
+            fee_bps=p.settings.fee_bps,
+            store=p.store,
+            clock=p.clock,
+            rand=p.rand,
+            sandbox=p.runner,
+        )
 
 
 class Work:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from earnest.domain.criteria import WorkerProfile
 from earnest.domain.errors import Conflict
 from earnest.services.ports import IDEMPOTENCY_LEASE, ApiKeyRecord, IdempotencyRecord
 
@@ -17,6 +18,7 @@ class PeopleRows:
     """Everything the people area stores (one copy per unit of work, see FakeStore)."""
 
     parties: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    profiles: dict[str, WorkerProfile] = field(default_factory=dict)
     # nonce -> (address, message, expires_at, used_at)
     nonces: dict[str, tuple[str, str, datetime, datetime | None]] = field(default_factory=dict)
     sessions: dict[str, tuple[str, datetime, datetime]] = field(default_factory=dict)
@@ -44,6 +46,13 @@ class FakeParties:
     def kind(self, address: str) -> str | None:
         found = self.rows.parties.get(address)
         return found[0] if found else None
+
+    def profile(self, address: str) -> WorkerProfile:
+        return self.rows.profiles.get(address, WorkerProfile())
+
+    def set_profile(self, address: str, profile: WorkerProfile, now: datetime) -> None:
+        self.ensure(address, "person", now)
+        self.rows.profiles[address] = profile
 
 
 class FakeAuth:

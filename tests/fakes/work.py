@@ -19,6 +19,7 @@ from earnest.domain.work import (
     Assignment,
     AssignmentStatus,
     Campaign,
+    CampaignSpec,
     CampaignStatus,
     Prediction,
     Task,
@@ -73,6 +74,11 @@ class FakeCampaigns:
         found = self.rows.campaigns.get(campaign_id)
         if found is not None:
             self.rows.campaigns[campaign_id] = replace(found, status=status)
+
+    def update_spec(self, campaign_id: str, spec: CampaignSpec) -> None:
+        found = self.rows.campaigns.get(campaign_id)
+        if found is not None:
+            self.rows.campaigns[campaign_id] = replace(found, spec=spec)
 
 
 class FakeTasks:
@@ -288,7 +294,7 @@ class FakeAssignments:
         latest = sorted(answered, key=lambda a: (a.submitted_at, a.id), reverse=True)[:limit]
         return [(a, self._gold(a)) for a in reversed(latest)]
 
-    def gold_record(self, worker: str, campaign_id: str) -> tuple[int, int]:
+    def gold_record(self, worker: str, campaign_id: str, skip: int = 0) -> tuple[int, int]:
         decided = [
             a
             for a in self.rows.assignments.values()
@@ -297,6 +303,7 @@ class FakeAssignments:
             and self._gold(a)
             and a.status in _DECIDED
         ]
+        decided = sorted(decided, key=lambda a: (a.submitted_at or a.leased_at, a.id))[skip:]
         return sum(a.status is AssignmentStatus.ACCEPTED for a in decided), len(decided)
 
     def expire_due(

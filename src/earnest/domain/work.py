@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from earnest.domain.bounds import Bound
+from earnest.domain.criteria import LANGUAGE, MAX_CODES, REGION, codes
 from earnest.domain.errors import AlreadyDone, Conflict, InvalidInput, LeaseExpired
 from earnest.domain.money import AMOUNT, POSITIVE_AMOUNT, unit_cost
 
@@ -39,6 +40,7 @@ BANDWIDTH = "bandwidth"  # the verifier (and template type) of fetch jobs: domai
 class CampaignStatus(StrEnum):
     DRAFT = "draft"  # created, tasks may be added, not yet offered
     ACTIVE = "active"  # funded at least once: workers can claim
+    PAUSED = "paused"  # funded, claims stopped for now; live leases may still be answered
     CLOSED = "closed"  # no more claims; remaining escrow refunded
 
 
@@ -72,6 +74,30 @@ SLOT_HOLDING = (
     AssignmentStatus.ACCEPTED,
     AssignmentStatus.REJECTED,
 )
+
+
+# The moves a campaign may make: funding opens a draft, the requester pauses and resumes,
+# closing ends any campaign that is not closed yet.
+CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
+    CampaignStatus.DRAFT: frozenset({CampaignStatus.ACTIVE, CampaignStatus.CLOSED}),
+    CampaignStatus.ACTIVE: frozenset({CampaignStatus.PAUSED, CampaignStatus.CLOSED}),
+    CampaignStatus.PAUSED: frozenset({CampaignStatus.ACTIVE, CampaignStatus.CLOSED}),
+    CampaignStatus.CLOSED: frozenset(),
+}
+_CAMPAIGN_WHY = {
+    (CampaignStatus.DRAFT, CampaignStatus.PAUSED): "a draft is not offered yet; fund it first",
+    (CampaignStatus.ACTIVE, CampaignStatus.ACTIVE): "the campaign is not paused",
+    (CampaignStatus.DRAFT, CampaignStatus.DRAFT): "the campaign is not paused",
+    (CampaignStatus.PAUSED, CampaignStatus.PAUSED): "the campaign is already paused",
+}
+
+
+def check_campaign_transition(current: CampaignStatus, new: CampaignStatus) -> None:
+    """Raise Conflict, saying why, unless a campaign may move from `current` to `new`."""
+    if new in CAMPAIGN_TRANSITIONS[current]:
+        return
+    why = _CAMPAIGN_WHY.get((current, new), f"the campaign is {current.value}")
+    raise Conflict(f"{why}; it cannot become {new.value}")
 
 
 def check_transition(current: AssignmentStatus, new: AssignmentStatus) -> None:
@@ -130,6 +156,12 @@ class QualityPolicy:
     limit_seconds: int = 3600
     predictor: str = ""  # a model that pre-answers each uploaded task (quality.predictors)
     predictor_options: dict[str, Any] = field(default_factory=dict)
+    # Control tasks a worker answers first for practice: they count for nothing.
+    practice_tasks: int = 0
+    # Who may work: any of these languages (ISO 639-1, as the worker declares them), from
+    # one of these regions (ISO 3166-1 alpha-2). Empty = anyone.
+    languages: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
     BOUNDS: ClassVar[Mapping[str, Bound]] = MappingProxyType(
         {
@@ -148,11 +180,16 @@ class QualityPolicy:
             "max_disagreement": Bound(0.0, 1.0),
             "limit_seconds": Bound(60, 30 * DAY),
             "predictor": Bound(max_length=60),
+            "practice_tasks": Bound(0, 50),
+            "languages": Bound(max_length=MAX_CODES),
+            "regions": Bound(max_length=MAX_CODES),
         }
     )
 
     def __post_init__(self) -> None:
         check_bounds(self, self.BOUNDS)
+        object.__setattr__(self, "languages", codes(self.languages, "languages", LANGUAGE))
+        object.__setattr__(self, "regions", codes(self.regions, "regions", REGION))
         if not isinstance(self.predictor_options, dict):
             raise InvalidInput("predictor_options must be an object")
         for name, kind in (("review", ReviewMode), ("appeals", AppealMode), ("routing", Routing)):
@@ -164,7 +201,21 @@ class QualityPolicy:
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as plain JSON values (for storage and the API)."""
-        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in self.__dict__.items()}
+        return {k: _plain(v) for k, v in self.__dict__.items()}
+
+    def refusal_for(self, languages: Sequence[str], region: str) -> str | None:
+        """Why a worker who declared `languages` and `region` may not work here, or None."""
+        if self.languages and not set(self.languages) & set(languages):
+            return "this campaign asks for a worker who speaks " + " or ".join(self.languages)
+        if self.regions and region not in self.regions:
+            return "this campaign asks for a worker in " + ", ".join(self.regions)
+        return None
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, StrEnum):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_bounds(entity: object, bounds: Mapping[str, Bound]) -> None:

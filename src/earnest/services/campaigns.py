@@ -69,6 +69,20 @@ def create_campaign(
     """Create a draft campaign after checking its schemas and verifier."""
     who, spec = cmd.who, cmd.spec
     who.require("campaigns:write")
+    check_spec(spec, sandbox)
+    now = clock.now()
+    if spec.deadline is not None and spec.deadline <= now:
+        raise InvalidInput("deadline must be in the future")
+    campaign = Campaign(new_id("cmp", rand), who.address, spec, fee_bps, CampaignStatus.DRAFT, now)
+    with store.uow() as uow:
+        uow.parties.ensure(who.address, "person", now)
+        uow.campaigns.add(campaign)
+        uow.commit()
+    return campaign
+
+
+def check_spec(spec: CampaignSpec, sandbox: Sandbox | None) -> None:
+    """Refuse a spec whose schemas, verifier, terms or predictor cannot run here."""
     if spec.verifier in SANDBOXED:
         # Strangers' code runs confined or not at all: no sandbox, no bug bounty.
         missing = "no sandbox is configured" if sandbox is None else sandbox.available()
@@ -86,15 +100,6 @@ def create_campaign(
             "the dawid_skene verifier needs categorical answers: an output_schema with an "
             "enum, or one required enum or boolean property"
         )
-    now = clock.now()
-    if spec.deadline is not None and spec.deadline <= now:
-        raise InvalidInput("deadline must be in the future")
-    campaign = Campaign(new_id("cmp", rand), who.address, spec, fee_bps, CampaignStatus.DRAFT, now)
-    with store.uow() as uow:
-        uow.parties.ensure(who.address, "person", now)
-        uow.campaigns.add(campaign)
-        uow.commit()
-    return campaign
 
 
 def fund_campaign(
@@ -111,8 +116,11 @@ def fund_campaign(
             raise Conflict("the campaign is closed")
         source = ledger.requester_available(who.address)
         if uow.ledger.balance(source) < amount:
+            available = uow.ledger.balance(source)
             raise InsufficientFunds(
-                f"available balance is {uow.ledger.balance(source)}, less than {amount}"
+                f"available balance is {available}, less than {amount}",
+                available=available,
+                needed=amount,
             )
         entry = ledger.transfer(
             f"fund:{campaign_id}:{new_id('f', rand)}",
@@ -122,7 +130,8 @@ def fund_campaign(
             amount,
         )
         uow.ledger.post(entry, now)
-        uow.campaigns.set_status(campaign_id, CampaignStatus.ACTIVE)
+        if campaign.status is CampaignStatus.DRAFT:  # a paused campaign stays paused
+            uow.campaigns.set_status(campaign_id, CampaignStatus.ACTIVE)
         balance = uow.ledger.balance(ledger.campaign_escrow(campaign_id))
         uow.commit()
     return balance

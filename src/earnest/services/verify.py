@@ -59,7 +59,8 @@ def verify_task(
 
 def _qualifying(uow: UnitOfWork, campaign: Campaign, given: VerificationInput) -> set[str]:
     """Workers still in the campaign's qualification: their tasks are controls by the rules."""
-    needed = campaign.spec.quality.qualification_tasks
+    q = campaign.spec.quality
+    needed = q.qualification_tasks + q.practice_tasks
     if not given.task.is_gold or needed == 0:
         return set()
     workers = {s.worker for s in given.pending()}

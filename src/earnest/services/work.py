@@ -213,6 +213,14 @@ def _check_gates(
     _check_node(campaign, kind)
     check_may_work(uow, campaign, worker, kind == "agent", now)
     q = campaign.spec.quality
+    if q.languages or q.regions:
+        profile = uow.parties.profile(worker)
+        refusal = q.refusal_for(profile.languages, profile.region)
+        if refusal is not None:
+            raise Forbidden(
+                f"{refusal}; declare yours on your profile (PUT /v1/me/profile)",
+                campaign_id=campaign.id,
+            )
     check_reputation(uow, campaign, worker, campaign.spec.skill, q.min_reputation)
     return in_qualification(uow, campaign, worker)
 
@@ -239,13 +247,19 @@ def gate_reason(uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime)
 
 
 def in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
-    """True while the worker still owes qualification answers; raise if they failed it."""
+    """True while the worker still owes practice or qualification answers; raise if they
+    failed the test. The first `practice_tasks` control answers count for nothing."""
     q = campaign.spec.quality
-    if q.qualification_tasks == 0:
+    practice, test = q.practice_tasks, q.qualification_tasks
+    if practice + test == 0:
         return False
     correct, answered = uow.assignments.gold_record(worker, campaign.id)
-    if answered < q.qualification_tasks:
+    if answered < practice + test:
         return True
+    if test == 0:
+        return False
+    if practice:
+        correct, answered = uow.assignments.gold_record(worker, campaign.id, skip=practice)
     check_qualified(campaign, correct, answered, "tasks")
     return False
 

@@ -108,6 +108,13 @@ def _v11_reputation_skill_length(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE reputation_events ALTER COLUMN skill TYPE {kind}")
 
 
+def _v12_worker_profiles(conn: Connection) -> None:
+    """What workers declare for campaigns' criteria (languages, region), on their party.
+
+    Written to run in any position: another step added meanwhile may come before it."""
+    _add_columns(conn, {"parties": ("languages", "region")})
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -120,6 +127,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v9_max_leases,
     _v10_revocations_and_rate_counts,
     _v11_reputation_skill_length,
+    _v12_worker_profiles,
 ]
 
 

@@ -256,16 +256,20 @@ class Assignments:
         )
         return [(_assignment(r._mapping), bool(r.is_gold)) for r in reversed(list(rows))]
 
-    def gold_record(self, worker: str, campaign_id: str) -> tuple[int, int]:
-        """(correct, decided) control answers of a worker in a campaign: the qualification."""
-        rows = self.c.execute(
-            select(assignments.c.status, func.count())
+    def gold_record(self, worker: str, campaign_id: str, skip: int = 0) -> tuple[int, int]:
+        """(correct, decided) control answers of a worker in a campaign: the qualification;
+        `skip` leaves out the first answers in the order given (practice)."""
+        query = (
+            select(assignments.c.status)
             .join(tasks, tasks.c.id == assignments.c.task_id)
             .where(assignments.c.worker == worker, assignments.c.campaign_id == campaign_id)
             .where(tasks.c.is_gold.is_(True))
             .where(assignments.c.status.in_(["accepted", "rejected"]))
-            .group_by(assignments.c.status)
         )
+        if skip:
+            query = query.order_by(assignments.c.submitted_at, assignments.c.id).offset(skip)
+        answered = query.subquery()
+        rows = self.c.execute(select(answered.c.status, func.count()).group_by(answered.c.status))
         counts = {status: int(n) for status, n in rows}
         return counts.get("accepted", 0), sum(counts.values())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from earnest.adapters.store.tables import campaigns
@@ -22,29 +24,22 @@ class Campaigns:
 
     def add(self, campaign: Campaign) -> None:
         self._seen.pop(campaign.id, None)
-        spec = campaign.spec
         self.c.execute(
             insert(campaigns).values(
                 id=campaign.id,
                 requester=campaign.requester,
-                type=spec.type,
-                title=spec.title,
-                instructions=spec.instructions,
-                input_schema=spec.input_schema,
-                output_schema=spec.output_schema,
-                reward=spec.reward,
                 fee_bps=campaign.fee_bps,
-                overlap=spec.overlap,
-                gold_share=spec.gold_share,
-                lease_seconds=spec.lease_seconds,
-                deadline=spec.deadline,
-                verifier=spec.verifier,
                 status=campaign.status.value,
                 created_at=campaign.created_at,
-                quality=spec.quality.as_dict(),
-                terms=spec.terms or None,
-                max_leases=spec.max_leases,
+                **_spec_columns(campaign.spec),
             )
+        )
+
+    def update_spec(self, campaign_id: str, spec: CampaignSpec) -> None:
+        """Save a campaign's edited settings (what may change is domain/editing.py's rule)."""
+        self._seen.pop(campaign_id, None)
+        self.c.execute(
+            update(campaigns).where(campaigns.c.id == campaign_id).values(**_spec_columns(spec))
         )
 
     def get(self, campaign_id: str) -> Campaign | None:
@@ -83,6 +78,25 @@ class Campaigns:
         self.c.execute(
             update(campaigns).where(campaigns.c.id == campaign_id).values(status=status.value)
         )
+
+
+def _spec_columns(spec: CampaignSpec) -> dict[str, Any]:
+    return {
+        "type": spec.type,
+        "title": spec.title,
+        "instructions": spec.instructions,
+        "input_schema": spec.input_schema,
+        "output_schema": spec.output_schema,
+        "reward": spec.reward,
+        "overlap": spec.overlap,
+        "gold_share": spec.gold_share,
+        "lease_seconds": spec.lease_seconds,
+        "deadline": spec.deadline,
+        "verifier": spec.verifier,
+        "quality": spec.quality.as_dict(),
+        "terms": spec.terms or None,
+        "max_leases": spec.max_leases,
+    }
 
 
 def _campaign(r: RowMapping) -> Campaign:

@@ -29,6 +29,7 @@ from earnest.adapters.store.tables import (
     upsert,
     worker_stats,
 )
+from earnest.domain.criteria import WorkerProfile
 from earnest.domain.verification import WorkerHistory
 from earnest.services.ports import IDEMPOTENCY_LEASE, ApiKeyRecord, IdempotencyRecord
 
@@ -47,6 +48,23 @@ class Parties:
 
     def kind(self, address: str) -> str | None:
         return self.c.scalar(select(parties.c.kind).where(parties.c.address == address))
+
+    def profile(self, address: str) -> WorkerProfile:
+        """What the worker declared (languages, region); an empty profile if nothing."""
+        row = self.c.execute(
+            select(parties.c.languages, parties.c.region).where(parties.c.address == address)
+        ).first()
+        if row is None:
+            return WorkerProfile()
+        return WorkerProfile(tuple(row.languages or ()), row.region or "")
+
+    def set_profile(self, address: str, profile: WorkerProfile, now: datetime) -> None:
+        self.ensure(address, "person", now)
+        self.c.execute(
+            update(parties)
+            .where(parties.c.address == address)
+            .values(languages=list(profile.languages), region=profile.region)
+        )
 
 
 class Auth:

@@ -14,17 +14,20 @@ from fastapi.responses import StreamingResponse
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import (
     AmountIn,
+    CampaignChangesIn,
     CampaignIn,
     CampaignOut,
     CampaignStatusOut,
+    CloneIn,
     CloseOut,
     FundOut,
     TemplateOut,
     UploadOut,
 )
 from earnest.domain.errors import InvalidInput
-from earnest.domain.work import CampaignSpec, QualityPolicy
+from earnest.domain.work import CampaignSpec, CampaignStatus, QualityPolicy
 from earnest.services import campaigns, uploads
+from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.formats import json_lines, results_csv, results_jsonl, started
 from earnest.services.templates import TEMPLATES, template_view
@@ -58,6 +61,36 @@ def status(campaign_id: str, who: Caller, m: MarketDep) -> CampaignStatusOut:
     """Progress (tasks, assignments) and money (escrow, reserved, spent)."""
     found = campaigns.campaign_status(who, campaign_id, store=m.store)
     return CampaignStatusOut(**(found | {"campaign": CampaignOut.of(found["campaign"])}))
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
+def edit(campaign_id: str, body: CampaignChangesIn, who: Caller, m: MarketDep) -> CampaignOut:
+    """Change the settings the campaign's state still allows: name only what changes. A
+    setting it fixes (the price once funded, the schemas once tasks exist) is refused with
+    409 and the reason, naming it in `setting`."""
+    changes = body.model_dump(exclude_unset=True)
+    return CampaignOut.of(m.campaigns.update(UpdateCampaign(who, campaign_id, changes)))
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=CampaignOut)
+def pause(campaign_id: str, who: Caller, m: MarketDep) -> CampaignOut:
+    """Stop new claims for now; live leases may still be answered, the escrow stays."""
+    cmd = SetCampaignStatus(who, campaign_id, CampaignStatus.PAUSED)
+    return CampaignOut.of(m.campaigns.set_status(cmd))
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignOut)
+def resume(campaign_id: str, who: Caller, m: MarketDep) -> CampaignOut:
+    """Offer a paused campaign's tasks again."""
+    cmd = SetCampaignStatus(who, campaign_id, CampaignStatus.ACTIVE)
+    return CampaignOut.of(m.campaigns.set_status(cmd))
+
+
+@router.post("/campaigns/{campaign_id}/clone", response_model=CampaignOut, status_code=201)
+def clone(campaign_id: str, who: Caller, m: MarketDep, body: CloneIn | None = None) -> CampaignOut:
+    """A new draft with this campaign's settings (no tasks, no money); fund it to open it."""
+    title = body.title if body else None
+    return CampaignOut.of(m.campaigns.clone(CloneCampaign(who, campaign_id, title)))
 
 
 @router.post("/campaigns/{campaign_id}/fund", response_model=FundOut)

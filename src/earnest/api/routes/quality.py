@@ -13,11 +13,15 @@ from earnest.api.schemas import (
     AppealIn,
     AppealOut,
     AssignmentOut,
+    ProfileIn,
+    ProfileOut,
     QualityOut,
     ReviewIn,
 )
+from earnest.domain.criteria import WorkerProfile
 from earnest.services import appeals, reputation
 from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
+from earnest.services.profiles import SetProfile
 
 router = APIRouter(tags=["quality"])
 
@@ -26,6 +30,21 @@ router = APIRouter(tags=["quality"])
 def my_quality(who: Caller, m: MarketDep) -> QualityOut:
     """My reputation per skill with the history behind it, and every limit placed on me."""
     return QualityOut(**reputation.my_quality(who, store=m.store, now=m.clock.now()))
+
+
+@router.get("/me/profile", response_model=ProfileOut)
+def my_profile(who: Caller, m: MarketDep) -> ProfileOut:
+    """The languages and region I declared, which campaigns' worker criteria read."""
+    found = m.identity.profile(who)
+    return ProfileOut(languages=list(found.languages), region=found.region)
+
+
+@router.put("/me/profile", response_model=ProfileOut)
+def set_my_profile(body: ProfileIn, who: Caller, m: MarketDep) -> ProfileOut:
+    """Declare the languages I speak and the region I live in (replaces what was declared)."""
+    declared = WorkerProfile(tuple(body.languages), body.region)
+    saved = m.identity.set_profile(SetProfile(who, declared))
+    return ProfileOut(languages=list(saved.languages), region=saved.region)
 
 
 @router.get("/campaigns/{campaign_id}/reviews", response_model=list[AssignmentOut])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from earnest.api.schemas.bounded import bounded
 from earnest.api.schemas.common import Body
@@ -40,6 +41,15 @@ class QualityIn(Body):
     limit_seconds: int = bounded(Q["limit_seconds"], 3600)
     predictor: str = bounded(Q["predictor"], "", description="pre-answers each task; '' = none")
     predictor_options: dict[str, Any] = Field(default_factory=dict)
+    practice_tasks: int = bounded(
+        Q["practice_tasks"], 0, description="control tasks answered first that count for nothing"
+    )
+    languages: tuple[str, ...] = bounded(
+        Q["languages"], (), description="ISO 639-1 codes; a worker must speak one (empty: any)"
+    )
+    regions: tuple[str, ...] = bounded(
+        Q["regions"], (), description="ISO 3166-1 alpha-2 codes a worker must live in (empty: any)"
+    )
 
 
 class CampaignIn(Body):
@@ -60,6 +70,46 @@ class CampaignIn(Body):
     deadline: datetime | None = None
     verifier: str = bounded(C["verifier"], "majority")
     quality: QualityIn = Field(default_factory=QualityIn)
+
+
+def _all_optional(model: type[BaseModel], name: str, doc: str, **more: Any) -> type[BaseModel]:
+    """`model` with every field optional and unset by default, its bounds kept: a PATCH
+    body names only what changes."""
+    fields: dict[str, Any] = {}
+    for field, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[field] = (Optional[info.annotation], optional)  # noqa: UP045 (known at run time)
+    made: type[BaseModel] = create_model(name, __base__=Body, __doc__=doc, **(fields | more))
+    return made
+
+
+QualityChangesIn = _all_optional(QualityIn, "QualityChangesIn", "Quality settings to change.")
+if TYPE_CHECKING:  # built at run time; to the checker a body like any other
+    CampaignChangesIn = Body
+else:
+    CampaignChangesIn = _all_optional(
+        CampaignIn,
+        "CampaignChangesIn",
+        "Settings to change; what the campaign's state fixes is refused with 409 (docs/api.md).",
+        quality=(QualityChangesIn | None, None),
+    )
+
+
+class CloneIn(Body):
+    title: str | None = bounded(C["title"], None, description="default: the original's + (copy)")
+
+
+class ProfileIn(Body):
+    """What a worker declares for campaigns' criteria (their own word)."""
+
+    languages: list[str] = bounded(Q["languages"], [], description="ISO 639-1 codes")
+    region: str = Field("", max_length=2, description="ISO 3166-1 alpha-2; '' = not said")
+
+
+class ProfileOut(BaseModel):
+    languages: list[str]
+    region: str
 
 
 class BandwidthCampaignIn(Body):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from earnest.domain.criteria import WorkerProfile
 from earnest.services.ports.base import Unit
 
 
@@ -36,6 +37,8 @@ class IdempotencyRecord:
 class PartiesRepo(Protocol):
     def ensure(self, address: str, kind: str, now: datetime) -> None: ...
     def kind(self, address: str) -> str | None: ...
+    def profile(self, address: str) -> WorkerProfile: ...
+    def set_profile(self, address: str, profile: WorkerProfile, now: datetime) -> None: ...
 
 
 class AuthRepo(Protocol):

@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from earnest.domain.verification import Submission, WorkerHistory
-from earnest.domain.work import Assignment, AssignmentStatus, Campaign, CampaignStatus, Task
+from earnest.domain.work import (
+    Assignment,
+    AssignmentStatus,
+    Campaign,
+    CampaignSpec,
+    CampaignStatus,
+    Task,
+)
 from earnest.services.ports.base import Unit
 
 
@@ -19,6 +26,7 @@ class CampaignsRepo(Protocol):
     def active(self, limit: int = 100) -> list[Campaign]: ...
     def lock(self, campaign_id: str) -> None: ...
     def set_status(self, campaign_id: str, status: CampaignStatus) -> None: ...
+    def update_spec(self, campaign_id: str, spec: CampaignSpec) -> None: ...
 
 
 class TasksRepo(Protocol):
@@ -80,7 +88,7 @@ class AssignmentsRepo(Protocol):
     def recent(
         self, worker: str, campaign_id: str, limit: int
     ) -> list[tuple[Assignment, bool]]: ...
-    def gold_record(self, worker: str, campaign_id: str) -> tuple[int, int]: ...
+    def gold_record(self, worker: str, campaign_id: str, skip: int = 0) -> tuple[int, int]: ...
     def expire_due(
         self, now: datetime, limit: int, campaign_id: str | None = None
     ) -> list[tuple[str, int]]: ...

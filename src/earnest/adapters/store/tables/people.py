@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     ForeignKey,
@@ -21,6 +22,9 @@ parties = Table(
     Column("address", Address, primary_key=True),
     Column("kind", String(16), nullable=False, default="person"),
     Column("created_at", Moment, nullable=False),
+    # What a worker declares, for campaigns' criteria (domain/criteria.py); NULL = nothing.
+    Column("languages", JSON),
+    Column("region", String(2)),
 )
 
 nonces = Table(
