@@ -102,6 +102,21 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/campaigns/{campaign_id}/fund"): Row(
         "/v1/campaigns/{campaign}/fund", 404, {"requester": 200}, {"amount": 1}
     ),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): Row(
+        "/v1/campaigns/{campaign}", 404, {"requester": 200}, {"lease_seconds": 600}
+    ),
+    # Pausing would stop the world's workers: only the refusals are made here.
+    ("POST", "/v1/campaigns/{campaign_id}/pause"): Row(
+        "/v1/campaigns/{campaign}/pause", 404, skip=frozenset({"requester"})
+    ),
+    ("POST", "/v1/campaigns/{campaign_id}/resume"): Row(
+        "/v1/campaigns/{campaign}/resume", 404, {"requester": 409}
+    ),
+    ("POST", "/v1/campaigns/{campaign_id}/clone"): Row(
+        "/v1/campaigns/{campaign}/clone", 404, {"requester": 201}, {}
+    ),
+    ("GET", "/v1/me/profile"): Row("/v1/me/profile", 200),
+    ("PUT", "/v1/me/profile"): Row("/v1/me/profile", 200, body={"languages": ["en"], "region": ""}),
     ("POST", "/v1/campaigns/{campaign_id}/close"): Row(
         "/v1/campaigns/{campaign}/close", 404, skip=frozenset({"requester"})
     ),
