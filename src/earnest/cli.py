@@ -11,6 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from earnest.cli_campaign import (
+    campaign_clone,
+    campaign_create,
+    campaign_edit,
+    campaign_pause,
+    campaign_resume,
+    campaign_status,
+)
 from earnest.cli_serve import chain_serve, console, serve, settings_for
 from earnest.domain.errors import EarnestError
 from earnest.domain.money import parse_units
@@ -18,7 +26,9 @@ from earnest.domain.money import parse_units
 app = typer.Typer(
     help="Earnest: an Internet Labor Market paying contributors on Solana.", no_args_is_help=True
 )
-campaign_app = typer.Typer(help="Create, fund and watch campaigns (talks to a running market).")
+campaign_app = typer.Typer(
+    help="Create, edit, fund, pause and watch campaigns (talks to a running market)."
+)
 tasks_app = typer.Typer(help="Upload tasks to a campaign.")
 results_app = typer.Typer(help="Export a campaign's results.")
 chain_app = typer.Typer(help="The embedded Solana chain (LocalChain) as a JSON-RPC endpoint.")
@@ -33,6 +43,12 @@ ApiKey = Annotated[str, typer.Option(envvar="EARNEST_API_KEY", help="a requester
 
 app.command()(serve)
 chain_app.command("serve")(chain_serve)
+campaign_app.command("create")(campaign_create)
+campaign_app.command("status")(campaign_status)
+campaign_app.command("edit")(campaign_edit)
+campaign_app.command("pause")(campaign_pause)
+campaign_app.command("resume")(campaign_resume)
+campaign_app.command("clone")(campaign_clone)
 
 
 @app.command()
@@ -255,17 +271,6 @@ def _client(url: str, api_key: str) -> Any:
     return Earnest(url, token=api_key)
 
 
-@campaign_app.command("create")
-def campaign_create(
-    spec: Annotated[Path, typer.Argument(help="JSON file with the campaign's fields")],
-    url: Url = "http://127.0.0.1:8000",
-    api_key: ApiKey = "",
-) -> None:
-    """Create a campaign from a JSON spec (title, input_schema, output_schema, reward, ...)."""
-    with _client(url, api_key) as api:
-        print(json.dumps(api.create_campaign(**json.loads(spec.read_text())), indent=2))
-
-
 @campaign_app.command("fund")
 def campaign_fund(
     campaign_id: str,
@@ -277,15 +282,6 @@ def campaign_fund(
     with _client(url, api_key) as api:
         units = parse_units(amount, api.market()["decimals"], positive=True)
         print(json.dumps(api.fund(campaign_id, units)))
-
-
-@campaign_app.command("status")
-def campaign_status(
-    campaign_id: str, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = ""
-) -> None:
-    """Progress and money of a campaign."""
-    with _client(url, api_key) as api:
-        print(json.dumps(api.campaign(campaign_id), indent=2))
 
 
 @tasks_app.command("upload")

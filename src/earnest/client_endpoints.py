@@ -6,11 +6,12 @@ import base64
 from collections.abc import Iterable
 from typing import Any
 
+from earnest.client_campaigns import CampaignSettingsEndpoints
 from earnest.client_http import jsonl
 from earnest.domain.verification import canonical_json
 
 
-class Endpoints:
+class Endpoints(CampaignSettingsEndpoints):
     """Every API call, described once; the sync and async clients only differ in `_call`."""
 
     def _call(

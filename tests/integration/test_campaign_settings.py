@@ -10,10 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
 from earnest.adapters.chain import Wallet
+from earnest.adapters.store import migrations
+from earnest.adapters.store.migrations import migrate
+from earnest.adapters.store.tables import schema_version
 from earnest.api import create_app
 from earnest.bootstrap import Market
+from earnest.domain.criteria import WorkerProfile
+from earnest.services.profiles import SetProfile
 from tests.factories import INPUT_SCHEMA, OUTPUT_SCHEMA, funded_requester
 from tests.integration.api_world import session_token
 
@@ -141,3 +147,20 @@ def test_a_campaign_with_every_setting_lives_its_life(market: Market, api: TestC
     for path in ("pause", "resume", "clone"):
         assert api.post(f"/v1/campaigns/{cid}/{path}", headers=other).status_code == 404
     assert api.patch(f"/v1/campaigns/{cid}", json={"title": "x"}, headers=other).status_code == 404
+
+
+def test_parties_made_before_profiles_get_empty_ones(market: Market) -> None:
+    _, who = funded_requester(market, 1_000)
+    engine = market.store.engine
+    step = 1 + migrations.STEPS.index(migrations._v12_worker_profiles)
+    with engine.begin() as conn:  # the database as the step before left it
+        conn.exec_driver_sql("ALTER TABLE parties DROP COLUMN languages")
+        conn.exec_driver_sql("ALTER TABLE parties DROP COLUMN region")
+        conn.execute(schema_version.delete().where(schema_version.c.version == step))
+    migrate(engine)
+    engine.dispose()  # no statement cached for the old columns
+    assert {"languages", "region"} <= {c["name"] for c in inspect(engine).get_columns("parties")}
+    assert market.identity.profile(who) == WorkerProfile()
+    declared = WorkerProfile(("fr",), "BE")
+    assert market.identity.set_profile(SetProfile(who, declared)) == declared
+    assert market.identity.profile(who) == declared

@@ -1,0 +1,49 @@
+"""The SDK's calls for a campaign's settings after creation and a worker's profile
+(docs/campaigns.md); mixed into `client_endpoints.Endpoints`, so both clients have them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CampaignSettingsEndpoints:
+    """Edit, pause, resume and clone a campaign; declare a worker's languages and region."""
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        none_on: str | None = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    def update_campaign(self, campaign_id: str, **changes: Any) -> Any:
+        """Change the settings the campaign still allows (`quality={...}` for its quality
+        fields); a fixed one raises ApiError 409 naming it (`problem["setting"]`)."""
+        return self._call("PATCH", f"/v1/campaigns/{campaign_id}", json_body=changes)
+
+    def pause(self, campaign_id: str) -> Any:
+        """Stop new claims; live leases may still be answered."""
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/pause")
+
+    def resume(self, campaign_id: str) -> Any:
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/resume")
+
+    def clone(self, campaign_id: str, title: str | None = None) -> Any:
+        """A new draft with the campaign's settings (no tasks, no money)."""
+        body = {"title": title} if title else {}
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/clone", json_body=body)
+
+    def profile(self) -> Any:
+        """The languages and region I declared, which campaigns' worker criteria read."""
+        return self._call("GET", "/v1/me/profile")
+
+    def set_profile(self, languages: list[str], region: str = "") -> Any:
+        """Declare the languages I speak (ISO 639-1) and my region (ISO 3166-1 alpha-2)."""
+        body = {"languages": languages, "region": region}
+        return self._call("PUT", "/v1/me/profile", json_body=body)
