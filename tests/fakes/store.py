@@ -1,5 +1,5 @@
-"""An in-memory store for the money, people, devices and work areas: what their use cases
-need.
+"""An in-memory store of every area (money, people, devices, work, quality, reports): a
+`Store`, so the claim, answer and verification use cases run on it as on the SQL store.
 
 A unit of work works on a copy of the rows and puts it back on `commit()`, so a use case
 that raises leaves nothing behind, as a rolled-back transaction does. One thread at a
@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from earnest.services.ports import DeviceRecord, DevicesStore, MoneyStore, PeopleStore, WorkStore
+from earnest.services.ports import (
+    DeviceRecord,
+    DevicesStore,
+    MoneyStore,
+    PeopleStore,
+    QualityStore,
+    ReportsStore,
+    Store,
+    WorkStore,
+)
 from tests.fakes.devices import FakeDevices
 from tests.fakes.money import FakeDeposits, FakeLedger, FakePayouts, FakeReceipts, MoneyRows
 from tests.fakes.people import (
@@ -24,6 +33,16 @@ from tests.fakes.people import (
     FakeRateCounts,
     PeopleRows,
 )
+from tests.fakes.quality import (
+    FakeAppeals,
+    FakeConfusions,
+    FakeFacts,
+    FakeLimits,
+    FakePeerReviews,
+    FakeReputations,
+    QualityRows,
+)
+from tests.fakes.reports import FakeReports
 from tests.fakes.work import (
     FakeAssignments,
     FakeBodies,
@@ -41,10 +60,11 @@ class Rows:
     people: PeopleRows = field(default_factory=PeopleRows)
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     work: WorkRows = field(default_factory=WorkRows)
+    quality: QualityRows = field(default_factory=QualityRows)
 
 
 class FakeUnit:
-    """A MoneyUnit, PeopleUnit, DevicesUnit and WorkUnit over a copy of the store's rows."""
+    """A UnitOfWork (every area's repositories) over a copy of the store's rows."""
 
     def __init__(self, store: FakeStore, readonly: bool) -> None:
         self._store = store
@@ -62,13 +82,25 @@ class FakeUnit:
         self.rates = FakeRateCounts(people)
         self.idempotency = FakeIdempotency(people)
         self.devices = FakeDevices(self.rows.devices)
-        work = self.rows.work
+        work, quality = self.rows.work, self.rows.quality
+        self.confusions = FakeConfusions(quality, work)
+        self.reputations = FakeReputations(quality)
+        self.limits = FakeLimits(quality)
+        self.appeals = FakeAppeals(quality)
+        self.peer_reviews = FakePeerReviews(quality, work)
+        self.facts = FakeFacts(quality, work)
+        self.reports = FakeReports(work, quality, money)
         self.campaigns = FakeCampaigns(work)
         self.tasks = FakeTasks(work)
-        self.assignments = FakeAssignments(work)
+        self.assignments = FakeAssignments(work, self._reserved_elsewhere)
         self.workers = FakeWorkers(work)
         self.bodies = FakeBodies(work)
         return self
+
+    def _reserved_elsewhere(self, campaign_id: str) -> int:
+        """Units a campaign's escrow keeps beyond its live leases: open appeals and gold
+        reviews under way (the SQL `outstanding` counts them in the same statement)."""
+        return self.appeals.open_in(campaign_id) + self.peer_reviews.gold_under_way(campaign_id)
 
     def batched(self) -> AbstractContextManager[None]:
         return unbatched()
@@ -90,7 +122,9 @@ class FakeUnit:
 
 
 class FakeStore:
-    """StoreOf[MoneyUnit], [PeopleUnit], [DevicesUnit] and [WorkUnit], in memory."""
+    """A Store (every area at once) and each area's StoreOf, in memory."""
+
+    dialect = "memory"
 
     def __init__(self) -> None:
         self.rows = Rows()
@@ -100,7 +134,9 @@ class FakeStore:
         return FakeUnit(self, readonly)
 
 
-def conforms(store: FakeStore) -> tuple[MoneyStore, PeopleStore, DevicesStore, WorkStore]:
+def conforms(
+    store: FakeStore,
+) -> tuple[MoneyStore, PeopleStore, DevicesStore, WorkStore, QualityStore, ReportsStore, Store]:
     """Nothing calls this: mypy (`make typecheck` covers tests/fakes) checks that the fake
     satisfies each area's port, so a port that grows a method fails until the fake has it."""
-    return store, store, store, store
+    return store, store, store, store, store, store, store

@@ -3,12 +3,13 @@
 They keep the SQL repositories' rules (a task is picked at most once per worker, only while
 it has a free slot, breadth or uncertainty first when asked; a lease moves leased →
 submitted → decided only from the state the caller names), not their statements or locks.
-The quality area has no fake yet, so `outstanding` counts no open appeals or gold reviews.
+`outstanding` counts the quality area's open appeals and gold reviews under way through
+the callable FakeStore hands it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +37,7 @@ class TaskRow:
     is_gold: bool
     filled: int = 0
     uncertainty: float = 1.0
+    resolved_at: datetime | None = None
 
 
 @dataclass
@@ -165,6 +167,7 @@ class FakeTasks:
         row.task = replace(
             row.task, status=TaskStatus.RESOLVED, result=result, confidence=confidence
         )
+        row.resolved_at = now
         if uncertainty is not None:
             row.uncertainty = uncertainty
 
@@ -190,8 +193,9 @@ class FakeTasks:
 
 
 class FakeAssignments:
-    def __init__(self, rows: WorkRows) -> None:
+    def __init__(self, rows: WorkRows, reserved_elsewhere: Callable[[str], int]) -> None:
         self.rows = rows
+        self._elsewhere = reserved_elsewhere  # campaign → its open appeals and gold reviews
 
     def _gold(self, a: Assignment) -> bool:
         return self.rows.tasks[a.task_id].is_gold
@@ -331,7 +335,8 @@ class FakeAssignments:
         return out
 
     def outstanding(self, campaign_id: str) -> int:
-        return sum(a.status in _LIVE for a in self._of(campaign_id))
+        live = sum(a.status in _LIVE for a in self._of(campaign_id))
+        return live + self._elsewhere(campaign_id)
 
     def regular_answers(self, campaign_id: str) -> int:
         answered = (*_DECIDED, AssignmentStatus.SUBMITTED)

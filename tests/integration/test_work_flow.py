@@ -1,4 +1,6 @@
-"""Claim, submit, verify: leases, majority and gold verdicts, and the escrow limit."""
+"""Claim, submit, verify on the SQL stores: leases, gold verdicts, refusals. The money
+rules of claims and answers (majority pay, the escrow limit, appeals) are
+tests/unit/test_work.py's, on the in-memory store."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from earnest.domain.errors import (
 )
 from earnest.domain.verification import Decision
 from earnest.domain.work import Assignment, AssignmentStatus
-from earnest.services import campaigns, work
+from earnest.services import work
 from earnest.services.identity import Principal
 from tests.factories import (
     REWARD,
@@ -25,7 +27,6 @@ from tests.factories import (
     claim,
     funded_requester,
     labeling_campaign,
-    ledger_balances,
     submit,
     unit_cost,
     worker,
@@ -34,48 +35,6 @@ from tests.factories import (
 
 def _assignment(market: Market, who: Principal, assignment_id: str) -> Assignment:
     return work.get_assignment(who, assignment_id, store=market.store)
-
-
-def test_two_agreeing_workers_are_accepted_and_the_third_rejected(market: Market) -> None:
-    cost = unit_cost(market)
-    _, requester = funded_requester(market, 50_000)
-    campaign = labeling_campaign(market, requester, tasks=1, overlap=3)
-    w1, w2, w3 = worker(), worker(), worker()
-    c1, c2, c3 = (claim(market, w, campaign.id) for w in (w1, w2, w3))
-    assert c1.assignment.task_id == c2.assignment.task_id == c3.assignment.task_id
-
-    first = submit(market, w3, c3.assignment.id, {"label": "b"})
-    second = submit(market, w1, c1.assignment.id, {"label": "a"})
-    assert (first.decision, second.decision) == (Decision.WAIT, Decision.WAIT)
-    assert first.receipt_id is None
-    assert balance(market, ledger.worker_payable(w1.address)) == 0
-
-    last = submit(market, w2, c2.assignment.id, {"label": "a"})
-    assert last.decision is Decision.ACCEPT
-    assert last.reason == "agrees with 2 of 3"
-    assert last.receipt_id is not None
-
-    a1 = _assignment(market, w1, c1.assignment.id)
-    a3 = _assignment(market, w3, c3.assignment.id)
-    assert (a1.status, a1.reward, a1.reason) == (
-        AssignmentStatus.ACCEPTED,
-        REWARD,
-        "agrees with 2 of 3",
-    )
-    assert a3.status is AssignmentStatus.REJECTED
-    assert a3.reward == 0
-    assert a3.reason == (
-        'your answer {"label":"b"} disagreed with the majority answer {"label":"a"} '
-        "(2 of 3 workers)"
-    )
-    assert balance(market, ledger.worker_payable(w1.address)) == REWARD
-    assert balance(market, ledger.worker_payable(w2.address)) == REWARD
-    assert balance(market, ledger.worker_payable(w3.address)) == 0
-    assert balance(market, ledger.campaign_escrow(campaign.id)) == 3 * cost - 2 * cost
-    assert balance(market, ledger.FEES) == 2 * (cost - REWARD)
-    [row] = campaigns.results(requester, campaign.id, store=market.store)
-    assert row["result"] == {"label": "a"}
-    assert len(row["answers"]) == 3
 
 
 def test_a_worker_never_gets_the_same_task_twice(market: Market) -> None:
@@ -218,25 +177,6 @@ def test_an_expired_lease_is_refused_and_the_slot_reopens(market: Market) -> Non
     assert balance(market, ledger.worker_payable(fast.address)) == REWARD
     assert balance(market, ledger.worker_payable(slow.address)) == 0
     assert balance(market, ledger.campaign_escrow(campaign.id)) == 0
-
-
-def test_claims_stop_when_the_escrow_is_spoken_for(market: Market) -> None:
-    cost = unit_cost(market)
-    _, requester = funded_requester(market, 50_000)
-    campaign = labeling_campaign(market, requester, tasks=10, overlap=1, fund=3 * cost)
-    crew = [worker() for _ in range(3)]
-    leases = [claim(market, w, campaign.id).assignment for w in crew]
-    with pytest.raises(NoWorkAvailable):
-        claim(market, worker(), campaign.id)
-    for w, a in zip(crew, leases, strict=True):
-        assert submit(market, w, a.id, {"label": "a"}).decision is Decision.ACCEPT
-    with pytest.raises(NoWorkAvailable):
-        claim(market, worker(), campaign.id)
-    balances = ledger_balances(market)
-    assert balances[ledger.campaign_escrow(campaign.id)] == 0
-    assert all(v >= 0 for v in balances.values())
-    status = campaigns.campaign_status(requester, campaign.id, store=market.store)
-    assert (status["spent"], status["reserved"], status["escrow"]) == (3 * cost, 0, 0)
 
 
 def test_a_requester_cannot_work_on_their_own_campaign(market: Market) -> None:
