@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck browser sandbox js bench clean
+.PHONY: install demo test lint typecheck browser sandbox js bench clean i18n
 
 install: $(STAMP)
 
@@ -59,6 +59,22 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.jso
 	else \
 		echo "npm not found: the JavaScript client tests will skip (and fail in CI)"; \
 	fi
+
+# The pages' languages (docs/web.md, "Languages"): extract every marked string of the
+# templates, the pages' Python and the scripts' t("...") into messages.pot, and merge it
+# into each catalog (new strings arrive empty, to be translated). The catalogs are read
+# from their .po files at run time: there is nothing to compile.
+LOCALE_DIR := src/earnest/web/locale
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k t -k gettext:2 --sort-by-file --no-wrap \
+		-o $(LOCALE_DIR)/messages.pot . >/dev/null
+	for locale in es pt_BR hi id sw ar; do \
+		if [ -f $(LOCALE_DIR)/$$locale/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale --no-fuzzy-matching >/dev/null; \
+		else \
+			$(BIN)/pybabel init -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale >/dev/null; \
+		fi; \
+	done
 
 test: install lint typecheck browser sandbox js
 	$(BIN)/python -m pytest -q

@@ -49,18 +49,34 @@ def catalog_path(locale: str) -> Path:
     return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
 
 
-@lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> Translations:
     """The compiled catalog of `locale`; English (the msgids themselves) has none."""
+    return _compiled(locale)[0]
+
+
+def script_strings(locale: str) -> dict[str, str]:
+    """The translations of the messages the pages' scripts show (`t("...")` in static/*.js),
+    for the page to hand them in a JSON block; English needs none."""
+    return _compiled(locale)[1]
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _compiled(locale: str) -> tuple[Translations, dict[str, str]]:
     path = catalog_path(locale)
     if locale == DEFAULT or not path.exists():
-        return Translations()
+        return Translations(), {}
     with path.open("rb") as po:
         catalog = read_po(po, locale=locale)
+    scripts = {
+        str(m.id): str(m.string)
+        for m in catalog
+        if m.id and m.string and not m.fuzzy and isinstance(m.id, str)
+        if any(where.endswith(".js") for where, _ in m.locations)
+    }
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
-    return Translations(compiled)
+    return Translations(compiled), scripts
 
 
 def _known(code: str | None) -> str | None:
@@ -146,3 +162,11 @@ def currency(value: Decimal, code: str, locale: str) -> str:
     from babel.numbers import format_currency
 
     return format_currency(value, code, locale=_babel_locale(locale))
+
+
+def duration(seconds: float, locale: str) -> str:
+    """A length of time in the locale's short units, rounded as a person would say it."""
+    from babel.dates import format_timedelta
+
+    shown = max(round(seconds), 1)
+    return format_timedelta(shown, threshold=1.5, format="short", locale=_babel_locale(locale))

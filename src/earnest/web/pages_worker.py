@@ -19,7 +19,7 @@ from earnest.services.answers import SubmitAnswer
 from earnest.services.appeals import FileAppeal
 from earnest.services.identity import Principal
 from earnest.services.work import Claim, ClaimTask, ReleaseLease
-from earnest.web import charts
+from earnest.web import charts, i18n
 from earnest.web.answers import answer_from_form
 from earnest.web.render import fragment, page
 from earnest.web.session import (
@@ -148,6 +148,7 @@ def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> di
         "reward": r.assignment.reward,
         "campaign_id": got.campaign.id,
         "receipt_id": r.receipt_id,
+        "assignment_id": assignment_id,
     }
 
 
@@ -261,9 +262,13 @@ def receipt(receipt_id: str, request: Request, who: SignedIn, m: MarketDep) -> R
 def my_reputation(request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Reputation per skill with the history behind it, and every limit placed on me."""
     mine = reputation.my_quality(who, store=m.store, now=m.clock.now())
+    locale = i18n.negotiate(request)
     trends = {
         skill: charts.line_chart(
-            score_trend(found), title=f"Score in {skill}", label=lambda v: f"{v:.0%}", top=1.0
+            score_trend(found),
+            title=i18n.gettext(locale, "Score in %(skill)s", skill=skill),
+            label=lambda v: f"{v:.0%}",
+            top=1.0,
         )
         for skill, found in mine["skills"].items()
     }

@@ -20,7 +20,7 @@ from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.money import format_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services.identity import Principal
-from earnest.web import i18n
+from earnest.web import i18n, present
 from earnest.web.session import market
 from earnest.web.widgets import is_external, is_image
 
@@ -143,14 +143,12 @@ def _when(moment: datetime | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _duration(seconds: float | None) -> str:
+@pass_context
+def _duration(ctx: Context, seconds: float | None) -> str:
+    """About how long, as the page's locale says it ("~5 min", "~5 Min.", "~5 मिनट")."""
     if seconds is None:
-        return "new"
-    if seconds < 90:
-        return f"~{max(round(seconds), 1)} s"
-    if seconds < 5400:
-        return f"~{round(seconds / 60)} min"
-    return f"~{seconds / 3600:.1f} h"
+        return "–"
+    return "~" + i18n.duration(seconds, ctx.get("locale", i18n.DEFAULT))
 
 
 def _pct(share: float | None) -> int:
@@ -182,6 +180,7 @@ templates.env.globals["bounds"] = {
     "quality": QualityPolicy.BOUNDS,
     "bandwidth": BandwidthTerms.BOUNDS,
 }
+templates.env.globals["task_rows"] = present.rows
 templates.env.tests["image"] = is_image
 templates.env.tests["external"] = is_external
 
@@ -233,6 +232,7 @@ def _shared(request: Request) -> dict[str, Any]:
         "html_lang": i18n.html_lang(locale),
         "dir": i18n.direction(locale),
         "locales": i18n.LOCALES,
+        "script_strings": i18n.script_strings(locale),
     }
 
 

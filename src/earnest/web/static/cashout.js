@@ -2,7 +2,7 @@
 // browser's key signs the transfer the market built (its message bytes, base64) and the
 // signature goes back with the same inputs. The market rebuilds the message, checks the
 // signature, adds its own as fee payer and sends it.
-import { base58 } from "./util.js";
+import { base58, t } from "./util.js";
 import { loadKey, signWith } from "./keys.js";
 
 for (const button of document.querySelectorAll("[data-all]")) {
@@ -13,21 +13,22 @@ for (const button of document.querySelectorAll("[data-all]")) {
 
 const form = document.getElementById("cashout-send");
 if (form) {
-  const strings = JSON.parse(document.getElementById("strings").textContent);
   const status = form.querySelector("[data-sign-status]");
   const button = form.querySelector("[data-sign]");
   const message = Uint8Array.from(atob(form.dataset.message), (c) => c.charCodeAt(0));
   let key = null;
   loadKey().then((found) => {
     key = found && found.address === form.dataset.signer ? found : null;
-    status.textContent = key ? strings.ready : strings.nokey;
+    status.textContent = key
+      ? t("Your key is here. Nothing is sent until you press the button.")
+      : t("This browser does not keep the key of the address you signed in with. Sign in with that key here, or send from the wallet that holds it.");
     button.disabled = !key;
-  }).catch((error) => { status.textContent = `${strings.nokey} (${error.message})`; });
+  }).catch((error) => { status.textContent = error.message; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!key) return;
     button.disabled = true;
-    status.textContent = strings.sending;
+    status.textContent = t("Signing and sending…");
     form.elements.signature.value = base58(await signWith(key, message));
     form.submit();
   });

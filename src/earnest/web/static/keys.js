@@ -2,7 +2,7 @@
 // It can be downloaded, and brought back, as a Solana CLI keypair file (64 numbers:
 // the 32-byte seed, then the 32-byte public key), or as the same 64 bytes in base58, the
 // "private key" text Phantom and Solflare import and export.
-import { base58, unbase58 } from "./util.js";
+import { base58, t, unbase58 } from "./util.js";
 
 const SLOT = "browser-key";
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): a fixed 16-byte prefix.
@@ -53,7 +53,7 @@ export async function exportSecret(key) {
   return base58(await secretBytes(key));
 }
 
-const NOT_A_KEY = "this is not a key: expected a Solana CLI keypair file (a list of 64 numbers) or a base58 secret key (as Phantom and Solflare export it)";
+const NOT_A_KEY = () => t("this is not a key: expected a Solana CLI keypair file (a list of 64 numbers) or a base58 secret key (as Phantom and Solflare export it)");
 
 // The 64 secret bytes in a keypair file's text or a pasted base58 secret key.
 export function parseSecret(text) {
@@ -61,15 +61,15 @@ export function parseSecret(text) {
   let bytes = null;
   if (trimmed.startsWith("[")) {
     let numbers = null;
-    try { numbers = JSON.parse(trimmed); } catch { throw new Error(NOT_A_KEY); }
+    try { numbers = JSON.parse(trimmed); } catch { throw new Error(NOT_A_KEY()); }
     if (!Array.isArray(numbers) || numbers.length !== 64 || numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) {
-      throw new Error(NOT_A_KEY);
+      throw new Error(NOT_A_KEY());
     }
     bytes = Uint8Array.from(numbers);
   } else {
     bytes = unbase58(trimmed);
   }
-  if (!bytes || bytes.length !== 64) throw new Error(NOT_A_KEY);
+  if (!bytes || bytes.length !== 64) throw new Error(NOT_A_KEY());
   return bytes;
 }
 
@@ -79,7 +79,7 @@ export async function addressOf(secret) {
     "pkcs8", Uint8Array.from([...PKCS8_PREFIX, ...secret.slice(0, 32)]), { name: "Ed25519" }, true, ["sign"]);
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   const derived = Uint8Array.from(atob(jwk.x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  if (base58(derived) !== base58(secret.slice(32))) throw new Error("the key's public half does not match its secret half: the file is damaged");
+  if (base58(derived) !== base58(secret.slice(32))) throw new Error(t("the key's public half does not match its secret half: the file is damaged"));
   return { privateKey, address: base58(derived) };
 }
 

@@ -1,7 +1,7 @@
 // Sign in with a wallet extension (Wallet Standard: standard:connect + solana:signMessage),
 // or with a key kept in this browser. Either way the server's one-use challenge
 // (POST /v1/auth/challenge) is signed here and exchanged for the session cookie.
-import { base58, postJSON } from "./util.js";
+import { base58, postJSON, t } from "./util.js";
 import { addressOf, createKey, exportKeypair, exportSecret, importSecret, loadKey, parseSecret, signWith } from "./keys.js";
 
 const root = document.getElementById("signin");
@@ -15,7 +15,7 @@ const problem = document.getElementById("signin-error");
 let key = null;
 
 function fail(error) {
-  problem.textContent = `Could not sign in: ${error.message}`;
+  problem.textContent = t("Could not sign in: %(problem)s", { problem: error.message });
   problem.hidden = false;
 }
 
@@ -29,10 +29,10 @@ async function signIn(address, sign) {
 
 function showKey() {
   status.textContent = key
-    ? `This browser keeps the key of ${key.address}.`
-    : "No key in this browser yet: one is created when you sign in.";
+    ? t("This browser keeps the key of %(address)s.", { address: key.address })
+    : t("No key in this browser yet: one is created when you sign in.");
   status.dataset.address = key ? key.address : "";
-  useKey.textContent = key ? "Sign in with this browser's key" : "Create a key and sign in";
+  useKey.textContent = key ? t("Sign in with this browser's key") : t("Create a key and sign in");
   useKey.disabled = false;
   exportButton.disabled = !key;
   showSecret.disabled = !key;
@@ -88,7 +88,7 @@ async function bring(text) {
     key = await importSecret(secret);
     showKey();
   } catch (error) {
-    problem.textContent = `That key cannot be used: ${error.message}`;
+    problem.textContent = t("That key cannot be used: %(problem)s", { problem: error.message });
     problem.hidden = false;
   }
 }
@@ -132,7 +132,7 @@ function renderWallets() {
   const list = document.getElementById("wallet-buttons");
   list.replaceChildren(...[...wallets.values()].map((wallet) => {
     const button = Object.assign(document.createElement("button"), {
-      type: "button", className: "btn btn-big", textContent: `Sign in with ${wallet.name}`,
+      type: "button", className: "btn btn-big", textContent: t("Sign in with %(wallet)s", { wallet: wallet.name }),
     });
     button.addEventListener("click", () => signInWithWallet(wallet).catch(fail));
     return button;
@@ -153,7 +153,7 @@ window.addEventListener("wallet-standard:register-wallet", (event) => event.deta
 window.dispatchEvent(new CustomEvent("wallet-standard:app-ready", { detail: { register } }));
 
 if (!window.crypto?.subtle) {
-  status.textContent = "This page needs a secure connection (https) to create a key.";
+  status.textContent = t("This page needs a secure connection (https) to create a key.");
 } else {
   loadKey().then((found) => { key = found || null; showKey(); }).catch(fail);
 }

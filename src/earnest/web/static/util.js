@@ -1,4 +1,13 @@
-// Small helpers the pages share: base58 (Solana addresses, signatures), JSON posts, amounts.
+// Small helpers the pages share: base58 (Solana addresses, signatures), JSON posts, amounts,
+// and the page's language.
+
+// A message in the page's language: the page hands its scripts' translations in a JSON
+// block (web/i18n.py, script_strings); the English text is the key. `make i18n` extracts
+// every t("...") of these scripts into the catalogs. %(name)s is filled from `values`.
+const STRINGS = JSON.parse(document.getElementById("strings")?.textContent || "{}");
+export function t(message, values = {}) {
+  return (STRINGS[message] || message).replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
+}
 // Base58 uses the Bitcoin alphabet, as Solana does.
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
@@ -52,7 +61,7 @@ export async function postJSON(url, body) {
     body: JSON.stringify(body),
   });
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.detail || `the server answered ${response.status}`);
+  if (!response.ok) throw new Error(answer.detail || t("the server answered %(status)s", { status: response.status }));
   return answer;
 }
 

@@ -1,6 +1,8 @@
 // The interactive parts of answer widgets. Each fills ordinary form fields, so the form
 // also works (typed by hand) without scripts, and the server reads one set of fields.
 
+import { t } from "./util.js";
+
 // Bounding box: drag on the picture; the corners are written in the image's own pixels.
 function boxer(task) {
   const area = task.querySelector("[data-boxer]");
@@ -41,6 +43,12 @@ function spans(task) {
   const source = task.querySelector("[data-span-source]");
   if (!source) return;
   const picked = task.querySelector("[data-span-picked]");
+  // The positions are typed only without a selection: folded away, opened if still empty.
+  const typed = task.querySelector("[data-span-typed]");
+  if (typed) {
+    typed.open = false;
+    task.querySelector("#answer")?.addEventListener("invalid", () => { typed.open = true; }, true);
+  }
   document.addEventListener("selectionchange", () => {
     const selection = document.getSelection();
     if (!selection.rangeCount || selection.isCollapsed || !source.contains(selection.anchorNode)) return;
@@ -52,8 +60,74 @@ function spans(task) {
     const text = range.toString();
     task.querySelector('[name="start"]').value = start;
     task.querySelector('[name="end"]').value = start + text.length;
-    picked.textContent = `Selected: “${text}”`;
+    picked.textContent = t("Selected: “%(text)s”", { text });
   });
+}
+
+// A place without map tiles: once the worker's location is typed or found, draw where they
+// are against the target and its circle, and say how far it is and in which direction.
+const EARTH_M = 6371008.8;
+const DIRECTIONS = () => [t("north"), t("north-east"), t("east"), t("south-east"), t("south"), t("south-west"), t("west"), t("north-west")];
+
+export function distanceAndBearing(from, to) {
+  const rad = Math.PI / 180;
+  const [f1, f2] = [from.lat * rad, to.lat * rad];
+  const [df, dl] = [(to.lat - from.lat) * rad, (to.lon - from.lon) * rad];
+  const a = Math.sin(df / 2) ** 2 + Math.cos(f1) * Math.cos(f2) * Math.sin(dl / 2) ** 2;
+  const metres = 2 * EARTH_M * Math.asin(Math.min(1, Math.sqrt(a)));
+  const y = Math.sin(dl) * Math.cos(f2);
+  const x = Math.cos(f1) * Math.sin(f2) - Math.sin(f1) * Math.cos(f2) * Math.cos(dl);
+  return { metres, degrees: ((Math.atan2(y, x) / rad) + 360) % 360 };
+}
+
+function distanceText(metres) {
+  const lang = document.documentElement.lang || "en";
+  const km = metres >= 1000;
+  return new Intl.NumberFormat(lang, { style: "unit", unit: km ? "kilometer" : "meter", maximumFractionDigits: km ? 1 : 0 })
+    .format(km ? metres / 1000 : metres);
+}
+
+function places(task) {
+  const lat = task.querySelector('[name="lat"]');
+  const lon = task.querySelector('[name="lon"]');
+  const figures = task.querySelectorAll("[data-place]");
+  if (!lat || !lon || !figures.length) return;
+  const update = () => {
+    const here = { lat: Number.parseFloat(lat.value), lon: Number.parseFloat(lon.value) };
+    if (!Number.isFinite(here.lat) || !Number.isFinite(here.lon)) return;
+    for (const figure of figures) {
+      const target = { lat: Number(figure.dataset.lat), lon: Number(figure.dataset.lon) };
+      const radius = Number(figure.dataset.radius) || 0;
+      // From the place to the worker, to draw them; from the worker to the place, to say it.
+      const seen = distanceAndBearing(target, here);
+      const way = distanceAndBearing(here, target);
+      const extent = Math.max(radius * 2, seen.metres * 1.25, 1);
+      const r = (90 * seen.metres) / extent;
+      const x = Math.sin((seen.degrees * Math.PI) / 180) * r;
+      const y = -Math.cos((seen.degrees * Math.PI) / 180) * r;
+      const you = figure.querySelector("[data-you]");
+      you.setAttribute("cx", x.toFixed(1));
+      you.setAttribute("cy", y.toFixed(1));
+      you.setAttribute("visibility", "visible");
+      const line = figure.querySelector("[data-you-way]");
+      line.setAttribute("x2", x.toFixed(1));
+      line.setAttribute("y2", y.toFixed(1));
+      line.setAttribute("visibility", "visible");
+      if (radius) figure.querySelector("[data-radius-ring]").setAttribute("r", ((90 * radius) / extent).toFixed(1));
+      const direction = DIRECTIONS()[Math.round(way.degrees / 45) % 8];
+      const inside = radius && seen.metres <= radius;
+      figure.querySelector("[data-place-say]").textContent = seen.metres < 1
+        ? t("You are at the place.")
+        : (inside
+          ? t("The place is %(distance)s to your %(direction)s: you are inside its circle.", { distance: distanceText(seen.metres), direction })
+          : t("The place is %(distance)s to your %(direction)s.", { distance: distanceText(seen.metres), direction }));
+      figure.dataset.distance = String(Math.round(seen.metres));
+      figure.dataset.direction = direction;
+    }
+  };
+  lat.addEventListener("input", update);
+  lon.addEventListener("input", update);
+  update();
 }
 
 // Local report: the device's location on request, and a preview of the photo.
@@ -63,6 +137,7 @@ function report(task) {
     navigator.geolocation?.getCurrentPosition((position) => {
       task.querySelector('[name="lat"]').value = position.coords.latitude.toFixed(6);
       task.querySelector('[name="lon"]').value = position.coords.longitude.toFixed(6);
+      task.querySelector('[name="lat"]').dispatchEvent(new Event("input"));
     });
   });
   const photo = task.querySelector("[data-photo]");
@@ -90,4 +165,5 @@ export function setUpWidgets(task) {
   boxer(task);
   spans(task);
   report(task);
+  places(task);
 }

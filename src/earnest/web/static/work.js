@@ -1,6 +1,6 @@
 // The task page: keyboard shortcuts, answers sent with fetch, and the next task swapped in
 // without reloading the page. Without scripts the same form posts and the server redirects.
-import { formatUnits } from "./util.js";
+import { formatUnits, t } from "./util.js";
 import { scaledPhoto, setUpWidgets } from "./widgets.js";
 
 const slot = document.getElementById("task-slot");
@@ -8,18 +8,28 @@ const toast = document.querySelector(".toast");
 let busy = false;
 let timer = null;
 
-function say(text, tone) {
+// A verdict or a notice; a rejection stays (with the way to see why and appeal) until the
+// next answer, since a link that vanishes after a few seconds cannot be reached in time.
+function say(text, tone, rejected = null) {
   toast.textContent = text;
   toast.className = `toast ${tone}`;
   toast.hidden = false;
   clearTimeout(say.hide);
+  if (rejected) {
+    const link = Object.assign(document.createElement("a"), {
+      href: `/work/earnings#${rejected}`, textContent: t("See why, and appeal"),
+    });
+    toast.append(" ", link);
+    return;
+  }
   say.hide = setTimeout(() => { toast.hidden = true; }, 4000);
 }
 
-function verdictText(result, decimals) {
-  if (result.decision === "accept") return `Accepted: +${formatUnits(result.reward, decimals)} tokens on their way`;
-  if (result.decision === "reject") return `Rejected: ${result.reason}`;
-  return result.reason ? `Received: ${result.reason}` : "Received: decided when more answers are in";
+function verdictText(result, task) {
+  const amount = `${formatUnits(result.reward, Number(task.dataset.decimals))} ${task.dataset.symbol || ""}`.trim();
+  if (result.decision === "accept") return t("Accepted: +%(amount)s on their way", { amount });
+  if (result.decision === "reject") return t("Rejected: %(reason)s", { reason: result.reason });
+  return result.reason ? t("Received: %(reason)s", { reason: result.reason }) : t("Received: decided when more answers are in");
 }
 
 function countdown(task) {
@@ -28,7 +38,7 @@ function countdown(task) {
   if (!chip || !task.dataset.expires) return;
   const tick = () => {
     const left = Math.max(0, Math.round((new Date(task.dataset.expires) - Date.now()) / 1000));
-    chip.textContent = left >= 60 ? `${Math.floor(left / 60)} min left` : `${left} s left`;
+    chip.textContent = left >= 60 ? t("%(minutes)s min left", { minutes: Math.floor(left / 60) }) : t("%(seconds)s s left", { seconds: left });
   };
   tick();
   timer = setInterval(tick, 1000);
@@ -39,7 +49,7 @@ async function answerWith(form) {
   const photo = data.get("photo");
   if (photo instanceof File && photo.size) data.set("photo", await scaledPhoto(photo));
   const response = await fetch(form.action, { method: "POST", body: data, headers: { Accept: "application/json" } });
-  const answer = await response.json().catch(() => ({ detail: `the server answered ${response.status}` }));
+  const answer = await response.json().catch(() => ({ detail: t("the server answered %(status)s", { status: response.status }) }));
   if (!response.ok) throw new Error(answer.detail);
   return answer;
 }
@@ -51,7 +61,7 @@ async function nextTask(campaign) {
 // POST for a task's part of the page (the next task, or "nothing left") and show it here.
 async function swapIn(url, body) {
   const response = await fetch(url, { method: "POST", body, headers: { "X-Earnest-Fragment": "1" } });
-  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || `the server answered ${response.status}`);
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || t("the server answered %(status)s", { status: response.status }));
   slot.innerHTML = await response.text();
   const task = slot.querySelector("#task");
   if (task.dataset.assignment) history.replaceState(null, "", `/work/tasks/${task.dataset.assignment}`);
@@ -68,10 +78,10 @@ async function submit(event) {
   busy = true;
   form.querySelector('button[type="submit"]').disabled = true;
   status.className = "task-status";
-  status.textContent = "Sending…";
+  status.textContent = t("Sending…");
   try {
     const result = await answerWith(form);
-    say(verdictText(result, Number(task.dataset.decimals)), result.decision === "reject" ? "bad" : "ok");
+    say(verdictText(result, task), result.decision === "reject" ? "bad" : "ok", result.decision === "reject" ? result.assignment_id : null);
     await nextTask(task.dataset.campaign);
   } catch (error) {
     status.className = "task-status bad";
@@ -93,7 +103,7 @@ async function leave(event) {
   }
   try {
     await swapIn(form.action, data);
-    say("Skipped: that task went back to the pool", "ok");
+    say(t("Skipped: that task went back to the pool"), "ok");
   } catch (error) {
     say(error.message, "bad");
   }

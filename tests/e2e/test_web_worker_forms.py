@@ -1,0 +1,133 @@
+"""Task pages for people, in a real browser: a place drawn without map tiles with the
+distance and direction to it, moments in the reader's time zone, numbers with their units,
+and the worker's pages in Arabic (right to left) as in English.
+
+Each test builds its own market and drives Debian's chromium; screenshots end in the locale.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from earnest.client import Earnest
+from earnest.services.templates import TEMPLATES
+from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
+from tests.e2e.helpers import deposit
+from tests.e2e.test_web_worker_browser import Site, _campaign, _page, _sign_in, site
+
+pytestmark = pytest.mark.slow
+__all__ = ["site"]  # the market fixture, shared with the other worker browser tests
+
+PLACE = {"lat": 52.52, "lon": 13.405}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launched()
+
+
+def _local_report(site: Site) -> dict[str, Any]:
+    chosen = TEMPLATES["local_report"]
+    input_schema, output_schema = chosen.schemas(chosen.options)
+    with Earnest.sign_in(site.url, site.requester) as api:
+        deposit(site.market, api, site.requester, 1_000_000)
+        made: dict[str, Any] = api.create_campaign(
+            type=chosen.type,
+            title="Is the bakery open?",
+            instructions=chosen.instructions,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            reward=1_000,
+            overlap=1,
+            gold_share=0.0,
+            verifier=chosen.verifier,
+            quality=chosen.quality,
+        )
+        data = chosen.sample | PLACE | {"radius_m": 300}
+        api.upload_tasks(made["id"], [{"id": "bakery", "data": data}])
+        api.fund(made["id"], 100_000)
+    return made
+
+
+def _metres(a: dict[str, float], b: dict[str, float]) -> float:
+    rad = math.pi / 180
+    h = (
+        math.sin((b["lat"] - a["lat"]) * rad / 2) ** 2
+        + math.cos(a["lat"] * rad)
+        * math.cos(b["lat"] * rad)
+        * math.sin((b["lon"] - a["lon"]) * rad / 2) ** 2
+    )
+    return 2 * 6371008.8 * math.asin(math.sqrt(h))
+
+
+def test_a_place_a_window_and_units_read_as_a_person_would(browser: Any, site: Site) -> None:
+    _local_report(site)
+    worker = _page(browser, site, PHONE)
+    _sign_in(worker, "/work")
+    worker.click("button[aria-label='Start: Is the bakery open?']")
+    worker.wait_for_url(re.compile(r"/work/tasks/asg_"))
+    data = worker.inner_text("dl.data").replace("\xa0", " ")
+    # No raw machine data: no ISO stamps, no bare coordinates, no RADIUS M heading.
+    assert "2026-11-22T" not in data and "RADIUS" not in data.upper().split("WITHIN")[0]
+    assert "52.52° N, 13.405° E" in data and "within 300 m" in data, data
+    assert worker.locator("dl.data time[data-local]").count() == 0  # rewritten locally
+    assert worker.locator("dl.data time").count() == 2
+    # The worker stands ~400 m north-east of the bakery: it lies to their south-west.
+    here = {"lat": PLACE["lat"] + 0.0025, "lon": PLACE["lon"] + 0.004}
+    worker.fill("input[name='lat']", str(here["lat"]))
+    worker.fill("input[name='lon']", str(here["lon"]))
+    figure = worker.locator("[data-place]")
+    worker.wait_for_function("() => document.querySelector('[data-place]').dataset.distance")
+    assert figure.get_attribute("data-direction") == "south-west"
+    measured = int(figure.get_attribute("data-distance") or 0)
+    assert abs(measured - _metres(PLACE, here)) < 2, measured
+    assert "to your south-west" in worker.inner_text("[data-place-say]")
+    assert worker.locator("[data-you]").get_attribute("visibility") == "visible"
+    shoot(worker, "task-place", locale="en")
+    found = serious_violations(worker)
+    assert not found, "\n".join(found)
+
+
+def test_the_worker_pages_in_arabic_read_right_to_left(browser: Any, site: Site) -> None:
+    _campaign(site, tasks=2, title="Even or odd?")
+    context = browser.new_context(viewport=DESKTOP, base_url=site.url, locale="ar")
+    context.set_default_timeout(15_000)
+    worker = context.new_page()
+    worker.goto("/signin?next=/work")
+    assert worker.get_attribute("html", "lang") == "ar"
+    assert worker.get_attribute("html", "dir") == "rtl"
+    worker.wait_for_selector("#use-key:not([disabled])")
+    worker.click("#use-key")
+    worker.wait_for_url(re.compile(r"/work$"))
+    feed = worker.inner_text("main")
+    assert "Work you can do now" not in feed, feed  # the heading is in Arabic
+    assert re.search("[\u0600-\u06ff]", feed)
+    # Laid out right to left: the Start button sits left of the card's text.
+    card = worker.locator(".offer").first
+    text_box = card.locator("h2").bounding_box()
+    start_box = card.locator(".offer-go button").bounding_box()
+    assert text_box and start_box and start_box["x"] < text_box["x"]
+    for width, name in ((DESKTOP, "feed"), (PHONE, "feed")):
+        worker.set_viewport_size(width)
+        found = serious_violations(worker)
+        assert not found, "\n".join(found)
+    shoot(worker, "feed", locale="ar")
+    worker.locator(".offer-go button").first.click()
+    worker.wait_for_url(re.compile(r"/work/tasks/asg_"))
+    shoot(worker, "task", locale="ar")
+    worker.goto("/work/earnings")
+    shoot(worker, "earnings", locale="ar")
+    found = serious_violations(worker)
+    assert not found, "\n".join(found)
+    # The switcher: English again, remembered by a cookie.
+    worker.select_option("#lang-pick", "en")
+    worker.click("form.lang button")
+    worker.wait_for_url(re.compile(r"lang=en"))
+    assert worker.get_attribute("html", "dir") == "ltr"
+    worker.goto("/work")
+    assert "Work you can do now" in worker.inner_text("main")
