@@ -112,7 +112,7 @@ def test_the_worker_pages_in_arabic_read_right_to_left(browser: Any, site: Site)
     text_box = card.locator("h2").bounding_box()
     start_box = card.locator(".offer-go button").bounding_box()
     assert text_box and start_box and start_box["x"] < text_box["x"]
-    for width, name in ((DESKTOP, "feed"), (PHONE, "feed")):
+    for width in (DESKTOP, PHONE):
         worker.set_viewport_size(width)
         found = serious_violations(worker)
         assert not found, "\n".join(found)
