@@ -135,6 +135,8 @@ def _requester_posts_work(page: Any, site: Site) -> str:
     page.click("button:has-text('Upload')")
     page.wait_for_selector("text=6 task(s) added")
     page.click("button:has-text('Fund')")
+    page.wait_for_selector("[data-confirm-message]")  # a money action asks first
+    page.click("button:has-text('Fund ')")
     page.wait_for_selector("text=Escrow funded")
     return campaign_id
 

@@ -81,10 +81,10 @@ def _funded_campaign(market: Market, client: httpx.Client, wallet: Wallet, tasks
         f"/dashboard/campaigns/{campaign_id}/tasks", files={"file": ("tasks.csv", rows, "text/csv")}
     )
     assert added.status_code == 303, added.text
-    assert (
-        client.post(f"/dashboard/campaigns/{campaign_id}/fund", data={"amount": "1"}).status_code
-        == 303
-    )
+    fund = f"/dashboard/campaigns/{campaign_id}/fund"
+    asked = client.post(fund, data={"amount": "1"})  # a money action asks first
+    assert asked.status_code == 200 and "Move 1 tokens from your balance" in asked.text
+    assert client.post(fund, data={"amount": "1", "confirmed": "yes"}).status_code == 303
     return campaign_id
 
 
@@ -280,6 +280,10 @@ def test_a_requester_reviews_answers_and_decides_appeals_on_the_campaign_page(
         page = requester.get(f"/dashboard/campaigns/{held['id']}").text
         review = page.split('action="/dashboard/assignments/')[1].split("/review")[0]
         form = {"campaign_id": held["id"], "choice": choice, "reason": "Item 1 is odd, not even."}
+        if choice == "yes":  # accepting pays: the page asks first
+            asked = requester.post(f"/dashboard/assignments/{review}/review", data=form)
+            assert "The worker is paid 0.001 tokens" in asked.text
+            form["confirmed"] = "yes"
         verdicts.append(requester.post(f"/dashboard/assignments/{review}/review", data=form))
     assert [v.status_code for v in verdicts] == [303, 303]
     rejected = worker.get("/work/earnings").text.split('action="/work/assignments/')[1]
@@ -291,5 +295,8 @@ def test_a_requester_reviews_answers_and_decides_appeals_on_the_campaign_page(
     page = requester.get(f"/dashboard/campaigns/{held['id']}").text
     appeal_id = page.split('action="/dashboard/appeals/')[1].split("/decide")[0]
     form = {"campaign_id": held["id"], "choice": "yes", "reason": "Fair: the question was unclear."}
+    asked = requester.post(f"/dashboard/appeals/{appeal_id}/decide", data=form)
+    assert asked.status_code == 200 and "Overturn the rejection?" in asked.text
+    form["confirmed"] = "yes"
     assert requester.post(f"/dashboard/appeals/{appeal_id}/decide", data=form).status_code == 303
     assert "Appeal overturned" in worker.get("/work/earnings").text

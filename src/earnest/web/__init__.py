@@ -13,7 +13,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from earnest.domain.errors import EarnestError
-from earnest.web import pages_auth, pages_campaign, pages_operator, pages_requester, pages_worker
+from earnest.web import (
+    pages_auth,
+    pages_campaign,
+    pages_operator,
+    pages_requester,
+    pages_settings,
+    pages_worker,
+)
 from earnest.web.render import page
 from earnest.web.session import SignInFirst, viewer, wants_fragment
 
@@ -27,7 +34,8 @@ _STATUS = {"not_found": 404, "forbidden": 403, "no_work_available": 404, "unauth
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files; the API under /v1 keeps its own errors."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (pages_auth, pages_worker, pages_requester, pages_campaign, pages_operator):
+    pages = (pages_auth, pages_worker, pages_requester, pages_campaign, pages_settings)
+    for module in (*pages, pages_operator):
         app.include_router(module.router)
     api_errors = cast(Handler | None, app.exception_handlers.get(EarnestError))
 

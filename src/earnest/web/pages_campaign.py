@@ -19,7 +19,7 @@ from fastapi.responses import (
 from starlette.datastructures import UploadFile
 
 from earnest.bootstrap import Market
-from earnest.domain.errors import EarnestError, InvalidInput, SchemaViolation
+from earnest.domain.errors import EarnestError, InsufficientFunds, InvalidInput, SchemaViolation
 from earnest.domain.money import format_units, parse_units, tokens
 from earnest.services import appeals, campaigns, formats, insights, uploads
 from earnest.services.appeals import DecideAppeal, ReviewSubmission
@@ -126,14 +126,74 @@ def fund(
     who: SignedIn,
     m: MarketDep,
     amount: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """Move tokens from the balance into the campaign's escrow; the campaign opens."""
+    """Move tokens from the balance into the campaign's escrow, once confirmed; the
+    campaign opens."""
+    decimals = m.chain.decimals
+    try:
+        units = parse_units(amount, decimals, positive=True)
+    except EarnestError as exc:
+        return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
+    if confirmed != "yes":
+        found = campaigns.campaign_status(who, campaign_id, store=m.store)["campaign"]
+        available = format_units(m.money.balances(who).available, decimals)
+        return confirm(
+            request,
+            who,
+            f"/dashboard/campaigns/{campaign_id}/fund",
+            campaign_id,
+            heading="Fund the campaign?",
+            message=f"Move {format_units(units, decimals)} tokens from your balance "
+            f"({available} tokens available) into the escrow of “{found.spec.title}”.",
+            fields={"amount": amount},
+            button=f"Fund {format_units(units, decimals)} tokens",
+        )
 
     def act() -> None:
-        units = parse_units(amount, m.chain.decimals, positive=True)
-        m.campaigns.fund(FundCampaign(who, campaign_id, units))
+        try:
+            m.campaigns.fund(FundCampaign(who, campaign_id, units))
+        except InsufficientFunds as exc:
+            have = exc.extra.get("available")
+            shown = format_units(have, decimals) if isinstance(have, int) else "less"
+            raise InsufficientFunds(
+                f"your available balance is {shown} tokens, less than "
+                f"{format_units(units, decimals)}; deposit first"
+            ) from exc
 
     return _then(request, who, m, campaign_id, "funded", act)
+
+
+def confirm(
+    request: Request,
+    who: Principal,
+    action: str,
+    campaign_id: str,
+    *,
+    heading: str,
+    message: str,
+    fields: dict[str, str],
+    button: str,
+    danger: bool = False,
+) -> Response:
+    """A money action asks first: what will move, and a button that sends the form again."""
+    back = (
+        "/dashboard/campaigns/" + action.split("/")[3] if "/campaigns/" in action else "/dashboard"
+    )
+    return page(
+        request,
+        "requester/confirm.html",
+        who,
+        200,
+        action=action,
+        heading=heading,
+        message=message,
+        fields=fields,
+        button=button,
+        danger=danger,
+        back=(fields.get("campaign_id") and f"/dashboard/campaigns/{fields['campaign_id']}")
+        or back,
+    )
 
 
 @router.post("/campaigns/{campaign_id}/tasks")
@@ -188,8 +248,30 @@ def results(campaign_id: str, fmt: str, who: SignedIn, m: MarketDep) -> Response
 
 
 @router.post("/campaigns/{campaign_id}/close")
-def close(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
-    """Stop new claims; unspent escrow returns to the balance."""
+def close(
+    campaign_id: str,
+    request: Request,
+    who: SignedIn,
+    m: MarketDep,
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    """Stop new claims, once confirmed; unspent escrow returns to the balance."""
+    if confirmed != "yes":
+        found = campaigns.campaign_status(who, campaign_id, store=m.store)
+        back = format_units(max(found["escrow"] - found["reserved"], 0), m.chain.decimals)
+        return confirm(
+            request,
+            who,
+            f"/dashboard/campaigns/{campaign_id}/close",
+            campaign_id,
+            heading="Close the campaign and refund?",
+            message=f"“{found['campaign'].spec.title}” will take no more claims, and cannot "
+            f"be opened again. About {back} tokens of its escrow (what live leases do not "
+            "reserve) return to your balance.",
+            fields={},
+            button="Close and refund",
+            danger=True,
+        )
     return _then(
         request,
         who,
@@ -207,15 +289,36 @@ class Decision:
     campaign_id: str
     yes: bool
     reason: str
+    confirmed: bool = False
+
+    def confirming(
+        self, request: Request, who: Principal, m: Market, action: str, what: str
+    ) -> Response | None:
+        """A yes pays the worker: ask first (None once confirmed, or for a no)."""
+        if not self.yes or self.confirmed:
+            return None
+        found = campaigns.campaign_status(who, self.campaign_id, store=m.store)["campaign"]
+        reward = format_units(found.spec.reward, m.chain.decimals)
+        return confirm(
+            request,
+            who,
+            action,
+            self.campaign_id,
+            heading=f"{what}?",
+            message=f"The worker is paid {reward} tokens from the escrow of “{found.spec.title}”.",
+            fields={"campaign_id": self.campaign_id, "choice": "yes", "reason": self.reason},
+            button=f"{what}: pay {reward} tokens",
+        )
 
 
 def decision_form(
     campaign_id: Annotated[str, Form()] = "",
     choice: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Decision:
     """The decision a review or appeal form sends (its button says yes or no)."""
-    return Decision(campaign_id, choice == "yes", reason)
+    return Decision(campaign_id, choice == "yes", reason, confirmed == "yes")
 
 
 DecisionForm = Annotated[Decision, Depends(decision_form)]
@@ -225,7 +328,12 @@ DecisionForm = Annotated[Decision, Depends(decision_form)]
 def review(
     assignment_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
-    """Accept, or reject with a reason, an answer held for my review."""
+    """Accept (once confirmed: it pays), or reject with a reason, an answer held for review."""
+    asked = form.confirming(
+        request, who, m, f"/dashboard/assignments/{assignment_id}/review", "Accept the answer"
+    )
+    if asked is not None:
+        return asked
     cmd = ReviewSubmission(who, assignment_id, form.yes, form.reason)
     return _then(request, who, m, form.campaign_id, "reviewed", lambda: m.reviews.review(cmd))
 
@@ -234,7 +342,12 @@ def review(
 def decide(
     appeal_id: str, request: Request, who: SignedIn, m: MarketDep, form: DecisionForm
 ) -> Response:
-    """Overturn (pay) or uphold a rejection the worker appealed, with a reason."""
+    """Overturn (pay, once confirmed) or uphold a rejection the worker appealed, with a reason."""
+    asked = form.confirming(
+        request, who, m, f"/dashboard/appeals/{appeal_id}/decide", "Overturn the rejection"
+    )
+    if asked is not None:
+        return asked
     cmd = DecideAppeal(who, appeal_id, form.yes, form.reason)
     return _then(request, who, m, form.campaign_id, "decided", lambda: m.reviews.decide(cmd))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -15,9 +16,10 @@ from earnest.services import campaigns, identity
 from earnest.services.campaigns import CreateCampaign
 from earnest.services.funds import RecordDeposit
 from earnest.services.identity import CreateApiKey, Principal, RevokeApiKey
-from earnest.services.templates import TEMPLATES, template
+from earnest.services.templates import TEMPLATES, Template, template
+from earnest.web import campaign_form
 from earnest.web.render import fragment, page
-from earnest.web.session import MarketDep, SignedIn, same_origin
+from earnest.web.session import MarketDep, SignedIn, market, same_origin
 from earnest.web.widgets import widget_for
 
 router = APIRouter(
@@ -64,10 +66,12 @@ def deposit(
 
 
 def spec_from_form(fields: dict[str, str], decimals: int) -> CampaignSpec:
-    """A campaign spec from the new-campaign form (amounts typed in tokens)."""
+    """A campaign spec from the new-campaign form (amounts typed in tokens), with every
+    setting of web/campaign_form.py over the template's defaults."""
     chosen = template(fields.get("template", ""))
     input_schema, output_schema = chosen.schemas(fields.get("options", chosen.options))
     overlap = fields.get("overlap", "1").strip()
+    settings, quality = campaign_form.settings_of(fields, decimals)
     return CampaignSpec(
         type=chosen.type,
         title=fields.get("title", "").strip() or chosen.label,
@@ -76,10 +80,33 @@ def spec_from_form(fields: dict[str, str], decimals: int) -> CampaignSpec:
         output_schema=output_schema,
         reward=parse_units(fields.get("reward", ""), decimals, "reward"),
         overlap=int(overlap) if overlap.isdigit() else 0,
-        gold_share=0.1,
         verifier=chosen.verifier,
+        **({"gold_share": 0.1} | settings),
+        quality=QualityPolicy(**(chosen.quality | quality)),
+    )
+
+
+def new_fields(chosen: Template, decimals: int) -> dict[str, str]:
+    """The new-campaign form's fields for a template: its texts, and every setting at the
+    template's default."""
+    defaults = CampaignSpec(
+        type=chosen.type,
+        title=chosen.label,
+        instructions="",
+        input_schema={},
+        output_schema={},
+        reward=1,
+        gold_share=0.1,
         quality=QualityPolicy(**chosen.quality),
     )
+    return campaign_form.form_of(defaults, decimals) | {
+        "template": chosen.name,
+        "title": "",
+        "instructions": chosen.instructions,
+        "options": chosen.options,
+        "reward": "0.01",
+        "overlap": "3",
+    }
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -88,15 +115,7 @@ def new(
 ) -> Response:
     """Create a campaign from a template, with a live preview of what workers will see."""
     chosen = TEMPLATES.get(template, TEMPLATES["classification"])
-    fields = {
-        "template": chosen.name,
-        "title": "",
-        "instructions": chosen.instructions,
-        "options": chosen.options,
-        "reward": "0.01",
-        "overlap": "3",
-    }
-    return _new(request, who, m, fields)
+    return _new(request, who, m, new_fields(chosen, m.chain.decimals))
 
 
 def _new(
@@ -115,6 +134,9 @@ def _new(
         status,
         templates=TEMPLATES,
         fields=fields,
+        settings=campaign_form.SETTINGS,
+        groups=campaign_form.GROUPS,
+        fixed={},
         error=error,
         **preview,
     )
@@ -126,7 +148,7 @@ def _preview_context(fields: dict[str, str], decimals: int) -> dict[str, Any]:
     try:
         spec = spec_from_form(fields, decimals)
     except (EarnestError, ValueError) as exc:
-        fallback = fields | {"options": chosen.options, "reward": "1", "overlap": "1", "title": ""}
+        fallback = new_fields(chosen, decimals) | {"reward": "1", "overlap": "1"}
         spec, problem = spec_from_form(fallback, decimals), str(getattr(exc, "detail", exc))
     return {
         "spec": spec,
@@ -146,31 +168,16 @@ def preview(request: Request, who: SignedIn, m: MarketDep) -> Response:
 
 
 @router.post("/campaigns")
-def create(
-    request: Request,
-    who: SignedIn,
-    m: MarketDep,
-    template: Annotated[str, Form()] = "",
-    title: Annotated[str, Form()] = "",
-    instructions: Annotated[str, Form()] = "",
-    options: Annotated[str, Form()] = "",
-    reward: Annotated[str, Form()] = "",
-    overlap: Annotated[str, Form()] = "1",
-) -> Response:
-    """Create a draft campaign; fund it and upload tasks on its page."""
-    fields = {
-        "template": template,
-        "title": title,
-        "instructions": instructions,
-        "options": options,
-        "reward": reward,
-        "overlap": overlap,
-    }
+async def create(request: Request, who: SignedIn) -> Response:
+    """Create a draft campaign with every setting; fund it and upload tasks on its page."""
+    m = market(request)
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
         spec = spec_from_form(fields, m.chain.decimals)
-        made = m.campaigns.create(CreateCampaign(who, spec))
+        made = await to_thread.run_sync(lambda: m.campaigns.create(CreateCampaign(who, spec)))
     except EarnestError as exc:
-        return _new(request, who, m, fields, 422, exc.detail)
+        detail = exc.detail
+        return await to_thread.run_sync(lambda: _new(request, who, m, fields, 422, detail))
     return RedirectResponse(f"/dashboard/campaigns/{made.id}?done=created", status_code=303)
 
 
