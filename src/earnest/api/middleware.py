@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from earnest.api.problems import OUTAGE, problem, unavailable
 from earnest.domain.errors import Conflict, IdempotencyConflict, Unauthenticated, Unavailable
 from earnest.services.identity import SessionCache, authenticate, cached_session
-from earnest.services.ports import Clock, Store
+from earnest.services.ports import Clock, HeldCommit, Store
 
 UPLOAD_SPOOL_IN_MEMORY = 8 << 20
 # Answers holding a secret keep no Idempotency-Key record, which would hold the secret in
@@ -238,45 +238,51 @@ class Idempotency:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
         return found.status_code, found.body
 
-    def _save(self, slot: str, status: int, body: bytes) -> None:
-        with self.store.uow(single=True) as uow:
-            if status >= 500 or status == 429 or status == UNKEPT:
-                # A server fault or "too many requests" is not an answer: let a retry run.
-                uow.idempotency.forget(slot)
-            else:
-                uow.idempotency.finish(slot, status, body)
-            uow.commit()
+    def _save(self, held: HeldCommit, slot: str, status: int, body: bytes) -> None:
+        if status >= 500 or status == 429 or status == UNKEPT:
+            # A server fault or "too many requests" is not an answer: let a retry run.
+            held.record(lambda records: records.forget(slot))
+        else:
+            held.record(lambda records: records.finish(slot, status, body))
 
     async def _run_and_remember(
         self, scope: Scope, receive: Receive, send: Send, slot: str
     ) -> None:
         status = 500
+        start: Message | None = None
         chunks: list[bytes] = []
-
         saved = False
 
         async def capture(message: Message) -> None:
-            nonlocal status, saved
+            nonlocal status, saved, start
             if message["type"] == "http.response.start":
-                status = message["status"]
+                start, status = message, message["status"]
                 if any(k.lower() == b"set-cookie" for k, _ in message.get("headers", [])):
                     status = UNKEPT  # it may set a session token: not kept (_save forgets it)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    # Recorded before the client sees the answer, so an immediate retry
-                    # is replayed instead of finding the request still "in progress".
-                    await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
-                    saved = True
-            await send(message)
+                return  # sent with the body, once the record is written
+            if message["type"] != "http.response.body" or start is None:
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            # Written with the use case's own transaction (store.held), and before the
+            # client sees the answer, so an immediate retry is replayed instead of finding
+            # the request still "in progress". Should that fail, the client sees the
+            # failure (503 in an outage), not an answer whose effects were rolled back.
+            await to_thread.run_sync(self._save, held, slot, status, body)
+            saved = True
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
 
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            if not saved:
-                # In an outage the record stays "in progress" until its lease runs out.
-                with contextlib.suppress(Unavailable):
-                    await to_thread.run_sync(self._save, slot, status, b"".join(chunks))
+        with self.store.held() as held:
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                if not saved:
+                    # In an outage the record stays "in progress" until its lease runs out.
+                    with contextlib.suppress(Unavailable):
+                        await to_thread.run_sync(self._save, held, slot, status, b"".join(chunks))
 
 
 def _sessions_of(scope: Scope) -> SessionCache | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,11 @@ from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_tasks import Tasks
 from earnest.domain.errors import Conflict, Unavailable
+from earnest.services.ports import IdempotencyRepo
+
+# The request being served, whose use case's transaction may be held open for its
+# Idempotency-Key record (HeldCommit): set by the middleware, read by the units of work.
+_HELD: ContextVar[HeldCommit | None] = ContextVar("earnest_held_commit", default=None)
 
 
 class SqlUnitOfWork:
@@ -39,9 +45,21 @@ class SqlUnitOfWork:
         self._readonly = readonly
         self._single = single
         self._committed = False
+        self._held = False  # its commit waits for the request's Idempotency-Key record
+        self._borrowed = False  # a read in the held transaction of the same request
         self._lock = None if readonly else write_lock
 
     def __enter__(self) -> SqlUnitOfWork:
+        held = _HELD.get()
+        if held is not None:
+            # A unit after the held one must see what it wrote: a read runs in the held
+            # transaction itself, a write commits the held one first.
+            borrowed = held.connection() if self._readonly else None
+            if borrowed is not None:
+                self.conn, self._borrowed = borrowed, True
+                self._repositories()
+                return self
+            held.release()
         if self._lock is not None:
             self._lock.acquire()
         try:
@@ -136,12 +154,40 @@ class SqlUnitOfWork:
             deferring.flush()
 
     def commit(self) -> None:
+        held = _HELD.get()
         try:
             self.flush()  # deferred rows and entries are part of this transaction
+            if held is not None and held.keep(self):
+                self._committed = self._held = True  # committed with the request's record
+                return
             self._tx.commit()
         except IntegrityError as exc:
             raise Conflict("a concurrent request changed the same object; retry") from exc
         self._committed = True
+
+    def _commit_held(self, write: Callable[[IdempotencyRepo], None] | None) -> None:
+        """Commit the held transaction, with `write` to the Idempotency-Key record first."""
+        try:
+            if write is not None:
+                write(self.idempotency)
+            self._tx.commit()
+        except BaseException as exc:
+            self._close_held()
+            _raise_if_outage(exc)
+            if isinstance(exc, IntegrityError):
+                raise Conflict("a concurrent request changed the same object; retry") from exc
+            raise
+        self.conn.close()
+
+    def _close_held(self) -> None:
+        """Drop the held transaction unwritten (a crash, as far as the database knows)."""
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        except DBAPIError:
+            pass  # the connection died: the database rolls the transaction back itself
+        finally:
+            self.conn.close()
 
     def __exit__(
         self,
@@ -149,6 +195,9 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._held or self._borrowed:
+            _raise_if_outage(exc)  # the HeldCommit commits it, or drops it
+            return
         try:
             if not self._committed and self._tx.is_active:
                 self._tx.rollback()
@@ -175,6 +224,84 @@ def _raise_if_outage(exc: BaseException | None) -> None:
         raise Unavailable("the database is out of reach; retry shortly") from exc
 
 
+class HeldCommit:
+    """The record and the effects of one request commit together (PostgreSQL).
+
+    While a request with an Idempotency-Key runs inside `with store.held():`, the
+    transaction its use case commits is held open instead; the middleware then writes the
+    answer into the key's record in that same transaction and commits both (`record`). A
+    process dying in between leaves neither: the retry runs afresh, once the record's lease
+    is over, instead of finding the effect done and its answer lost. A second unit of work
+    in the same request reads in the held transaction (and sees its writes); one that
+    writes commits the held one first ("wherever possible": the last one joins the record). On SQLite, whose one writer is queued on a lock of the thread that
+    took it, nothing is held.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._uow: SqlUnitOfWork | None = None
+        self._token: Token[HeldCommit | None] | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> HeldCommit:
+        self._token = _HELD.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _HELD.reset(self._token)
+        if exc is not None and not isinstance(exc, Exception):
+            self.drop()  # the process is going down (a crash in a test): nothing commits
+        else:
+            self.release()
+
+    def keep(self, uow: SqlUnitOfWork) -> bool:
+        """Hold `uow`'s commit, if this store holds and nothing else is held."""
+        if self._store.dialect != "postgresql" or uow._single or uow._readonly:
+            return False
+        with self._lock:
+            if self._uow is not None:
+                return False
+            self._uow = uow
+            return True
+
+    def connection(self) -> Connection | None:
+        """The held transaction's connection, for a read in the same request."""
+        with self._lock:
+            return self._uow.conn if self._uow is not None else None
+
+    def _take(self) -> SqlUnitOfWork | None:
+        with self._lock:
+            uow, self._uow = self._uow, None
+            return uow
+
+    def release(self) -> None:
+        """Commit what is held, without the record (something else comes first)."""
+        uow = self._take()
+        if uow is not None:
+            uow._commit_held(None)
+
+    def drop(self) -> None:
+        uow = self._take()
+        if uow is not None:
+            uow._close_held()
+
+    def record(self, write: Callable[[IdempotencyRepo], None]) -> None:
+        """Write the key's record: in the held transaction, committing both, or alone."""
+        uow = self._take()
+        if uow is not None:
+            uow._commit_held(write)
+            return
+        with self._store.uow(single=True) as alone:
+            write(alone.idempotency)
+            alone.commit()
+
+
 class SqlStore:
     """The Store port over one SQLAlchemy engine."""
 
@@ -193,6 +320,10 @@ class SqlStore:
         return SqlUnitOfWork(
             self.engine, readonly=readonly, single=single, write_lock=self._write_lock
         )
+
+    def held(self) -> HeldCommit:
+        """Hold the request's last transaction for its Idempotency-Key record (HeldCommit)."""
+        return HeldCommit(self)
 
     def dispose(self) -> None:
         self.engine.dispose()

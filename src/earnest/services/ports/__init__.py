@@ -30,6 +30,7 @@ from earnest.services.ports.people import (
     IDEMPOTENCY_LEASE,
     ApiKeyRecord,
     AuthRepo,
+    HeldCommit,
     IdempotencyRecord,
     IdempotencyRepo,
     PartiesRepo,
@@ -79,6 +80,10 @@ class Store(StoreOf[UnitOfWork], Protocol):
     @property
     def dialect(self) -> str: ...
 
+    def held(self) -> HeldCommit:
+        """Hold the request's last transaction for its Idempotency-Key record."""
+        ...
+
 
 __all__ = [
     "IDEMPOTENCY_LEASE",
@@ -98,6 +103,7 @@ __all__ = [
     "DevicesStore",
     "DevicesUnit",
     "FactsRepo",
+    "HeldCommit",
     "IdempotencyRecord",
     "IdempotencyRepo",
     "LedgerRepo",

@@ -3,9 +3,10 @@ Idempotency-Key records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from earnest.domain.criteria import WorkerProfile
 from earnest.services.ports.base import Unit
@@ -73,6 +74,17 @@ class IdempotencyRepo(Protocol):
     def finish(self, scope: str, status_code: int, body: bytes) -> None: ...
     def forget(self, scope: str) -> None: ...
     def drop_older(self, before: datetime, limit: int) -> int: ...
+
+
+class HeldCommit(Protocol):
+    """Inside `with store.held() as held:`, the transaction the request's use case commits
+    is held open, and `held.record(write)` writes the Idempotency-Key record into it and
+    commits both (or writes the record alone if nothing was held); leaving the block
+    commits what is still held, or drops it if the process is going down."""
+
+    def __enter__(self) -> HeldCommit: ...
+    def __exit__(self, *exc: Any) -> None: ...
+    def record(self, write: Callable[[IdempotencyRepo], None]) -> None: ...
 
 
 class PeopleUnit(Unit, Protocol):
