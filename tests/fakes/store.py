@@ -9,14 +9,16 @@ time: concurrency is what the SQL tests are for.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from earnest.services.ports import (
     DeviceRecord,
     DevicesStore,
+    IdempotencyRepo,
     MoneyStore,
     PeopleStore,
     QualityStore,
@@ -132,6 +134,27 @@ class FakeStore:
 
     def uow(self, *, readonly: bool = False, single: bool = False) -> FakeUnit:
         return FakeUnit(self, readonly)
+
+    def held(self) -> UnheldCommit:
+        return UnheldCommit(self)
+
+
+class UnheldCommit:
+    """The fake holds no commit: a request's record is written after its effects."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> UnheldCommit:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def record(self, write: Callable[[IdempotencyRepo], None]) -> None:
+        with self._store.uow(single=True) as unit:
+            write(unit.idempotency)
+            unit.commit()
 
 
 def conforms(
