@@ -16,6 +16,7 @@ from earnest.domain.errors import EarnestError
 from earnest.web import (
     pages_auth,
     pages_campaign,
+    pages_data,
     pages_operator,
     pages_requester,
     pages_settings,
@@ -34,7 +35,7 @@ _STATUS = {"not_found": 404, "forbidden": 403, "no_work_available": 404, "unauth
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files; the API under /v1 keeps its own errors."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    pages = (pages_auth, pages_worker, pages_requester, pages_campaign, pages_settings)
+    pages = (pages_auth, pages_worker, pages_requester, pages_campaign, pages_settings, pages_data)
     for module in (*pages, pages_operator):
         app.include_router(module.router)
     api_errors = cast(Handler | None, app.exception_handlers.get(EarnestError))
