@@ -131,3 +131,67 @@ def test_the_worker_pages_in_arabic_read_right_to_left(browser: Any, site: Site)
     assert worker.get_attribute("html", "dir") == "ltr"
     worker.goto("/work")
     assert "Work you can do now" in worker.inner_text("main")
+
+
+def _from_template(site: Site, name: str, title: str, data: dict[str, Any]) -> dict[str, Any]:
+    chosen = TEMPLATES[name]
+    input_schema, output_schema = chosen.schemas(chosen.options)
+    with Earnest.sign_in(site.url, site.requester) as api:
+        deposit(site.market, api, site.requester, 1_000_000)
+        made: dict[str, Any] = api.create_campaign(
+            type=chosen.type,
+            title=title,
+            instructions=chosen.instructions,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            reward=1_000,
+            overlap=1,
+            gold_share=0.0,
+            verifier=chosen.verifier,
+            quality=chosen.quality,
+        )
+        api.upload_tasks(made["id"], [{"id": "t1", "data": data}])
+        api.fund(made["id"], 100_000)
+    return made
+
+
+def test_meter_readings_are_typed_in_rows_with_their_unit_not_json(
+    browser: Any, site: Site
+) -> None:
+    _from_template(site, "energy", "Evening peak", TEMPLATES["energy"].sample)
+    context = browser.new_context(
+        viewport=PHONE, base_url=site.url, timezone_id="Africa/Nairobi", locale="en-GB"
+    )
+    context.set_default_timeout(15_000)
+    worker = context.new_page()
+    _sign_in(worker, "/work")
+    worker.click("button[aria-label='Start: Evening peak']")
+    worker.wait_for_url(re.compile(r"/work/tasks/asg_"))
+    assert worker.locator("textarea[name='answer']").count() == 0  # no JSON box
+    data = worker.inner_text("dl.data").replace("\xa0", " ")
+    assert "0.02 tokens per kWh" in data and "20000" not in data, data
+    assert "Wh" in worker.inner_text("[data-rows='readings'] label >> nth=1")
+    assert "local time" in worker.inner_text("[data-rows='readings']")
+    worker.fill("[name='f.device']", "Meter1")
+    rows = [("2026-11-22T21:00:00", "1200"), ("2026-11-22T22:30:00", "1500.5")]
+    for i, (at, wh) in enumerate(rows):
+        worker.fill(f"[name='f.readings.{i}.at']", at)
+        worker.fill(f"[name='f.readings.{i}.wh']", wh)
+        worker.fill(f"[name='f.readings.{i}.signature']", f"sig{i}")
+    worker.click("[data-add-row]")
+    assert worker.locator("[name='f.readings.2.wh']").count() == 1
+    shoot(worker, "task-readings", locale="en")
+    found = serious_violations(worker)
+    assert not found, "\n".join(found)
+    assignment = worker.get_attribute("#task", "data-assignment")
+    worker.click("text=Submit answer")
+    worker.wait_for_selector(".toast:not([hidden])")
+    with site.market.store.uow(readonly=True) as uow:
+        stored = uow.assignments.get(str(assignment))
+    assert stored is not None and stored.answer == {
+        "device": "Meter1",
+        "readings": [  # typed at UTC+3, sent in UTC; a whole Wh stays whole
+            {"at": "2026-11-22T18:00:00+00:00", "wh": 1200, "signature": "sig0"},
+            {"at": "2026-11-22T19:30:00+00:00", "wh": 1500.5, "signature": "sig1"},
+        ],
+    }

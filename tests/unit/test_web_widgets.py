@@ -45,10 +45,13 @@ FORMS: dict[str, list[tuple[str, Any]]] = {
     "bug_report": [("notes", "pytest test_dates.py")],
     "field_task": [("lat", "6.5244"), ("lon", "3.3792"), ("note", "hours: 8-20")],
     "energy": [
-        (
-            "answer",
-            '{"device": "meter", "readings": [{"at": "t0", "wh": 0}, {"at": "t1", "wh": 5}]}',
-        )
+        ("f.device", "meter"),
+        ("f.readings.0.at", "2026-11-22T18:00"),
+        ("f.readings.0.wh", "0"),
+        ("f.readings.0.signature", "s0"),
+        ("f.readings.1.at", "2026-11-22T19:00"),
+        ("f.readings.1.wh", "5"),
+        ("f.readings.1.signature", "s1"),
     ],
 }
 
@@ -68,7 +71,7 @@ def test_a_filled_form_is_a_valid_answer_for_its_template(name: str) -> None:
         fields.append(
             ("test_file", _upload("test_dates.py", b"def test(): assert 0\n", "text/x-python"))
         )
-    answer = answer_from_form(widget_for(spec), FormData(fields))
+    answer = answer_from_form(widget_for(spec), FormData(fields), spec.output_schema)
     check(compile_schema(spec.output_schema, "output_schema"), answer, "the answer")
 
 
@@ -87,7 +90,9 @@ def test_classification_answers_with_the_whole_class() -> None:
             "ok",
         ),
         ({"type": "string"}, "free_text", None),
-        ({"type": "object", "properties": {"value": {"type": "number"}}}, "json", None),
+        ({"type": "object", "properties": {"value": {"type": "number"}}}, "form", None),
+        ({"type": "object", "properties": {"value": {"type": "object"}}}, "json", None),
+        ({"type": "object", "properties": {"r": {"type": "array"}}}, "json", None),
         ({"type": "object", "properties": {"span": {"type": "object"}}}, "text_span", "span"),
     ],
 )

@@ -309,9 +309,23 @@ TEMPLATES: dict[str, Template] = {
             lambda o: _object(
                 {
                     "device": {"type": "string"},
-                    "readings": {"type": "array", "minItems": 2, "maxItems": 2000},
+                    "readings": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2000,
+                        # One signed meter reading: the task page asks for each in a row.
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "at": {"type": "string", "format": "date-time"},
+                                "wh": {"type": "number", "minimum": 0, "x-unit": "Wh"},
+                                "signature": {"type": "string"},
+                            },
+                            "required": ["at", "wh", "signature"],
+                        },
+                    },
                 },
-                widget="json",
+                widget="form",
             ),
             {
                 "event": "Evening peak",
@@ -328,7 +342,7 @@ TEMPLATES: dict[str, Template] = {
                 "window_end",
                 "reward_per_kwh",
             ),
-            widget="json",
+            widget="form",
         ),
     )
 }

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from earnest.domain.errors import InvalidInput
 from earnest.services.schemas import CONTROL, control_problem, loads
+from earnest.web import schema_form
 from earnest.web.widgets import Widget
 
 MAX_PHOTO_BYTES = 600 << 10  # the page scales photos down to well under this before sending
@@ -27,8 +28,11 @@ MAX_TEST_FILE_BYTES = 256 << 10
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
-def answer_from_form(widget: Widget, form: FormData) -> Any:
-    """The answer a task form holds; InvalidInput says what is missing or wrong."""
+def answer_from_form(widget: Widget, form: FormData, schema: dict[str, Any] | None = None) -> Any:
+    """The answer a task form holds; InvalidInput says what is missing or wrong. A form
+    made from the output schema (`widget.kind == "form"`) is read with that schema."""
+    if widget.kind == "form":
+        return schema_form.answer_of(schema or {}, form)
     return _BUILDERS[widget.kind](widget, form)
 
 

@@ -140,7 +140,8 @@ async def submit(assignment_id: str, request: Request, who: SignedIn) -> Respons
 
 def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> dict[str, Any]:
     got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
-    answer = answer_from_form(widget_for(got.campaign.spec), form)
+    spec = got.campaign.spec
+    answer = answer_from_form(widget_for(spec), form, spec.output_schema)
     r = m.work.answer(SubmitAnswer(who, assignment_id, answer))
     return {
         "decision": r.decision.value,

@@ -20,7 +20,7 @@ from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.money import format_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services.identity import Principal
-from earnest.web import i18n, present
+from earnest.web import i18n, present, schema_form
 from earnest.web.session import market
 from earnest.web.widgets import is_external, is_image
 
@@ -181,6 +181,7 @@ templates.env.globals["bounds"] = {
     "bandwidth": BandwidthTerms.BOUNDS,
 }
 templates.env.globals["task_rows"] = present.rows
+templates.env.globals["form_of"] = schema_form.form_of
 templates.env.tests["image"] = is_image
 templates.env.tests["external"] = is_external
 

@@ -27,6 +27,7 @@ KINDS = (
     "free_text",
     "local_report",
     "bug_report",
+    "form",
     "json",
 )
 MAX_SHORTCUTS = 9  # keys 1-9 pick an option
@@ -132,7 +133,9 @@ def _by_shape(schema: dict[str, Any]) -> Widget:
         return Widget("free_text")
     if len(props) == 1 and strings:
         return Widget("free_text", strings[0])
-    return Widget("json")
+    from earnest.web.schema_form import form_of  # it reads labels from present, which needs us
+
+    return Widget("form") if form_of(schema) else Widget("json")
 
 
 def _enum(prop: Any) -> list[Any]:

@@ -161,7 +161,35 @@ export async function scaledPhoto(file, side = 1280) {
   return new File([blob], "photo.jpg", { type: "image/jpeg" });
 }
 
+// A form made from the schema: the time zone its moments are typed in, and more rows.
+function schemaForm(task) {
+  const form = task.querySelector("[data-schema-form]");
+  if (!form) return;
+  form.querySelector("[data-tz]").value = String(new Date().getTimezoneOffset());
+  for (const note of form.querySelectorAll("[data-tz-note]")) note.textContent = t("(your local time)");
+  for (const rows of form.querySelectorAll("[data-rows]")) {
+    const list = rows.querySelector(".row-list");
+    rows.querySelector("[data-add-row]").addEventListener("click", () => {
+      const count = list.children.length;
+      if (count >= Number(rows.dataset.max)) return;
+      const row = list.lastElementChild.cloneNode(true);
+      for (const field of row.querySelectorAll("input, select, label")) {
+        for (const attribute of ["name", "id", "for"]) {
+          const value = field.getAttribute(attribute);
+          if (value) field.setAttribute(attribute, value.replace(/([.-])\d+([.-])/, `$1${count}$2`));
+        }
+        if (field.matches("input:not([type=checkbox]):not([type=hidden]), select")) field.value = "";
+        if (field.matches("input[type=checkbox]")) field.checked = false;
+        field.removeAttribute("required"); // a row beyond the least asked may stay blank
+      }
+      list.append(row);
+      row.querySelector("input, select")?.focus();
+    });
+  }
+}
+
 export function setUpWidgets(task) {
+  schemaForm(task);
   boxer(task);
   spans(task);
   report(task);
