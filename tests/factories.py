@@ -83,8 +83,9 @@ def worker() -> Principal:
 
 
 def unit_cost(market: Market, reward: int = REWARD) -> int:
-    """What escrow pays per accepted unit at this market's fee."""
-    return reward + reward * market.settings.fee_bps // 10_000
+    """What escrow pays per accepted unit at this market's fee (and its mint's transfer fee)."""
+    transfer_fee = market.chain.mint_terms().fee_ceiling.on(reward)
+    return reward + reward * market.settings.fee_bps // 10_000 + transfer_fee
 
 
 def funded_requester(
@@ -144,6 +145,7 @@ def labeling_campaign(
         store=market.store,
         clock=clock,
         rand=rand,
+        mint=market.chain.mint_terms(),
     )
     lines = []
     for i in range(tasks):

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from earnest.adapters.chain import (
     LocalChain,
     MarketCrypto,
+    MintSetup,
     RpcChain,
     RpcOptions,
     load_or_create_keypair,
@@ -22,6 +23,7 @@ from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
+from earnest.domain.transfer_fee import TransferFee
 from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Work
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
@@ -132,10 +134,21 @@ def build_market(settings: Settings) -> Market:
     )
 
 
+def mint_setup(settings: Settings) -> MintSetup:
+    """The mint a new local chain creates, from the settings."""
+    fee = TransferFee(settings.transfer_fee_bps, settings.transfer_fee_max)
+    return MintSetup(
+        token_2022=settings.token_program == "spl-token-2022",
+        transfer_fee=fee if fee.charged else None,
+    )
+
+
 def open_chain(settings: Settings, keypair: Any) -> MarketChain:
     """The embedded LocalChain, or an RpcChain on `chain_url` when `chain` is "rpc"."""
     if settings.chain == "local":
-        return LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+        return LocalChain.open(
+            settings.chain_state, keypair, decimals=settings.decimals, mint=mint_setup(settings)
+        )
     if settings.chain_url is None or settings.mint is None:  # Settings refuses this already
         raise InvalidInput("chain=rpc needs chain_url and mint")
     options = RpcOptions(

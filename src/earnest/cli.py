@@ -15,6 +15,7 @@ from earnest.cli_campaign import (
     campaign_clone,
     campaign_create,
     campaign_edit,
+    campaign_estimate,
     campaign_pause,
     campaign_resume,
     campaign_status,
@@ -45,6 +46,7 @@ app.command()(serve)
 chain_app.command("serve")(chain_serve)
 campaign_app.command("create")(campaign_create)
 campaign_app.command("status")(campaign_status)
+campaign_app.command("estimate")(campaign_estimate)
 campaign_app.command("edit")(campaign_edit)
 campaign_app.command("pause")(campaign_pause)
 campaign_app.command("resume")(campaign_resume)
@@ -61,9 +63,7 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
     scenario: Annotated[
         str | None,
-        typer.Option(
-            help="labeling | bandwidth | local | bugs | field | energy | all: each kind of labor"
-        ),
+        typer.Option(help="labeling | bandwidth | local | bugs | field | energy | token2022 | all"),
     ] = None,
 ) -> None:
     """A whole market on a fresh SQLite file and LocalChain, worked by a simulated crowd."""

@@ -1,4 +1,4 @@
-"""`earnest campaign create|edit|pause|resume|clone`: a campaign's settings from a shell.
+"""`earnest campaign create|edit|pause|resume|clone|status|estimate`: a campaign's settings from a shell.
 
 Amounts are typed in tokens, as on the web (`reward` and `quality.review_reward`, in a
 spec file or a `--set`): the market's mint decimals turn them into base units, the API's
@@ -162,3 +162,24 @@ def campaign_status(
     c = found["campaign"]
     shown |= {k: format_units(c[k], decimals) for k in ("reward", "unit_cost")}
     print(json.dumps(found | {"tokens": shown}, indent=2))
+
+
+def campaign_estimate(
+    campaign_id: str,
+    payees: Annotated[
+        int | None, typer.Option(min=0, help="distinct workers expected (default: one per unit)")
+    ] = None,
+    destination: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a payee wallet known now (repeat); one with a token account pays no rent"
+        ),
+    ] = None,
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+) -> None:
+    """Before funding: the tokens every unit takes, and the SOL its payouts cost (network
+    fees from batching, rent of new payees' token accounts)."""
+    with _client(url, api_key) as api:
+        cost = api.payout_cost(campaign_id, payees=payees, destinations=destination or ())
+        print(json.dumps(cost, indent=2))

@@ -180,10 +180,13 @@ def chain_serve(
     from earnest.adapters.chain.rpc_methods import LocalRpc
     from earnest.adapters.chain.rpc_pubsub import PubSub, endpoint
     from earnest.adapters.chain.rpc_server import create_rpc_app, websocket_socket
+    from earnest.bootstrap import mint_setup
 
     settings = settings_for(data_dir)
     keypair = load_or_create_keypair(settings.resolved_keypair)
-    chain = LocalChain.open(settings.chain_state, keypair, decimals=settings.decimals)
+    chain = LocalChain.open(
+        settings.chain_state, keypair, decimals=settings.decimals, mint=mint_setup(settings)
+    )
     url = f"http://{host}:{port}"
     # soft_wrap: the settings line must stay one line, ready to copy.
     console.print(f"Solana JSON-RPC on {url}, mint {chain.mint}", soft_wrap=True)

@@ -80,6 +80,16 @@ class Endpoints(CampaignSettingsEndpoints):
     def fund(self, campaign_id: str, amount: int) -> Any:
         return self._call("POST", f"/v1/campaigns/{campaign_id}/fund", json_body={"amount": amount})
 
+    def payout_cost(
+        self, campaign_id: str, *, payees: int | None = None, destinations: Iterable[str] = ()
+    ) -> Any:
+        """What paying the campaign's units costs before funding it: the tokens to fund
+        (`budget`) and the SOL of network fees and new payees' token-account rent."""
+        body: dict[str, Any] = {"destinations": list(destinations)}
+        if payees is not None:
+            body["payees"] = payees
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/payout-cost", json_body=body)
+
     def close(self, campaign_id: str) -> Any:
         return self._call("POST", f"/v1/campaigns/{campaign_id}/close")
 

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     rpc_retries: int = Field(5, ge=0, le=20, description="retries of an RPC answered with 429")
     market_keypair: Path | None = Field(None, description="the market's key (Solana CLI JSON)")
     decimals: int = Field(6, ge=0, le=9, description="decimals of the mint the demo creates")
+    token_program: Literal["spl-token", "spl-token-2022"] = Field(
+        "spl-token", description="the program of the mint a new local chain creates"
+    )
+    transfer_fee_bps: int = Field(
+        0, ge=0, le=10_000, description="a new local Token-2022 mint's transfer fee, basis points"
+    )
+    transfer_fee_max: int = Field(
+        0, ge=0, le=2**64 - 1, description="that fee's cap per transfer, base units"
+    )
     fee_bps: int = Field(250, ge=0, le=5000, description="market fee on each reward, basis points")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

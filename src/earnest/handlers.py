@@ -25,6 +25,7 @@ from earnest.services import (
     devices,
     funds,
     identity,
+    payout_cost,
     peer_review,
     profiles,
     receipts,
@@ -47,6 +48,7 @@ from earnest.services.identity import (
     SignOut,
     SiteIdentity,
 )
+from earnest.services.payout_cost import EstimatePayoutCost, PayoutCost
 from earnest.services.peer_review import ClaimReview, ReviewItem, SubmitReview
 from earnest.services.ports import (
     ApiKeyRecord,
@@ -97,7 +99,9 @@ class Money:
         return funds.record_deposit(cmd, store=p.store, chain=p.chain, clock=p.clock)
 
     def withdraw(self, cmd: Withdraw) -> PayoutRecord:
-        return funds.withdraw(cmd, store=self._p.store, clock=self._p.clock, rand=self._p.rand)
+        p = self._p
+        fee = p.chain.transfer_fee()
+        return funds.withdraw(cmd, store=p.store, clock=p.clock, rand=p.rand, transfer_fee=fee)
 
     def balances(self, who: Principal) -> Balances:
         return funds.balances(who, store=self._p.store)
@@ -194,7 +198,12 @@ class Campaigns:
             clock=p.clock,
             rand=p.rand,
             sandbox=p.runner,
+            mint=p.chain.mint_terms(),
         )
+
+    def payout_cost(self, cmd: EstimatePayoutCost) -> PayoutCost:
+        """What paying the campaign's units costs, in tokens and SOL, before funding it."""
+        return payout_cost.estimate_payout_cost(cmd, store=self._p.store, chain=self._p.chain)
 
     def fund(self, cmd: FundCampaign) -> int:
         p = self._p
@@ -222,6 +231,7 @@ class Campaigns:
             clock=p.clock,
             rand=p.rand,
             sandbox=p.runner,
+            mint=p.chain.mint_terms(),
         )
 
 

@@ -118,6 +118,7 @@ def test_demo_scenarios_verify_work_and_catch_planted_bad_work(tmp_path: Path) -
         "bugs",
         "field",
         "energy",
+        "token2022",
     }
     for name, done in summary["scenarios"].items():
         assert done["verified"] > 0 and done["rejected"] > 0, name

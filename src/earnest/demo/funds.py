@@ -9,10 +9,12 @@ from earnest.bootstrap import Market
 
 
 def faucet_deposit(market: Market, wallet: Wallet, amount: int) -> str:
-    """The demo's faucet mints `amount` to `wallet`, which sends it to the market's vault on
-    chain; the transaction's signature, for the requester to credit."""
-    market.chain.faucet(wallet.address, amount)
-    return send_deposit(market, wallet, amount)
+    """The demo's faucet mints enough to `wallet` that, sent to the market's vault on chain,
+    `amount` arrives (a transfer-fee mint withholds its fee on the way); the transaction's
+    signature, for the requester to credit."""
+    gross = market.chain.transfer_fee().gross(amount)
+    market.chain.faucet(wallet.address, gross)
+    return send_deposit(market, wallet, gross)
 
 
 def send_deposit(market: Market, wallet: Wallet, amount: int) -> str:
@@ -23,6 +25,7 @@ def send_deposit(market: Market, wallet: Wallet, amount: int) -> str:
         vault=market.chain.vault,
         amount=amount,
         blockhash=market.chain.latest_blockhash(),
+        program=market.chain.token_program,
     )
     return market.chain.submit(raw)
 

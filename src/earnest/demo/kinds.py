@@ -31,19 +31,33 @@ LABELS = {
 }
 
 
-def labeling(stage: Stage) -> list[str]:
-    """Even or odd: three careful workers and a spammer; control tasks catch the spammer."""
+def labeling(stage: Stage, memos: int = 0) -> list[str]:
+    """Even or odd: three careful workers and a spammer; control tasks catch the spammer.
+    The first `memos` careful workers' token accounts require a memo on incoming transfers."""
     rows = [{"id": f"n{n}", "data": {"n": n}} for n in range(12)]
     rows += [{"id": f"g{n}", "data": {"n": n}, "gold": {"label": _parity(n)}} for n in range(3)]
     spec = _spec("labeling", "Even or odd?", LABELS, overlap=3)
     spec["quality"] = {"qualification_tasks": 2, "qualification_accuracy": 1.0}
     cid = stage.requester(spec, rows, 4 * len(rows))
-    for honest in (True, True, True, False):
-        worker = stage.person()
+    for i, honest in enumerate((True, True, True, False)):
+        worker, wallet = stage.person_with_wallet()
+        if i < memos:
+            stage.require_memos(wallet)
         while (lease := _claim(worker, cid)) is not None:
             n = lease["task"]["n"]
             worker.submit(lease["assignment"]["id"], {"label": _parity(n) if honest else "even"})
     return [cid]
+
+
+def token_2022(stage: Stage) -> list[str]:
+    """Even or odd, paid in a Token-2022 mint with a 1.5% transfer fee: two workers' accounts
+    require memos; every worker receives exactly what it earned, the fee on top."""
+    campaigns = labeling(stage, memos=2)
+    stage.settle()
+    short = stage.underpaid()
+    if short:
+        raise RuntimeError(f"workers received other than they earned: {short}")
+    return campaigns
 
 
 def local(stage: Stage) -> list[str]:
@@ -263,4 +277,12 @@ SCENARIOS: dict[str, Runner] = {
     "bugs": stage_runner("bugs", bugs),
     "field": stage_runner("field", field),
     "energy": stage_runner("energy", energy),
+    # 150 basis points, at most 1,000 base units a transfer: the cap binds above 66,667.
+    "token2022": stage_runner(
+        "token2022",
+        token_2022,
+        token_program="spl-token-2022",
+        transfer_fee_bps=150,
+        transfer_fee_max=1_000,
+    ),
 }

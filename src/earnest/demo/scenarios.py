@@ -61,6 +61,31 @@ class Stage:
             api.fund(campaign["id"], amount)
         return str(campaign["id"])
 
+    def require_memos(self, wallet: Wallet) -> None:
+        """Open `wallet`'s token account and make it require a memo on incoming transfers."""
+        chain = self.market.chain
+        chain.faucet(wallet.address, 0)
+        blockhash = chain.latest_blockhash()
+        program = chain.token_program
+        chain.submit(
+            wallet.require_memos_transaction(mint=chain.mint, program=program, blockhash=blockhash)
+        )
+
+    def settle(self) -> None:
+        """Wait until everything owed is on chain."""
+        _wait_settled(self.market)
+
+    def underpaid(self) -> dict[str, tuple[int, int]]:
+        """Recipients whose token account holds other than their paid payouts: (held, paid)."""
+        with self.market.store.uow(readonly=True) as uow:
+            paid: dict[str, int] = {}
+            for batch in uow.payouts.confirmed_batches():
+                for payout in uow.payouts.of_batch(batch.id):
+                    paid[payout.recipient] = paid.get(payout.recipient, 0) + payout.amount
+        chain = self.market.chain
+        held = {r: chain.token_balance(chain.token_account(r)) for r in paid}
+        return {r: (held[r], paid[r]) for r in paid if held[r] != paid[r]}
+
     def _deposit(self, api: Earnest, wallet: Wallet, amount: int) -> None:
         """Tokens from the faucet to `wallet`, sent to the vault on chain, credited once."""
         api.deposit(faucet_deposit(self.market, wallet, amount))
@@ -69,12 +94,15 @@ class Stage:
 Scenario = Callable[[Stage], list[str]]  # returns the campaigns it ran
 
 
-def run_scenario(name: str, scenario: Scenario, console: Console) -> dict[str, Any]:
-    """Run one scenario on its own market; its verified/rejected/tokens_paid and reconcile."""
+def run_scenario(
+    name: str, scenario: Scenario, console: Console, **settings: Any
+) -> dict[str, Any]:
+    """Run one scenario on its own market (`settings` on top of the defaults); its
+    verified/rejected/tokens_paid and reconcile."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"earnest-{name}-"))
     repos = data_dir.with_name(data_dir.name + "-repos")  # bounty repositories, not the data
     repos.mkdir()
-    market = build_market(Settings(data_dir=data_dir, sandbox_repo_dir=str(repos)))
+    market = build_market(Settings(data_dir=data_dir, sandbox_repo_dir=str(repos), **settings))
     server = BackgroundServer(market)
     market.start_loops()
     try:
@@ -117,9 +145,9 @@ def _summary(market: Market, campaigns: list[str]) -> dict[str, Any]:
 Runner = Callable[[Console], dict[str, Any]]  # a whole scenario: its summary
 
 
-def stage_runner(name: str, scenario: Scenario) -> Runner:
+def stage_runner(name: str, scenario: Scenario, **settings: Any) -> Runner:
     """A scenario that works on a Stage, as a Runner on its own fresh market."""
-    return lambda console: run_scenario(name, scenario, console)
+    return lambda console: run_scenario(name, scenario, console, **settings)
 
 
 def run_scenarios(names: list[str], runners: dict[str, Runner], console: Console) -> dict[str, Any]:

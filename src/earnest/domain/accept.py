@@ -32,11 +32,12 @@ class Decided:
     entries: tuple[ledger.JournalEntry, ...]  # none when nothing is paid
     payout: int  # base units owed to the worker; 0: no payout row
     fee: int  # the market's, on the payout
+    transfer_fee: int = 0  # what sending the payout whole costs in a transfer-fee mint
 
     @property
     def cost(self) -> int:
-        """What the escrow pays: the reward and the fee."""
-        return self.payout + self.fee
+        """What the escrow pays: the reward, the fee and the transfer fee."""
+        return self.payout + self.fee + self.transfer_fee
 
 
 def decided(
@@ -80,9 +81,10 @@ def decided(
     body = receipt.body()
     entries: tuple[ledger.JournalEntry, ...] = ()
     fee = fee_for(reward, campaign.fee_bps)
+    transfer_fee = campaign.transfer_fee.on(reward)
     if reward:  # metered work may earn nothing (an empty page): nothing to pay or owe
         # The assignment's (or review's) change of status, in the same transaction, is what
         # makes this key happen once; the accepts of a transaction merge into one entry.
         key = f"accept:{sub.assignment_id}"
-        entries = (ledger.accept_unit(key, campaign.id, sub.worker, reward, fee),)
-    return Decided(receipt, body, json_digest(body), entries, reward, fee)
+        entries = (ledger.accept_unit(key, campaign.id, sub.worker, reward, fee, transfer_fee),)
+    return Decided(receipt, body, json_digest(body), entries, reward, fee, transfer_fee)

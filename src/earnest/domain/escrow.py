@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from earnest.domain.errors import InvalidInput
 from earnest.domain.money import unit_cost
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 
 
 def _unit(unit: int) -> int:
@@ -59,11 +60,17 @@ def capped_reward(reward: int | None, cap: int) -> int:
     return max(0, min(reward, cap))
 
 
-def spent(rewards: Mapping[int, int], reviews: int, review_reward: int, fee_bps: int) -> int:
+def spent(
+    rewards: Mapping[int, int],
+    reviews: int,
+    review_reward: int,
+    fee_bps: int,
+    transfer_fee: TransferFee = NO_FEE,
+) -> int:
     """What accepted units and paid reviews took from the escrow, fees included.
 
     `rewards` counts accepted units per reward (metered work is paid a different reward per
     answer), so a fee rounded down per unit is summed as the ledger summed it.
     """
-    answers = sum(n * unit_cost(reward, fee_bps) for reward, n in rewards.items())
-    return answers + reviews * unit_cost(review_reward, fee_bps)
+    answers = sum(n * unit_cost(reward, fee_bps, transfer_fee) for reward, n in rewards.items())
+    return answers + reviews * unit_cost(review_reward, fee_bps, transfer_fee)

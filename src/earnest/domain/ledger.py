@@ -25,6 +25,10 @@ class Side(StrEnum):
 
 VAULT = "chain:vault"
 FEES = "market:fees"
+# What escrows paid toward the mint's transfer fees and payouts have not yet spent on them
+# (docs/money.md, "Transfer-fee mints"). It may go below zero: if the mint's authority
+# raises its fee after a campaign reserved it, the market bears the difference.
+TRANSFER_FEES = "market:transfer_fees"
 
 
 def requester_available(address: str) -> str:
@@ -50,12 +54,13 @@ def normal_side(account: str) -> Side:
 
 
 def is_contra(account: str) -> bool:
-    """No contra accounts yet: every balance must stay at or above zero."""
-    return False
+    """Only the transfer-fee reserve may go below zero (a fee raised after it was reserved);
+    every other balance must stay at or above zero."""
+    return account == TRANSFER_FEES
 
 
 def liability_accounts_prefixes() -> tuple[str, ...]:
-    return ("requester:", "campaign:", "worker:", FEES)
+    return ("requester:", "campaign:", "worker:", FEES, TRANSFER_FEES)
 
 
 @dataclass(frozen=True)
@@ -137,28 +142,40 @@ def payout_confirmed(key: str, payable_account: str, amount: int) -> JournalEntr
     )
 
 
-def batch_confirmed(key: str, paid: Iterable[tuple[str, int]]) -> JournalEntry:
+def batch_confirmed(
+    key: str, paid: Iterable[tuple[str, int]], transfer_fees: int = 0
+) -> JournalEntry:
     """A payout transaction landed: each (payable account, amount) it paid is settled, and
     the vault gives up their sum. One entry per transaction, one posting per account paid
-    (a worker's payouts owed at once travel in one transfer)."""
+    (a worker's payouts owed at once travel in one transfer). `transfer_fees` is what the
+    mint withheld on top of the rewards sent whole: the reserve pays it, the vault sent it."""
     per_account: dict[str, int] = {}
     for account, amount in paid:
         if amount <= 0:
             raise InvalidInput("a payout amount must be a positive integer of base units")
         per_account[account] = per_account.get(account, 0) + amount
     postings = [_decrease(account, amount) for account, amount in sorted(per_account.items())]
-    total = sum(per_account.values())
+    if transfer_fees < 0:
+        raise InvalidInput("a transfer fee is a non-negative integer of base units")
+    if transfer_fees:
+        postings.append(_decrease(TRANSFER_FEES, transfer_fees))
+    total = sum(per_account.values()) + transfer_fees
     return JournalEntry(key, "payout", (*postings, _decrease(VAULT, total)))
 
 
-def accept_unit(key: str, campaign_id: str, worker: str, reward: int, fee: int) -> JournalEntry:
-    """An accepted unit: escrow pays the worker's reward and the market fee in one entry."""
+def accept_unit(
+    key: str, campaign_id: str, worker: str, reward: int, fee: int, transfer_fee: int = 0
+) -> JournalEntry:
+    """An accepted unit: escrow pays the worker's reward, the market fee and, with a
+    transfer-fee mint, what sending the reward whole costs, in one entry."""
     postings = [
-        _decrease(campaign_escrow(campaign_id), reward + fee),
+        _decrease(campaign_escrow(campaign_id), reward + fee + transfer_fee),
         _increase(worker_payable(worker), reward),
     ]
     if fee:
         postings.append(_increase(FEES, fee))
+    if transfer_fee:
+        postings.append(_increase(TRANSFER_FEES, transfer_fee))
     return JournalEntry(key, "accept", tuple(postings))
 
 

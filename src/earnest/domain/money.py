@@ -13,6 +13,7 @@ from typing import cast
 
 from earnest.domain.bounds import Bound
 from earnest.domain.errors import InvalidInput
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 
 BPS = 10_000
 # SPL amounts are u64, but the store keeps i64 columns; no real supply comes near 2**63.
@@ -29,9 +30,10 @@ def fee_for(reward: int, fee_bps: int) -> int:
     return reward * fee_bps // BPS
 
 
-def unit_cost(reward: int, fee_bps: int) -> int:
-    """What escrow pays for one accepted unit: the reward plus the market fee."""
-    return reward + fee_for(reward, fee_bps)
+def unit_cost(reward: int, fee_bps: int, transfer_fee: TransferFee = NO_FEE) -> int:
+    """What escrow pays for one accepted unit: the reward, the market fee and what sending
+    the reward whole costs in a transfer-fee mint."""
+    return reward + fee_for(reward, fee_bps) + transfer_fee.on(reward)
 
 
 def parse_amount(value: object, what: str = "amount", *, positive: bool = False) -> int:

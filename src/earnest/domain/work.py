@@ -13,6 +13,7 @@ from earnest.domain.bounds import Bound
 from earnest.domain.criteria import LANGUAGE, MAX_CODES, REGION, codes
 from earnest.domain.errors import AlreadyDone, Conflict, InvalidInput, LeaseExpired
 from earnest.domain.money import AMOUNT, POSITIVE_AMOUNT, unit_cost
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 
 MAX_OVERLAP = 15
 MAX_LEASE_SECONDS = 7 * 24 * 3600
@@ -304,13 +305,16 @@ class Campaign:
     fee_bps: int
     status: CampaignStatus
     created_at: datetime
+    # The mint's transfer fee as the campaign was created (the higher of its current and
+    # scheduled ones): each accepted unit's escrow pays what sending its reward whole costs.
+    transfer_fee: TransferFee = NO_FEE
 
     @property
     def unit_cost(self) -> int:
         """What escrow reserves per answer: its reward, and its review when peer-reviewed."""
-        cost = unit_cost(self.spec.reward, self.fee_bps)
+        cost = unit_cost(self.spec.reward, self.fee_bps, self.transfer_fee)
         if self.spec.peer_reviewed:
-            cost += unit_cost(self.spec.quality.review_reward, self.fee_bps)
+            cost += unit_cost(self.spec.quality.review_reward, self.fee_bps, self.transfer_fee)
         return cost
 
     def is_open_for_work(self, now: datetime) -> bool:

@@ -338,7 +338,7 @@ def _cover_from_requester(
         uow.ledger.balance(account),
         uow.assignments.outstanding(campaign.id),  # this one excluded: it was rejected
         campaign.unit_cost,
-        unit_cost(campaign.spec.reward, campaign.fee_bps),
+        unit_cost(campaign.spec.reward, campaign.fee_bps, campaign.transfer_fee),
     )
     if short <= 0:
         return

@@ -21,6 +21,7 @@ from earnest.domain.work import (
     check_campaign_transition,
 )
 from earnest.services.campaigns import CampaignUnit, CreateCampaign, check_spec, create_campaign
+from earnest.services.chain_port import MintTerms
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Sandbox, StoreOf
@@ -114,8 +115,10 @@ def clone_campaign(
     clock: Clock,
     rand: Random,
     sandbox: Sandbox | None = None,
+    mint: MintTerms | None = None,
 ) -> Campaign:
-    """A draft with the same settings; a deadline already past is dropped."""
+    """A draft with the same settings; a deadline already past is dropped (the mint's terms
+    are read again, as for any new campaign)."""
     cmd.who.require("campaigns:write")
     with store.uow(readonly=True) as uow:
         source = owned_campaign(uow, cmd.campaign_id, cmd.who.address)
@@ -130,4 +133,5 @@ def clone_campaign(
         clock=clock,
         rand=rand,
         sandbox=sandbox,
+        mint=mint,
     )

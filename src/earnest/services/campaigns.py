@@ -9,10 +9,12 @@ from typing import Any, Protocol
 from earnest.domain import bandwidth, escrow, ledger
 from earnest.domain.errors import Conflict, InsufficientFunds, InvalidInput
 from earnest.domain.money import parse_amount
+from earnest.domain.transfer_fee import NO_FEE
 from earnest.domain.work import Campaign, CampaignSpec, CampaignStatus, Task
 from earnest.quality import SANDBOXED, verifier_for
 from earnest.quality.dawid_skene import classes_of
 from earnest.quality.predictors import load_predictor
+from earnest.services.chain_port import MintTerms
 from earnest.services.common import new_id, owned_campaign
 from earnest.services.identity import Principal
 from earnest.services.ports import (
@@ -65,15 +67,27 @@ def create_campaign(
     clock: Clock,
     rand: Random,
     sandbox: Sandbox | None = None,
+    mint: MintTerms | None = None,
 ) -> Campaign:
-    """Create a draft campaign after checking its schemas and verifier."""
+    """Create a draft campaign after checking its schemas, its verifier and that the market
+    can pay in its mint (`mint`, read from the chain; None: a mint with no extensions)."""
     who, spec = cmd.who, cmd.spec
     who.require("campaigns:write")
+    if mint is not None and mint.refused:
+        raise InvalidInput(f"this market cannot pay rewards in its mint: {mint.refused}")
     check_spec(spec, sandbox)
     now = clock.now()
     if spec.deadline is not None and spec.deadline <= now:
         raise InvalidInput("deadline must be in the future")
-    campaign = Campaign(new_id("cmp", rand), who.address, spec, fee_bps, CampaignStatus.DRAFT, now)
+    campaign = Campaign(
+        new_id("cmp", rand),
+        who.address,
+        spec,
+        fee_bps,
+        CampaignStatus.DRAFT,
+        now,
+        mint.fee_ceiling if mint is not None else NO_FEE,
+    )
     with store.uow() as uow:
         uow.parties.ensure(who.address, "person", now)
         uow.campaigns.add(campaign)
@@ -155,7 +169,9 @@ def campaign_status(who: Principal, campaign_id: str, *, store: Store) -> dict[s
         "assignments": assignments,
         "escrow": balance,
         "reserved": escrow.reserved(outstanding, campaign.unit_cost),
-        "spent": escrow.spent(rewards, reviews, review_reward, campaign.fee_bps),
+        "spent": escrow.spent(
+            rewards, reviews, review_reward, campaign.fee_bps, campaign.transfer_fee
+        ),
     }
 
 

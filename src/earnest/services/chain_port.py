@@ -13,16 +13,39 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from earnest.domain.transfer_fee import TransferFee
+
 # Solana's maximum serialized transaction size (IPv6 MTU 1280 - 48 header bytes).
 MAX_TRANSACTION_BYTES = 1232
 
 
 @dataclass(frozen=True)
 class Transfer:
-    """One payout line: `amount` base units to the token account of wallet `owner`."""
+    """One payout line: `amount` base units to the token account of wallet `owner`.
+
+    With a transfer-fee mint, `fee` is what the mint withholds from `amount` (the transfer
+    fails if it would withhold anything else); `memo` puts a memo right before the transfer,
+    for an account that requires one on incoming transfers.
+    """
 
     owner: str
     amount: int
+    fee: int = 0
+    memo: bool = False
+
+
+@dataclass(frozen=True)
+class MintTerms:
+    """What paying in the market's mint involves, read from the chain."""
+
+    program: str  # "spl-token" or "spl-token-2022"
+    decimals: int
+    transfer_fee: TransferFee  # the mint's fee now (none: NO_FEE)
+    fee_ceiling: TransferFee  # the higher of its current and scheduled fees
+    refused: str | None  # why the market cannot pay in this mint; None when it can
+    account_rent: int  # lamports a new payee's token account locks up (rent exemption)
+    account_size: int  # bytes of that account
+    signature_fee: int  # lamports per signature of a transaction
 
 
 @dataclass(frozen=True)
@@ -60,7 +83,13 @@ class TokenTransfer:
     destination: str  # token account credited
     authority: str  # wallet that signed for the source
     mint: str
-    amount: int
+    amount: int  # what left the source
+    fee: int = 0  # what the mint withheld of it (a transfer-fee mint): the rest arrived
+
+    @property
+    def arrived(self) -> int:
+        """What the destination received."""
+        return self.amount - self.fee
 
 
 class Chain(Protocol):
@@ -88,6 +117,18 @@ class Chain(Protocol):
 
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
         """The owners among `owners` whose associated token account does not exist yet."""
+        ...
+
+    def transfer_fee(self) -> TransferFee:
+        """The mint's transfer fee now (NO_FEE for a classic mint, without a read)."""
+        ...
+
+    def mint_terms(self) -> MintTerms:
+        """The mint's program, fee, refusal reason and a new payee account's rent, now."""
+        ...
+
+    def memo_required(self, owners: Sequence[str]) -> set[str]:
+        """The owners whose token account requires a memo before an incoming transfer."""
         ...
 
     def build_payout(

@@ -8,6 +8,7 @@ from datetime import datetime
 from earnest.domain import ledger
 from earnest.domain.errors import Forbidden, InsufficientFunds, InvalidInput, NotFound
 from earnest.domain.money import parse_amount
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 from earnest.services.chain_port import Chain
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
@@ -51,7 +52,8 @@ def record_deposit(cmd: RecordDeposit, *, store: MoneyStore, chain: Chain, clock
         raise InvalidInput("that transaction sends another token than the market's mint")
     if any(t.authority != who.address for t in to_vault):
         raise Forbidden("that deposit was signed by another wallet than the caller's")
-    amount = parse_amount(sum(t.amount for t in to_vault), "the deposit")
+    # A transfer-fee mint withholds its fee in the vault: only what arrived is credited.
+    amount = parse_amount(sum(t.arrived for t in to_vault), "the deposit")
     now = clock.now()
     with store.uow() as uow:
         uow.deposits.add(signature, who.address, amount, now)
@@ -60,11 +62,23 @@ def record_deposit(cmd: RecordDeposit, *, store: MoneyStore, chain: Chain, clock
     return amount
 
 
-def withdraw(cmd: Withdraw, *, store: MoneyStore, clock: Clock, rand: Random) -> PayoutRecord:
-    """Queue unspent balance for payment back to the caller's wallet."""
+def withdraw(
+    cmd: Withdraw,
+    *,
+    store: MoneyStore,
+    clock: Clock,
+    rand: Random,
+    transfer_fee: TransferFee = NO_FEE,
+) -> PayoutRecord:
+    """Queue unspent balance for payment back to the caller's wallet.
+
+    In a transfer-fee mint the wallet still receives `amount` whole: the balance also pays
+    what the mint withholds on the way (`transfer_fee.on(amount)`, into the fee reserve).
+    """
     who, amount = cmd.who, cmd.amount
     who.require("funds:write")
     parse_amount(amount, positive=True)
+    fee = transfer_fee.on(amount)
     now = clock.now()
     payout = PayoutRecord(
         new_id("pay", rand),
@@ -85,9 +99,19 @@ def withdraw(cmd: Withdraw, *, store: MoneyStore, clock: Clock, rand: Random) ->
     )
     with store.uow() as uow:
         available = uow.ledger.balance(ledger.requester_available(who.address))
-        if available < amount:
-            raise InsufficientFunds(f"available balance is {available}, less than {amount}")
+        if available < amount + fee:
+            owed = f"{amount} and its transfer fee {fee}" if fee else str(amount)
+            raise InsufficientFunds(f"available balance is {available}, less than {owed}")
         uow.ledger.post(entry, now)
+        if fee:
+            fee_entry = ledger.transfer(
+                f"withdraw-fee:{payout.id}",
+                "withdraw",
+                ledger.requester_available(who.address),
+                ledger.TRANSFER_FEES,
+                fee,
+            )
+            uow.ledger.post(fee_entry, now)
         uow.payouts.add(payout)
         uow.commit()
     return payout

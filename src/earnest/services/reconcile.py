@@ -136,7 +136,7 @@ def _check_payouts(report: ReconcileReport, chain: Chain, confirmed: Batches) ->
         got: Counter[str] = Counter()
         for move in moves:
             if move.source == chain.vault and move.mint == chain.mint:
-                got[move.destination] += move.amount
+                got[move.destination] += move.arrived
         wanted: Counter[str] = Counter()
         for payout in payouts:
             owed[payout.recipient] += payout.amount

@@ -23,6 +23,7 @@ from typing import Protocol
 from earnest.domain import ledger
 from earnest.domain.errors import AlreadyDone, ChainError, TransactionTooLarge
 from earnest.domain.receipts import memo_for, merkle_root
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 from earnest.services.chain_port import (
     MAX_TRANSACTION_BYTES,
     Chain,
@@ -72,14 +73,29 @@ class SettleReport:
 
 @dataclass(frozen=True)
 class _Line:
-    """One transfer of a batch: a recipient and the payouts it pays."""
+    """One transfer of a batch: a recipient and the payouts it pays.
+
+    With a transfer-fee mint it sends the smallest amount that arrives as their sum whole
+    (`sent`); the difference, what the mint withholds, the fee reserve pays (docs/money.md).
+    A recipient whose token account requires a memo gets one right before the transfer.
+    """
 
     recipient: str
     payouts: tuple[PayoutRecord, ...]
+    fee: TransferFee = NO_FEE
+    memo: bool = False
 
     @property
     def amount(self) -> int:
         return sum(p.amount for p in self.payouts)
+
+    @property
+    def sent(self) -> int:
+        return self.fee.gross(self.amount)
+
+    def transfer(self) -> Transfer:
+        sent = self.sent
+        return Transfer(self.recipient, sent, sent - self.amount, self.memo)
 
 
 def settle_once(
@@ -99,6 +115,11 @@ def settle_once(
     digest_of = {p.receipt_id: d for p, d in pending if p.receipt_id and d is not None}
     lines = _group([p for p, _ in pending])
     tables = _prepare(store=store, chain=chain, clock=clock, lines=lines, known=known)
+    if lines:
+        # Read once a round: a fee may change at an epoch, a payee may start requiring memos.
+        fee = chain.transfer_fee()
+        memos = chain.memo_required([line.recipient for line in lines])
+        lines = [_Line(ln.recipient, ln.payouts, fee, ln.recipient in memos) for ln in lines]
     # Recipients of one table side by side: each table a batch uses costs 34 bytes, so a
     # batch drawn from one or two tables holds 44 to 48 transfers, from forty tables ~15.
     place = chain.lookup_positions([line.recipient for line in lines])
@@ -149,6 +170,7 @@ def _pay_group(
             tx.size,
             clock.now(),
             None,
+            sum(line.sent - line.amount for line in taken),
         )
         try:
             with store.uow() as uow:
@@ -249,7 +271,7 @@ def _build(
 ) -> tuple[SignedTransaction, list[_Line], list[str]]:
     digests = [_leaf(p, digest_of) for line in taken for p in line.payouts]
     tx = chain.build_payout(
-        [Transfer(line.recipient, line.amount) for line in taken],
+        [line.transfer() for line in taken],
         memo_for(merkle_root(digests)),
         tables=tables,
     )
@@ -327,17 +349,19 @@ def _resolve(
     in_flight = [b.id for b in batches if b.id in sent and b.id not in confirmed + dropped]
     if not (confirmed or dropped or in_flight):
         return
+    fees = {b.id: b.transfer_fees or 0 for b in batches}
     with store.uow() as uow:
-        report.confirmed += _record_paid(uow, confirmed, clock.now())
+        report.confirmed += _record_paid(uow, confirmed, fees, clock.now())
         uow.payouts.drop(dropped)
         uow.payouts.set_batches_status(in_flight, "sent")
         uow.commit()
     report.dropped += len(dropped)
 
 
-def _record_paid(uow: MoneyUnit, batch_ids: list[str], now: datetime) -> int:
+def _record_paid(uow: MoneyUnit, batch_ids: list[str], fees: dict[str, int], now: datetime) -> int:
     """Mark landed batches paid and post one payout entry per batch; how many were new."""
     paid = uow.payouts.mark_paid(batch_ids, now)
     for batch_id, settled in sorted(paid.items()):
-        uow.ledger.post(ledger.batch_confirmed(f"paid:{batch_id}", settled), now)
+        entry = ledger.batch_confirmed(f"paid:{batch_id}", settled, fees.get(batch_id, 0))
+        uow.ledger.post(entry, now)
     return len(paid)

@@ -5,11 +5,13 @@ from earnest.adapters.chain.keys import MarketCrypto, load_or_create_keypair
 from earnest.adapters.chain.local import LocalChain
 from earnest.adapters.chain.rpc import RpcChain
 from earnest.adapters.chain.rpc_send import RpcOptions
+from earnest.adapters.chain.token2022 import MintSetup
 from earnest.adapters.chain.wallet import Wallet
 
 __all__ = [
     "LocalChain",
     "MarketCrypto",
+    "MintSetup",
     "RpcChain",
     "RpcOptions",
     "Wallet",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
@@ -29,40 +31,64 @@ def check_amount(amount: int, what: str) -> None:
         raise InvalidInput(f"{what} must be an integer between 1 and 2**64-1, got {amount!r}")
 
 
-def create_mint(market: Pubkey, mint: Pubkey, decimals: int, rent: int) -> list[Instruction]:
-    """Create `mint` with the market as mint authority, and the market's vault for it."""
+def create_mint(
+    market: Pubkey,
+    mint: Pubkey,
+    decimals: int,
+    rent: int,
+    *,
+    program: Pubkey = TOKEN_PROGRAM_ID,
+    size: int = MINT_SIZE,
+    extensions: Sequence[Instruction] = (),
+    freeze_authority: Pubkey | None = None,
+) -> list[Instruction]:
+    """Create `mint` with the market as mint authority, and the market's vault for it.
+
+    A Token-2022 mint's `extensions` are initialized between its creation and
+    InitializeMint, as the program requires; `size` counts their bytes.
+    """
     return [
         create_account(
             CreateAccountParams(
-                from_pubkey=market,
-                to_pubkey=mint,
-                lamports=rent,
-                space=MINT_SIZE,
-                owner=TOKEN_PROGRAM_ID,
+                from_pubkey=market, to_pubkey=mint, lamports=rent, space=size, owner=program
             )
         ),
+        *extensions,
         initialize_mint2(
             InitializeMint2Params(
-                decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint, mint_authority=market
+                decimals=decimals,
+                program_id=program,
+                mint=mint,
+                mint_authority=market,
+                freeze_authority=freeze_authority,
             )
         ),
-        create_token_account(market, market, mint),
+        create_token_account(market, market, mint, program),
     ]
 
 
-def create_token_account(payer: Pubkey, owner: Pubkey, mint: Pubkey) -> Instruction:
+def create_token_account(
+    payer: Pubkey, owner: Pubkey, mint: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
+) -> Instruction:
     """Create `owner`'s associated token account unless it exists (idempotent)."""
-    return create_idempotent_associated_token_account(payer, owner, mint)
+    return create_idempotent_associated_token_account(payer, owner, mint, program)
 
 
 def transfer(
-    *, source: Pubkey, mint: Pubkey, dest: Pubkey, owner: Pubkey, amount: int, decimals: int
+    *,
+    source: Pubkey,
+    mint: Pubkey,
+    dest: Pubkey,
+    owner: Pubkey,
+    amount: int,
+    decimals: int,
+    program: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Instruction:
     """A TransferChecked of `amount` base units, authorized by `owner`."""
     check_amount(amount, "a transfer amount")
     return transfer_checked(
         TransferCheckedParams(
-            program_id=TOKEN_PROGRAM_ID,
+            program_id=program,
             source=source,
             mint=mint,
             dest=dest,
@@ -74,13 +100,19 @@ def transfer(
 
 
 def mint_to(
-    *, mint: Pubkey, dest: Pubkey, authority: Pubkey, amount: int, decimals: int
+    *,
+    mint: Pubkey,
+    dest: Pubkey,
+    authority: Pubkey,
+    amount: int,
+    decimals: int,
+    program: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Instruction:
     """A MintToChecked of `amount` new base units into `dest`."""
     check_amount(amount, "a mint amount")
     return mint_to_checked(
         MintToCheckedParams(
-            program_id=TOKEN_PROGRAM_ID,
+            program_id=program,
             mint=mint,
             dest=dest,
             mint_authority=authority,
@@ -97,3 +129,7 @@ def memo(signer: Pubkey, text: bytes) -> Instruction:
     except (UnicodeDecodeError, AttributeError) as exc:
         raise InvalidInput("a memo must be UTF-8 text given as bytes") from exc
     return create_memo(MemoParams(program_id=MEMO_PROGRAM_ID, signer=signer, message=text))
+
+
+# What a memo-required payee's transfer is preceded by: no signer, a few bytes.
+PAYEE_MEMO = Instruction(MEMO_PROGRAM_ID, b"earnest payout", [])

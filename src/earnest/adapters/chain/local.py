@@ -17,10 +17,10 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
-from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import decode, instructions, lookup, payout
+from earnest.adapters.chain import decode, history, instructions, lookup, payout, token2022
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.runtime import Runtime
@@ -40,46 +40,82 @@ _SIGNATURE_FEE = 5000  # lamports per signature, LiteSVM's default as on Solana
 class LocalChain(MarketMint):
     """The `Chain` port on an in-process LiteSVM whose state survives restarts."""
 
-    def __init__(self, runtime: Runtime, market: Keypair, mint: Pubkey, decimals: int) -> None:
-        super().__init__(market, mint, decimals)
+    def __init__(
+        self,
+        runtime: Runtime,
+        market: Keypair,
+        mint: Pubkey,
+        decimals: int,
+        program: Pubkey = TOKEN_PROGRAM_ID,
+    ) -> None:
+        super().__init__(market, mint, decimals, program)
         self._runtime = runtime
 
     @classmethod
-    def open(cls, state_path: Path, market: Keypair, *, decimals: int = 6) -> LocalChain:
+    def open(
+        cls,
+        state_path: Path,
+        market: Keypair,
+        *,
+        decimals: int = 6,
+        mint: token2022.MintSetup | None = None,
+    ) -> LocalChain:
         """Restore the chain kept in `state_path`, or create it with a new mint and vault.
 
-        A restored chain keeps the mint and decimals it was created with.
+        A restored chain keeps the mint, its program and decimals it was created with;
+        `mint` says what a new chain's mint is (SPL Token unless it asks for Token-2022).
         """
         state = ChainState(state_path)
         try:
             settings = state.meta()
             if not settings:
-                return cls._create(state, market, decimals)
+                return cls._create(state, market, decimals, mint or token2022.MintSetup())
             if settings["market"] != str(market.pubkey()):
                 raise InvalidInput(
                     f"chain state {state_path} belongs to market {settings['market']}, "
                     f"not {market.pubkey()}"
                 )
             runtime = Runtime.restore(state, settings)
-            mint = Pubkey.from_string(settings["mint"])
-            return cls(runtime, market, mint, int(settings["decimals"]))
+            program = Pubkey.from_string(settings.get("program", str(TOKEN_PROGRAM_ID)))
+            key = Pubkey.from_string(settings["mint"])
+            chain = cls(runtime, market, key, int(settings["decimals"]), program)
+            chain.mint_terms()  # learns whether transfers must state a fee
+            return chain
         except BaseException:
             state.close()
             raise
 
     @classmethod
-    def _create(cls, state: ChainState, market: Keypair, decimals: int) -> LocalChain:
+    def _create(
+        cls, state: ChainState, market: Keypair, decimals: int, setup: token2022.MintSetup
+    ) -> LocalChain:
         if not 0 <= decimals <= 9:
             raise InvalidInput(f"decimals must be between 0 and 9, got {decimals}")
         mint = Keypair()
-        settings = {"market": str(market.pubkey()), "mint": str(mint.pubkey())}
-        runtime = Runtime.restore(state, {**settings, "decimals": str(decimals)})
-        chain = cls(runtime, market, mint.pubkey(), decimals)
+        program = TOKEN_2022_PROGRAM_ID if setup.token_2022 else TOKEN_PROGRAM_ID
+        settings = {
+            "market": str(market.pubkey()),
+            "mint": str(mint.pubkey()),
+            "decimals": str(decimals),
+            "program": str(program),
+        }
+        runtime = Runtime.restore(state, settings)
+        chain = cls(runtime, market, mint.pubkey(), decimals, program)
         runtime.credit_lamports(market.pubkey(), _MARKET_LAMPORTS)
-        rent = runtime.rent_exempt_minimum(instructions.MINT_SIZE)
-        setup = instructions.create_mint(market.pubkey(), mint.pubkey(), decimals, rent)
+        size, extensions, freezes = setup.build(mint.pubkey(), market.pubkey())
+        ixs = instructions.create_mint(
+            market.pubkey(),
+            mint.pubkey(),
+            decimals,
+            runtime.rent_exempt_minimum(size),
+            program=program,
+            size=size,
+            extensions=extensions,
+            freeze_authority=market.pubkey() if freezes else None,
+        )
         # The settings reach the file in the same SQLite transaction as the new mint.
-        runtime.execute(chain._sign(setup, mint))
+        runtime.execute(chain._sign(ixs, mint))
+        chain.mint_terms()
         return chain
 
     def missing_token_accounts(self, owners: Sequence[str]) -> set[str]:
@@ -124,7 +160,7 @@ class LocalChain(MarketMint):
         loaded = json.loads(stored.details or "{}").get("loadedAddresses") or {}
         keys = [*loaded.get("writable", []), *loaded.get("readonly", [])]
         return decode.token_transfers(
-            tx, self._runtime.mint_of, [Pubkey.from_string(k) for k in keys]
+            tx, self._runtime.mint_of, [Pubkey.from_string(k) for k in keys], self._fee_of
         )
 
     def token_balance(self, token_account: str) -> int:
@@ -132,10 +168,10 @@ class LocalChain(MarketMint):
         account = self._runtime.account(parse_address(token_account))
         if account is None:
             return 0
-        try:
-            return int(TokenAccount.from_bytes(account.data).amount)
-        except ValueError as exc:
-            raise InvalidInput(f"{token_account} is not a token account") from exc
+        parsed = history.token_account(account)
+        if parsed is None:
+            raise InvalidInput(f"{token_account} is not a token account")
+        return int(parsed.amount)
 
     def slot(self) -> int:
         """The current slot: one per landed transaction, persisted."""
@@ -186,6 +222,16 @@ class LocalChain(MarketMint):
 
     def _blockhash(self) -> tuple[Hash, int]:
         return self._runtime.blockhash()
+
+    def _account_data(self, keys: Sequence[Pubkey]) -> list[bytes | None]:
+        found = [self._runtime.account(k) for k in keys]
+        return [None if a is None else bytes(a.data) for a in found]
+
+    def _epoch(self) -> int:
+        return self._runtime.epoch()
+
+    def _rent(self, size: int) -> int:
+        return self._runtime.rent_exempt_minimum(size)
 
     def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
         found = [self._runtime.account(parse_address(t)) for t in tables]

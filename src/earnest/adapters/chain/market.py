@@ -15,11 +15,14 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
+from spl.token.constants import TOKEN_PROGRAM_ID
 
-from earnest.adapters.chain import instructions, lookup, payout
+from earnest.adapters.chain import instructions, lookup, payout, token2022
+from earnest.adapters.chain.history import TOKEN_ACCOUNT_SIZE
 from earnest.adapters.chain.keys import parse_address
-from earnest.domain.errors import InvalidInput
-from earnest.services.chain_port import SignedTransaction, Transfer
+from earnest.domain.errors import ChainError, InvalidInput
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
+from earnest.services.chain_port import MintTerms, SignedTransaction, Transfer
 
 # Compute units of a v0 payout as LiteSVM reports them (bench/settle.py): 150 for the
 # compute-budget instruction, ~530 for the memo, ~105 per TransferChecked. The limit asks
@@ -27,19 +30,27 @@ from earnest.services.chain_port import SignedTransaction, Transfer
 # while the block scheduler sees a tight figure.
 _UNITS_FIXED = 700
 _UNITS_PER_TRANSFER = 105
+# Token-2022 runs more per transfer: TransferCheckedWithFee with a payee memo before it.
+_UNITS_PER_2022 = 5_000
 _UNITS_MARGIN = 1.25
 _UNITS_FLOOR = 5_000
-_CREATES_PER_TRANSACTION = 8  # idempotent ATA creates: 8 fit 1,232 bytes with room to spare
+_CREATES_PER_TRANSACTION = 8
+_SIGNATURE_FEE = 5000  # lamports per signature (Solana's, and LiteSVM's default)  # idempotent ATA creates: 8 fit 1,232 bytes with room to spare
 
 
 class MarketMint:
     """The market's wallet, its mint and its vault; the base of LocalChain and RpcChain."""
 
-    def __init__(self, market: Keypair, mint: Pubkey, decimals: int) -> None:
+    def __init__(
+        self, market: Keypair, mint: Pubkey, decimals: int, program: Pubkey = TOKEN_PROGRAM_ID
+    ) -> None:
         self._market = market
         self._mint = mint
         self._decimals = decimals
-        self._vault = payout.ata(str(market.pubkey()), mint)
+        self._program = program
+        self._vault = payout.ata(str(market.pubkey()), mint, program)
+        # Whether transfers must state the mint's fee; a mint gains no extension later.
+        self._has_fee = False
         # Entries of the tables as the last extend_lookup left them: a batch is signed ~10
         # times while packing, and over RPC each read of the tables is a request.
         self._entries: dict[str, list[Pubkey]] = {}
@@ -64,9 +75,51 @@ class MarketMint:
         """The market wallet's associated token account for the mint."""
         return str(self._vault)
 
+    @property
+    def token_program(self) -> str:
+        """The token program that owns the mint (SPL Token or Token-2022)."""
+        return str(self._program)
+
     def token_account(self, owner: str) -> str:
         """The associated token account address of `owner` for the mint."""
         return str(self._ata(owner))
+
+    def transfer_fee(self) -> TransferFee:
+        """The mint's transfer fee now (NO_FEE for a classic mint, without a read)."""
+        if self._program == TOKEN_PROGRAM_ID:
+            return NO_FEE
+        return token2022.mint_extensions(self._mint_data(), self._epoch()).fee
+
+    def mint_terms(self) -> MintTerms:
+        """The mint's program, fee now, refusal reason and a new payee account's rent."""
+        found = self._mint_data()
+        classic = self._program == TOKEN_PROGRAM_ID
+        ext = token2022.mint_extensions(found, self._epoch()) if not classic else None
+        self._has_fee = ext is not None and ext.has_fee
+        size = token2022.account_size(ext.account_extensions) if ext else TOKEN_ACCOUNT_SIZE
+        return MintTerms(
+            program="spl-token" if classic else "spl-token-2022",
+            decimals=self._decimals,
+            transfer_fee=ext.fee if ext else NO_FEE,
+            fee_ceiling=ext.fee_ceiling if ext else NO_FEE,
+            refused=ext.refused if ext else None,
+            account_rent=self._rent(size),
+            account_size=size,
+            signature_fee=self._signature_fee(),
+        )
+
+    def memo_required(self, owners: Sequence[str]) -> set[str]:
+        """The owners whose token account requires a memo before an incoming transfer (only
+        Token-2022 accounts can: a classic mint costs no read)."""
+        if self._program == TOKEN_PROGRAM_ID or not owners:
+            return set()
+        unique = list(dict.fromkeys(owners))
+        found = self._account_data([self._ata(o) for o in unique])
+        return {
+            owner
+            for owner, data in zip(unique, found, strict=True)
+            if data is not None and token2022.memo_required(data)
+        }
 
     def close(self) -> None:
         """Release what the chain holds open (a file, connections)."""
@@ -125,7 +178,8 @@ class MarketMint:
                 "that address is a token account or a program's, not a wallet: "
                 "give the wallet address the tokens are for"
             )
-        ixs = [instructions.create_token_account(self._market.pubkey(), recipient, self._mint)]
+        payer, program = self._market.pubkey(), self._program
+        ixs = [instructions.create_token_account(payer, recipient, self._mint, program)]
         ixs = ixs if create else []
         ixs.append(
             instructions.transfer(
@@ -135,6 +189,7 @@ class MarketMint:
                 owner=sender,
                 amount=amount,
                 decimals=self._decimals,
+                program=program,
             )
         )
         try:
@@ -172,7 +227,9 @@ class MarketMint:
         self._run_all(
             [
                 [
-                    instructions.create_token_account(market, parse_address(o), self._mint)
+                    instructions.create_token_account(
+                        market, parse_address(o), self._mint, self._program
+                    )
                     for o in owners[start : start + _CREATES_PER_TRANSACTION]
                 ]
                 for start in range(0, len(owners), _CREATES_PER_TRANSACTION)
@@ -259,7 +316,8 @@ class MarketMint:
 
     def _v0_budget(self, transfers: int) -> list[Instruction]:
         """A compute-unit limit just above what LiteSVM measures for this many transfers."""
-        measured = _UNITS_FIXED + transfers * _UNITS_PER_TRANSFER
+        each = _UNITS_PER_TRANSFER if self._program == TOKEN_PROGRAM_ID else _UNITS_PER_2022
+        measured = _UNITS_FIXED + transfers * each
         return [set_compute_unit_limit(max(_UNITS_FLOOR, int(measured * _UNITS_MARGIN)))]
 
     def _blockhash(self) -> tuple[Hash, int]:
@@ -270,16 +328,47 @@ class MarketMint:
         """Compute-budget instructions to put first; none unless a chain sets a fee."""
         return []
 
+    def _fee_of(self, mint: Pubkey, amount: int) -> int:
+        """What the market's mint withholds from `amount` now (other mints: not priced)."""
+        return self.transfer_fee().of(amount) if mint == self._mint and self._has_fee else 0
+
+    def _mint_data(self) -> bytes:
+        """The mint account's bytes as the chain holds them now."""
+        (found,) = self._account_data([self._mint])
+        if found is None:
+            raise ChainError(f"the mint {self._mint} is gone from the chain")
+        return found
+
+    def _account_data(self, keys: Sequence[Pubkey]) -> list[bytes | None]:
+        """The data of these accounts (None where one does not exist)."""
+        raise NotImplementedError
+
+    def _epoch(self) -> int:
+        """The chain's current epoch (a transfer fee may change at an epoch)."""
+        raise NotImplementedError
+
+    def _rent(self, size: int) -> int:
+        """Lamports an account of `size` bytes needs to be rent-exempt, by the chain's rent."""
+        raise NotImplementedError
+
+    def _signature_fee(self) -> int:
+        return _SIGNATURE_FEE
+
+    @property
+    def _token(self) -> payout.Token:
+        return payout.Token(self._mint, self._decimals, self._program, self._has_fee)
+
     def _ata(self, owner: str) -> Pubkey:
-        return payout.ata(owner, self._mint)
+        return payout.ata(owner, self._mint, self._program)
 
     def _payout_instructions(
         self, transfers: Sequence[Transfer], memo: bytes, create_for: Sequence[str]
     ) -> list[Instruction]:
+        if self._program != TOKEN_PROGRAM_ID and any(t.fee for t in transfers):
+            self._has_fee = True  # a fee stated means the mint has one, even before mint_terms
         return payout.payout_instructions(
             market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
+            token=self._token,
             transfers=transfers,
             memo=memo,
             create_for=create_for,
@@ -287,9 +376,5 @@ class MarketMint:
 
     def _faucet_instructions(self, owner: str, amount: int) -> list[Instruction]:
         return payout.faucet_instructions(
-            market=self._market.pubkey(),
-            mint=self._mint,
-            decimals=self._decimals,
-            owner=owner,
-            amount=amount,
+            market=self._market.pubkey(), token=self._token, owner=owner, amount=amount
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from solders.hash import Hash
 from solders.instruction import Instruction
@@ -11,62 +12,98 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
+from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from earnest.adapters.chain import instructions
+from earnest.adapters.chain import instructions, token2022
 from earnest.adapters.chain.keys import parse_address
 from earnest.domain.errors import InvalidInput, TransactionTooLarge
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES, SignedTransaction, Transfer
 
 
-def ata(owner: str, mint: Pubkey) -> Pubkey:
-    """The associated token account of wallet `owner` for `mint`."""
-    return get_associated_token_address(parse_address(owner), mint)
+def ata(owner: str, mint: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID) -> Pubkey:
+    """The associated token account of wallet `owner` for `mint` (of token `program`)."""
+    return get_associated_token_address(parse_address(owner), mint, program)
+
+
+@dataclass(frozen=True)
+class Token:
+    """The mint a payout moves: its address, decimals, program, and whether it charges a
+    transfer fee (then every transfer states the fee, TransferCheckedWithFee)."""
+
+    mint: Pubkey
+    decimals: int
+    program: Pubkey = TOKEN_PROGRAM_ID
+    has_fee: bool = False
 
 
 def payout_instructions(
     *,
     market: Pubkey,
-    mint: Pubkey,
-    decimals: int,
+    token: Token,
     transfers: Sequence[Transfer],
     memo: bytes,
     create_for: Sequence[str] = (),
 ) -> list[Instruction]:
-    """Idempotent ATA creates, one transfer_checked from the vault per line, then the memo."""
+    """Idempotent ATA creates, one transfer_checked from the vault per line (a memo right
+    before it when its account requires one), then the batch's memo."""
     if not transfers:
         raise InvalidInput("a payout needs at least one transfer")
-    vault = get_associated_token_address(market, mint)
-    ixs = [instructions.create_token_account(market, parse_address(o), mint) for o in create_for]
-    ixs += [
-        instructions.transfer(
-            source=vault,
-            mint=mint,
-            dest=ata(line.owner, mint),
-            owner=market,
-            amount=line.amount,
-            decimals=decimals,
-        )
-        for line in transfers
+    mint, program = token.mint, token.program
+    vault = get_associated_token_address(market, mint, program)
+    ixs = [
+        instructions.create_token_account(market, parse_address(o), mint, program)
+        for o in create_for
     ]
+    for line in transfers:
+        if line.memo:
+            # Token-2022's MemoTransfer looks only at the instruction just before the transfer.
+            ixs.append(instructions.PAYEE_MEMO)
+        dest = ata(line.owner, mint, program)
+        if token.has_fee:
+            instructions.check_amount(line.amount, "a transfer amount")
+            ixs.append(
+                token2022.transfer_checked_with_fee(
+                    source=vault,
+                    mint=mint,
+                    dest=dest,
+                    owner=market,
+                    amount=line.amount,
+                    decimals=token.decimals,
+                    fee=line.fee,
+                )
+            )
+        else:
+            ixs.append(
+                instructions.transfer(
+                    source=vault,
+                    mint=mint,
+                    dest=dest,
+                    owner=market,
+                    amount=line.amount,
+                    decimals=token.decimals,
+                    program=program,
+                )
+            )
     ixs.append(instructions.memo(market, memo))
     return ixs
 
 
 def faucet_instructions(
-    *, market: Pubkey, mint: Pubkey, decimals: int, owner: str, amount: int
+    *, market: Pubkey, token: Token, owner: str, amount: int
 ) -> list[Instruction]:
     """Create `owner`'s token account if needed and mint `amount` (0 allowed) into it."""
     wallet = parse_address(owner)
-    ixs = [instructions.create_token_account(market, wallet, mint)]
+    ixs = [instructions.create_token_account(market, wallet, token.mint, token.program)]
     if amount:
         ixs.append(
             instructions.mint_to(
-                mint=mint,
-                dest=ata(owner, mint),
+                mint=token.mint,
+                dest=ata(owner, token.mint, token.program),
                 authority=market,
                 amount=amount,
-                decimals=decimals,
+                decimals=token.decimals,
+                program=token.program,
             )
         )
     # A nonce memo keeps two equal faucet calls from being one deduplicated transaction.

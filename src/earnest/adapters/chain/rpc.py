@@ -21,12 +21,10 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from earnest.adapters.chain import decode, history, lookup, payout
-from earnest.adapters.chain.instructions import MINT_SIZE
 from earnest.adapters.chain.keys import parse_address
 from earnest.adapters.chain.market import MarketMint
 from earnest.adapters.chain.rpc_bridge import RpcBridge
@@ -52,8 +50,15 @@ _MAX_UNITS = 1_400_000  # Solana's per-transaction ceiling
 class RpcChain(MarketMint):
     """The `Chain` port on a Solana RPC node; the market key signs payouts from its vault."""
 
-    def __init__(self, sender: Sender, market: Keypair, mint: Pubkey, decimals: int) -> None:
-        super().__init__(market, mint, decimals)
+    def __init__(
+        self,
+        sender: Sender,
+        market: Keypair,
+        mint: Pubkey,
+        decimals: int,
+        program: Pubkey = TOKEN_PROGRAM_ID,
+    ) -> None:
+        super().__init__(market, mint, decimals, program)
         self._sender = sender
 
     @classmethod
@@ -65,13 +70,16 @@ class RpcChain(MarketMint):
         try:
             key = parse_address(mint)
             found = _account(sender.bridge, key)
-            if found is None or found.owner != TOKEN_PROGRAM_ID or len(found.data) != MINT_SIZE:
+            state = history.mint_state(found)
+            if found is None or state is None:
                 raise InvalidInput(
-                    f"{mint} is not an SPL Token mint on {sender.bridge.endpoint} (see "
-                    "docs/operating.md, 'Running against a real Solana RPC')"
+                    f"{mint} is not an SPL Token or Token-2022 mint on "
+                    f"{sender.bridge.endpoint} (see docs/operating.md, 'Running against a "
+                    "real Solana RPC')"
                 )
-            decimals = int(Mint.from_bytes(bytes(found.data)).decimals)
-            return cls(sender, market, key, decimals)
+            chain = cls(sender, market, key, int(state.decimals), found.owner)
+            chain.mint_terms()  # learns whether transfers must state a fee
+            return chain
         except BaseException:
             sender.bridge.close()
             raise
@@ -144,7 +152,7 @@ class RpcChain(MarketMint):
         extra = [*loaded.writable, *loaded.readonly] if loaded else []
         keys = [*tx.message.account_keys, *extra]
         known = {keys[b.account_index]: b.mint for b in balances if b.account_index < len(keys)}
-        return decode.token_transfers(tx, lambda account: known.get(account), extra)
+        return decode.token_transfers(tx, lambda account: known.get(account), extra, self._fee_of)
 
     def token_balance(self, token_account: str) -> int:
         """Balance of a token account in base units (0 if it does not exist)."""
@@ -191,6 +199,19 @@ class RpcChain(MarketMint):
 
     def _blockhash(self) -> tuple[Hash, int]:
         return self._sender.blockhash()
+
+    def _account_data(self, keys: Sequence[Pubkey]) -> list[bytes | None]:
+        return [None if a is None else bytes(a.data) for a in self._accounts(keys)]
+
+    def _epoch(self) -> int:
+        return int(self._sender.call("getEpochInfo", lambda c: c.get_epoch_info()).value.epoch)
+
+    def _rent(self, size: int) -> int:
+        found = self._sender.call(
+            "getMinimumBalanceForRentExemption",
+            lambda c: c.get_minimum_balance_for_rent_exemption(size),
+        )
+        return int(found.value)
 
     def _read_tables(self, tables: Sequence[str]) -> list[AddressLookupTable | None]:
         found = self._accounts([parse_address(t) for t in tables])

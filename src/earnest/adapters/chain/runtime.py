@@ -26,7 +26,6 @@ from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import (
     FailedTransactionMetadata,
@@ -188,11 +187,8 @@ class Runtime:
 
     def mint_of(self, token_account: Pubkey) -> Pubkey | None:
         """The mint of a token account, or None if it is not one (or is gone)."""
-        account = self.account(token_account)
-        try:
-            return None if account is None else TokenAccount.from_bytes(account.data).mint
-        except ValueError:
-            return None
+        parsed = history.token_account(self.account(token_account))
+        return None if parsed is None else parsed.mint
 
     def stored(self, signature: str) -> StoredTransaction | None:
         """The landed transaction with this signature, from the state file."""
@@ -216,6 +212,11 @@ class Runtime:
         """Every account owned by `program`."""
         with self._lock:
             return list(self._svm.get_program_accounts(program))
+
+    def epoch(self) -> int:
+        """The current epoch, as the Clock sysvar states it."""
+        with self._lock:
+            return int(self._svm.get_clock().epoch)
 
     def epoch_schedule(self) -> EpochSchedule:
         """The EpochSchedule sysvar (LiteSVM's: Solana's mainnet schedule)."""

@@ -9,9 +9,10 @@ from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.transaction import Transaction
+from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from earnest.adapters.chain import instructions
+from earnest.adapters.chain import instructions, token2022
 from earnest.adapters.chain.keys import parse_address, read_keypair, write_keypair
 from earnest.domain.errors import InvalidInput
 
@@ -45,29 +46,51 @@ class Wallet:
         """The wallet's Ed25519 signature of `message`, base58."""
         return str(self.keypair.sign_message(message))
 
-    def token_account(self, mint: str) -> str:
-        """The wallet's associated token account for `mint`."""
-        return str(get_associated_token_address(self.keypair.pubkey(), parse_address(mint)))
+    def token_account(self, mint: str, program: str = str(TOKEN_PROGRAM_ID)) -> str:
+        """The wallet's associated token account for `mint` (of token `program`)."""
+        key = parse_address(program)
+        return str(get_associated_token_address(self.keypair.pubkey(), parse_address(mint), key))
+
+    def require_memos_transaction(self, *, mint: str, program: str, blockhash: str) -> bytes:
+        """A signed transaction making the wallet's (existing) Token-2022 account for `mint`
+        refuse incoming transfers without a memo right before them (MemoTransfer)."""
+        owner = self.keypair.pubkey()
+        account = parse_address(self.token_account(mint, program))
+        ixs = token2022.require_memos(account, owner)
+        return bytes(Transaction([self.keypair], Message(ixs, owner), _blockhash(blockhash)))
 
     def deposit_transaction(
-        self, *, mint: str, decimals: int, vault: str, amount: int, blockhash: str
+        self,
+        *,
+        mint: str,
+        decimals: int,
+        vault: str,
+        amount: int,
+        blockhash: str,
+        program: str = str(TOKEN_PROGRAM_ID),
     ) -> bytes:
-        """A signed legacy transaction moving `amount` from the wallet's token account to `vault`."""
+        """A signed legacy transaction moving `amount` from the wallet's token account to
+        `vault` (a transfer-fee mint withholds its fee from it on the way)."""
         owner = self.keypair.pubkey()
         mint_key = parse_address(mint)
         move = instructions.transfer(
-            source=get_associated_token_address(owner, mint_key),
+            source=parse_address(self.token_account(mint, program)),
             mint=mint_key,
             dest=parse_address(vault),
             owner=owner,
             amount=amount,
             decimals=decimals,
+            program=parse_address(program),
         )
-        try:
-            recent = Hash.from_string(blockhash)
-        except ValueError as exc:
-            raise InvalidInput(f"not a blockhash: {blockhash!r}") from exc
+        recent = _blockhash(blockhash)
         # A nonce memo makes two equal deposits two transactions: with the same blockhash
         # they would otherwise share a signature, and the chain would run only the first.
         nonce = instructions.memo(owner, f"earnest:deposit:{secrets.token_hex(8)}".encode())
         return bytes(Transaction([self.keypair], Message([move, nonce], owner), recent))
+
+
+def _blockhash(text: str) -> Hash:
+    try:
+        return Hash.from_string(text)
+    except ValueError as exc:
+        raise InvalidInput(f"not a blockhash: {text!r}") from exc

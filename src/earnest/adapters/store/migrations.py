@@ -115,6 +115,14 @@ def _v12_worker_profiles(conn: Connection) -> None:
     _add_columns(conn, {"parties": ("languages", "region")})
 
 
+def _v13_transfer_fees(conn: Connection) -> None:
+    """A campaign's transfer fee per unit and a batch's withheld fees (Token-2022 mints with
+    a transfer fee); rows before it have none.
+
+    Written to run in any position: another step added meanwhile may come before it."""
+    _add_columns(conn, {"campaigns": ("transfer_fee",), "batches": ("transfer_fees",)})
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -128,6 +136,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v10_revocations_and_rate_counts,
     _v11_reputation_skill_length,
     _v12_worker_profiles,
+    _v13_transfer_fees,
 ]
 
 

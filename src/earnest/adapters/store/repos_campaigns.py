@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from earnest.adapters.store.tables import campaigns
+from earnest.domain.transfer_fee import NO_FEE, TransferFee
 from earnest.domain.work import (
     DEFAULT_MAX_LEASES,
     Campaign,
@@ -32,6 +33,9 @@ class Campaigns:
                 status=campaign.status.value,
                 created_at=campaign.created_at,
                 **_spec_columns(campaign.spec),
+                transfer_fee=campaign.transfer_fee.as_dict()
+                if campaign.transfer_fee.charged
+                else None,
             )
         )
 
@@ -116,6 +120,13 @@ def _campaign(r: RowMapping) -> Campaign:
         terms=r["terms"] or {},
         max_leases=r["max_leases"] or DEFAULT_MAX_LEASES,
     )
+    fee = r["transfer_fee"]
     return Campaign(
-        r["id"], r["requester"], spec, r["fee_bps"], CampaignStatus(r["status"]), r["created_at"]
+        r["id"],
+        r["requester"],
+        spec,
+        r["fee_bps"],
+        CampaignStatus(r["status"]),
+        r["created_at"],
+        TransferFee(int(fee["bps"]), int(fee["maximum"])) if fee else NO_FEE,
     )

@@ -47,6 +47,7 @@ class BatchRecord:
     size: int
     created_at: datetime
     confirmed_at: datetime | None
+    transfer_fees: int | None = 0  # what the reserve pays the mint's fee with (None: 0)
 
 
 class LedgerRepo(Protocol):

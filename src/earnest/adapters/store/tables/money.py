@@ -104,5 +104,7 @@ batches = Table(
     Column("size", Integer, nullable=False),
     Column("created_at", Moment, nullable=False),
     Column("confirmed_at", Moment),
+    # What the mint withheld on top of the rewards sent whole (transfer-fee mints); NULL: 0.
+    Column("transfer_fees", Amount),
     Index("ix_batches_status", "status"),
 )

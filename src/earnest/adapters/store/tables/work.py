@@ -47,6 +47,8 @@ campaigns = Table(
     Column("quality", JSON),  # the QualityPolicy; NULL = defaults (campaigns before v2)
     Column("terms", JSON),  # a labor kind's own terms (bandwidth); NULL = none (before v4)
     Column("max_leases", Integer),  # a worker's live leases at most; NULL = 20 (before v9)
+    # The mint's transfer fee the escrow pays per unit ({"bps", "maximum"}); NULL = none.
+    Column("transfer_fee", JSON),
 )
 
 tasks = Table(
