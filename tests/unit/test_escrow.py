@@ -142,3 +142,8 @@ def test_an_appeal_tops_up_only_what_is_missing() -> None:
 def test_a_unit_of_nothing_is_refused(unit: int) -> None:
     with pytest.raises(InvalidInput, match="positive"):
         escrow.leases_affordable(100, 0, unit)
+
+
+def test_funding_every_unit_takes_units_times_the_unit_cost() -> None:
+    assert escrow.funding_for(200, 1_041) == 208_200
+    assert escrow.funding_for(0, 1_041) == 0

@@ -30,6 +30,11 @@ def reserved(outstanding: int, unit: int) -> int:
     return max(outstanding, 0) * _unit(unit)
 
 
+def funding_for(units: int, unit: int) -> int:
+    """What funding a campaign takes so that `units` units can all be accepted."""
+    return max(units, 0) * _unit(unit)
+
+
 def leases_affordable(escrow: int, outstanding: int, unit: int) -> int:
     """How many more units the escrow can lease, the outstanding ones staying covered."""
     return max(escrow // _unit(unit) - max(outstanding, 0), 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from earnest.domain import escrow
 from earnest.domain.errors import InvalidInput
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES, Chain
 from earnest.services.common import owned_campaign
@@ -113,7 +114,7 @@ def estimate_payout_cost(
         token_program=terms.program,
         units=units,
         unit_cost=campaign.unit_cost,
-        budget=units * campaign.unit_cost,
+        budget=escrow.funding_for(units, campaign.unit_cost),
         token_transfer_fees=units * reward_fee,
         payees=payees,
         new_accounts=new,

@@ -73,7 +73,7 @@ class RpcChain(MarketMint):
             state = history.mint_state(found)
             if found is None or state is None:
                 raise InvalidInput(
-                    f"{mint} is not an SPL Token or Token-2022 mint on "
+                    f"{mint} is not an SPL Token mint (classic or Token-2022) on "
                     f"{sender.bridge.endpoint} (see docs/operating.md, 'Running against a "
                     "real Solana RPC')"
                 )
