@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from earnest.cli_campaign import (
+    campaign_block,
+    campaign_bonus,
     campaign_clone,
     campaign_create,
     campaign_edit,
@@ -51,6 +53,8 @@ campaign_app.command("edit")(campaign_edit)
 campaign_app.command("pause")(campaign_pause)
 campaign_app.command("resume")(campaign_resume)
 campaign_app.command("clone")(campaign_clone)
+campaign_app.command("bonus")(campaign_bonus)
+campaign_app.command("block")(campaign_block)
 
 
 @app.command()

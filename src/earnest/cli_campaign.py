@@ -183,3 +183,30 @@ def campaign_estimate(
     with _client(url, api_key) as api:
         cost = api.payout_cost(campaign_id, payees=payees, destinations=destination or ())
         print(json.dumps(cost, indent=2))
+
+
+def campaign_bonus(
+    campaign_id: str,
+    worker: Annotated[str, typer.Argument(help="the worker's address")],
+    amount: Annotated[str, typer.Argument(help="tokens, as on the web: 1 or 0.25")],
+    reason: Annotated[str, typer.Option(help="why, shown with the payment")] = "a bonus",
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+) -> None:
+    """Pay a worker who answered in the campaign AMOUNT tokens (plus the market fee)."""
+    with _client(url, api_key) as api:
+        units = parse_units(amount, api.market()["decimals"], positive=True)
+        print(json.dumps(api.pay_bonus(campaign_id, worker, units, reason), indent=2))
+
+
+def campaign_block(
+    worker: Annotated[str, typer.Argument(help="the worker's address")],
+    allow: Annotated[bool, typer.Option(help="allow instead of block")] = False,
+    clear: Annotated[bool, typer.Option(help="take the worker off both lists")] = False,
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+) -> None:
+    """Block a worker from all your campaigns (--allow: allow them; --clear: neither)."""
+    kind = None if clear else "allow" if allow else "block"
+    with _client(url, api_key) as api:
+        print(json.dumps(api.list_worker(worker, kind)))

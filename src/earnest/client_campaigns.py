@@ -47,3 +47,20 @@ class CampaignSettingsEndpoints:
         """Declare the languages I speak (ISO 639-1) and my region (ISO 3166-1 alpha-2)."""
         body = {"languages": languages, "region": region}
         return self._call("PUT", "/v1/me/profile", json_body=body)
+
+    def pay_bonus(self, campaign_id: str, worker: str, amount: int, reason: str) -> Any:
+        """Pay a worker who answered in my campaign `amount` base units (plus the market
+        fee) from my balance; the settler sends it on chain like a reward."""
+        body = {"worker": worker, "amount": amount, "reason": reason}
+        return self._call("POST", f"/v1/campaigns/{campaign_id}/bonuses", json_body=body)
+
+    def bonuses(self, campaign_id: str) -> Any:
+        return self._call("GET", f"/v1/campaigns/{campaign_id}/bonuses")
+
+    def list_worker(self, worker: str, kind: str | None) -> Any:
+        """ "block" a worker from all my campaigns, "allow" them into the allowlist_only
+        ones, or None to take them off my lists."""
+        return self._call("PUT", f"/v1/worker-lists/{worker}", json_body={"kind": kind})
+
+    def worker_lists(self) -> Any:
+        return self._call("GET", "/v1/worker-lists")

@@ -20,6 +20,7 @@ from earnest.domain.work import Assignment, Campaign
 from earnest.services import (
     answers,
     appeals,
+    bonuses,
     campaign_settings,
     campaigns,
     devices,
@@ -33,6 +34,7 @@ from earnest.services import (
 )
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
 from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
+from earnest.services.bonuses import ListWorker, PayBonus
 from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.chain_port import Chain, Crypto
@@ -53,6 +55,7 @@ from earnest.services.peer_review import ClaimReview, ReviewItem, SubmitReview
 from earnest.services.ports import (
     ApiKeyRecord,
     AppealRecord,
+    BonusRecord,
     Clock,
     DeviceRecord,
     PayoutRecord,
@@ -221,6 +224,21 @@ class Campaigns:
 
     def set_status(self, cmd: SetCampaignStatus) -> Campaign:
         return campaign_settings.set_campaign_status(cmd, store=self._p.store, clock=self._p.clock)
+
+    def bonus(self, cmd: PayBonus) -> BonusRecord:
+        p = self._p
+        return bonuses.pay_bonus(
+            cmd, fee_bps=p.settings.fee_bps, store=p.store, clock=p.clock, rand=p.rand
+        )
+
+    def bonuses(self, who: Principal, campaign_id: str) -> list[BonusRecord]:
+        return bonuses.campaign_bonuses(who, campaign_id, store=self._p.store)
+
+    def list_worker(self, cmd: ListWorker) -> str | None:
+        return bonuses.list_worker(cmd, store=self._p.store, clock=self._p.clock)
+
+    def listings(self, who: Principal) -> dict[str, str]:
+        return bonuses.listings(who, store=self._p.store)
 
     def clone(self, cmd: CloneCampaign) -> Campaign:
         p = self._p

@@ -13,7 +13,7 @@ from typing import Any
 
 from earnest.domain.errors import AlreadyDone, Conflict
 from earnest.domain.ledger import JournalEntry, check_balances, merged
-from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
+from earnest.services.ports import BatchRecord, BonusRecord, PayoutRecord, ReceiptRecord
 
 _UNFINISHED = ("signed", "sent")
 
@@ -29,6 +29,7 @@ class MoneyRows:
     payouts: dict[str, PayoutRecord] = field(default_factory=dict)
     batches: dict[str, BatchRecord] = field(default_factory=dict)
     lookup_tables: list[str] = field(default_factory=list)
+    bonuses: dict[str, BonusRecord] = field(default_factory=dict)
 
 
 class FakeLedger:
@@ -123,6 +124,15 @@ class FakePayouts:
     def _sorted(self, status: str | None = None) -> list[PayoutRecord]:
         found = (p for p in self.rows.payouts.values() if status is None or p.status == status)
         return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    def add_bonus(self, bonus: BonusRecord) -> None:
+        if bonus.id in self.rows.bonuses:
+            raise Conflict(f"bonus {bonus.id} exists")  # the primary key
+        self.rows.bonuses[bonus.id] = bonus
+
+    def bonuses(self, campaign_id: str, limit: int = 500) -> list[BonusRecord]:
+        mine = [b for b in self.rows.bonuses.values() if b.campaign_id == campaign_id]
+        return sorted(mine, key=lambda b: (b.created_at, b.id), reverse=True)[:limit]
 
     def add(self, record: PayoutRecord) -> None:
         self.rows.payouts[record.id] = record

@@ -19,6 +19,7 @@ class PeopleRows:
 
     parties: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     profiles: dict[str, WorkerProfile] = field(default_factory=dict)
+    lists: dict[tuple[str, str], str] = field(default_factory=dict)  # (requester, worker)
     # nonce -> (address, message, expires_at, used_at)
     nonces: dict[str, tuple[str, str, datetime, datetime | None]] = field(default_factory=dict)
     sessions: dict[str, tuple[str, datetime, datetime]] = field(default_factory=dict)
@@ -53,6 +54,18 @@ class FakeParties:
     def set_profile(self, address: str, profile: WorkerProfile, now: datetime) -> None:
         self.ensure(address, "person", now)
         self.rows.profiles[address] = profile
+
+    def listing(self, requester: str, worker: str) -> str | None:
+        return self.rows.lists.get((requester, worker))
+
+    def set_listing(self, requester: str, worker: str, kind: str | None, now: datetime) -> None:
+        if kind is None:
+            self.rows.lists.pop((requester, worker), None)
+        else:
+            self.rows.lists[(requester, worker)] = kind
+
+    def listings(self, requester: str) -> dict[str, str]:
+        return {w: k for (r, w), k in sorted(self.rows.lists.items()) if r == requester}
 
 
 class FakeAuth:

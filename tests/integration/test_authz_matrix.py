@@ -115,6 +115,19 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/campaigns/{campaign_id}/clone"): Row(
         "/v1/campaigns/{campaign}/clone", 404, {"requester": 201}, {}
     ),
+    # A bonus goes only to a worker who answered in the campaign: ADDRESS never did.
+    ("POST", "/v1/campaigns/{campaign_id}/bonuses"): Row(
+        "/v1/campaigns/{campaign}/bonuses",
+        404,
+        body={"worker": ADDRESS, "amount": 1, "reason": "x"},
+    ),
+    ("GET", "/v1/campaigns/{campaign_id}/bonuses"): Row(
+        "/v1/campaigns/{campaign}/bonuses", 404, {"requester": 200}
+    ),
+    ("GET", "/v1/worker-lists"): Row("/v1/worker-lists", 200),
+    ("PUT", "/v1/worker-lists/{worker}"): Row(
+        f"/v1/worker-lists/{ADDRESS}", 200, body={"kind": None}
+    ),
     ("GET", "/v1/me/profile"): Row("/v1/me/profile", 200),
     ("PUT", "/v1/me/profile"): Row("/v1/me/profile", 200, body={"languages": ["en"], "region": ""}),
     ("POST", "/v1/campaigns/{campaign_id}/close"): Row(

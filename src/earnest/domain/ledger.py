@@ -179,6 +179,18 @@ def accept_unit(
     return JournalEntry(key, "accept", tuple(postings))
 
 
+def bonus(key: str, requester: str, worker: str, amount: int, fee: int) -> JournalEntry:
+    """A bonus: the requester's balance pays the worker's payable and the market fee."""
+    parse_amount(amount, "bonus", positive=True)
+    postings = [
+        _decrease(requester_available(requester), amount + fee),
+        _increase(worker_payable(worker), amount),
+    ]
+    if fee:
+        postings.append(_increase(FEES, fee))
+    return JournalEntry(key, "bonus", tuple(postings))
+
+
 def merged(entries: Sequence[JournalEntry]) -> JournalEntry:
     """Entries of one kind as one entry: one posting per account, their amounts summed.
 

@@ -163,6 +163,8 @@ class QualityPolicy:
     # one of these regions (ISO 3166-1 alpha-2). Empty = anyone.
     languages: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    # Only the workers on the requester's allow list (a blocked worker is never given any).
+    allowlist_only: bool = False
 
     BOUNDS: ClassVar[Mapping[str, Bound]] = MappingProxyType(
         {

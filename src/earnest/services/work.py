@@ -213,6 +213,15 @@ def _check_gates(
     _check_node(campaign, kind)
     check_may_work(uow, campaign, worker, kind == "agent", now)
     q = campaign.spec.quality
+    listed = uow.parties.listing(campaign.requester, worker)
+    if listed == "block":
+        raise Forbidden(
+            "the requester of this campaign takes no work from you", campaign_id=campaign.id
+        )
+    if q.allowlist_only and listed != "allow":
+        raise Forbidden(
+            "this campaign is open only to workers its requester chose", campaign_id=campaign.id
+        )
     if q.languages or q.regions:
         profile = uow.parties.profile(worker)
         refusal = q.refusal_for(profile.languages, profile.region)

@@ -123,6 +123,16 @@ def _v13_transfer_fees(conn: Connection) -> None:
     _add_columns(conn, {"campaigns": ("transfer_fee",), "batches": ("transfer_fees",)})
 
 
+def _v14_worker_lists_and_bonuses(conn: Connection) -> None:
+    """Requesters' block and allow lists of workers, and the bonuses they pay.
+
+    Written to run in any position: another step added meanwhile may come before it."""
+    tables.worker_lists.create(conn, checkfirst=True)
+    tables.bonuses.create(conn, checkfirst=True)
+    for index in tables.bonuses.indexes:
+        index.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -137,6 +147,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v11_reputation_skill_length,
     _v12_worker_profiles,
     _v13_transfer_fees,
+    _v14_worker_lists_and_bonuses,
 ]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from earnest.adapters.store.pending import PendingRows, flushed_first
 from earnest.adapters.store.tables import (
     batches,
+    bonuses,
     deposits,
     journal,
     ledger_accounts,
@@ -21,7 +22,7 @@ from earnest.adapters.store.tables import (
 )
 from earnest.domain.errors import AlreadyDone
 from earnest.domain.ledger import JournalEntry, check_balances, merged
-from earnest.services.ports import BatchRecord, PayoutRecord, ReceiptRecord
+from earnest.services.ports import BatchRecord, BonusRecord, PayoutRecord, ReceiptRecord
 
 _UNFINISHED = ("signed", "sent")  # batches that may still land: recover asks the chain
 
@@ -256,6 +257,19 @@ class Payouts:
             .limit(limit)
         )
         return [PayoutRecord(**r._mapping) for r in rows]
+
+    def add_bonus(self, bonus: BonusRecord) -> None:
+        self.c.execute(insert(bonuses).values(**bonus.__dict__))
+
+    def bonuses(self, campaign_id: str, limit: int = 500) -> list[BonusRecord]:
+        """A campaign's bonuses, newest first."""
+        rows = self.c.execute(
+            select(bonuses)
+            .where(bonuses.c.campaign_id == campaign_id)
+            .order_by(bonuses.c.created_at.desc(), bonuses.c.id)
+            .limit(limit)
+        )
+        return [BonusRecord(**r._mapping) for r in rows]
 
     def add_batch(self, batch: BatchRecord, payout_ids: list[str]) -> None:
         """Record the signed batch and attach its payouts, before anything is sent.

@@ -27,6 +27,7 @@ from earnest.adapters.store.tables import (
     revocations,
     sessions,
     upsert,
+    worker_lists,
     worker_stats,
 )
 from earnest.domain.criteria import WorkerProfile
@@ -65,6 +66,36 @@ class Parties:
             .where(parties.c.address == address)
             .values(languages=list(profile.languages), region=profile.region)
         )
+
+    def listing(self, requester: str, worker: str) -> str | None:
+        """ "block", "allow" or None: where the requester put the worker."""
+        return self.c.scalar(
+            select(worker_lists.c.kind).where(
+                worker_lists.c.requester == requester, worker_lists.c.worker == worker
+            )
+        )
+
+    def set_listing(self, requester: str, worker: str, kind: str | None, now: datetime) -> None:
+        """Put the worker on one of the requester's lists (None: on neither)."""
+        self.c.execute(
+            delete(worker_lists).where(
+                worker_lists.c.requester == requester, worker_lists.c.worker == worker
+            )
+        )
+        if kind is not None:
+            self.c.execute(
+                insert(worker_lists).values(
+                    requester=requester, worker=worker, kind=kind, created_at=now
+                )
+            )
+
+    def listings(self, requester: str) -> dict[str, str]:
+        rows = self.c.execute(
+            select(worker_lists.c.worker, worker_lists.c.kind)
+            .where(worker_lists.c.requester == requester)
+            .order_by(worker_lists.c.worker)
+        )
+        return {r.worker: r.kind for r in rows}
 
 
 class Auth:

@@ -14,6 +14,8 @@ from fastapi.responses import StreamingResponse
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import (
     AmountIn,
+    BonusIn,
+    BonusOut,
     CampaignChangesIn,
     CampaignIn,
     CampaignOut,
@@ -21,12 +23,14 @@ from earnest.api.schemas import (
     CloneIn,
     CloseOut,
     FundOut,
+    ListingIn,
     TemplateOut,
     UploadOut,
 )
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, CampaignStatus, QualityPolicy
 from earnest.services import campaigns, uploads
+from earnest.services.bonuses import ListWorker, PayBonus
 from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
 from earnest.services.formats import json_lines, results_csv, results_jsonl, started
@@ -91,6 +95,33 @@ def clone(campaign_id: str, who: Caller, m: MarketDep, body: CloneIn | None = No
     """A new draft with this campaign's settings (no tasks, no money); fund it to open it."""
     title = body.title if body else None
     return CampaignOut.of(m.campaigns.clone(CloneCampaign(who, campaign_id, title)))
+
+
+@router.post("/campaigns/{campaign_id}/bonuses", response_model=BonusOut, status_code=201)
+def pay_bonus(campaign_id: str, body: BonusIn, who: Caller, m: MarketDep) -> BonusOut:
+    """Pay a worker who answered here a bonus from my balance (plus the market fee); the
+    settler sends it on chain in its next batch, as it sends rewards."""
+    cmd = PayBonus(who, campaign_id, body.worker, body.amount, body.reason)
+    return BonusOut(**m.campaigns.bonus(cmd).__dict__)
+
+
+@router.get("/campaigns/{campaign_id}/bonuses", response_model=list[BonusOut])
+def bonuses(campaign_id: str, who: Caller, m: MarketDep) -> list[BonusOut]:
+    """The bonuses paid in this campaign, newest first."""
+    return [BonusOut(**b.__dict__) for b in m.campaigns.bonuses(who, campaign_id)]
+
+
+@router.get("/worker-lists", response_model=dict[str, str])
+def worker_lists(who: Caller, m: MarketDep) -> dict[str, str]:
+    """My block and allow lists: worker address -> "block" or "allow"."""
+    return m.campaigns.listings(who)
+
+
+@router.put("/worker-lists/{worker}", response_model=ListingIn)
+def list_worker(worker: str, body: ListingIn, who: Caller, m: MarketDep) -> ListingIn:
+    """Block a worker from all my campaigns, allow them, or (null) take them off my lists."""
+    kind = m.campaigns.list_worker(ListWorker(who, worker, body.kind))
+    return ListingIn(kind="block" if kind == "block" else "allow" if kind else None)
 
 
 @router.post("/campaigns/{campaign_id}/fund", response_model=FundOut)

@@ -5,6 +5,8 @@ Every body is re-exported here, so routes import them from `earnest.api.schemas`
 
 from earnest.api.schemas.campaigns import (
     BandwidthCampaignIn,
+    BonusIn,
+    BonusOut,
     CampaignChangesIn,
     CampaignIn,
     CampaignOut,
@@ -12,6 +14,7 @@ from earnest.api.schemas.campaigns import (
     CloneIn,
     CloseOut,
     FundOut,
+    ListingIn,
     ProfileIn,
     ProfileOut,
     QualityIn,
@@ -78,6 +81,8 @@ __all__ = [
     "BalanceOut",
     "BandwidthCampaignIn",
     "Body",
+    "BonusIn",
+    "BonusOut",
     "CampaignChangesIn",
     "CampaignIn",
     "CampaignOut",
@@ -92,6 +97,7 @@ __all__ = [
     "DepositOut",
     "FundOut",
     "LeaseOut",
+    "ListingIn",
     "MarketOut",
     "PayoutOut",
     "PeerReviewItemOut",

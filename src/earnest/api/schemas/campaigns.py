@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, create_model
 from earnest.api.schemas.bounded import bounded
 from earnest.api.schemas.common import Body
 from earnest.domain.bandwidth import DEFAULT_FETCH_BYTES, BandwidthTerms
+from earnest.domain.money import POSITIVE_AMOUNT
 from earnest.domain.work import DEFAULT_MAX_LEASES, Campaign, CampaignSpec, QualityPolicy
 
 Q = QualityPolicy.BOUNDS
@@ -47,6 +48,7 @@ class QualityIn(Body):
     languages: tuple[str, ...] = bounded(
         Q["languages"], (), description="ISO 639-1 codes; a worker must speak one (empty: any)"
     )
+    allowlist_only: bool = Field(False, description="only the workers on my allow list")
     regions: tuple[str, ...] = bounded(
         Q["regions"], (), description="ISO 3166-1 alpha-2 codes a worker must live in (empty: any)"
     )
@@ -98,6 +100,31 @@ else:
 
 class CloneIn(Body):
     title: str | None = bounded(C["title"], None, description="default: the original's + (copy)")
+
+
+class BonusIn(Body):
+    """A bonus to a worker who answered in the campaign; the market fee comes on top."""
+
+    worker: str = Field(min_length=32, max_length=44, description="the worker's address")
+    amount: int = bounded(POSITIVE_AMOUNT, description="base units")
+    reason: str = Field(min_length=1, max_length=500, description="shown with the payment")
+
+
+class BonusOut(BaseModel):
+    id: str
+    campaign_id: str
+    worker: str
+    amount: int
+    fee: int
+    reason: str
+    payout_id: str
+    created_at: datetime
+
+
+class ListingIn(Body):
+    """Block a worker from all my campaigns, or allow them into the allowlist_only ones."""
+
+    kind: Literal["block", "allow"] | None
 
 
 class ProfileIn(Body):

@@ -18,6 +18,7 @@ from earnest.services.ports.base import Clock, Random, StoreOf, Unit
 from earnest.services.ports.devices import DeviceRecord, DevicesRepo, DevicesUnit
 from earnest.services.ports.money import (
     BatchRecord,
+    BonusRecord,
     DepositsRepo,
     LedgerRepo,
     MoneyUnit,
@@ -94,6 +95,7 @@ __all__ = [
     "AuthRepo",
     "BatchRecord",
     "BodiesRepo",
+    "BonusRecord",
     "CampaignsRepo",
     "Clock",
     "ConfusionsRepo",

@@ -34,6 +34,22 @@ class PayoutRecord:
 
 
 @dataclass(frozen=True)
+class BonusRecord:
+    """A bonus a requester paid a worker of a campaign, owed by the ledger and paid by the
+    settler from the payout row `payout_id`."""
+
+    id: str
+    campaign_id: str
+    requester: str
+    worker: str
+    amount: int
+    fee: int
+    reason: str
+    payout_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class BatchRecord:
     id: str
     status: str  # signed | sent | confirmed | dropped
@@ -76,6 +92,8 @@ class PayoutsRepo(Protocol):
     def of_batch(self, batch_id: str) -> list[PayoutRecord]: ...
     def by_receipt(self, receipt_id: str) -> PayoutRecord | None: ...
     def of_recipient(self, recipient: str, limit: int = 200) -> list[PayoutRecord]: ...
+    def add_bonus(self, bonus: BonusRecord) -> None: ...
+    def bonuses(self, campaign_id: str, limit: int = 500) -> list[BonusRecord]: ...
     def add_batch(self, batch: BatchRecord, payout_ids: list[str]) -> None: ...
     def batch(self, batch_id: str) -> BatchRecord | None: ...
     def unfinished_batches(self) -> list[BatchRecord]: ...

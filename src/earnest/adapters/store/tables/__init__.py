@@ -15,6 +15,7 @@ from earnest.adapters.store.tables.base import (
 )
 from earnest.adapters.store.tables.money import (
     batches,
+    bonuses,
     deposits,
     journal,
     ledger_accounts,
@@ -32,6 +33,7 @@ from earnest.adapters.store.tables.people import (
     rate_counts,
     revocations,
     sessions,
+    worker_lists,
 )
 from earnest.adapters.store.tables.quality import (
     appeal_votes,
@@ -54,6 +56,7 @@ __all__ = [
     "appeals",
     "assignments",
     "batches",
+    "bonuses",
     "campaigns",
     "confusions",
     "deposits",
@@ -79,5 +82,6 @@ __all__ = [
     "tasks",
     "upsert",
     "worker_limits",
+    "worker_lists",
     "worker_stats",
 ]

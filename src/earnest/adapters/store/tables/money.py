@@ -108,3 +108,20 @@ batches = Table(
     Column("transfer_fees", Amount),
     Index("ix_batches_status", "status"),
 )
+
+
+# Bonuses a requester paid workers of a campaign, beyond rewards: each owed through the
+# ledger and paid by the settler from its payout row (`payout_id`), as rewards are.
+bonuses = Table(
+    "bonuses",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
+    Column("requester", Address, nullable=False),
+    Column("worker", Address, nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("fee", Amount, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("payout_id", String(32), nullable=False),
+    Column("created_at", Moment, nullable=False),
+)

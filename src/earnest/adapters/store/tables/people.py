@@ -98,3 +98,15 @@ rate_counts = Table(
     Column("hits", BigInteger, nullable=False),
     Column("ends", BigInteger, nullable=False, index=True),  # housekeeping drops old ones
 )
+
+
+# A requester's lists of workers: "block" (never given their tasks) or "allow" (the only
+# ones given the tasks of campaigns with quality.allowlist_only).
+worker_lists = Table(
+    "worker_lists",
+    metadata,
+    Column("requester", Address, primary_key=True),
+    Column("worker", Address, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
