@@ -166,3 +166,75 @@ def test_cash_out_to_another_address_lands_on_chain(browser: Any, site: Site) ->
     assert chain.token_balance(chain.token_account(exchange.address)) == 1_500_000
     assert chain.token_balance(chain.token_account(wallet.address)) == 3_500_000
     assert worker.inner_text("[data-wallet]").replace("\u00a0", " ") == "3.5 USDC"
+
+
+# A Wallet Standard wallet scripted for the test: it registers itself the way Phantom or
+# Solflare do, connects with a WebCrypto Ed25519 key, and signs what the page asks.
+TEST_WALLET = """
+(() => {
+  const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  const b58 = (bytes) => {
+    const digits = [];
+    for (const byte of bytes) {
+      let carry = byte;
+      for (let j = 0; j < digits.length; j++) { carry += digits[j] << 8; digits[j] = carry % 58; carry = (carry / 58) | 0; }
+      while (carry) { digits.push(carry % 58); carry = (carry / 58) | 0; }
+    }
+    let zeros = 0; while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
+    return "1".repeat(zeros) + digits.reverse().map((d) => ALPHABET[d]).join("");
+  };
+  let keys = null, account = null;
+  const wallet = {
+    version: "1.0.0", name: "Test Wallet", chains: ["solana:devnet"], accounts: [],
+    icon: "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=",
+    features: {
+      "standard:connect": { version: "1.0.0", connect: async () => {
+        keys = keys || await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+        const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey));
+        account = { address: b58(publicKey), publicKey, chains: ["solana:devnet"], features: ["solana:signMessage"] };
+        sessionStorage.setItem("walletAddress", account.address);
+        wallet.accounts = [account];
+        return { accounts: [account] };
+      } },
+      "solana:signMessage": { version: "1.0.0", signMessage: async (...inputs) => Promise.all(inputs.map(async ({ message }) => {
+        sessionStorage.setItem("walletSigned", new TextDecoder().decode(message));
+        const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, message));
+        return { signedMessage: message, signature };
+      })) },
+    },
+  };
+  window.addEventListener("wallet-standard:app-ready", (event) => event.detail.register(wallet));
+})();
+"""
+
+
+def test_sign_in_with_a_wallet_standard_wallet(browser: Any, site: Site) -> None:
+    context = browser.new_context(viewport=DESKTOP, base_url=site.url)
+    context.add_init_script(TEST_WALLET)
+    worker = context.new_page()
+    worker.set_default_timeout(15_000)
+    worker.goto("/signin?next=/work/earnings")
+    worker.click("text=Sign in with Test Wallet")
+    worker.wait_for_url(re.compile(r"/work/earnings$"))
+    address = worker.evaluate("sessionStorage.getItem('walletAddress')")
+    assert worker.get_attribute(".who .addr", "title") == f"Signed in as {address}"
+    # What the wallet signed is the market's Sign-In-With-Solana challenge for this site.
+    signed = worker.evaluate("sessionStorage.getItem('walletSigned')")
+    assert address and address in signed and "127.0.0.1" in signed, signed
+    assert worker.locator("#open-in-wallet").is_hidden()
+
+
+def test_a_phone_without_a_wallet_is_offered_to_open_the_page_in_one(
+    browser: Any, site: Site
+) -> None:
+    context = browser.new_context(viewport=PHONE, base_url=site.url, is_mobile=True, has_touch=True)
+    worker = context.new_page()
+    worker.set_default_timeout(15_000)
+    worker.goto("/signin?next=/work")
+    worker.wait_for_selector("#open-in-wallet:not([hidden])")
+    link = worker.get_attribute("#open-in-wallet a >> nth=0", "href") or ""
+    assert link.startswith("https://phantom.app/ul/browse/http%3A%2F%2F127.0.0.1"), link
+    assert "%2Fsignin%3Fnext%3D%2Fwork?ref=http%3A%2F%2F127.0.0.1" in link, link
+    shoot(worker, "signin-phone", locale="en", widths=(PHONE,))
+    found = serious_violations(worker)
+    assert not found, "\n".join(found)

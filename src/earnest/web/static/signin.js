@@ -150,6 +150,13 @@ async function signInWithWallet(wallet) {
 }
 
 window.addEventListener("wallet-standard:register-wallet", (event) => event.detail({ register }));
+
+// On a phone with no wallet in this browser: offer to open the page in a wallet app's own
+// browser (Phantom's and Solflare's universal links), where the wallet is found as above.
+setTimeout(() => {
+  const phone = window.matchMedia?.("(pointer: coarse)").matches;
+  document.getElementById("open-in-wallet").hidden = !(phone && wallets.size === 0);
+}, 800);
 window.dispatchEvent(new CustomEvent("wallet-standard:app-ready", { detail: { register } }));
 
 if (!window.crypto?.subtle) {
