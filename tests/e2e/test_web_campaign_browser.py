@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from earnest.domain.money import format_units, unit_cost
 from tests.e2e.browser import DESKTOP, serious_violations, shoot
 from tests.e2e.helpers import deposit_on_chain
 from tests.e2e.test_web_browser import (  # noqa: F401 (fixtures)
@@ -62,6 +63,10 @@ def _fund_asks_first(page: Any, where: Site, campaign_id: str) -> None:
     page.set_input_files("#tasks-file", str(tasks))
     page.click("button:has-text('Upload')")
     page.wait_for_selector("text=4 task(s) added")
+    cost = page.inner_text("[data-cost]")  # the payout cost estimate, before funding
+    unit = site_unit_cost(where, 500_000)
+    assert f"funding all 8 answers takes {format_units(8 * unit, 6)} tokens" in cost, cost
+    assert "SOL" in cost and "new payees' token accounts" in cost
     page.fill("#fund-amount", "100")  # more than the balance
     page.click("button:has-text('Fund')")
     assert "Move 100 tokens from your balance (20 tokens available)" in page.inner_text(
@@ -81,6 +86,10 @@ def _fund_asks_first(page: Any, where: Site, campaign_id: str) -> None:
     page.click("button:has-text('Fund')")
     page.click("button:has-text('Fund 5 tokens')")
     page.wait_for_selector("text=Escrow funded")
+
+
+def site_unit_cost(where: Site, reward: int) -> int:
+    return unit_cost(reward, where.market.settings.fee_bps)
 
 
 def _settings(page: Any, campaign_id: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Annotated, Any
 
 from anyio import to_thread
@@ -25,10 +24,14 @@ from earnest.services import appeals, campaigns, formats, insights, uploads
 from earnest.services.appeals import DecideAppeal, ReviewSubmission
 from earnest.services.campaigns import CloseCampaign, FundCampaign
 from earnest.services.identity import Principal
+from earnest.services.payout_cost import EstimatePayoutCost, PayoutCost
 from earnest.web import charts
+from earnest.web.confirm import DecisionForm, confirm
 from earnest.web.render import page
 from earnest.web.session import MarketDep, SignedIn, market, same_origin
 from earnest.web.widgets import widget_for
+
+SOL_DECIMALS = 9  # lamports per SOL: 10^9
 
 router = APIRouter(
     prefix="/dashboard", include_in_schema=False, dependencies=[Depends(same_origin)]
@@ -95,11 +98,26 @@ def _campaign(
             insights.campaign_insights(who, campaign_id, store=m.store), m.chain.decimals
         ),
         appeals=open_appeals,
+        cost=_payout_cost(who, m, campaign_id),
         reviews=appeals.awaiting_review(who, campaign_id, store=m.store),
         widget=widget_for(campaign.spec),
         columns=list(campaign.spec.input_schema.get("properties", {})),
         **extra,
     )
+
+
+def _payout_cost(who: Principal, m: Market, campaign_id: str) -> dict[str, Any] | None:
+    """The estimate before funding (services/payout_cost.py), its lamports shown in SOL;
+    None if the chain cannot say."""
+    try:
+        cost: PayoutCost = m.campaigns.payout_cost(EstimatePayoutCost(who, campaign_id))
+    except EarnestError:
+        return None
+    sol = {
+        k: format_units(getattr(cost, k), SOL_DECIMALS)
+        for k in ("total_lamports", "network_fees", "rent")
+    }
+    return cost.as_dict() | {"sol": sol}
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
@@ -162,38 +180,6 @@ def fund(
             ) from exc
 
     return _then(request, who, m, campaign_id, "funded", act)
-
-
-def confirm(
-    request: Request,
-    who: Principal,
-    action: str,
-    campaign_id: str,
-    *,
-    heading: str,
-    message: str,
-    fields: dict[str, str],
-    button: str,
-    danger: bool = False,
-) -> Response:
-    """A money action asks first: what will move, and a button that sends the form again."""
-    back = (
-        "/dashboard/campaigns/" + action.split("/")[3] if "/campaigns/" in action else "/dashboard"
-    )
-    return page(
-        request,
-        "requester/confirm.html",
-        who,
-        200,
-        action=action,
-        heading=heading,
-        message=message,
-        fields=fields,
-        button=button,
-        danger=danger,
-        back=(fields.get("campaign_id") and f"/dashboard/campaigns/{fields['campaign_id']}")
-        or back,
-    )
 
 
 @router.post("/campaigns/{campaign_id}/tasks")
@@ -280,48 +266,6 @@ def close(
         "closed",
         lambda: m.campaigns.close(CloseCampaign(who, campaign_id)),
     )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A yes or no on an answer or an appeal, with the reason, from the campaign page."""
-
-    campaign_id: str
-    yes: bool
-    reason: str
-    confirmed: bool = False
-
-    def confirming(
-        self, request: Request, who: Principal, m: Market, action: str, what: str
-    ) -> Response | None:
-        """A yes pays the worker: ask first (None once confirmed, or for a no)."""
-        if not self.yes or self.confirmed:
-            return None
-        found = campaigns.campaign_status(who, self.campaign_id, store=m.store)["campaign"]
-        reward = format_units(found.spec.reward, m.chain.decimals)
-        return confirm(
-            request,
-            who,
-            action,
-            self.campaign_id,
-            heading=f"{what}?",
-            message=f"The worker is paid {reward} tokens from the escrow of “{found.spec.title}”.",
-            fields={"campaign_id": self.campaign_id, "choice": "yes", "reason": self.reason},
-            button=f"{what}: pay {reward} tokens",
-        )
-
-
-def decision_form(
-    campaign_id: Annotated[str, Form()] = "",
-    choice: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-    confirmed: Annotated[str, Form()] = "",
-) -> Decision:
-    """The decision a review or appeal form sends (its button says yes or no)."""
-    return Decision(campaign_id, choice == "yes", reason, confirmed == "yes")
-
-
-DecisionForm = Annotated[Decision, Depends(decision_form)]
 
 
 @router.post("/assignments/{assignment_id}/review")

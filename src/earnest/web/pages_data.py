@@ -15,7 +15,7 @@ from earnest.domain.money import format_units, parse_units, unit_cost
 from earnest.services import data_browser
 from earnest.services.bonuses import ListWorker, PayBonus
 from earnest.services.identity import Principal
-from earnest.web.pages_campaign import confirm
+from earnest.web.confirm import confirm
 from earnest.web.render import page
 from earnest.web.session import MarketDep, SignedIn, same_origin
 from earnest.web.widgets import widget_for
