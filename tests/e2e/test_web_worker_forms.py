@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from earnest.adapters.chain.wallet import Wallet
 from earnest.client import Earnest
 from earnest.services.templates import TEMPLATES
 from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
@@ -195,3 +197,61 @@ def test_meter_readings_are_typed_in_rows_with_their_unit_not_json(
             {"at": "2026-11-22T19:30:00+00:00", "wh": 1500.5, "signature": "sig1"},
         ],
     }
+
+
+# Values that run out of their card (a long amount at phone width, on either side).
+_SPILLED = """() => [...document.querySelectorAll('.stat-value, .chip, .card h1, .card h2')]
+  .filter(e => { const r = e.getBoundingClientRect(), c = e.closest('.card, .offer');
+    if (!c || !r.width) return false; const b = c.getBoundingClientRect();
+    return e.scrollWidth > e.clientWidth + 1 || r.left < b.left - 1 || r.right > b.right + 1; })
+  .map(e => e.textContent.trim().slice(0, 40))"""
+
+
+def test_every_worker_page_is_axe_clean_in_english_and_arabic_at_both_widths(
+    browser: Any, site: Site
+) -> None:
+    """The worker's pages with something on them (a paid answer and its receipt, a rejection,
+    a task in progress, reputation), at phone and desktop width, left to right and right to
+    left: no serious or critical axe finding, nothing wider than the screen."""
+    made = _campaign(site, tasks=4, title="Even or odd?", overlap=1, gold_share=0.0)
+    wallet = Wallet.generate()
+    wallet.save(site.keys / "worker.json")
+    with Earnest.sign_in(site.url, wallet) as api:
+        first = api.claim(made["id"])["assignment"]["id"]
+        api.submit(first, {"label": "even"})
+        held = api.claim(made["id"])["assignment"]["id"]
+    # The settler pays within a second or so: wait (bounded) for the receipt's payout.
+    receipt = ""
+    for _ in range(100):
+        with Earnest.sign_in(site.url, wallet) as api:
+            paid = [p for p in api.payouts() if p.get("receipt_id")]
+        if paid:
+            receipt = paid[0]["receipt_id"]
+            break
+        time.sleep(0.1)
+    assert receipt
+    pages = {
+        "signin": "/signin",
+        "feed": "/work",
+        "task": f"/work/tasks/{held}",
+        "done": f"/work/done/{first}",
+        "earnings": "/work/earnings",
+        "receipt": f"/work/receipts/{receipt}",
+        "reputation": "/work/reputation",
+    }
+    for locale in ("en", "ar"):
+        context = browser.new_context(viewport=DESKTOP, base_url=site.url, locale=locale)
+        context.set_default_timeout(15_000)
+        worker = context.new_page()
+        _sign_in(worker, "/work", site.keys / "worker.json")
+        for name, path in pages.items():
+            worker.goto(path)
+            assert worker.get_attribute("html", "dir") == ("rtl" if locale == "ar" else "ltr")
+            for width in (DESKTOP, PHONE):
+                worker.set_viewport_size(width)
+                found = serious_violations(worker)
+                assert not found, f"{locale} {name} {width['width']}:\n" + "\n".join(found)
+                spilled = worker.evaluate(_SPILLED)
+                assert not spilled, f"{locale} {name} {width['width']}: {spilled}"
+            shoot(worker, f"sweep-{name}", locale=locale)
+        context.close()
