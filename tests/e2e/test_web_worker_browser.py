@@ -45,9 +45,15 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
+    yield from served(tmp_path)
+
+
+def served(tmp_path: Path, **settings: Any) -> Iterator[Site]:
+    """A market served on 127.0.0.1 with its settler running, and a requester's wallet."""
     requester = Wallet.generate()
-    settings = Settings(data_dir=tmp_path / "market", port=0, settle_interval=0.1)
-    market = build_market(settings)
+    market = build_market(
+        Settings(data_dir=tmp_path / "market", port=0, settle_interval=0.1, **settings)
+    )
     market.settler.start()
     server = BackgroundServer(market)
     url = server.start()
@@ -152,14 +158,15 @@ def test_the_focus_ring_is_for_the_keyboard_only(browser: Any, site: Site) -> No
         assert ring[1] != "none" and ring[2] != "0px", ring
 
 
-def test_the_review_list_and_empty_charts_on_the_campaign_page(browser: Any, site: Site) -> None:
-    chosen = TEMPLATES["free_text"]
+def from_template(site: Site, name: str, title: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A funded one-task campaign made from the template `name`, as the dashboard makes it."""
+    chosen = TEMPLATES[name]
     input_schema, output_schema = chosen.schemas(chosen.options)
     with Earnest.sign_in(site.url, site.requester) as api:
         deposit(site.market, api, site.requester, 1_000_000)
-        made = api.create_campaign(
+        made: dict[str, Any] = api.create_campaign(
             type=chosen.type,
-            title="Summaries",
+            title=title,
             instructions=chosen.instructions,
             input_schema=input_schema,
             output_schema=output_schema,
@@ -169,8 +176,14 @@ def test_the_review_list_and_empty_charts_on_the_campaign_page(browser: Any, sit
             verifier=chosen.verifier,
             quality=chosen.quality,
         )
-        api.upload_tasks(made["id"], [{"data": {"prompt": "Sum up.", "text": "A long text."}}])
+        api.upload_tasks(made["id"], [{"id": "t1", "data": data}])
         api.fund(made["id"], 100_000)
+    return made
+
+
+def test_the_review_list_and_empty_charts_on_the_campaign_page(browser: Any, site: Site) -> None:
+    data = {"prompt": "Sum up.", "text": "A long text."}
+    made = from_template(site, "free_text", "Summaries", data)
     with Earnest.sign_in(site.url, Wallet.generate()) as worker:
         leased = worker.claim(made["id"])
         # One unbroken 300-character line: the answer box scrolled sideways, unfocusable.

@@ -19,8 +19,14 @@ from earnest.adapters.chain.wallet import Wallet
 from earnest.client import Earnest
 from earnest.services.templates import TEMPLATES
 from tests.e2e.browser import DESKTOP, PHONE, launched, serious_violations, shoot
-from tests.e2e.helpers import deposit
-from tests.e2e.test_web_worker_browser import Site, _campaign, _page, _sign_in, site
+from tests.e2e.test_web_worker_browser import (
+    Site,
+    _campaign,
+    _page,
+    _sign_in,
+    from_template,
+    site,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["site"]  # the market fixture, shared with the other worker browser tests
@@ -31,29 +37,6 @@ PLACE = {"lat": 52.52, "lon": 13.405}
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     yield from launched()
-
-
-def _local_report(site: Site) -> dict[str, Any]:
-    chosen = TEMPLATES["local_report"]
-    input_schema, output_schema = chosen.schemas(chosen.options)
-    with Earnest.sign_in(site.url, site.requester) as api:
-        deposit(site.market, api, site.requester, 1_000_000)
-        made: dict[str, Any] = api.create_campaign(
-            type=chosen.type,
-            title="Is the bakery open?",
-            instructions=chosen.instructions,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            reward=1_000,
-            overlap=1,
-            gold_share=0.0,
-            verifier=chosen.verifier,
-            quality=chosen.quality,
-        )
-        data = chosen.sample | PLACE | {"radius_m": 300}
-        api.upload_tasks(made["id"], [{"id": "bakery", "data": data}])
-        api.fund(made["id"], 100_000)
-    return made
 
 
 def _metres(a: dict[str, float], b: dict[str, float]) -> float:
@@ -68,7 +51,8 @@ def _metres(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 def test_a_place_a_window_and_units_read_as_a_person_would(browser: Any, site: Site) -> None:
-    _local_report(site)
+    data = TEMPLATES["local_report"].sample | PLACE | {"radius_m": 300}
+    from_template(site, "local_report", "Is the bakery open?", data)
     worker = _page(browser, site, PHONE)
     _sign_in(worker, "/work")
     worker.click("button[aria-label='Start: Is the bakery open?']")
@@ -136,32 +120,10 @@ def test_the_worker_pages_in_arabic_read_right_to_left(browser: Any, site: Site)
     assert "Work you can do now" in worker.inner_text("main")
 
 
-def _from_template(site: Site, name: str, title: str, data: dict[str, Any]) -> dict[str, Any]:
-    chosen = TEMPLATES[name]
-    input_schema, output_schema = chosen.schemas(chosen.options)
-    with Earnest.sign_in(site.url, site.requester) as api:
-        deposit(site.market, api, site.requester, 1_000_000)
-        made: dict[str, Any] = api.create_campaign(
-            type=chosen.type,
-            title=title,
-            instructions=chosen.instructions,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            reward=1_000,
-            overlap=1,
-            gold_share=0.0,
-            verifier=chosen.verifier,
-            quality=chosen.quality,
-        )
-        api.upload_tasks(made["id"], [{"id": "t1", "data": data}])
-        api.fund(made["id"], 100_000)
-    return made
-
-
 def test_meter_readings_are_typed_in_rows_with_their_unit_not_json(
     browser: Any, site: Site
 ) -> None:
-    _from_template(site, "energy", "Evening peak", TEMPLATES["energy"].sample)
+    from_template(site, "energy", "Evening peak", TEMPLATES["energy"].sample)
     context = browser.new_context(
         viewport=PHONE, base_url=site.url, timezone_id="Africa/Nairobi", locale="en-GB"
     )
