@@ -133,5 +133,5 @@ def headers_for(
     if token:
         headers["authorization"] = f"Bearer {token}"
     if method == "POST" and path not in _UNKEYED:
-        headers["idempotency-key"] = uuid.uuid4().hex
+        headers.setdefault("idempotency-key", uuid.uuid4().hex)  # a key of the caller's wins
     return headers

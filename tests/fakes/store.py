@@ -135,20 +135,29 @@ class FakeStore:
     def uow(self, *, readonly: bool = False, single: bool = False) -> FakeUnit:
         return FakeUnit(self, readonly)
 
-    def held(self) -> UnheldCommit:
-        return UnheldCommit(self)
+    def held(self, slot: str) -> UnheldCommit:
+        return UnheldCommit(self, slot)
 
 
 class UnheldCommit:
     """The fake holds no commit: a request's record is written after its effects."""
 
-    def __init__(self, store: FakeStore) -> None:
-        self._store = store
+    def __init__(self, store: FakeStore, slot: str) -> None:
+        self._store, self.slot, self.recorded = store, slot, False
 
     def __enter__(self) -> UnheldCommit:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def arm(self) -> None:
+        return None
+
+    def answer(self, status: int, body: bytes) -> None:
+        return None
+
+    def settle(self, exc: BaseException | None) -> None:
         return None
 
     def record(self, write: Callable[[IdempotencyRepo], None]) -> None:

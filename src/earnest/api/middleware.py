@@ -239,6 +239,8 @@ class Idempotency:
         return found.status_code, found.body
 
     def _save(self, held: HeldCommit, slot: str, status: int, body: bytes) -> None:
+        if held.recorded:
+            return  # the route wrote it, with its effects (api/recorded.py)
         if status >= 500 or status == 429 or status == UNKEPT:
             # A server fault or "too many requests" is not an answer: let a retry run.
             held.record(lambda records: records.forget(slot))
@@ -266,16 +268,16 @@ class Idempotency:
             if message.get("more_body"):
                 return
             body = b"".join(chunks)
-            # Written with the use case's own transaction (store.held), and before the
-            # client sees the answer, so an immediate retry is replayed instead of finding
-            # the request still "in progress". Should that fail, the client sees the
-            # failure (503 in an outage), not an answer whose effects were rolled back.
+            # Written (by a @recorded route with its effects, or here) before the client
+            # sees the answer, so an immediate retry is replayed instead of finding the
+            # request still "in progress". Should that fail, the client sees the failure
+            # (503 in an outage), not an answer that was not recorded.
             await to_thread.run_sync(self._save, held, slot, status, body)
             saved = True
             await send(start)
             await send({"type": "http.response.body", "body": body})
 
-        with self.store.held() as held:
+        with self.store.held(slot) as held:
             try:
                 await self.app(scope, receive, capture)
             finally:

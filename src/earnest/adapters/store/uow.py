@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -23,11 +23,7 @@ from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_tasks import Tasks
 from earnest.domain.errors import Conflict, Unavailable
-from earnest.services.ports import IdempotencyRepo
-
-# The request being served, whose use case's transaction may be held open for its
-# Idempotency-Key record (HeldCommit): set by the middleware, read by the units of work.
-_HELD: ContextVar[HeldCommit | None] = ContextVar("earnest_held_commit", default=None)
+from earnest.services.ports import HELD, IdempotencyRepo
 
 
 class SqlUnitOfWork:
@@ -50,7 +46,7 @@ class SqlUnitOfWork:
         self._lock = None if readonly else write_lock
 
     def __enter__(self) -> SqlUnitOfWork:
-        held = _HELD.get()
+        held = HELD.get()
         if held is not None:
             # A unit after the held one must see what it wrote: a read runs in the held
             # transaction itself, a write commits the held one first.
@@ -154,7 +150,7 @@ class SqlUnitOfWork:
             deferring.flush()
 
     def commit(self) -> None:
-        held = _HELD.get()
+        held = HELD.get()
         try:
             self.flush()  # deferred rows and entries are part of this transaction
             if held is not None and held.keep(self):
@@ -227,24 +223,31 @@ def _raise_if_outage(exc: BaseException | None) -> None:
 class HeldCommit:
     """The record and the effects of one request commit together (PostgreSQL).
 
-    While a request with an Idempotency-Key runs inside `with store.held():`, the
-    transaction its use case commits is held open instead; the middleware then writes the
-    answer into the key's record in that same transaction and commits both (`record`). A
-    process dying in between leaves neither: the retry runs afresh, once the record's lease
-    is over, instead of finding the effect done and its answer lost. A second unit of work
-    in the same request reads in the held transaction (and sees its writes); one that
-    writes commits the held one first ("wherever possible": the last one joins the record). On SQLite, whose one writer is queued on a lock of the thread that
-    took it, nothing is held.
+    The middleware runs a request with an Idempotency-Key inside `with store.held(slot):`.
+    A route marked `@recorded` (api/recorded.py) arms it around its use case: the
+    transaction the use case commits is held open, and when the route has its answer, still
+    in its own thread, `answer()` writes it into the key's record in that same transaction
+    and commits both. A process dying in between leaves neither: the retry runs afresh,
+    once the record's lease is over, instead of finding the effect done and its answer
+    lost. Nothing waits on another thread while the transaction is held (its row locks may
+    queue every other route thread: a wait for one of them would never end).
+
+    A read later in the request runs in the held transaction (and sees its writes); a
+    second write commits the held one first ("wherever possible": the last one joins the
+    record). On SQLite, whose one writer is queued on a lock of the thread that took it,
+    nothing is held; nor for a route not marked: the middleware writes the record after.
     """
 
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
+    def __init__(self, store: SqlStore, slot: str) -> None:
+        self._store, self.slot = store, slot
         self._uow: SqlUnitOfWork | None = None
-        self._token: Token[HeldCommit | None] | None = None
+        self._token: Token[Any] | None = None
         self._lock = threading.Lock()
+        self._armed = False
+        self.recorded = False  # the answer is in the record, with the effects
 
     def __enter__(self) -> HeldCommit:
-        self._token = _HELD.set(self)
+        self._token = HELD.set(self)
         return self
 
     def __exit__(
@@ -254,15 +257,17 @@ class HeldCommit:
         tb: TracebackType | None,
     ) -> None:
         if self._token is not None:
-            _HELD.reset(self._token)
-        if exc is not None and not isinstance(exc, Exception):
-            self.drop()  # the process is going down (a crash in a test): nothing commits
-        else:
-            self.release()
+            HELD.reset(self._token)
+        self.settle(exc)
+
+    def arm(self) -> None:
+        self._armed = True
 
     def keep(self, uow: SqlUnitOfWork) -> bool:
-        """Hold `uow`'s commit, if this store holds and nothing else is held."""
-        if self._store.dialect != "postgresql" or uow._single or uow._readonly:
+        """Hold `uow`'s commit, if armed, on PostgreSQL, and nothing else is held."""
+        if not self._armed or self._store.dialect != "postgresql":
+            return False
+        if uow._single or uow._readonly:
             return False
         with self._lock:
             if self._uow is not None:
@@ -286,17 +291,29 @@ class HeldCommit:
         if uow is not None:
             uow._commit_held(None)
 
-    def drop(self) -> None:
+    def settle(self, exc: BaseException | None) -> None:
+        """Disarm; commit what is still held, or drop it if the process is going down (a
+        BaseException such as a test's crash: as far as the database knows, it died)."""
+        self._armed = False
+        uow = self._take()
+        if uow is None:
+            return
+        if exc is not None and not isinstance(exc, Exception):
+            uow._close_held()
+        else:
+            uow._commit_held(None)
+
+    def answer(self, status: int, body: bytes) -> None:
+        """The route's answer: into the record, in the held transaction, committing both."""
+        self._armed = False
         uow = self._take()
         if uow is not None:
-            uow._close_held()
+            uow._commit_held(lambda records: records.finish(self.slot, status, body))
+            self.recorded = True
 
     def record(self, write: Callable[[IdempotencyRepo], None]) -> None:
-        """Write the key's record: in the held transaction, committing both, or alone."""
-        uow = self._take()
-        if uow is not None:
-            uow._commit_held(write)
-            return
+        """Write the key's record alone (the middleware, when the route did not)."""
+        self.release()
         with self._store.uow(single=True) as alone:
             write(alone.idempotency)
             alone.commit()
@@ -321,9 +338,9 @@ class SqlStore:
             self.engine, readonly=readonly, single=single, write_lock=self._write_lock
         )
 
-    def held(self) -> HeldCommit:
-        """Hold the request's last transaction for its Idempotency-Key record (HeldCommit)."""
-        return HeldCommit(self)
+    def held(self, slot: str) -> HeldCommit:
+        """The request whose Idempotency-Key record is `slot` (HeldCommit)."""
+        return HeldCommit(self, slot)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from earnest.api.deps import Caller, MarketDep
+from earnest.api.recorded import recorded
 from earnest.api.schemas import (
     AmountIn,
     BonusIn,
@@ -48,6 +49,7 @@ def list_templates() -> list[TemplateOut]:
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
+@recorded(201)
 def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
     """Create a draft campaign; fund it to open it to workers."""
     fields = body.model_dump()
@@ -125,6 +127,7 @@ def list_worker(worker: str, body: ListingIn, who: Caller, m: MarketDep) -> List
 
 
 @router.post("/campaigns/{campaign_id}/fund", response_model=FundOut)
+@recorded(200)
 def fund(campaign_id: str, body: AmountIn, who: Caller, m: MarketDep) -> FundOut:
     """Move balance into the campaign's escrow; the campaign opens to workers."""
     return FundOut(escrow=m.campaigns.fund(FundCampaign(who, campaign_id, body.amount)))

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from earnest.api.deps import Caller, MarketDep
+from earnest.api.recorded import recorded
 from earnest.api.schemas import AmountIn, BalanceOut, DepositIn, DepositOut, MarketOut, PayoutOut
 from earnest.services.funds import RecordDeposit, Withdraw
 
@@ -29,6 +30,7 @@ def market_info(m: MarketDep) -> MarketOut:
 
 
 @router.post("/deposits", response_model=DepositOut, status_code=201)
+@recorded(201)
 def deposit(body: DepositIn, who: Caller, m: MarketDep) -> DepositOut:
     """Credit a confirmed on-chain transfer to the vault, once per transaction."""
     amount = m.money.record_deposit(RecordDeposit(who, body.signature))

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.problems import status_for
+from earnest.api.recorded import recorded
 from earnest.api.schemas import (
     AnswerResult,
     AnswersIn,
@@ -26,6 +27,7 @@ router = APIRouter(tags=["work"])
 
 
 @router.post("/claims", response_model=ClaimOut, status_code=201)
+@recorded(201)
 def claim(body: ClaimIn, who: Caller, m: MarketDep) -> ClaimOut:
     """Lease a task (from one campaign, or any); submit before `expires_at`."""
     c = m.work.claim(ClaimTask(who, body.campaign_id))
@@ -41,12 +43,14 @@ def claim(body: ClaimIn, who: Caller, m: MarketDep) -> ClaimOut:
 
 
 @router.post("/assignments/{assignment_id}/submit", response_model=SubmitOut)
+@recorded(200)
 def submit(assignment_id: str, body: SubmitIn, who: Caller, m: MarketDep) -> SubmitOut:
     """Answer a leased task; the verdict (accept, reject with reason, or wait) comes back."""
     return SubmitOut.of(m.work.answer(SubmitAnswer(who, assignment_id, body.answer)))
 
 
 @router.post("/suites", response_model=SuiteOut, status_code=201)
+@recorded(201)
 def suite(body: SuiteIn, who: Caller, m: MarketDep) -> SuiteOut:
     """Lease up to `count` tasks of one campaign at once (a task suite), as `count` claims
     would, in one request; answer them with POST /v1/answers."""
@@ -66,6 +70,7 @@ def suite(body: SuiteIn, who: Caller, m: MarketDep) -> SuiteOut:
 
 
 @router.post("/answers", response_model=AnswersOut)
+@recorded(200)
 def answers(body: AnswersIn, who: Caller, m: MarketDep) -> AnswersOut:
     """Answer several leases in one request. Each answer gets its own result: the verdict,
     or the problem that refused it (that answer alone is not kept)."""

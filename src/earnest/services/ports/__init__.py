@@ -28,6 +28,7 @@ from earnest.services.ports.money import (
     ReceiptsRepo,
 )
 from earnest.services.ports.people import (
+    HELD,
     IDEMPOTENCY_LEASE,
     ApiKeyRecord,
     AuthRepo,
@@ -81,12 +82,13 @@ class Store(StoreOf[UnitOfWork], Protocol):
     @property
     def dialect(self) -> str: ...
 
-    def held(self) -> HeldCommit:
-        """Hold the request's last transaction for its Idempotency-Key record."""
+    def held(self, slot: str) -> HeldCommit:
+        """The request whose Idempotency-Key record is `slot` (see HeldCommit)."""
         ...
 
 
 __all__ = [
+    "HELD",
     "IDEMPOTENCY_LEASE",
     "ApiKeyRecord",
     "AppealRecord",

@@ -4,6 +4,7 @@ Idempotency-Key records."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -80,14 +81,24 @@ class IdempotencyRepo(Protocol):
 
 
 class HeldCommit(Protocol):
-    """Inside `with store.held() as held:`, the transaction the request's use case commits
-    is held open, and `held.record(write)` writes the Idempotency-Key record into it and
-    commits both (or writes the record alone if nothing was held); leaving the block
-    commits what is still held, or drops it if the process is going down."""
+    """A request with an Idempotency-Key, whose record may commit with its effects (the SQL
+    store's HeldCommit says how). `arm()` before the use case; `answer()` once the route
+    has its answer; `settle()` if it raised; `record()` writes the record alone."""
+
+    slot: str
+    recorded: bool
 
     def __enter__(self) -> HeldCommit: ...
     def __exit__(self, *exc: Any) -> None: ...
+    def arm(self) -> None: ...
+    def answer(self, status: int, body: bytes) -> None: ...
+    def settle(self, exc: BaseException | None) -> None: ...
     def record(self, write: Callable[[IdempotencyRepo], None]) -> None: ...
+
+
+# The request being served (set by `with store.held(slot):` in the middleware; read by the
+# units of work and the `@recorded` routes, in the request's threads).
+HELD: ContextVar[Any] = ContextVar("earnest_held_commit", default=None)
 
 
 class PeopleUnit(Unit, Protocol):
