@@ -30,6 +30,7 @@ from earnest.services import (
     peer_review,
     profiles,
     receipts,
+    wallet_deposit,
     work,
 )
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
@@ -65,6 +66,7 @@ from earnest.services.ports import (
     Store,
 )
 from earnest.services.profiles import SetProfile
+from earnest.services.wallet_deposit import DepositQuote, WalletDeposit
 from earnest.services.work import Claim, ClaimSuite, ClaimTask, ReleaseLease
 
 
@@ -100,6 +102,15 @@ class Money:
     def record_deposit(self, cmd: RecordDeposit) -> int:
         p = self._p
         return funds.record_deposit(cmd, store=p.store, chain=p.chain, clock=p.clock)
+
+    def deposit_quote(self, who: Principal, amount: int) -> DepositQuote:
+        return wallet_deposit.quote(who, amount, chain=self._p.chain)
+
+    def wallet_deposit(self, cmd: WalletDeposit) -> int:
+        p = self._p
+        return wallet_deposit.deposit(
+            cmd, store=p.store, chain=p.chain, crypto=p.crypto, clock=p.clock
+        )
 
     def withdraw(self, cmd: Withdraw) -> PayoutRecord:
         p = self._p

@@ -17,6 +17,7 @@ from earnest.web import (
     pages_auth,
     pages_campaign,
     pages_data,
+    pages_deposit,
     pages_operator,
     pages_requester,
     pages_settings,
@@ -35,7 +36,15 @@ _STATUS = {"not_found": 404, "forbidden": 403, "no_work_available": 404, "unauth
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files; the API under /v1 keeps its own errors."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    pages = (pages_auth, pages_worker, pages_requester, pages_campaign, pages_settings, pages_data)
+    pages = (
+        pages_auth,
+        pages_worker,
+        pages_requester,
+        pages_campaign,
+        pages_settings,
+        pages_data,
+        pages_deposit,
+    )
     for module in (*pages, pages_operator):
         app.include_router(module.router)
     api_errors = cast(Handler | None, app.exception_handlers.get(EarnestError))
