@@ -31,7 +31,15 @@ from earnest.domain.verification import (
 )
 from earnest.domain.work import AssignmentStatus, Task, TaskStatus
 from earnest.quality.categorical import DawidSkeneVerifier
-from earnest.quality.dawid_skene import CLASS_COUNTS, Answer, ClassMap, Counts, OnlineDawidSkene
+from earnest.quality.dawid_skene import (
+    CLASS_COUNTS,
+    Answer,
+    ClassMap,
+    Counts,
+    OnlineDawidSkene,
+    read_class_row,
+    row_distance,
+)
 from earnest.services.aggregation import TrainingRow, estimate_counts
 from earnest.services.learning import counted_votes
 
@@ -48,6 +56,7 @@ class Campaign:
     min_overlap: int = 3
     confidence: float = 0.95
     refit_every: int = 5_000  # answers between two quality-loop refits
+    pooled: bool = True  # the quality loop's prior: pooled from the crowd, or the fixed one
 
 
 @dataclass
@@ -91,6 +100,7 @@ def replay(
         mine.append((i, Submission(f"a{i}", str(w), label, AssignmentStatus.SUBMITTED, _NOW)))
         rows.append((t, str(w), label, None, None))
         start = time.perf_counter_ns()
+        class_counts, pooled = read_class_row(counts.get(CLASS_COUNTS), k)
         given = VerificationInput(
             Task(t, "bench", None, {}, None, TaskStatus.OPEN),
             campaign.overlap,
@@ -98,8 +108,9 @@ def replay(
             {s.worker: WorkerHistory(confusion=counts.get(s.worker)) for _, s in mine},
             min_overlap=campaign.min_overlap,
             confidence=campaign.confidence,
-            class_counts=(counts.get(CLASS_COUNTS) or [[]])[0],
+            class_counts=class_counts,
             classes=classes,
+            pooled_prior=pooled.tolist() if pooled is not None else (),
         )
         outcome = verifier.verify(given)
         if outcome.resolved:
@@ -114,7 +125,7 @@ def replay(
         if campaign.refit_every and len(rows) % campaign.refit_every == 0:
             start = time.perf_counter_ns()
             counts.clear()
-            counts.update(estimate_counts(rows, mapping)[0])
+            counts.update(estimate_counts(rows, mapping, pooled=campaign.pooled)[0])
             out.refit_seconds.append((time.perf_counter_ns() - start) / 1e9)
     return out
 
@@ -168,18 +179,35 @@ def reliability_diagram(table: list[tuple[float, float, int, float, float]]) -> 
     return "\n".join(lines)
 
 
+def stored_prior(
+    counts: dict[str, Counts], verifier: DawidSkeneVerifier, k: int
+) -> tuple[Floats, Floats]:
+    """(class frequencies, K×K pseudo-counts) the verifier uses with the stored counts."""
+    class_counts, pooled = read_class_row(counts.get(CLASS_COUNTS), k)
+    alpha = pooled if pooled is not None else verifier.prior.matrix(k)
+    freq = np.asarray(class_counts or [0.0] * k) + verifier.prior.classes
+    return freq / freq.sum(), alpha
+
+
 def skills(
     counts: dict[str, Counts], verifier: DawidSkeneVerifier, k: int, n_workers: int
 ) -> Floats:
     """Per worker, the expected accuracy the stored counts give under the verifier's prior."""
-    alpha = verifier.prior.matrix(k)
-    class_counts = np.asarray((counts.get(CLASS_COUNTS) or [[0.0] * k])[0]) + verifier.prior.classes
-    priors = class_counts / class_counts.sum()
+    priors, alpha = stored_prior(counts, verifier, k)
     out = np.zeros(n_workers)
     for w in range(n_workers):
         total = alpha + np.asarray(counts.get(str(w)) or np.zeros((k, k)))
         out[w] = float(priors @ np.diagonal(total / total.sum(axis=1, keepdims=True)))
     return out
+
+
+def spam_scores(
+    counts: dict[str, Counts], verifier: DawidSkeneVerifier, k: int, n_workers: int
+) -> Floats:
+    """Per worker, 1 − `row_distance` of the stored counts: near 1 when the answer ignores
+    the truth (a uniform or constant labeller), near 0 for a worker who is always right."""
+    _, alpha = stored_prior(counts, verifier, k)
+    return np.array([1.0 - row_distance(counts.get(str(w)), alpha) for w in range(n_workers)])
 
 
 def production_figures(crowd: Crowd, run: Replayed) -> dict[str, Any]:
@@ -198,6 +226,8 @@ def production_figures(crowd: Crowd, run: Replayed) -> dict[str, Any]:
         "accuracy": accuracy(run.result, truth),
         "per_class": classes,
         "minority": classes[-1],
+        "class0_share": float(np.mean(run.result == 0)),
+        "class0_true": float(np.mean(truth == 0)),
         "answers_issued": int(issued.sum()),
         "wrongful_rejections": float(np.mean(run.decision[honest_right] == 0)),
         "clique_wrong_passed": float(np.mean(run.decision[clique_wrong] == 1))
@@ -212,7 +242,9 @@ def production_figures(crowd: Crowd, run: Replayed) -> dict[str, Any]:
     }
 
 
-def fit_labels(crowd: Crowd, issued: npt.NDArray[np.bool_]) -> tuple[Ints, OnlineDawidSkene]:
+def fit_labels(
+    crowd: Crowd, issued: npt.NDArray[np.bool_], pooled: bool = True
+) -> tuple[Ints, OnlineDawidSkene]:
     """`OnlineDawidSkene.fit()` on the answers the market collected."""
     answers = map(
         Answer,
@@ -220,7 +252,7 @@ def fit_labels(crowd: Crowd, issued: npt.NDArray[np.bool_]) -> tuple[Ints, Onlin
         crowd.workers[issued].tolist(),
         crowd.labels[issued].tolist(),
     )
-    estimator = OnlineDawidSkene(crowd.n_classes).fit(answers)
+    estimator = OnlineDawidSkene(crowd.n_classes, pooled=pooled).fit(answers)
     found = estimator.labels_
     return np.array([found.get(t, -1) for t in range(crowd.n_tasks)], np.int64), estimator
 
@@ -251,7 +283,12 @@ def online_latency(
     }
 
 
-def crowdkit_labels(crowd: Crowd, issued: npt.NDArray[np.bool_], glad: bool) -> dict[str, Ints]:
+PEERS = ("mv", "onecoin_ds", "ds", "mace", "glad", "wawa")
+
+
+def crowdkit_labels(
+    crowd: Crowd, issued: npt.NDArray[np.bool_], peers: tuple[str, ...]
+) -> dict[str, Ints]:
     """crowd-kit's estimators on the answers the market collected (each one's labels)."""
     import pandas as pd
     from crowdkit.aggregation import (
@@ -270,19 +307,21 @@ def crowdkit_labels(crowd: Crowd, issued: npt.NDArray[np.bool_], glad: bool) -> 
             "label": crowd.labels[issued],
         }
     )
-    methods: dict[str, Any] = {
-        "mv": MajorityVote(),
-        "onecoin_ds": OneCoinDawidSkene(n_iter=100),
-        "ds": DawidSkene(n_iter=100),
-        "mace": MACE(random_state=0),
+    makers: dict[str, Any] = {
+        "mv": MajorityVote,
+        "onecoin_ds": lambda: OneCoinDawidSkene(n_iter=100),
+        "ds": lambda: DawidSkene(n_iter=100),
+        "mace": lambda: MACE(random_state=0),
+        "glad": GLAD,
+        "wawa": Wawa,
     }
-    if glad:
-        methods["glad"] = GLAD()
-    try:
-        Wawa().fit_predict(frame.head(10))
-        methods["wawa"] = Wawa()
-    except AttributeError as error:  # crowd-kit 1.4.2 predates scikit-learn's __sklearn_tags__
-        log(f"crowd-kit Wawa skipped: {str(error)[:90]}")
+    methods = {name: makers[name]() for name in peers}
+    if "wawa" in methods:
+        try:
+            Wawa().fit_predict(frame.head(10))
+        except AttributeError as error:  # crowd-kit 1.4.2 predates scikit-learn's tags
+            log(f"crowd-kit Wawa skipped: {str(error)[:90]}")
+            del methods["wawa"]
     out = {}
     for name, method in methods.items():
         start = time.perf_counter()
@@ -301,7 +340,9 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     crowd = make_crowd(
         seed, shape=args.shape, n_tasks=args.tasks, n_workers=args.workers, n_classes=args.classes
     )
-    campaign = Campaign(args.overlap, args.min_overlap, args.confidence, args.refit_every)
+    campaign = Campaign(
+        args.overlap, args.min_overlap, args.confidence, args.refit_every, not args.fixed_prior
+    )
     verifier = DawidSkeneVerifier()
     start = time.perf_counter()
     run = replay(crowd, campaign, verifier)
@@ -311,12 +352,14 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     spammer = crowd.is_kind("spammer")[active]
     skill = skills(run.counts, verifier, crowd.n_classes, crowd.n_workers)
     figures["spammer_auc_skill"] = auc(1.0 - skill[active], spammer)
-    labels, _ = fit_labels(crowd, run.issued)
+    spam = spam_scores(run.counts, verifier, crowd.n_classes, crowd.n_workers)
+    figures["spammer_auc_rows"] = auc(spam[active], spammer)
+    labels, _ = fit_labels(crowd, run.issued, not args.fixed_prior)
     figures["accuracy_fit"] = accuracy(labels, crowd.truth)
     figures["minority_fit"] = per_class(labels, crowd.truth, crowd.n_classes)[-1]
     figures |= online_latency(crowd, run.issued, max(args.refit_every, 1))
     if not args.fast:
-        for name, found in crowdkit_labels(crowd, run.issued, args.glad).items():
+        for name, found in crowdkit_labels(crowd, run.issued, tuple(args.peers)).items():
             figures[f"accuracy_{name}"] = accuracy(found, crowd.truth)
             figures[f"minority_{name}"] = per_class(found, crowd.truth, crowd.n_classes)[-1]
     return figures
@@ -333,7 +376,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-overlap", type=int, default=3)
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--refit-every", type=int, default=5_000)
-    parser.add_argument("--glad", action="store_true", help="also crowd-kit GLAD (~6 min a seed)")
+    parser.add_argument(
+        "--fixed-prior", action="store_true", help="the fixed 4/1 prior (the market before)"
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=PEERS,
+        default=["mv", "onecoin_ds", "ds", "mace", "wawa"],
+        help="crowd-kit methods to compare (glad takes ~6 min a seed, mace minutes)",
+    )
     parser.add_argument("--fast", action="store_true", help="small crowd, no crowd-kit (seconds)")
     args = parser.parse_args(argv)
     if args.fast:
@@ -358,8 +410,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         )
         print(
             f"  wrongful rejections {r['wrongful_rejections']:.2%}  clique wrong passed "
-            f"{r['clique_wrong_passed']:.0%}  spammer AUC (skill) {r['spammer_auc_skill']:.3f}  "
-            f"ECE {r['ece']:.4f}"
+            f"{r['clique_wrong_passed']:.0%}  spammer AUC (skill) {r['spammer_auc_skill']:.3f} "
+            f"(rows) {r['spammer_auc_rows']:.3f}  ECE {r['ece']:.4f}  class 0 "
+            f"{r['class0_share']:.3f} of labels, {r['class0_true']:.3f} true"
         )
         print(
             f"  verify+learn ms median {r['update_ms_median']:.3f} p99 {r['update_ms_p99']:.3f} "

@@ -50,7 +50,13 @@ def test_the_live_posterior_is_the_estimators_from_the_same_counts() -> None:
     ]
     history = {f"W{n}": WorkerHistory(confusion=counts[w]) for n, (w, _) in enumerate(answers)}
     given = VerificationInput(
-        task(), 5, tuple(subs), history, class_counts=class_counts, classes=CLASSES
+        task(),
+        5,
+        tuple(subs),
+        history,
+        class_counts=class_counts,
+        classes=CLASSES,
+        pooled_prior=estimator.alpha_.tolist(),  # what the refit stores beside the class counts
     )
     outcome = DawidSkeneVerifier(estimator.prior).verify(given)
     for worker, label in answers:

@@ -61,8 +61,7 @@ def expected_confusions(
     counts: dict[Hashable, np.ndarray] = defaultdict(lambda: np.zeros((k, k)))
     for a in answers:
         counts[a.worker][:, a.label] += probas[a.task]
-    prior = np.full((k, k), estimator.smoothing)
-    np.fill_diagonal(prior, estimator.diagonal)
+    prior = estimator.alpha_
     return {w: (c + prior) / (c + prior).sum(axis=1, keepdims=True) for w, c in counts.items()}
 
 
@@ -137,7 +136,7 @@ def test_a_worker_who_always_disagrees_with_three_reliable_ones_gets_a_low_skill
     for t, truth in enumerate(truths):
         answers += [Answer(t, w, truth) for w in ("r1", "r2", "r3")]
         answers.append(Answer(t, "contrarian", (truth + 1) % 3))
-    skills = OnlineDawidSkene(3, smoothing=1.0, diagonal=4.0).fit(answers).skills_
+    skills = OnlineDawidSkene(3, smoothing=1.0, diagonal=4.0, pooled=False).fit(answers).skills_
     # The reliable three win every task, so with n_k tasks of class k the contrarian's
     # diagonal is its prior pseudo-count alone: 4 / (4 + 1 + 1 + n_k); theirs (4 + n_k) / (6 + n_k).
     n = np.bincount(truths, minlength=3)

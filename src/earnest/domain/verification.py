@@ -61,7 +61,8 @@ class VerificationInput:
     dynamic: a task resolves as soon as it has `min_overlap` answers and its result's
     confidence reaches `confidence`, or when `overlap` answers are in. `class_counts` are
     the campaign's learned number of tasks per class and `classes` its possible answers
-    (categorical verifiers), both empty when unknown. A task's model prediction votes under the history
+    (categorical verifiers), both empty when unknown; `pooled_prior` is the K×K Dirichlet
+    pseudo-counts the last re-estimation fitted to the crowd (empty: the fixed prior). A task's model prediction votes under the history
     key `model_voter(prediction.model)`. `facts` holds what the market measured about
     a submission outside the verifier (a sandbox run of a bug reproducer), by assignment id:
     re-running the measurement gives the same facts, so the verdict can still be re-checked.
@@ -77,6 +78,7 @@ class VerificationInput:
     confidence: float = 0.0
     class_counts: Sequence[float] = ()
     classes: tuple[Any, ...] = ()
+    pooled_prior: Sequence[Sequence[float]] = ()
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     terms: Mapping[str, Any] = field(default_factory=dict)
 

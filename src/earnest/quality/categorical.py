@@ -12,7 +12,10 @@ everyone is paid in good faith, since an ambiguous task is not the workers' faul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from earnest.domain.verification import (
     Decision,
@@ -29,6 +32,7 @@ from earnest.quality.consensus import GoldMajorityVerifier
 from earnest.quality.dawid_skene import (
     ClassMap,
     CountsIn,
+    Floats,
     Prior,
     class_priors,
     confusion,
@@ -55,7 +59,10 @@ class DawidSkeneVerifier:
         if given.task.status is TaskStatus.RESOLVED:
             return _late(given)
         classes = ClassMap(given.classes)
-        k, alpha = len(classes), self.prior.matrix(len(classes))
+        k = len(classes)
+        alpha = _pooled(given.pooled_prior, k)
+        if alpha is None:
+            alpha = self.prior.matrix(k)
         votes = [(s, classes.label_of(s.answer)) for s in given.submissions if s.status in _COUNTED]
         counted = [s for s, label in votes if label is not None]
         labels = [label for _, label in votes if label is not None]
@@ -84,6 +91,14 @@ class DawidSkeneVerifier:
             for s in given.pending()
         )
         return Outcome(verdicts, True, result, confidence)
+
+
+def _pooled(rows: Sequence[Sequence[float]], k: int) -> Floats | None:
+    """The crowd's pooled prior when one was fitted for these K classes, else None."""
+    if len(rows) != k:
+        return None
+    alpha = np.asarray(rows, np.float64)
+    return alpha if alpha.shape == (k, k) and bool((alpha > 0).all()) else None
 
 
 def _done(given: VerificationInput, answers: int, confidence: float) -> bool:

@@ -21,6 +21,7 @@ from earnest.quality.dawid_skene import (
     ClassMap,
     Counts,
     OnlineDawidSkene,
+    class_row,
 )
 from earnest.services.appeals import auto_accept_due
 from earnest.services.chain_port import Crypto
@@ -51,21 +52,23 @@ TrainingRow = tuple[int, str, object, object, object]  # (task, worker, answer, 
 
 
 def estimate_counts(
-    rows: Iterable[TrainingRow], classes: ClassMap
+    rows: Iterable[TrainingRow], classes: ClassMap, *, pooled: bool = True
 ) -> tuple[dict[str, Counts], int]:
     """Every voter's confusion counts and the class counts (under CLASS_COUNTS) by batch
-    Dawid-Skene over a campaign's answers, gold clamped, and how many answers were used
-    (model votes included); nothing when no answer is one of the classes."""
+    Dawid-Skene over a campaign's answers, gold clamped, with the prior pooled from the
+    crowd (stored after the class counts in the CLASS_COUNTS row), and how many answers were used
+    (model votes included); nothing when no answer is one of the classes. `pooled` False
+    keeps the fixed prior (what the market did before; the bench compares the two)."""
     answers, gold = _answers(list(rows), classes)
     if not answers:
         return {}, 0
-    estimator = OnlineDawidSkene(len(classes)).fit(answers)
+    estimator = OnlineDawidSkene(len(classes), pooled=pooled).fit(answers)
     for task, label in gold.items():
         estimator.observe_truth(task, label)
     if gold:
         estimator.refit()
     counts = {str(voter): matrix for voter, matrix in estimator.counts_.items()}
-    counts[CLASS_COUNTS] = [estimator.class_counts_]
+    counts[CLASS_COUNTS] = class_row(estimator.class_counts_, estimator.alpha_ if pooled else None)
     return counts, len(answers)
 
 

@@ -16,7 +16,7 @@ from earnest.domain.verification import (
 from earnest.domain.work import Campaign, Task
 from earnest.quality import MEASURED, verifier_for
 from earnest.quality.controls import disguised
-from earnest.quality.dawid_skene import CLASS_COUNTS, ClassMap
+from earnest.quality.dawid_skene import CLASS_COUNTS, ClassMap, read_class_row
 from earnest.services.ports import UnitOfWork
 from earnest.services.reputation import scores
 
@@ -41,6 +41,7 @@ def verify_task(
         for v in voters
     }
     q = campaign.spec.quality
+    class_counts, pooled = read_class_row(learned.get(CLASS_COUNTS), len(classes))
     given = VerificationInput(
         task,
         campaign.spec.overlap,
@@ -48,8 +49,9 @@ def verify_task(
         history,
         min_overlap=q.min_overlap,
         confidence=q.confidence,
-        class_counts=(learned.get(CLASS_COUNTS) or [[]])[0],
+        class_counts=class_counts,
         classes=classes.classes,
+        pooled_prior=pooled.tolist() if pooled is not None else (),
         facts=uow.facts.of_task(task.id) if campaign.spec.verifier in MEASURED else {},
         terms=campaign.spec.terms,
     )

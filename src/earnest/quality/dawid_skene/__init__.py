@@ -18,10 +18,14 @@ from earnest.quality.dawid_skene._model import (
     Floats,
     Prior,
     class_priors,
+    class_row,
     classes_of,
     confusion,
     counted,
+    pooled_prior,
     posterior,
+    read_class_row,
+    row_distance,
 )
 from earnest.quality.dawid_skene._online import Answer, OnlineDawidSkene
 
@@ -36,8 +40,12 @@ __all__ = [
     "OnlineDawidSkene",
     "Prior",
     "class_priors",
+    "class_row",
     "classes_of",
     "confusion",
     "counted",
+    "pooled_prior",
     "posterior",
+    "read_class_row",
+    "row_distance",
 ]

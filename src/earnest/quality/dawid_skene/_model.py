@@ -137,6 +137,86 @@ class Prior:
         return alpha
 
 
+# The pooled prior's strength (pseudo-answers per confusion row) stays within these: below,
+# one answer would decide a newcomer's matrix; above, a worker's own evidence could not
+# move it for long (the bench measured the cap: docs/quality-bench.md).
+POOLED_STRENGTH = (1.0, 20.0)
+_POOLED_FLOOR = 0.01  # no pseudo-count falls to zero: its log must stay finite
+
+
+def pooled_prior(counts: Floats, start: Floats, n_iter: int = 200, tol: float = 1e-6) -> Floats:
+    """The Dirichlet pseudo-counts that best explain the crowd's confusion counts
+    (empirical Bayes): per true class k, the maximum-likelihood Dirichlet-multinomial
+    over every worker's row k (Minka's fixed point, 2000), started from `start`.
+
+    `counts` is workers × K × K (row = true class, soft counts allowed). The shape of a
+    row is the crowd's average confusion there; its strength is how alike the workers
+    are: a crowd of similar workers shrinks a newcomer toward the average, a mixed one
+    (spammers next to experts) lets a few answers speak. A worker without answers in a
+    row says nothing about it; a row fewer than two workers have answers in keeps
+    `start`. The strength is kept within POOLED_STRENGTH.
+    """
+    counts = np.asarray(counts, np.float64)
+    alpha = np.array(start, np.float64)
+    totals = counts.sum(axis=2)  # workers × true class
+    seen = (totals > 1e-9).sum(axis=0) >= 2
+    if not seen.any():
+        return alpha
+    low, high = POOLED_STRENGTH
+    for _ in range(n_iter):
+        a = alpha[seen]
+        rows = counts[:, seen, :]
+        num = (digamma(rows + a) - digamma(a)).sum(axis=0)
+        den = (digamma(totals[:, seen] + a.sum(axis=1)) - digamma(a.sum(axis=1))).sum(axis=0)
+        new = np.maximum(a * num / np.maximum(den, 1e-300)[:, None], _POOLED_FLOOR)
+        sums = new.sum(axis=1, keepdims=True)
+        new *= np.clip(sums, low, high) / sums
+        change = float(np.abs(new - a).max())
+        alpha[seen] = new
+        if change < tol:
+            break
+    return alpha
+
+
+def digamma(x: Floats | float) -> Floats:
+    """ψ(x) for x > 0, elementwise: ψ(x) = ψ(x + 6) − Σ_{i<6} 1/(x + i), then the
+    asymptotic series at x + 6 (error below 1e-10)."""
+    x = np.asarray(x, np.float64)
+    out = -sum(1.0 / (x + i) for i in range(6))
+    y = x + 6.0
+    inv = 1.0 / (y * y)
+    series = inv * (1 / 12 - inv * (1 / 120 - inv * (1 / 252 - inv * (1 / 240 - inv / 132))))
+    return np.asarray(out + np.log(y) - 0.5 / y - series, np.float64)
+
+
+def class_row(class_counts: Sequence[float], alpha: Floats | None) -> Counts:
+    """The stored row of CLASS_COUNTS: the class counts, then the pooled prior's K rows."""
+    return [list(map(float, class_counts)), *(alpha.tolist() if alpha is not None else [])]
+
+
+def read_class_row(stored: CountsIn | None, k: int) -> tuple[list[float], Floats | None]:
+    """(class counts, pooled prior or None) from the stored CLASS_COUNTS row; a row stored
+    before the pooled prior (class counts alone) or one that does not fit K gives None."""
+    if not stored:
+        return [], None
+    counts = [float(x) for x in stored[0]]
+    alpha = np.asarray(stored[1:], np.float64) if len(stored) == k + 1 else None
+    if alpha is None or alpha.shape != (k, k) or not (alpha > 0).all():
+        return counts, None
+    return counts, alpha
+
+
+def row_distance(counts: CountsIn | None, alpha: Floats) -> float:
+    """How much a voter's answer depends on the truth: the mean total-variation distance
+    between the rows of its smoothed confusion matrix, 1 for a voter who is always right
+    and 0 for one whose answer ignores the truth (a uniform or constant labeller has
+    identical rows). 1 − this is a spam score."""
+    conf = confusion(counts, alpha)
+    k = conf.shape[0]
+    gaps = np.abs(conf[:, None, :] - conf[None, :, :]).sum(axis=2) / 2.0
+    return float(gaps.sum() / (k * (k - 1)))
+
+
 def zero_counts(k: int) -> Counts:
     return [[0.0] * k for _ in range(k)]
 

@@ -22,7 +22,14 @@ from typing import NamedTuple, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from earnest.quality.dawid_skene._model import Counts, Floats, Prior, normalise, softmax
+from earnest.quality.dawid_skene._model import (
+    Counts,
+    Floats,
+    Prior,
+    normalise,
+    pooled_prior,
+    softmax,
+)
 
 Ints = npt.NDArray[np.int64]
 _G = TypeVar("_G", bound=np.generic)
@@ -46,10 +53,13 @@ class _Snapshot:
     gold: dict[int, int]
 
 
-def _batch_em(snap: _Snapshot, prior: Prior, n_iter: int, tol: float) -> tuple[Floats, Floats]:
-    """Posteriors and counts by full EM from a soft majority vote, gold clamped."""
+def _batch_em(
+    snap: _Snapshot, prior: Prior, alpha: Floats, n_iter: int, tol: float, pooled: bool
+) -> tuple[Floats, Floats, Floats]:
+    """Posteriors, counts and the prior's pseudo-counts by full EM from a soft majority
+    vote, gold clamped. With `pooled`, each M-step also re-fits the pseudo-counts to the
+    crowd's counts (empirical Bayes, `pooled_prior`), starting from `alpha`."""
     n, k = snap.answered.size, snap.n_classes
-    alpha = prior.matrix(k)
     classes = np.arange(k)
     m_keys = (snap.rows[:, None] * k + classes).ravel()
     e_keys = (snap.tasks[:, None] * k + classes).ravel()
@@ -58,6 +68,9 @@ def _batch_em(snap: _Snapshot, prior: Prior, n_iter: int, tol: float) -> tuple[F
     posts = _clamp(normalise(votes + 1e-9), snap.gold)
     counts = _m_step(m_keys, posts[snap.tasks], snap.n_workers * k)
     for _ in range(n_iter):
+        if pooled:
+            alpha = pooled_prior(_by_worker(counts, k), alpha, n_iter=5)
+            pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
         rowsums = counts.reshape(-1, k, k).sum(axis=1)  # worker × true class
         log_conf = np.log(counts + pseudo) - np.log(rowsums + pseudo_rows).repeat(k, axis=0)
         loglik = np.bincount(e_keys, weights=log_conf[snap.rows].ravel(), minlength=n * k)
@@ -69,7 +82,12 @@ def _batch_em(snap: _Snapshot, prior: Prior, n_iter: int, tol: float) -> tuple[F
         posts, counts = new, _m_step(m_keys, new[snap.tasks], snap.n_workers * k)
         if change < tol:
             break
-    return posts, counts
+    return posts, counts, alpha
+
+
+def _by_worker(counts: Floats, k: int) -> Floats:
+    """Counts (row worker * K + given, column truth) as workers × true × given."""
+    return np.asarray(counts.reshape(-1, k, k).transpose(0, 2, 1), np.float64)
 
 
 def _m_step(keys: Ints, weights: Floats, n_rows: int) -> Floats:
@@ -103,6 +121,10 @@ class OnlineDawidSkene:
     `diagonal` that of the diagonal (together: `prior`, the one the live verifier uses): a
     new worker starts somewhat better than random (4/7 accurate with the defaults and 4
     classes) until its own answers say otherwise.
+    With `pooled` (the default) every batch EM re-fits those pseudo-counts to the crowd
+    (empirical Bayes: the Dirichlet that best explains all workers' counts, `alpha_`), so
+    the prior is the crowd's average confusion with a strength set by how alike workers
+    are; `diagonal`/`smoothing` are only where it starts, and the prior until a refit.
     `refit_every` > 0 re-runs batch EM over all stored answers every that many updates, in
     a daemon thread if `background`. Feed updates from one thread.
     """
@@ -122,6 +144,7 @@ class OnlineDawidSkene:
         tol: float = 1e-6,
         refit_every: int = 0,
         background: bool = False,
+        pooled: bool = True,
     ) -> None:
         if not (n_classes >= 2 and smoothing > 0 and diagonal > 0 and n_iter >= 1):
             raise ValueError("need n_classes ≥ 2, smoothing > 0, diagonal > 0 and n_iter ≥ 1")
@@ -130,15 +153,25 @@ class OnlineDawidSkene:
         self.n_classes, self.smoothing, self.diagonal = n_classes, smoothing, diagonal
         self.n_iter, self.tol = n_iter, tol
         self.refit_every, self.background = refit_every, background
-        self.prior = Prior(diagonal, smoothing)
-        self._alpha = self.prior.matrix(n_classes)
-        self._alpha_by_label, self._alpha_rows = self._alpha.T.copy(), self._alpha.sum(axis=1)
+        self.prior, self.pooled = Prior(diagonal, smoothing), pooled
+        self._set_alpha(self.prior.matrix(n_classes))
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._pending: list[int] | None = None  # tasks touched while a background refit runs
         self._since_refit = 0
         self._reset()
+
+    def _set_alpha(self, alpha: Floats) -> None:
+        # Replaced, never changed in place: a copy() may share them.
+        self._alpha = np.array(alpha, np.float64)
+        self._alpha_by_label, self._alpha_rows = self._alpha.T.copy(), self._alpha.sum(axis=1)
+
+    @property
+    def alpha_(self) -> Floats:
+        """The prior's K×K pseudo-counts (row = true class): the pooled fit after a refit."""
+        with self._lock:
+            return self._alpha.copy()
 
     def _reset(self) -> None:
         k = self.n_classes
@@ -186,7 +219,7 @@ class OnlineDawidSkene:
         self.wait()
         with self._lock:
             snap, self._since_refit = self._snapshot(), 0
-            self._install(snap, *_batch_em(snap, self.prior, self.n_iter, self.tol))
+            self._install(snap, *self._batch(snap, self._alpha))
 
     def wait(self) -> None:
         """Join a running background refit; re-raise what it failed with."""
@@ -290,17 +323,21 @@ class OnlineDawidSkene:
 
     def _refit_in_background(self, snap: _Snapshot) -> None:
         try:
-            posts, counts = _batch_em(snap, self.prior, self.n_iter, self.tol)
+            found = self._batch(snap, self._alpha)
             with self._lock:
-                self._install(snap, posts, counts)
+                self._install(snap, *found)
         except BaseException as error:  # kept for wait(): a thread has nobody to raise to
             self._error = error
             with self._lock:
                 self._pending = None
 
-    def _install(self, snap: _Snapshot, posts: Floats, counts: Floats) -> None:
+    def _batch(self, snap: _Snapshot, alpha: Floats) -> tuple[Floats, Floats, Floats]:
+        return _batch_em(snap, self.prior, alpha, self.n_iter, self.tol, self.pooled)
+
+    def _install(self, snap: _Snapshot, posts: Floats, counts: Floats, alpha: Floats) -> None:
         """Swap in a batch estimate, then redo the tasks touched since its snapshot."""
         n, k = posts.shape[0], self.n_classes
+        self._set_alpha(alpha)
         self._posts[:n], self._posts[n:] = posts, 0.0  # newer tasks are not in `counts`
         self._counts[: counts.shape[0]], self._counts[counts.shape[0] :] = counts, 0.0
         self._rowsums = self._counts.reshape(-1, k, k).sum(axis=1)
