@@ -450,8 +450,36 @@ def test_qualification_tasks_come_first_and_failing_them_bars_the_worker(
     with pytest.raises(ApiError) as info:
         bad.claim(cid)
     body = problem(info, 403, "forbidden")
-    assert body["detail"] == ("you got 1 of 3 control tasks right; this campaign asks for 80%")
-    assert (body["qualification"], body["campaign_id"]) == ({"correct": 1, "answered": 3}, cid)
+    assert body["detail"] == (
+        "you got 1 of 3 control tasks right; this campaign asks for 80% "
+        "(your accuracy is at most 75% with 95% confidence)"
+    )
+    assert body["campaign_id"] == cid
+    assert body["qualification"] == {
+        "correct": 1,
+        "answered": 3,
+        "upper_bound": pytest.approx(0.7465, abs=1e-4),
+    }
+
+
+def test_a_worker_who_missed_one_of_three_controls_gets_more_before_a_decision(
+    qm: QualityMarket,
+) -> None:
+    regular = [task_row(n) for n in (10, 11, 12)]
+    gold = [task_row(n, gold=True) for n in range(5)]
+    _, cid = qm.campaign(regular + gold, overlap=2, quality={"qualification_tasks": 3})
+    unlucky, short = qm.sign_in(), qm.sign_in()
+    # 2 of 3 is below 80%, but three answers cannot say so with confidence: more controls
+    assert [qm.answer(unlucky, cid, right=r)["n"] for r in (True, False, True)] == [0, 1, 2]
+    more = [qm.answer(unlucky, cid)["n"] for _ in range(2)]  # 3 of 4, then 4 of 5: passed
+    assert set(more) <= {3, 4}
+    assert qm.answer(unlucky, cid)["n"] in (10, 11, 12)  # regular work follows
+    # once no control is left to decide by, the share decides, as it did before
+    for right in (True, False, True, True, False):  # 3 of 5: still undecided by the bound
+        qm.answer(short, cid, right=right)
+    with pytest.raises(ApiError) as info:
+        short.claim(cid)
+    assert problem(info, 403, "forbidden")["qualification"]["answered"] == 5
 
 
 def test_min_reputation_bars_newcomers_until_they_have_a_record(qm: QualityMarket) -> None:

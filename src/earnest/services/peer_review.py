@@ -126,9 +126,8 @@ def _check_reviewer(
     check_may_work(uow, campaign, reviewer, agent, now)
     q = campaign.spec.quality
     correct, done = uow.peer_reviews.gold_record(reviewer, campaign.id)
-    if done < q.reviewer_tasks:
+    if check_qualified(campaign, correct, done, "reviews", q.reviewer_tasks):
         return True
-    check_qualified(campaign, correct, done, "reviews")
     check_reputation(uow, campaign, reviewer, review_skill(campaign), q.reviewer_reputation)
     return False
 

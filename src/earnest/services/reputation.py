@@ -10,6 +10,7 @@ from typing import Any
 from earnest.domain.errors import Forbidden
 from earnest.domain.verification import Decision, Verdict
 from earnest.domain.work import Assignment, AssignmentStatus, Campaign
+from earnest.quality.qualification import Standing, standing, wilson_upper
 from earnest.quality.reputation import (
     DEFAULT_POLICY,
     EvidenceKind,
@@ -247,14 +248,22 @@ def check_reputation(
         )
 
 
-def check_qualified(campaign: Campaign, correct: int, answered: int, what: str) -> None:
-    """Raise Forbidden when `correct` of `answered` control `what` fall below the campaign's
-    qualification accuracy (the counts go with the refusal)."""
+def check_qualified(
+    campaign: Campaign, correct: int, answered: int, what: str, needed: int, *, final: bool = False
+) -> bool:
+    """True while the worker still owes control `what` (fewer than `needed`, or below the
+    accuracy without the evidence to say so, quality.qualification); raise Forbidden once
+    the evidence says they fall below the campaign's qualification accuracy (the counts
+    and the bound go with the refusal); False once they passed. `final`: no control is left
+    to offer, so the share decides an undecided worker."""
     accuracy = campaign.spec.quality.qualification_accuracy
-    if correct < accuracy * answered:
+    found = standing(correct, answered, needed, accuracy, final=final)
+    if found is Standing.FAILED:
+        upper = wilson_upper(correct, answered)
         raise Forbidden(
             f"you got {correct} of {answered} control {what} right; this campaign asks "
-            f"for {accuracy:.0%}",
+            f"for {accuracy:.0%} (your accuracy is at most {upper:.0%} with 95% confidence)",
             campaign_id=campaign.id,
-            qualification={"correct": correct, "answered": answered},
+            qualification={"correct": correct, "answered": answered, "upper_bound": upper},
         )
+    return found is Standing.QUALIFYING

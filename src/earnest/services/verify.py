@@ -17,6 +17,7 @@ from earnest.domain.work import Campaign, Task
 from earnest.quality import MEASURED, verifier_for
 from earnest.quality.controls import disguised
 from earnest.quality.dawid_skene import CLASS_COUNTS, ClassMap, read_class_row
+from earnest.quality.qualification import Standing, standing
 from earnest.services.ports import UnitOfWork
 from earnest.services.reputation import scores
 
@@ -66,4 +67,10 @@ def _qualifying(uow: UnitOfWork, campaign: Campaign, given: VerificationInput) -
     if not given.task.is_gold or needed == 0:
         return set()
     workers = {s.worker for s in given.pending()}
-    return {w for w in workers if uow.assignments.gold_record(w, campaign.id)[1] < needed}
+    accuracy = campaign.spec.quality.qualification_accuracy
+    return {
+        w
+        for w in workers
+        if standing(*uow.assignments.gold_record(w, campaign.id), needed, accuracy)
+        is Standing.QUALIFYING
+    }

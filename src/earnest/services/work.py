@@ -137,6 +137,8 @@ def _claim_in(
     # which queues every claim of the campaign until this one commits: under it, only the
     # escrow check and the writes.
     picked = _pick(uow, campaign, worker, only_gold, count, rand)
+    if not picked and only_gold:
+        in_qualification(uow, campaign, worker, final=True)  # no control left to decide by
     if not picked:
         return []
     uow.campaigns.lock(campaign.id)  # two claims must not both count the same escrow
@@ -255,22 +257,25 @@ def gate_reason(uow: UnitOfWork, campaign: Campaign, worker: str, now: datetime)
     return None
 
 
-def in_qualification(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
-    """True while the worker still owes practice or qualification answers; raise if they
-    failed the test. The first `practice_tasks` control answers count for nothing."""
+def in_qualification(
+    uow: UnitOfWork, campaign: Campaign, worker: str, *, final: bool = False
+) -> bool:
+    """True while the worker still owes practice or qualification answers, or the test is
+    undecided (quality.qualification); raise if they failed it. The first
+    `practice_tasks` control answers count for nothing. `final`: no control task is left
+    to offer, so the share decides an undecided worker."""
     q = campaign.spec.quality
     practice, test = q.practice_tasks, q.qualification_tasks
     if practice + test == 0:
         return False
     correct, answered = uow.assignments.gold_record(worker, campaign.id)
-    if answered < practice + test:
+    if answered < practice:
         return True
     if test == 0:
         return False
     if practice:
         correct, answered = uow.assignments.gold_record(worker, campaign.id, skip=practice)
-    check_qualified(campaign, correct, answered, "tasks")
-    return False
+    return check_qualified(campaign, correct, answered, "tasks", test, final=final)
 
 
 def expire_leases(uow: UnitOfWork, now: datetime, campaign_id: str | None = None) -> int:
