@@ -474,6 +474,13 @@ def test_a_worker_who_missed_one_of_three_controls_gets_more_before_a_decision(
     more = [qm.answer(unlucky, cid)["n"] for _ in range(2)]  # 3 of 4, then 4 of 5: passed
     assert set(more) <= {3, 4}
     assert qm.answer(unlucky, cid)["n"] in (10, 11, 12)  # regular work follows
+    # two misses in four controls: the gold-failure rule (4 answers, 50%) waits for the
+    # qualification to decide, instead of pausing the worker on the same weak evidence
+    doubtful = qm.sign_in()
+    for right in (True, False, True, False):
+        qm.answer(doubtful, cid, right=right)
+    lease = doubtful.claim(cid)
+    assert lease is not None and lease["task"]["n"] in range(5)  # one more control
     # once no control is left to decide by, the share decides, as it did before
     for right in (True, False, True, True, False):  # 3 of 5: still undecided by the bound
         qm.answer(short, cid, right=right)

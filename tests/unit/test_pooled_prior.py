@@ -83,13 +83,15 @@ def test_a_worker_with_many_answers_is_dominated_by_their_evidence() -> None:
     assert np.diagonal(confusion(busy.tolist(), alpha)) == pytest.approx([0.6] * K, abs=0.03)
 
 
-def test_rows_nobody_answered_keep_the_start() -> None:
-    counts = np.zeros((5, K, K))
-    counts[:, 0, 0] = 3.0
+def test_without_evidence_the_start_is_kept_and_one_rows_evidence_sets_every_row() -> None:
     start = Prior().matrix(K)
+    assert (pooled_prior(np.zeros((5, K, K)), start) == start).all()
+    counts = np.zeros((5, K, K))
+    counts[:, 0, 0], counts[:, 0, 1] = 8.0, 2.0  # only class 0 seen, 80% right
     alpha = pooled_prior(counts, start)
-    assert alpha[1:] == pytest.approx(start[1:])
-    assert alpha[0, 0] / alpha[0].sum() > 0.9
+    shares = np.diagonal(alpha) / alpha.sum(axis=1)
+    assert shares == pytest.approx([0.8] * K, abs=0.03)  # one accuracy for every class
+    assert alpha[0, 1] == pytest.approx(alpha[0, 2])  # errors spread evenly
 
 
 def test_the_stored_class_row_carries_the_prior_and_old_rows_still_read() -> None:

@@ -108,6 +108,8 @@ def apply_rules(
 
     Answers given before a rule last paused the worker no longer count for that rule:
     otherwise the same evidence would pause them again at their first answer afterwards.
+    While a worker's qualification is undecided, the gold-failure rule waits: four control
+    answers are no firmer evidence under that rule than three under the qualification.
     """
     recent = uow.assignments.recent(worker, campaign.id, RECENT_WINDOW)
     last: dict[str, LimitRecord] = {}  # rule → its latest limit in this campaign
@@ -119,6 +121,8 @@ def apply_rules(
         previous = last.get(rule.value)
         if previous is not None and previous.until > now:
             continue  # still paused by this rule
+        if rule is Rule.GOLD_FAILURE and _qualifying(uow, campaign, worker):
+            continue  # the qualification, with its confidence bound, decides these answers
         fresh = [
             (a, gold)
             for a, gold in recent
@@ -142,6 +146,16 @@ def apply_rules(
         uow.limits.add(record)
         added.append(record)
     return added
+
+
+def _qualifying(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
+    """True while the worker's qualification in the campaign is still undecided."""
+    q = campaign.spec.quality
+    if q.qualification_tasks == 0:
+        return False
+    correct, answered = uow.assignments.gold_record(worker, campaign.id)
+    found = standing(correct, answered, q.qualification_tasks, q.qualification_accuracy)
+    return found is Standing.QUALIFYING
 
 
 def _work(recent: list[tuple[Assignment, bool]]) -> RecentWork:

@@ -146,17 +146,22 @@ _POOLED_FLOOR = 0.01  # no pseudo-count falls to zero: its log must stay finite
 
 def pooled_prior(counts: Floats, start: Floats, n_iter: int = 200, tol: float = 1e-6) -> Floats:
     """The Dirichlet pseudo-counts that best explain the crowd's confusion counts
-    (empirical Bayes): per true class k, the maximum-likelihood Dirichlet-multinomial
-    over every worker's row k (Minka's fixed point, 2000), started from `start`.
+    (empirical Bayes), as one accuracy and one strength for every row.
 
-    `counts` is workers × K × K (row = true class, soft counts allowed). The shape of a
-    row is the crowd's average confusion there; its strength is how alike the workers
-    are: a crowd of similar workers shrinks a newcomer toward the average, a mixed one
-    (spammers next to experts) lets a few answers speak. A worker without answers in a
-    row says nothing about it; a row fewer than two workers have answers in keeps
-    `start`. The strength is kept within POOLED_STRENGTH.
+    `counts` is workers × K × K (row = true class, soft counts allowed). Per true class,
+    the maximum-likelihood Dirichlet-multinomial over every worker's row (Minka's fixed
+    point, 2000, from `start`) gives the crowd's accuracy on that class (the diagonal's
+    share) and how alike workers are there (the strength: a crowd of alike workers shrinks
+    a newcomer toward the average, a mixed one, spammers next to experts, lets a few
+    answers speak). The prior keeps their evidence-weighted means: one accuracy, errors
+    spread evenly, one strength within POOLED_STRENGTH. Per-class rows were measured to
+    feed EM's worst answer back into it (nearly all tasks in the commonest class, whose
+    accuracy then looks low, which makes its share grow: docs/quality-bench.md), and which
+    mistakes a worker makes belongs in their own counts, not in every newcomer's prior.
+    Without two workers' evidence in any row, `start` is returned.
     """
     counts = np.asarray(counts, np.float64)
+    k = start.shape[0]
     alpha = np.array(start, np.float64)
     totals = counts.sum(axis=2)  # workers × true class
     seen = (totals > 1e-9).sum(axis=0) >= 2
@@ -175,7 +180,14 @@ def pooled_prior(counts: Floats, start: Floats, n_iter: int = 200, tol: float = 
         alpha[seen] = new
         if change < tol:
             break
-    return alpha
+    weight = totals.sum(axis=0)[seen]
+    weight = weight / weight.sum()
+    sums = alpha[seen].sum(axis=1)
+    accuracy = float(weight @ (np.diagonal(alpha)[seen] / sums))
+    strength = float(np.exp(weight @ np.log(sums)))
+    out = np.full((k, k), max(strength * (1 - accuracy) / (k - 1), _POOLED_FLOOR))
+    np.fill_diagonal(out, max(strength * accuracy, _POOLED_FLOOR))
+    return out
 
 
 def digamma(x: Floats | float) -> Floats:

@@ -53,28 +53,43 @@ class _Snapshot:
     gold: dict[int, int]
 
 
+POOLED_ROUNDS = 2  # fit the pooled prior, re-run EM under it; this many times
+
+
 def _batch_em(
     snap: _Snapshot, prior: Prior, alpha: Floats, n_iter: int, tol: float, pooled: bool
 ) -> tuple[Floats, Floats, Floats]:
     """Posteriors, counts and the prior's pseudo-counts by full EM from a soft majority
-    vote, gold clamped. With `pooled`, each M-step also re-fits the pseudo-counts to the
-    crowd's counts (empirical Bayes, `pooled_prior`), starting from `alpha`."""
+    vote, gold clamped. With `pooled`, EM first runs under the fixed prior (an anchor: a
+    prior re-fitted at every step can follow EM into a degenerate answer, e.g. nearly all
+    tasks of one class), then the pseudo-counts are fitted to the crowd's counts
+    (empirical Bayes, `pooled_prior`, from `alpha`) and EM resumes under them."""
     n, k = snap.answered.size, snap.n_classes
-    classes = np.arange(k)
-    m_keys = (snap.rows[:, None] * k + classes).ravel()
-    e_keys = (snap.tasks[:, None] * k + classes).ravel()
-    pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
     votes = np.bincount(snap.tasks * k + snap.rows % k, minlength=n * k).reshape(n, k)
     posts = _clamp(normalise(votes + 1e-9), snap.gold)
+    fixed = prior.matrix(k)
+    posts, counts = _em(snap, prior.classes, fixed if pooled else alpha, posts, n_iter, tol)
+    for _ in range(POOLED_ROUNDS if pooled else 0):
+        alpha = pooled_prior(_by_worker(counts, k), alpha)
+        posts, counts = _em(snap, prior.classes, alpha, posts, n_iter, tol)
+    return posts, counts, alpha
+
+
+def _em(
+    snap: _Snapshot, classes: float, alpha: Floats, posts: Floats, n_iter: int, tol: float
+) -> tuple[Floats, Floats]:
+    """EM under fixed pseudo-counts `alpha`, from the posteriors `posts`."""
+    n, k = snap.answered.size, snap.n_classes
+    labels = np.arange(k)
+    m_keys = (snap.rows[:, None] * k + labels).ravel()
+    e_keys = (snap.tasks[:, None] * k + labels).ravel()
+    pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
     counts = _m_step(m_keys, posts[snap.tasks], snap.n_workers * k)
     for _ in range(n_iter):
-        if pooled:
-            alpha = pooled_prior(_by_worker(counts, k), alpha, n_iter=5)
-            pseudo, pseudo_rows = np.tile(alpha.T, (snap.n_workers, 1)), alpha.sum(axis=1)
         rowsums = counts.reshape(-1, k, k).sum(axis=1)  # worker × true class
         log_conf = np.log(counts + pseudo) - np.log(rowsums + pseudo_rows).repeat(k, axis=0)
         loglik = np.bincount(e_keys, weights=log_conf[snap.rows].ravel(), minlength=n * k)
-        log_prior = np.log(posts.sum(axis=0) + prior.classes)
+        log_prior = np.log(posts.sum(axis=0) + classes)
         new = _clamp(softmax(loglik.reshape(n, k) + log_prior), snap.gold)
         change = float(np.abs(new - posts).max(initial=0.0))
         # The counts always come from the final posteriors: incremental updates take a
@@ -82,7 +97,7 @@ def _batch_em(
         posts, counts = new, _m_step(m_keys, new[snap.tasks], snap.n_workers * k)
         if change < tol:
             break
-    return posts, counts, alpha
+    return posts, counts
 
 
 def _by_worker(counts: Floats, k: int) -> Floats:
