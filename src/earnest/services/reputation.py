@@ -149,13 +149,29 @@ def apply_rules(
 
 
 def _qualifying(uow: UnitOfWork, campaign: Campaign, worker: str) -> bool:
-    """True while the worker's qualification in the campaign is still undecided."""
+    """True while the worker's practice or qualification in the campaign is not over."""
+    return qualification_of(uow, campaign, worker)[0] is Standing.QUALIFYING
+
+
+def qualification_of(
+    uow: UnitOfWork, campaign: Campaign, worker: str, *, final: bool = False
+) -> tuple[Standing, int, int]:
+    """Where the worker stands in the campaign's practice and qualification, with the
+    (correct, answered) test answers it was decided on. The first `practice_tasks`
+    control answers count for nothing; `final`: no control is left to offer."""
     q = campaign.spec.quality
-    if q.qualification_tasks == 0:
-        return False
+    practice, test = q.practice_tasks, q.qualification_tasks
+    if practice + test == 0:
+        return Standing.PASSED, 0, 0
     correct, answered = uow.assignments.gold_record(worker, campaign.id)
-    found = standing(correct, answered, q.qualification_tasks, q.qualification_accuracy)
-    return found is Standing.QUALIFYING
+    if answered < practice:
+        return Standing.QUALIFYING, 0, 0
+    if test == 0:
+        return Standing.PASSED, 0, 0
+    if practice:
+        correct, answered = uow.assignments.gold_record(worker, campaign.id, skip=practice)
+    accuracy = q.qualification_accuracy
+    return standing(correct, answered, test, accuracy, final=final), correct, answered
 
 
 def _work(recent: list[tuple[Assignment, bool]]) -> RecentWork:

@@ -17,9 +17,9 @@ from earnest.domain.work import Campaign, Task
 from earnest.quality import MEASURED, verifier_for
 from earnest.quality.controls import disguised
 from earnest.quality.dawid_skene import CLASS_COUNTS, ClassMap, read_class_row
-from earnest.quality.qualification import Standing, standing
+from earnest.quality.qualification import Standing
 from earnest.services.ports import UnitOfWork
-from earnest.services.reputation import scores
+from earnest.services.reputation import qualification_of, scores
 
 
 def verify_task(
@@ -63,14 +63,7 @@ def verify_task(
 def _qualifying(uow: UnitOfWork, campaign: Campaign, given: VerificationInput) -> set[str]:
     """Workers still in the campaign's qualification: their tasks are controls by the rules."""
     q = campaign.spec.quality
-    needed = q.qualification_tasks + q.practice_tasks
-    if not given.task.is_gold or needed == 0:
+    if not given.task.is_gold or q.qualification_tasks + q.practice_tasks == 0:
         return set()
     workers = {s.worker for s in given.pending()}
-    accuracy = campaign.spec.quality.qualification_accuracy
-    return {
-        w
-        for w in workers
-        if standing(*uow.assignments.gold_record(w, campaign.id), needed, accuracy)
-        is Standing.QUALIFYING
-    }
+    return {w for w in workers if qualification_of(uow, campaign, w)[0] is Standing.QUALIFYING}

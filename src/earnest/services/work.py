@@ -22,10 +22,16 @@ from earnest.domain.work import (
     Task,
     check_transition,
 )
+from earnest.quality.qualification import Standing
 from earnest.services.common import new_id
 from earnest.services.identity import Principal
 from earnest.services.ports import Clock, Random, Store, UnitOfWork
-from earnest.services.reputation import check_may_work, check_qualified, check_reputation
+from earnest.services.reputation import (
+    check_may_work,
+    check_qualified,
+    check_reputation,
+    qualification_of,
+)
 
 REAP_BATCH = 200
 
@@ -264,18 +270,11 @@ def in_qualification(
     undecided (quality.qualification); raise if they failed it. The first
     `practice_tasks` control answers count for nothing. `final`: no control task is left
     to offer, so the share decides an undecided worker."""
-    q = campaign.spec.quality
-    practice, test = q.practice_tasks, q.qualification_tasks
-    if practice + test == 0:
-        return False
-    correct, answered = uow.assignments.gold_record(worker, campaign.id)
-    if answered < practice:
-        return True
-    if test == 0:
-        return False
-    if practice:
-        correct, answered = uow.assignments.gold_record(worker, campaign.id, skip=practice)
-    return check_qualified(campaign, correct, answered, "tasks", test, final=final)
+    found, correct, answered = qualification_of(uow, campaign, worker, final=final)
+    if found is Standing.FAILED:
+        test = campaign.spec.quality.qualification_tasks
+        check_qualified(campaign, correct, answered, "tasks", test, final=True)  # raises
+    return found is Standing.QUALIFYING
 
 
 def expire_leases(uow: UnitOfWork, now: datetime, campaign_id: str | None = None) -> int:
