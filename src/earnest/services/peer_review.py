@@ -126,7 +126,8 @@ def _check_reviewer(
     check_may_work(uow, campaign, reviewer, agent, now)
     q = campaign.spec.quality
     correct, done = uow.peer_reviews.gold_record(reviewer, campaign.id)
-    if check_qualified(campaign, correct, done, "reviews", q.reviewer_tasks):
+    # final: a reviewer is not offered more gold reviews to decide by, so the share decides
+    if check_qualified(campaign, correct, done, "reviews", q.reviewer_tasks, final=True):
         return True
     check_reputation(uow, campaign, reviewer, review_skill(campaign), q.reviewer_reputation)
     return False
