@@ -32,6 +32,7 @@ from earnest.services.loop import Every
 from earnest.services.ports import Sandbox
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler, SingleProcess
+from earnest.views import Views
 
 # Both chains carry, beyond the port, the helpers the demo and tests use (faucet, submit).
 MarketChain = LocalChain | RpcChain
@@ -60,10 +61,12 @@ class Market:
     campaigns: Campaigns = field(init=False)
     work: Work = field(init=False)
     reviews: Reviews = field(init=False)
+    views: Views = field(init=False)  # the pages' read models (earnest.views)
 
     def __post_init__(self) -> None:
         self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
         self.campaigns, self.work, self.reviews = Campaigns(self), Work(self), Reviews(self)
+        self.views = Views(self)
 
     @property
     def runner(self) -> Sandbox | None:

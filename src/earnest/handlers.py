@@ -20,6 +20,7 @@ from earnest.domain.work import Assignment, Campaign
 from earnest.services import (
     answers,
     appeals,
+    bandwidth,
     bonuses,
     campaign_settings,
     campaigns,
@@ -35,6 +36,7 @@ from earnest.services import (
 )
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
 from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
+from earnest.services.bandwidth import SubmitFetch
 from earnest.services.bonuses import ListWorker, PayBonus
 from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
@@ -283,6 +285,13 @@ class Work:
     def answers(self, cmd: SubmitAnswers) -> list[SubmitResult | EarnestError]:
         p = self._p
         return answers.submit_answers(
+            cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
+        )
+
+    def fetch(self, cmd: SubmitFetch) -> SubmitResult:
+        """A bandwidth node's fetch job returned: its body and signed metering record."""
+        p = self._p
+        return bandwidth.submit_fetch(
             cmd, store=p.store, crypto=p.crypto, clock=p.clock, rand=p.rand
         )
 

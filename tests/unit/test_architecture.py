@@ -325,3 +325,61 @@ def test_the_purity_check_follows_the_domain_modules_imported() -> None:
 )
 def test_the_escrow_check_catches_inline_arithmetic(source: str) -> None:
     assert inline_escrow_arithmetic([_fake("earnest.services.x", source)])
+
+
+# Routes and pages parse, call a handler (earnest/handlers.py) or a read model
+# (earnest/views.py), and map the result: they hand no port to a service themselves.
+PORT_KEYWORDS = {"store", "chain", "crypto", "clock", "rand"}
+# Still called with their ports (module, enclosing function): uploads and results exports
+# (being routed through bootstrap with idempotent uploads), and cash-out.
+STILL_WITH_PORTS = {
+    ("earnest.api.routes.campaigns", "upload"),
+    ("earnest.api.routes.campaigns", "results"),
+    ("earnest.web.pages_campaign", "_add"),
+    ("earnest.web.pages_campaign", "results"),
+    ("earnest.web.pages_worker", "_earnings"),
+    ("earnest.web.pages_worker", "cashout_review"),
+    ("earnest.web.pages_worker", "cashout_send"),
+}
+
+
+def ports_handed_over(modules: list[Module]) -> list[str]:
+    """Calls of a module's function (`worker_view.earnings(..., store=m.store)`) with a
+    port keyword, in routes and pages; a local helper (`page(..., chain=m.chain)`, which
+    shows the mint) is not a service."""
+    out: list[str] = []
+    for m in modules:
+        if not (m.under("earnest.web") or m.under("earnest.api.routes")):
+            continue
+        for top in m.tree.body:
+            if not isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if (m.name, top.name) in STILL_WITH_PORTS:
+                continue
+            out += [
+                f"{m.path}:{node.lineno}: {m.name}.{top.name} passes {kw.arg}= to a service"
+                for node in ast.walk(top)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                for kw in node.keywords
+                if kw.arg in PORT_KEYWORDS
+            ]
+    return out
+
+
+def test_routes_and_pages_hand_no_port_to_a_service() -> None:
+    assert ports_handed_over(MODULES) == []
+    found = {m.name for m in MODULES}
+    assert {m for m, _ in STILL_WITH_PORTS} <= found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def page(who, m):\n    return worker_view.earnings(who, store=m.store)",
+        "async def route(who, m):\n    f = lambda: x.submit(who, clock=m.clock)\n    return f",
+    ],
+)
+def test_the_port_check_catches_a_port_handed_over(source: str) -> None:
+    assert ports_handed_over([_fake("earnest.web.pages_x", source)])
+    assert ports_handed_over([_fake("earnest.api.routes.x", source)])
+    assert not ports_handed_over([_fake("earnest.services.x", source)])

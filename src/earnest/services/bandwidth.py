@@ -45,17 +45,20 @@ class FetchedBody:
     result: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SubmitFetch:
+    """A bandwidth node returns its fetch job `assignment_id`."""
+
+    who: Principal
+    assignment_id: str
+    returned: FetchReturn
+
+
 def submit_fetch(
-    who: Principal,
-    assignment_id: str,
-    returned: FetchReturn,
-    *,
-    store: Store,
-    crypto: Crypto,
-    clock: Clock,
-    rand: Random,
+    cmd: SubmitFetch, *, store: Store, crypto: Crypto, clock: Clock, rand: Random
 ) -> SubmitResult:
     """Keep a node's body, record its signed metering record, and verify the task."""
+    who, assignment_id, returned = cmd.who, cmd.assignment_id, cmd.returned
     who.require("work")
     now = clock.now()
     record = MeteringRecord.of(returned.record)

@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, InsufficientFunds, InvalidInput, SchemaViolation
 from earnest.domain.money import format_units, parse_units, tokens
-from earnest.services import appeals, campaigns, formats, insights, uploads
+from earnest.services import campaigns, formats, insights, uploads
 from earnest.services.appeals import DecideAppeal, ReviewSubmission
 from earnest.services.campaigns import CloseCampaign, FundCampaign
 from earnest.services.identity import Principal
@@ -79,11 +79,11 @@ def _charts(found: insights.Insights, decimals: int) -> dict[str, Any]:
 def _campaign(
     request: Request, who: Principal, m: Market, campaign_id: str, status: int = 200, **extra: Any
 ) -> Response:
-    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    found = m.views.campaign_status(who, campaign_id)
     campaign = found["campaign"]
     open_appeals = [
         a
-        for a in appeals.my_appeals(who, "requester", store=m.store)
+        for a in m.views.appeals(who, "requester")
         if a.campaign_id == campaign_id and a.status == "open"
     ]
     return page(
@@ -94,12 +94,10 @@ def _campaign(
         campaign=campaign,
         status_=found,
         progress=progress_of(found),
-        charts=_charts(
-            insights.campaign_insights(who, campaign_id, store=m.store), m.chain.decimals
-        ),
+        charts=_charts(m.views.insights(who, campaign_id), m.chain.decimals),
         appeals=open_appeals,
         cost=_payout_cost(who, m, campaign_id),
-        reviews=appeals.awaiting_review(who, campaign_id, store=m.store),
+        reviews=m.views.awaiting_review(who, campaign_id),
         widget=widget_for(campaign.spec),
         columns=list(campaign.spec.input_schema.get("properties", {})),
         **extra,
@@ -131,7 +129,7 @@ def campaign_page(
 @router.get("/campaigns/{campaign_id}/progress")
 def progress(campaign_id: str, who: SignedIn, m: MarketDep) -> JSONResponse:
     """The live numbers, polled by the campaign page."""
-    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    found = m.views.campaign_status(who, campaign_id)
     numbers = progress_of(found)
     shown = {k: format_units(numbers[k], m.chain.decimals) for k in ("escrow", "spent")}
     return JSONResponse(numbers | {"shown": shown, "status": found["campaign"].status.value})

@@ -12,7 +12,6 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from earnest.services import operations
 from earnest.services.reconcile import ReconcileReport
 from earnest.web.render import page
 from earnest.web.session import MarketDep, SignedIn, same_origin
@@ -29,10 +28,8 @@ class LastReconcile:
 @router.get("", response_class=HTMLResponse)
 def operator(request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Market health, quality-rule flags and the appeals queue."""
-    operators = m.settings.operator_addresses
-    health = operations.market_health(who, operators=operators, store=m.store)
-    flags = operations.quality_flags(who, operators=operators, store=m.store, clock=m.clock)
-    queue = operations.appeals_queue(who, operators=operators, store=m.store)
+    health, flags = m.views.health(who), m.views.quality_flags(who)
+    queue = m.views.appeals_queue(who)
     last: LastReconcile | None = getattr(request.app.state, "last_reconcile", None)
     return page(
         request,
@@ -49,8 +46,6 @@ def operator(request: Request, who: SignedIn, m: MarketDep) -> Response:
 @router.post("/reconcile")
 def run_reconcile(request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Reconcile the vault on chain with the ledger now, and keep the result to show."""
-    report = operations.check_books(
-        who, operators=m.settings.operator_addresses, store=m.store, chain=m.chain
-    )
+    report = m.views.check_books(who)
     request.app.state.last_reconcile = LastReconcile(m.clock.now(), report)
     return RedirectResponse("/operator", status_code=303)

@@ -12,7 +12,7 @@ from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError
 from earnest.domain.money import parse_units
 from earnest.domain.work import CampaignSpec, QualityPolicy
-from earnest.services import campaigns, identity
+from earnest.services import identity
 from earnest.services.campaigns import CreateCampaign
 from earnest.services.funds import RecordDeposit
 from earnest.services.identity import CreateApiKey, Principal, RevokeApiKey
@@ -37,10 +37,7 @@ def dashboard(request: Request, who: SignedIn, m: MarketDep, done: str | None = 
 def _dashboard(
     request: Request, who: Principal, m: Market, status: int = 200, **extra: Any
 ) -> Response:
-    mine = [
-        campaigns.campaign_status(who, c.id, store=m.store)
-        for c in campaigns.my_campaigns(who, store=m.store)
-    ]
+    mine = [m.views.campaign_status(who, c.id) for c in m.views.my_campaigns(who)]
     return page(
         request,
         "requester/dashboard.html",

@@ -14,7 +14,7 @@ from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, NoWorkAvailable
 from earnest.domain.money import parse_units
 from earnest.domain.receipts import verify_proof
-from earnest.services import cashout, reputation, worker_view
+from earnest.services import cashout
 from earnest.services.answers import SubmitAnswer
 from earnest.services.appeals import FileAppeal
 from earnest.services.identity import Principal
@@ -56,8 +56,8 @@ def feed(
     done: str | None = None,
 ) -> Response:
     """The campaigns this worker can work on now, best paid first."""
-    offers = worker_view.available_work(who, store=m.store, clock=m.clock)
-    held = worker_view.in_progress(who, store=m.store, clock=m.clock)
+    offers = m.views.available_work(who)
+    held = m.views.in_progress(who)
     return page(request, "worker/feed.html", who, offers=offers, held=held, empty=empty, done=done)
 
 
@@ -82,8 +82,8 @@ def claim(campaign_id: str, request: Request, who: SignedIn, m: MarketDep) -> Re
 
 
 def _feed_with_error(request: Request, who: Principal, m: Market, exc: EarnestError) -> Response:
-    offers = worker_view.available_work(who, store=m.store, clock=m.clock)
-    held = worker_view.in_progress(who, store=m.store, clock=m.clock)
+    offers = m.views.available_work(who)
+    held = m.views.in_progress(who)
     return page(request, "worker/feed.html", who, 409, offers=offers, held=held, error=exc.detail)
 
 
@@ -114,7 +114,7 @@ def release(
 def task(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """A leased task, with the widget its campaign's answers need."""
     try:
-        got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+        got = m.views.leased_task(who, assignment_id)
     except EarnestError:
         return RedirectResponse(f"/work/done/{assignment_id}", status_code=303)
     return page(request, "worker/task.html", who, **task_context(got))
@@ -139,7 +139,7 @@ async def submit(assignment_id: str, request: Request, who: SignedIn) -> Respons
 
 
 def _submit(who: Principal, m: Market, assignment_id: str, form: FormData) -> dict[str, Any]:
-    got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+    got = m.views.leased_task(who, assignment_id)
     spec = got.campaign.spec
     answer = answer_from_form(widget_for(spec), form, spec.output_schema)
     r = m.work.answer(SubmitAnswer(who, assignment_id, answer))
@@ -157,7 +157,7 @@ def _task_with_error(
     request: Request, who: Principal, m: Market, assignment_id: str, exc: EarnestError
 ) -> Response:
     try:
-        got = worker_view.leased_task(who, assignment_id, store=m.store, clock=m.clock)
+        got = m.views.leased_task(who, assignment_id)
     except EarnestError:
         return RedirectResponse(f"/work/done/{assignment_id}", status_code=303)
     return page(request, "worker/task.html", who, 422, error=exc.detail, **task_context(got))
@@ -182,7 +182,7 @@ def earnings(
 def _earnings(
     request: Request, who: Principal, m: Market, status: int = 200, **extra: Any
 ) -> Response:
-    mine = worker_view.earnings(who, store=m.store)
+    mine = m.views.earnings(who)
     wallet = cashout.wallet_balance(who, chain=m.chain)
     return page(request, "worker/earnings.html", who, status, earnings=mine, wallet=wallet, **extra)
 
@@ -262,7 +262,7 @@ def receipt(receipt_id: str, request: Request, who: SignedIn, m: MarketDep) -> R
 @router.get("/reputation", response_class=HTMLResponse)
 def my_reputation(request: Request, who: SignedIn, m: MarketDep) -> Response:
     """Reputation per skill with the history behind it, and every limit placed on me."""
-    mine = reputation.my_quality(who, store=m.store, now=m.clock.now())
+    mine = m.views.quality(who)
     locale = i18n.negotiate(request)
     trends = {
         skill: charts.line_chart(

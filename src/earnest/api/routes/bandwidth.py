@@ -63,17 +63,8 @@ async def fetch(
     returned = bandwidth.FetchReturn(
         _record(earnest_metering), earnest_signature, await request.body()
     )
-    result = await to_thread.run_sync(
-        lambda: bandwidth.submit_fetch(
-            who,
-            assignment_id,
-            returned,
-            store=m.store,
-            crypto=m.crypto,
-            clock=m.clock,
-            rand=m.rand,
-        )
-    )
+    cmd = bandwidth.SubmitFetch(who, assignment_id, returned)
+    result = await to_thread.run_sync(lambda: m.work.fetch(cmd))
     return SubmitOut.of(result)
 
 
@@ -92,7 +83,7 @@ def _record(header: str) -> Any:
 )
 def body(campaign_id: str, task_id: int, who: Caller, m: MarketDep) -> Response:
     """The body the nodes agreed on, as the site sent it (never rendered: an attachment)."""
-    found = bandwidth.fetched_body(who, campaign_id, task_id, store=m.store)
+    found = m.views.fetched_body(who, campaign_id, task_id)
     r = found.result
     headers = {
         "content-disposition": f'attachment; filename="task-{task_id}.bin"',

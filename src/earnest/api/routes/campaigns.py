@@ -59,13 +59,13 @@ def create(body: CampaignIn, who: Caller, m: MarketDep) -> CampaignOut:
 
 @router.get("/campaigns", response_model=list[CampaignOut])
 def mine(who: Caller, m: MarketDep) -> list[CampaignOut]:
-    return [CampaignOut.of(c) for c in campaigns.my_campaigns(who, store=m.store)]
+    return [CampaignOut.of(c) for c in m.views.my_campaigns(who)]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignStatusOut)
 def status(campaign_id: str, who: Caller, m: MarketDep) -> CampaignStatusOut:
     """Progress (tasks, assignments) and money (escrow, reserved, spent)."""
-    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    found = m.views.campaign_status(who, campaign_id)
     return CampaignStatusOut(**(found | {"campaign": CampaignOut.of(found["campaign"])}))
 
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from earnest.api.deps import Caller, MarketDep
 from earnest.api.schemas import PeerReviewItemOut, PeerReviewOut, ReviewIn
-from earnest.services import peer_review
 from earnest.services.peer_review import ClaimReview, SubmitReview
 
 router = APIRouter(tags=["quality"])
@@ -38,4 +37,4 @@ def submit(review_id: str, body: ReviewIn, who: Caller, m: MarketDep) -> PeerRev
 @router.get("/me/peer-reviews", response_model=list[PeerReviewOut])
 def mine(who: Caller, m: MarketDep) -> list[PeerReviewOut]:
     """The reviews I claimed, newest first, with verdicts and pay."""
-    return [PeerReviewOut.of(r) for r in peer_review.my_reviews(who, store=m.store)]
+    return [PeerReviewOut.of(r) for r in m.views.my_reviews(who)]

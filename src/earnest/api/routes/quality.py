@@ -19,7 +19,6 @@ from earnest.api.schemas import (
     ReviewIn,
 )
 from earnest.domain.criteria import WorkerProfile
-from earnest.services import appeals, reputation
 from earnest.services.appeals import DecideAppeal, FileAppeal, ReviewSubmission, VoteAppeal
 from earnest.services.profiles import SetProfile
 
@@ -29,7 +28,7 @@ router = APIRouter(tags=["quality"])
 @router.get("/me/quality", response_model=QualityOut)
 def my_quality(who: Caller, m: MarketDep) -> QualityOut:
     """My reputation per skill with the history behind it, and every limit placed on me."""
-    return QualityOut(**reputation.my_quality(who, store=m.store, now=m.clock.now()))
+    return QualityOut(**m.views.quality(who))
 
 
 @router.get("/me/profile", response_model=ProfileOut)
@@ -50,7 +49,7 @@ def set_my_profile(body: ProfileIn, who: Caller, m: MarketDep) -> ProfileOut:
 @router.get("/campaigns/{campaign_id}/reviews", response_model=list[AssignmentOut])
 def to_review(campaign_id: str, who: Caller, m: MarketDep) -> list[AssignmentOut]:
     """Answers held for my review, oldest first, with the verifier's suggestion."""
-    held = appeals.awaiting_review(who, campaign_id, store=m.store)
+    held = m.views.awaiting_review(who, campaign_id)
     return [AssignmentOut.of(a) for a in held]
 
 
@@ -75,13 +74,13 @@ def listed(
     role: Literal["worker", "requester", "panel"] = Query("worker"),
 ) -> list[AppealOut]:
     """Appeals I filed (worker), that I decide (requester), or that I sit on (panel)."""
-    return [AppealOut.of(a, who.address) for a in appeals.my_appeals(who, role, store=m.store)]
+    return [AppealOut.of(a, who.address) for a in m.views.appeals(who, role)]
 
 
 @router.get("/appeals/{appeal_id}", response_model=AppealCaseOut)
 def case(appeal_id: str, who: Caller, m: MarketDep) -> AppealCaseOut:
     """An appeal with the work, the rejection's reason and evidence (parties only)."""
-    found, assignment = appeals.appeal_case(who, appeal_id, store=m.store)
+    found, assignment = m.views.appeal_case(who, appeal_id)
     return AppealCaseOut(
         appeal=AppealOut.of(found, who.address), assignment=AssignmentOut.of(assignment)
     )
