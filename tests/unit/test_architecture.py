@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,19 +352,28 @@ def ports_handed_over(modules: list[Module]) -> list[str]:
     for m in modules:
         if not (m.under("earnest.web") or m.under("earnest.api.routes")):
             continue
-        for top in m.tree.body:
-            if not isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            if (m.name, top.name) in STILL_WITH_PORTS:
+        for name, top in _functions(m.tree):
+            if (m.name, name) in STILL_WITH_PORTS:
                 continue
             out += [
-                f"{m.path}:{node.lineno}: {m.name}.{top.name} passes {kw.arg}= to a service"
+                f"{m.path}:{node.lineno}: {m.name}.{name} passes {kw.arg}= to a service"
                 for node in ast.walk(top)
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 for kw in node.keywords
                 if kw.arg in PORT_KEYWORDS
             ]
     return out
+
+
+def _functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """A module's functions and its classes' methods (`Class.method`)."""
+    for top in tree.body:
+        if isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield top.name, top
+        elif isinstance(top, ast.ClassDef):
+            for f in top.body:
+                if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield f"{top.name}.{f.name}", f
 
 
 def test_routes_and_pages_hand_no_port_to_a_service() -> None:
@@ -377,6 +387,7 @@ def test_routes_and_pages_hand_no_port_to_a_service() -> None:
     [
         "def page(who, m):\n    return worker_view.earnings(who, store=m.store)",
         "async def route(who, m):\n    f = lambda: x.submit(who, clock=m.clock)\n    return f",
+        "class Form:\n    def check(self, m):\n        return campaigns.status(store=m.store)",
     ],
 )
 def test_the_port_check_catches_a_port_handed_over(source: str) -> None:

@@ -152,7 +152,7 @@ def fund(
     except EarnestError as exc:
         return _campaign(request, who, m, campaign_id, 422, error=exc.detail)
     if confirmed != "yes":
-        found = campaigns.campaign_status(who, campaign_id, store=m.store)["campaign"]
+        found = m.views.campaign_status(who, campaign_id)["campaign"]
         available = format_units(m.money.balances(who).available, decimals)
         return confirm(
             request,
@@ -241,7 +241,7 @@ def close(
 ) -> Response:
     """Stop new claims, once confirmed; unspent escrow returns to the balance."""
     if confirmed != "yes":
-        found = campaigns.campaign_status(who, campaign_id, store=m.store)
+        found = m.views.campaign_status(who, campaign_id)
         back = format_units(max(found["escrow"] - found["reserved"], 0), m.chain.decimals)
         return confirm(
             request,

@@ -14,7 +14,6 @@ from earnest.domain.editing import fixed_reason
 from earnest.domain.errors import EarnestError
 from earnest.domain.money import format_units
 from earnest.domain.work import Campaign, CampaignStatus
-from earnest.services import campaigns
 from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.identity import Principal
 from earnest.web import campaign_form
@@ -41,7 +40,7 @@ def _settings(
     fields: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    found = campaigns.campaign_status(who, campaign_id, store=m.store)
+    found = m.views.campaign_status(who, campaign_id)
     campaign: Campaign = found["campaign"]
     spec, decimals = campaign.spec, m.chain.decimals
     current = campaign_form.form_of(spec, decimals) | {
@@ -79,7 +78,7 @@ async def save_settings(campaign_id: str, request: Request, who: SignedIn) -> Re
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
     def save() -> Response:
-        found = campaigns.campaign_status(who, campaign_id, store=m.store)
+        found = m.views.campaign_status(who, campaign_id)
         campaign: Campaign = found["campaign"]
         fixed = _fixed(campaign, found["tasks"]["tasks"] > 0)
         editable = {s.name for s in (*campaign_form.HEAD, *campaign_form.SETTINGS)}
