@@ -15,6 +15,7 @@ from earnest.services import (
     appeals,
     bandwidth,
     campaigns,
+    data_browser,
     insights,
     operations,
     peer_review,
@@ -22,6 +23,7 @@ from earnest.services import (
     worker_view,
 )
 from earnest.services.bandwidth import FetchedBody
+from earnest.services.data_browser import AnswerContext, DataView
 from earnest.services.identity import Principal
 from earnest.services.operations import Health
 from earnest.services.ports import AppealRecord, PeerReview
@@ -71,6 +73,14 @@ class Views:
 
     def insights(self, who: Principal, campaign_id: str) -> insights.Insights:
         return insights.campaign_insights(who, campaign_id, store=self._p.store)
+
+    def data(self, who: Principal, campaign_id: str, after: int = 0) -> DataView:
+        """The data browser: a page of resolved tasks after task id `after`, the workers'
+        figures and the agreement."""
+        return data_browser.campaign_data(who, campaign_id, store=self._p.store, after=after)
+
+    def answer_context(self, who: Principal, assignment_id: str) -> AnswerContext:
+        return data_browser.answer_context(who, assignment_id, store=self._p.store)
 
     def awaiting_review(self, who: Principal, campaign_id: str) -> list[Assignment]:
         return appeals.awaiting_review(who, campaign_id, store=self._p.store)

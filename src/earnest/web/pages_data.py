@@ -48,7 +48,7 @@ def _data(
     after: int = 0,
     **extra: Any,
 ) -> Response:
-    view = data_browser.campaign_data(who, campaign_id, store=m.store, after=max(after, 0))
+    view = m.views.data(who, campaign_id, after=max(after, 0))
     return page(
         request,
         "requester/data.html",
@@ -67,7 +67,7 @@ def _data(
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
 def answer(assignment_id: str, request: Request, who: SignedIn, m: MarketDep) -> Response:
     """One answer in its context, with the review or appeal still to decide."""
-    ctx = data_browser.answer_context(who, assignment_id, store=m.store)
+    ctx = m.views.answer_context(who, assignment_id)
     return page(
         request,
         "requester/answer.html",
