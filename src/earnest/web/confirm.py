@@ -12,7 +12,6 @@ from fastapi.responses import Response
 
 from earnest.bootstrap import Market
 from earnest.domain.money import format_units
-from earnest.services import campaigns
 from earnest.services.identity import Principal
 from earnest.web.render import page
 
@@ -61,7 +60,7 @@ class Decision:
         """A yes pays the worker: ask first (None once confirmed, or for a no)."""
         if not self.yes or self.confirmed:
             return None
-        found = campaigns.campaign_status(who, self.campaign_id, store=m.store)["campaign"]
+        found = m.views.campaign_status(who, self.campaign_id)["campaign"]
         reward = format_units(found.spec.reward, m.chain.decimals)
         return confirm(
             request,
