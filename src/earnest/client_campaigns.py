@@ -3,24 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
 class CampaignSettingsEndpoints:
     """Edit, pause, resume and clone a campaign; declare a worker's languages and region."""
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        content: Any = None,
-        headers: dict[str, str] | None = None,
-        params: dict[str, str] | None = None,
-        none_on: str | None = None,
-    ) -> Any:
-        raise NotImplementedError
+    # Endpoints' own `_call` (one per client); declared here for the checker only.
+    _call: Callable[..., Any]
 
     def update_campaign(self, campaign_id: str, **changes: Any) -> Any:
         """Change the settings the campaign still allows (`quality={...}` for its quality

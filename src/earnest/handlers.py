@@ -255,15 +255,7 @@ class Campaigns:
 
     def clone(self, cmd: CloneCampaign) -> Campaign:
         p = self._p
-        return campaign_settings.clone_campaign(
-            cmd,
-            fee_bps=p.settings.fee_bps,
-            store=p.store,
-            clock=p.clock,
-            rand=p.rand,
-            sandbox=p.runner,
-            mint=p.chain.mint_terms(),
-        )
+        return self.create(campaign_settings.clone_command(cmd, store=p.store, clock=p.clock))
 
 
 class Work:

@@ -16,7 +16,7 @@ from earnest.domain.work import Campaign, CampaignStatus, QualityPolicy, check_c
 from earnest.services import campaign_settings as settings
 from earnest.services import profiles
 from tests.factories import FakeClock
-from tests.unit.test_campaigns import RAND, REQUESTER, Requester, spec
+from tests.unit.test_campaigns import REQUESTER, Requester, spec
 
 
 def update(r: Requester, campaign_id: str, **changes: Any) -> Campaign:
@@ -27,6 +27,10 @@ def update(r: Requester, campaign_id: str, **changes: Any) -> Campaign:
 def set_status(r: Requester, campaign_id: str, status: CampaignStatus) -> Campaign:
     cmd = settings.SetCampaignStatus(r.who, campaign_id, status)
     return settings.set_campaign_status(cmd, store=r.store, clock=r.clock)
+
+
+def clone(r: Requester, cmd: settings.CloneCampaign) -> Campaign:
+    return r.create(settings.clone_command(cmd, store=r.store, clock=r.clock).spec)
 
 
 def stored(r: Requester, campaign_id: str) -> Campaign:
@@ -145,11 +149,11 @@ def test_a_clone_is_a_draft_with_the_same_settings_and_no_past_deadline() -> Non
     r.fund(made.id, 5_000)
     r.clock.advance(7200)
     cmd = settings.CloneCampaign(r.who, made.id)
-    copy = settings.clone_campaign(cmd, fee_bps=500, store=r.store, clock=r.clock, rand=RAND)
+    copy = clone(r, cmd)
     assert copy.id != made.id and copy.status is CampaignStatus.DRAFT
     assert copy.spec == dataclasses.replace(made.spec, title="sentiment (copy)", deadline=None)
     named = settings.CloneCampaign(r.who, made.id, "Second round")
-    again = settings.clone_campaign(named, fee_bps=500, store=r.store, clock=r.clock, rand=RAND)
+    again = clone(r, named)
     assert again.spec.title == "Second round"
 
 
@@ -163,13 +167,7 @@ def test_someone_elses_campaign_is_not_found_for_any_setting() -> None:
     with pytest.raises(NotFound):
         set_status(other, made.id, CampaignStatus.PAUSED)
     with pytest.raises(NotFound):
-        settings.clone_campaign(
-            settings.CloneCampaign(other.who, made.id),
-            fee_bps=500,
-            store=r.store,
-            clock=r.clock,
-            rand=RAND,
-        )
+        clone(r, settings.CloneCampaign(other.who, made.id))
 
 
 def test_every_spec_and_quality_field_has_a_rule() -> None:

@@ -20,11 +20,10 @@ from earnest.domain.work import (
     CampaignStatus,
     check_campaign_transition,
 )
-from earnest.services.campaigns import CampaignUnit, CreateCampaign, check_spec, create_campaign
-from earnest.services.chain_port import MintTerms
+from earnest.services.campaigns import CampaignUnit, CreateCampaign, check_spec
 from earnest.services.common import owned_campaign
 from earnest.services.identity import Principal
-from earnest.services.ports import Clock, Random, Sandbox, StoreOf
+from earnest.services.ports import Clock, Sandbox, StoreOf
 
 
 @dataclass(frozen=True)
@@ -107,31 +106,15 @@ def set_campaign_status(
     return dataclasses.replace(campaign, status=cmd.status)
 
 
-def clone_campaign(
-    cmd: CloneCampaign,
-    *,
-    fee_bps: int,
-    store: StoreOf[CampaignUnit],
-    clock: Clock,
-    rand: Random,
-    sandbox: Sandbox | None = None,
-    mint: MintTerms | None = None,
-) -> Campaign:
-    """A draft with the same settings; a deadline already past is dropped (the mint's terms
-    are read again, as for any new campaign)."""
+def clone_command(
+    cmd: CloneCampaign, *, store: StoreOf[CampaignUnit], clock: Clock
+) -> CreateCampaign:
+    """The creation of a draft with the same settings (`create_campaign` makes it); a
+    deadline already past is dropped."""
     cmd.who.require("campaigns:write")
     with store.uow(readonly=True) as uow:
         source = owned_campaign(uow, cmd.campaign_id, cmd.who.address)
     spec = source.spec
     deadline = spec.deadline if spec.deadline and spec.deadline > clock.now() else None
     title = (cmd.title or "").strip() or cloned_title(spec.title, MAX_TITLE)
-    copy = dataclasses.replace(spec, title=title, deadline=deadline)
-    return create_campaign(
-        CreateCampaign(cmd.who, copy),
-        fee_bps=fee_bps,
-        store=store,
-        clock=clock,
-        rand=rand,
-        sandbox=sandbox,
-        mint=mint,
-    )
+    return CreateCampaign(cmd.who, dataclasses.replace(spec, title=title, deadline=deadline))
