@@ -24,7 +24,7 @@ from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
 from earnest.domain.transfer_fee import TransferFee
-from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Work
+from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Tasks, Work
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
@@ -62,11 +62,13 @@ class Market:
     work: Work = field(init=False)
     reviews: Reviews = field(init=False)
     views: Views = field(init=False)  # the pages' read models (earnest.views)
+    tasks: Tasks = field(init=False)
 
     def __post_init__(self) -> None:
         self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
         self.campaigns, self.work, self.reviews = Campaigns(self), Work(self), Reviews(self)
         self.views = Views(self)
+        self.tasks = Tasks(self)
 
     @property
     def runner(self) -> Sandbox | None:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from earnest import __version__
 from earnest.cli_campaign import (
     campaign_block,
     campaign_bonus,
@@ -22,12 +23,15 @@ from earnest.cli_campaign import (
     campaign_resume,
     campaign_status,
 )
-from earnest.cli_serve import chain_serve, console, serve, settings_for
-from earnest.domain.errors import EarnestError
+from earnest.cli_errors import DEBUG, one_line
+from earnest.cli_serve import chain_serve, console, existing_market, serve, settings_for
 from earnest.domain.money import parse_units
 
+# No locals in a --debug traceback: they would show API keys and session tokens.
 app = typer.Typer(
-    help="Earnest: an Internet Labor Market paying contributors on Solana.", no_args_is_help=True
+    help="Earnest: an Internet Labor Market paying contributors on Solana.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
 )
 campaign_app = typer.Typer(
     help="Create, edit, fund, pause and watch campaigns (talks to a running market)."
@@ -55,6 +59,27 @@ campaign_app.command("resume")(campaign_resume)
 campaign_app.command("clone")(campaign_clone)
 campaign_app.command("bonus")(campaign_bonus)
 campaign_app.command("block")(campaign_block)
+Create = Annotated[
+    bool, typer.Option("--create", help="start a new market if the data dir holds none")
+]
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"earnest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
+) -> None:
+    """Earnest: an Internet Labor Market paying contributors on Solana."""
+    DEBUG["on"] = debug
 
 
 @app.command()
@@ -111,12 +136,13 @@ def _demo_scenarios(scenario: str, as_json: bool) -> None:
 def reconcile(
     data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    create: Create = False,
 ) -> None:
     """Prove the vault on chain holds what the ledger owes; exit 1 on any mismatch."""
     from earnest.bootstrap import build_market
     from earnest.services.reconcile import reconcile as run
 
-    market = build_market(settings_for(data_dir))
+    market = build_market(existing_market(settings_for(data_dir), create))
     try:
         report = run(store=market.store, chain=market.chain)
     finally:
@@ -152,11 +178,12 @@ def _print_reconcile(report: Any, out: Console) -> None:
 def settle(
     once: Annotated[bool, typer.Option(help="one round, then exit")] = True,
     data_dir: Annotated[Path | None, typer.Option(envvar="EARNEST_DATA_DIR")] = None,
+    create: Create = False,
 ) -> None:
     """Run settlement rounds against the market's store and chain (no API)."""
     from earnest.bootstrap import build_market
 
-    market = build_market(settings_for(data_dir))
+    market = build_market(existing_market(settings_for(data_dir), create))
     try:
         while True:
             report = market.settler.round()
@@ -291,17 +318,20 @@ def campaign_fund(
 @tasks_app.command("upload")
 def tasks_upload(
     campaign_id: str,
-    file: Annotated[Path, typer.Argument(help="JSON Lines: one {id, data, gold?} per line")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="FILE.csv (a header row: id, gold and the data's fields) or JSON Lines "
+            "(one {id, data, gold?} per line)"
+        ),
+    ],
     url: Url = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
 ) -> None:
-    """Upload tasks from a JSON Lines file (streamed; all or none)."""
-    with _client(url, api_key) as api, file.open() as lines:
-        print(
-            json.dumps(
-                api.upload_tasks(campaign_id, (json.loads(line) for line in lines if line.strip()))
-            )
-        )
+    """Upload tasks from a CSV or JSON Lines file (streamed; all or none). Uploading it again
+    adds nothing: rows the campaign holds are skipped and listed by row number."""
+    with _client(url, api_key) as api:
+        print(json.dumps(api.upload_file(campaign_id, file)))
 
 
 @results_app.command("export")
@@ -326,9 +356,12 @@ def results_export(
 
 
 def main() -> None:
-    """Entry point: domain errors become a one-line message and exit code 2."""
+    """Entry point: every error becomes a one-line message and exit code 2 (a traceback only
+    with --debug)."""
     try:
         app()
-    except EarnestError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        console.print(f"[red]error:[/red] {one_line(exc)}", soft_wrap=True, highlight=False)
         sys.exit(2)

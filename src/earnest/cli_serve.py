@@ -33,6 +33,19 @@ def settings_for(data_dir: Path | None) -> Any:
     return Settings.load(data_dir=data_dir) if data_dir else Settings.load()
 
 
+def existing_market(settings: Any, create: bool) -> Any:
+    """The settings, unless their data dir holds no market (no market key) and the user did
+    not ask to create one: a mistyped --data-dir must not start a new, empty market."""
+    from earnest.domain.errors import NotFound
+
+    if not create and not settings.resolved_keypair.exists():
+        raise NotFound(
+            f"{settings.data_dir} holds no market (no {settings.resolved_keypair.name}); "
+            "check --data-dir, or pass --create to start a new market there"
+        )
+    return settings
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, except that the signal that stops it is not raised again."""
 

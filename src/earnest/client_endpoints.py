@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from earnest.client_campaigns import CampaignSettingsEndpoints
-from earnest.client_http import jsonl
+from earnest.client_http import file_chunks, jsonl
 from earnest.domain.verification import canonical_json
 
 
@@ -94,12 +96,25 @@ class Endpoints(CampaignSettingsEndpoints):
         return self._call("POST", f"/v1/campaigns/{campaign_id}/close")
 
     def upload_tasks(self, campaign_id: str, tasks: Iterable[dict[str, Any]]) -> Any:
-        """Stream tasks as JSON Lines; nothing is held in memory but the current line."""
+        """Stream tasks as JSON Lines; nothing is held in memory but the current line.
+        Idempotent: returns `{"rows", "added", "skipped", "duplicates"}`, where a task the
+        campaign holds already (same `id`, or same data without one) is skipped, not added."""
         return self._call(
             "POST",
             f"/v1/campaigns/{campaign_id}/tasks",
             content=jsonl(tasks),
             headers={"content-type": "application/x-ndjson"},
+        )
+
+    def upload_file(self, campaign_id: str, path: str | os.PathLike[str]) -> Any:
+        """Upload a task file as it is: CSV (`.csv`, a header row) or JSON Lines (any other
+        name), streamed from disk. Returns what `upload_tasks` returns."""
+        kind = "text/csv" if str(path).lower().endswith(".csv") else "application/x-ndjson"
+        return self._call(
+            "POST",
+            f"/v1/campaigns/{campaign_id}/tasks",
+            content=file_chunks(Path(path)),
+            headers={"content-type": kind},
         )
 
     # work

@@ -14,6 +14,7 @@ import math
 import random
 import uuid
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,6 +120,21 @@ def result(response: httpx.Response, none_on: str | None, *, gave_up_after: int 
     if response.status_code == 204 or not response.content:
         return None
     return response.json()
+
+
+FILE_CHUNK = 1 << 16
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """A file's bytes in chunks, opened now so that a missing file fails the call at once."""
+    handle = path.open("rb")
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(FILE_CHUNK):
+                yield chunk
+
+    return chunks()
 
 
 def jsonl(tasks: Iterable[dict[str, Any]]) -> Iterator[bytes]:

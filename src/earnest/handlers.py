@@ -9,6 +9,7 @@ tests put a controlled clock or randomness on a built market.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,12 +26,14 @@ from earnest.services import (
     campaign_settings,
     campaigns,
     devices,
+    formats,
     funds,
     identity,
     payout_cost,
     peer_review,
     profiles,
     receipts,
+    uploads,
     wallet_deposit,
     work,
 )
@@ -68,6 +71,7 @@ from earnest.services.ports import (
     Store,
 )
 from earnest.services.profiles import SetProfile
+from earnest.services.uploads import UploadLimits, UploadReport, UploadTasks
 from earnest.services.wallet_deposit import DepositQuote, WalletDeposit
 from earnest.services.work import Claim, ClaimSuite, ClaimTask, ReleaseLease
 
@@ -256,6 +260,32 @@ class Campaigns:
     def clone(self, cmd: CloneCampaign) -> Campaign:
         p = self._p
         return self.create(campaign_settings.clone_command(cmd, store=p.store, clock=p.clock))
+
+
+class Tasks:
+    """A campaign's tasks in and results out: uploads (under the settings' limits) and exports."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def upload(self, cmd: UploadTasks) -> UploadReport:
+        """Read a task file (JSON Lines, a JSON array or CSV) as it streams, and add its tasks."""
+        # Imported here: earnest.web's package imports the bootstrap, which imports this.
+        from earnest.web.widgets import widget_for
+
+        p = self._p
+        spec = campaigns.owned(cmd.who, cmd.campaign_id, store=p.store).spec
+        lines = formats.task_lines(cmd.stream, cmd.kind, spec.input_schema, widget_for(spec).field)
+        limits = UploadLimits(p.settings.max_tasks_per_upload, p.settings.max_tasks_per_campaign)
+        return uploads.add_tasks(
+            cmd.who, cmd.campaign_id, lines, store=p.store, limits=limits, sandbox=p.runner
+        )
+
+    def export(self, who: Principal, campaign_id: str, fmt: str) -> Iterator[str]:
+        """Resolved tasks as text chunks of `fmt` (formats.EXPORTS); ownership is checked
+        before the first chunk, so a refusal comes before a response starts streaming."""
+        rows = formats.started(campaigns.results(who, campaign_id, store=self._p.store))
+        return formats.EXPORTS[fmt](rows)
 
 
 class Work:

@@ -1,10 +1,10 @@
 """In-memory work repositories: campaigns, tasks, assignments, workers' records, bodies.
 
 They keep the SQL repositories' rules (a task is picked at most once per worker, only while
-it has a free slot, breadth or uncertainty first when asked; a lease moves leased →
-submitted → decided only from the state the caller names), not their statements or locks.
-`outstanding` counts the quality area's open appeals and gold reviews under way through
-the callable FakeStore hands it.
+it has a free slot, breadth or uncertainty first when asked; one task per key in a campaign;
+a lease moves leased → submitted → decided only from the state the caller names), not their
+statements or locks. `outstanding` counts the quality area's open appeals and gold reviews
+under way through the callable FakeStore hands it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from earnest.domain.errors import Conflict
 from earnest.domain.verification import Submission, WorkerHistory
 from earnest.domain.work import (
     Assignment,
@@ -38,6 +39,7 @@ class TaskRow:
     filled: int = 0
     uncertainty: float = 1.0
     resolved_at: datetime | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -87,8 +89,20 @@ class FakeTasks:
     def __init__(self, rows: WorkRows) -> None:
         self.rows = rows
 
+    def keyed(self, campaign_id: str, keys: Sequence[str]) -> dict[str, Task]:
+        wanted = set(keys)
+        return {
+            t.key: t.task
+            for t in self.rows.tasks.values()
+            if t.key in wanted and t.task.campaign_id == campaign_id
+        }
+
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
+            key = r.get("task_key")
+            if key is not None and self.keyed(r["campaign_id"], [key]):
+                # the unique index ux_tasks_key: the SQL store refuses the transaction so
+                raise Conflict("a concurrent request changed the same object; retry")
             task_id = max(self.rows.tasks, default=0) + 1
             p = r.get("prediction")
             prediction = (
@@ -106,7 +120,9 @@ class FakeTasks:
                 prediction=prediction,
             )
             doubt = 1.0 if not p else 1.0 - float(p["confidence"])
-            self.rows.tasks[task_id] = TaskRow(task, r["gold"] is not None, uncertainty=doubt)
+            self.rows.tasks[task_id] = TaskRow(
+                task, r["gold"] is not None, uncertainty=doubt, key=key
+            )
 
     def get(self, task_id: int) -> Task | None:
         found = self.rows.tasks.get(task_id)

@@ -239,6 +239,12 @@ def results(
         after = batch[-1].id
 
 
+def owned(who: Principal, campaign_id: str, *, store: Store) -> Campaign:
+    """One of my campaigns (NotFound for anyone else's, as for one that does not exist)."""
+    with store.uow(readonly=True) as uow:
+        return owned_campaign(uow, campaign_id, who.address)
+
+
 def my_campaigns(who: Principal, *, store: Store) -> list[Campaign]:
     who.require("campaigns:read")
     with store.uow(readonly=True) as uow:

@@ -8,8 +8,20 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+import ijson
+
+from earnest.domain.errors import InvalidInput
 from earnest.services.schemas import CONTROL, control_problem, loads
 from earnest.services.uploads import TaskLine
+
+# The kinds of task file, by media type (the API's content-type) and by file name suffix.
+MEDIA_KINDS = {
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/json": "json",
+    "text/csv": "csv",
+}
+SUFFIX_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 RESULT_COLUMNS = ["task_id", "external_id", "result", "confidence", "answers", "data"]
 RESERVED_COLUMNS = ("id", "gold", "prediction")  # CSV columns that are not task data
@@ -27,6 +39,39 @@ def json_lines(stream: IO[bytes]) -> Iterator[TaskLine]:
             yield TaskLine(row, parse_error=f"not valid JSON: {exc}")
         except ValueError as exc:
             yield TaskLine(row, parse_error=str(exc))
+
+
+def task_lines(
+    stream: IO[bytes], kind: str, input_schema: dict[str, Any], answer_field: str | None = None
+) -> Iterator[TaskLine]:
+    """The rows of a task file of `kind` (jsonl, json or csv), read as they are consumed."""
+    if kind == "jsonl":
+        return json_lines(stream)
+    if kind == "json":
+        return json_array(stream)
+    if kind == "csv":
+        return _csv_bytes(stream, input_schema, answer_field)
+    raise InvalidInput(f"tasks come as JSON Lines, a JSON array or CSV, not {kind!r}")
+
+
+def _csv_bytes(
+    stream: IO[bytes], input_schema: dict[str, Any], answer_field: str | None
+) -> Iterator[TaskLine]:
+    # utf-8-sig: spreadsheets often start a CSV with a byte order mark.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        yield from csv_lines(text, input_schema, answer_field)
+    finally:
+        text.detach()  # the caller owns the stream and closes it
+
+
+def json_array(stream: IO[bytes]) -> Iterator[TaskLine]:
+    """One task per item of a JSON array, read item by item (a large array is never whole)."""
+    try:
+        for row, value in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+            yield TaskLine(row, value)
+    except ijson.JSONError as exc:
+        raise InvalidInput(f"the body is not a valid JSON array of tasks: {exc}") from exc
 
 
 def csv_lines(
@@ -160,3 +205,6 @@ def _chain(
     if first is not None:
         yield first
         yield from rest
+
+
+EXPORTS = {"jsonl": results_jsonl, "csv": results_csv}  # results as text, by format name

@@ -1,16 +1,21 @@
-"""Task uploads: validate every row (schemas, gold, predictions), insert all or none.
+"""Task uploads: validate every row (schemas, fields, gold, predictions), insert all or none.
 
-Rows without an uploaded prediction get one from the campaign's predictor, if it has one.
+Uploads are idempotent: a campaign holds one task per key (domain.task_keys: the row's `id`,
+else its data), so a row the campaign holds already, or one that repeats an earlier row of
+the same file, is skipped and reported by its row number, never added (nor paid) twice. A
+row whose key the campaign holds with other data or gold is an error. Rows without an
+uploaded prediction get one from the campaign's predictor, if it has one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.errors import Conflict, InvalidInput, SchemaViolation
+from earnest.domain.task_keys import content_digest, task_key
 from earnest.domain.work import Campaign, CampaignStatus
 from earnest.quality import SANDBOXED
 from earnest.quality.predictors import Predictor, load_predictor
@@ -21,6 +26,7 @@ from earnest.services.schemas import compile_schema, first_error, value_problem
 
 UPLOAD_CHUNK = 1000
 MAX_REPORTED_ERRORS = 20
+MAX_REPORTED_SKIPS = 1000  # rows skipped as duplicates listed in a report (all are counted)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,32 @@ class UploadLimits:
     per_campaign: int = 1_000_000
 
 
+@dataclass(frozen=True)
+class UploadTasks:
+    """A task file to add to a campaign: `kind` is jsonl, json (an array) or csv."""
+
+    who: Principal
+    campaign_id: str
+    stream: IO[bytes]
+    kind: str
+
+
+@dataclass
+class UploadReport:
+    """What an upload did: rows read, tasks added, and the rows skipped as duplicates, each
+    with the task it is (`task_id`, held before) or the earlier row it repeats."""
+
+    rows: int = 0
+    added: int = 0
+    skipped: int = 0
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, row: int, **which: Any) -> None:
+        self.skipped += 1
+        if len(self.duplicates) < MAX_REPORTED_SKIPS:
+            self.duplicates.append({"row": row} | which)
+
+
 def add_tasks(
     who: Principal,
     campaign_id: str,
@@ -48,33 +80,90 @@ def add_tasks(
     store: WorkStore,
     limits: UploadLimits = UploadLimits(),
     sandbox: Sandbox | None = None,
-) -> int:
-    """Validate and insert tasks, all or none; SchemaViolation lists the first bad rows."""
+) -> UploadReport:
+    """Validate and insert tasks, all or none; SchemaViolation lists the first bad rows.
+    Duplicates (of held tasks, or of earlier rows) are skipped and reported."""
     who.require("tasks:write")
     with store.uow() as uow:
         campaign = owned_campaign(uow, campaign_id, who.address)
         if campaign.status is CampaignStatus.CLOSED:
             raise Conflict("the campaign is closed")
         room = _room(limits, uow.tasks.counts(campaign_id)["tasks"])
-        checks = _Checks.of(campaign, sandbox)
-        errors: list[dict[str, Any]] = []
-        count = 0
-        chunk: list[dict[str, Any]] = []
-        for row in _rows(lines, checks, errors):
-            count += 1
-            if count > room.allowed:
+        batch = _Batch(uow, campaign_id, _Checks.of(campaign, sandbox))
+        for row in _rows(lines, batch.checks, batch.errors):
+            batch.report.rows += 1
+            if batch.report.rows > limits.per_upload:
+                raise InvalidInput(_too_many(limits), limit=limits.per_upload)
+            if not batch.errors:  # after an error: keep reading to report more, add nothing
+                batch.take(row)
+            if batch.report.added > room.allowed:
                 raise InvalidInput(room.refusal, limit=room.allowed)
-            if errors:
-                continue  # keep reading to report more errors, stop inserting
-            chunk.append(row | {"campaign_id": campaign_id})
-            if len(chunk) >= UPLOAD_CHUNK:
-                uow.tasks.add_many(chunk)
-                chunk = []
-        _check_complete(errors, count)
-        uow.tasks.add_many(chunk)
+        batch.flush()
+        if batch.report.added > room.allowed:
+            raise InvalidInput(room.refusal, limit=room.allowed)
+        _check_complete(batch.errors, batch.report.rows)
         _check_cap(uow, campaign_id, limits)
         uow.commit()
-    return count
+    return batch.report
+
+
+class _Batch:
+    """The rows of one upload on their way in: repeats within the file caught as they come,
+    then a chunk at a time checked against the tasks the campaign holds and inserted."""
+
+    def __init__(self, uow: WorkUnit, campaign_id: str, checks: _Checks) -> None:
+        self.uow, self.campaign_id, self.checks = uow, campaign_id, checks
+        self.errors: list[dict[str, Any]] = []
+        self.report = UploadReport()
+        self.chunk: list[dict[str, Any]] = []
+        self.seen: dict[str, tuple[int, str]] = {}  # key → (first row, content digest)
+
+    def take(self, row: dict[str, Any]) -> None:
+        first = self.seen.get(row["task_key"])
+        if first is None:
+            self.seen[row["task_key"]] = (row["row"], row["digest"])
+            self.chunk.append(row)
+            if len(self.chunk) >= UPLOAD_CHUNK:
+                self.flush()
+        elif first[1] == row["digest"]:
+            self.report.skip(row["row"], same_as_row=first[0])
+        else:
+            self._error(row, f"repeats the {_what(row)} of row {first[0]} with other data or gold")
+
+    def flush(self) -> None:
+        held = self.uow.tasks.keyed(self.campaign_id, [r["task_key"] for r in self.chunk])
+        new = []
+        for row in self.chunk:
+            task = held.get(row["task_key"])
+            if task is None:
+                new.append(_stored(row, self.campaign_id))
+            elif content_digest(task.data, task.gold) == row["digest"]:
+                self.report.skip(row["row"], task_id=task.id)
+            else:
+                self._error(row, f"task {task.id} has this {_what(row)} with other data or gold")
+        self.chunk = []
+        if not self.errors:
+            self.uow.tasks.add_many(new)
+            self.report.added += len(new)
+
+    def _error(self, row: dict[str, Any], problem: str) -> None:
+        self.errors.append({"row": row["row"], "error": problem})
+
+
+def _what(row: dict[str, Any]) -> str:
+    return f"id {row['external_id']!r}" if row["external_id"] is not None else "data"
+
+
+def _stored(row: dict[str, Any], campaign_id: str) -> dict[str, Any]:
+    kept = ("task_key", "external_id", "data", "gold", "prediction")
+    return {k: row[k] for k in kept} | {"campaign_id": campaign_id}
+
+
+def _too_many(limits: UploadLimits) -> str:
+    return (
+        f"an upload may add at most {limits.per_upload} tasks; nothing was added "
+        "(split it into several uploads)"
+    )
 
 
 def _check_cap(uow: WorkUnit, campaign_id: str, limits: UploadLimits) -> None:
@@ -105,11 +194,7 @@ def _room(limits: UploadLimits, held: int) -> _Room:
             f"the campaign holds {held} tasks and may hold {limits.per_campaign} in all; "
             "nothing was added",
         )
-    return _Room(
-        limits.per_upload,
-        f"an upload may add at most {limits.per_upload} tasks; nothing was added "
-        "(split it into several uploads)",
-    )
+    return _Room(limits.per_upload, _too_many(limits))
 
 
 def _check_complete(errors: list[dict[str, Any]], count: int) -> None:
@@ -122,11 +207,47 @@ def _check_complete(errors: list[dict[str, Any]], count: int) -> None:
 
 
 @dataclass(frozen=True)
+class _Fields:
+    """The task data's fields the campaign declares (its input schema's properties) and
+    those it requires: a column the campaign does not know (a misspelt `txt`), or one it
+    requires left out, is the row's error, in words that name the column. A schema that
+    declares no properties, or allows others (additionalProperties: true), takes any."""
+
+    known: frozenset[str] | None
+    required: tuple[str, ...]
+
+    @classmethod
+    def of(cls, schema: dict[str, Any]) -> _Fields:
+        props = schema.get("properties")
+        declared = (
+            isinstance(props, dict) and props and schema.get("additionalProperties") is not True
+        )
+        required = schema.get("required")
+        names = (
+            tuple(r for r in required if isinstance(r, str)) if isinstance(required, list) else ()
+        )
+        return cls(frozenset(props) if declared and isinstance(props, dict) else None, names)
+
+    def problem(self, data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return None
+        unknown = sorted(set(data) - self.known) if self.known is not None else []
+        if unknown:
+            known = ", ".join(sorted(self.known or ()))
+            return f"has unknown field(s) {', '.join(unknown)} (this campaign's fields: {known})"
+        missing = [name for name in self.required if name not in data]
+        if missing:
+            return f"lacks the required field(s) {', '.join(missing)}"
+        return None
+
+
+@dataclass(frozen=True)
 class _Checks:
     """What every row of one campaign's upload is checked against."""
 
     validate_in: Any
     validate_out: Any
+    fields: _Fields
     peer: bool
     predictor: Predictor | None
     fetch: BandwidthTerms | None  # a bandwidth campaign's URLs must be in its allowlist
@@ -139,6 +260,7 @@ class _Checks:
         return cls(
             compile_schema(spec.input_schema, "input_schema"),
             compile_schema(spec.output_schema, "output_schema"),
+            _Fields.of(spec.input_schema),
             spec.peer_reviewed,
             load_predictor(q.predictor, q.predictor_options) if q.predictor else None,
             BandwidthTerms.of(spec.terms) if spec.is_bandwidth else None,
@@ -160,9 +282,12 @@ def _rows(
             yield {}
             continue
         value = line.value
-        external = value.get("id")
+        external = None if value.get("id") is None else str(value["id"])
         yield {
-            "external_id": None if external is None else str(external),
+            "row": line.row,
+            "task_key": task_key(external, value["data"]),
+            "digest": content_digest(value["data"], value.get("gold")),
+            "external_id": external,
             "data": value["data"],
             "gold": value.get("gold"),
             "prediction": prediction,
@@ -202,7 +327,7 @@ def _task_problem(value: Any, checks: _Checks) -> str | None:
         problem = _prediction_problem(value["prediction"], checks.validate_out)
         if problem:
             return problem
-    problem = first_error(checks.validate_in, value["data"])
+    problem = checks.fields.problem(value["data"]) or first_error(checks.validate_in, value["data"])
     if problem:
         return f"data {problem}"
     if checks.fetch is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from typing import IO, Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Form, Request
@@ -20,11 +20,12 @@ from starlette.datastructures import UploadFile
 from earnest.bootstrap import Market
 from earnest.domain.errors import EarnestError, InsufficientFunds, InvalidInput, SchemaViolation
 from earnest.domain.money import format_units, parse_units, tokens
-from earnest.services import campaigns, formats, insights, uploads
+from earnest.services import formats, insights
 from earnest.services.appeals import DecideAppeal, ReviewSubmission
 from earnest.services.campaigns import CloseCampaign, FundCampaign
 from earnest.services.identity import Principal
 from earnest.services.payout_cost import EstimatePayoutCost, PayoutCost
+from earnest.services.uploads import UploadTasks
 from earnest.web import charts
 from earnest.web.confirm import DecisionForm, confirm
 from earnest.web.render import page
@@ -189,7 +190,9 @@ async def upload(campaign_id: str, request: Request, who: SignedIn) -> Response:
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput("choose a CSV or JSON Lines file of tasks")
-        added = await to_thread.run_sync(_add, who, m, campaign_id, file.filename, file.file)
+        kind = formats.SUFFIX_KINDS.get(Path(file.filename).suffix.lower(), "jsonl")
+        cmd = UploadTasks(who, campaign_id, file.file, kind)
+        report = await to_thread.run_sync(m.tasks.upload, cmd)
     except EarnestError as exc:
         rows = exc.extra.get("errors", []) if isinstance(exc, SchemaViolation) else []
         detail = exc.detail
@@ -198,34 +201,21 @@ async def upload(campaign_id: str, request: Request, who: SignedIn) -> Response:
         )
     finally:
         await form.close()
-    return RedirectResponse(
-        f"/dashboard/campaigns/{campaign_id}?done=added-{added}", status_code=303
-    )
-
-
-def _add(who: Principal, m: Market, campaign_id: str, name: str, stream: IO[bytes]) -> int:
-    """Stream the spooled upload into the store (a large file is never read whole)."""
-    found = campaigns.campaign_status(who, campaign_id, store=m.store)["campaign"]
-    if not name.lower().endswith(".csv"):
-        return uploads.add_tasks(
-            who, campaign_id, formats.json_lines(stream), store=m.store, sandbox=m.sandbox.sandbox
+    done = f"added-{report.added}"
+    if report.skipped:  # the page itself, listing them: a redirect could not carry the rows
+        return await to_thread.run_sync(
+            lambda: _campaign(request, who, m, campaign_id, done=done, skipped=report)
         )
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-    field = widget_for(found.spec).field
-    lines = formats.csv_lines(text, found.spec.input_schema, field)
-    try:
-        return uploads.add_tasks(who, campaign_id, lines, store=m.store, sandbox=m.sandbox.sandbox)
-    finally:
-        text.detach()  # the form owns the file and closes it
+    return RedirectResponse(f"/dashboard/campaigns/{campaign_id}?done={done}", status_code=303)
 
 
 @router.get("/campaigns/{campaign_id}/results.{fmt}")
 def results(campaign_id: str, fmt: str, who: SignedIn, m: MarketDep) -> Response:
     """Download resolved tasks as CSV or JSON Lines."""
-    rows = formats.started(campaigns.results(who, campaign_id, store=m.store))
-    body = formats.results_csv(rows) if fmt == "csv" else formats.results_jsonl(rows)
+    fmt = fmt if fmt in formats.EXPORTS else "jsonl"
+    body = m.tasks.export(who, campaign_id, fmt)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    name = f"{campaign_id}-results.{'csv' if fmt == 'csv' else 'jsonl'}"
+    name = f"{campaign_id}-results.{fmt}"
     return StreamingResponse(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

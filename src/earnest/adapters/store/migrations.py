@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, update
 
 from earnest.adapters.store import tables
+from earnest.domain.task_keys import task_key
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -32,7 +33,14 @@ def _v2_quality(conn: Connection) -> None:
     tables.metadata.create_all(conn)
     _add_columns(conn, _V2_COLUMNS)
     for table_name in _V2_COLUMNS:
-        for index in tables.metadata.tables[table_name].indexes:
+        _create_indexes(conn, table_name)
+
+
+def _create_indexes(conn: Connection, table_name: str) -> None:
+    """Create the table's indexes it lacks, but those on columns a later step adds."""
+    have = {c["name"] for c in inspect(conn).get_columns(table_name)}
+    for index in tables.metadata.tables[table_name].indexes:
+        if {c.name for c in index.columns} <= have:
             index.create(conn, checkfirst=True)
 
 
@@ -133,6 +141,42 @@ def _v14_worker_lists_and_bonuses(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+_KEY_BATCH = 1000
+
+
+def _v15_task_keys(conn: Connection) -> None:
+    """Each task's key (domain.task_keys), unique per campaign, so an upload repeated adds
+    nothing. Tasks uploaded before keys existed get theirs; of several that share a key (a
+    file uploaded twice) the first keeps it and the rest keep none, as they were.
+
+    Written to run in any position: another step added meanwhile may come before it."""
+    _add_columns(conn, {"tasks": ("task_key",)})
+    t = tables.tasks
+    stmt = update(t).where(t.c.id == bindparam("b_id")).values(task_key=bindparam("b_key"))
+    for campaign_id in conn.scalars(select(t.c.campaign_id).distinct()).all():
+        seen: set[str] = set()
+        after = 0
+        while True:  # a page at a time: a campaign may hold a million tasks
+            page = conn.execute(
+                select(t.c.id, t.c.external_id, t.c.data)
+                .where(t.c.campaign_id == campaign_id, t.c.id > after)
+                .order_by(t.c.id)
+                .limit(_KEY_BATCH)
+            ).all()
+            if not page:
+                break
+            after = page[-1].id
+            keyed = []
+            for row in page:
+                key = task_key(row.external_id, row.data)
+                if key not in seen:
+                    seen.add(key)
+                    keyed.append({"b_id": row.id, "b_key": key})
+            if keyed:
+                conn.execute(stmt, keyed)
+    _create_indexes(conn, "tasks")
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -148,6 +192,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v12_worker_profiles,
     _v13_transfer_fees,
     _v14_worker_lists_and_bonuses,
+    _v15_task_keys,
 ]
 
 

@@ -57,8 +57,17 @@ class Tasks:
         self._ahead: dict[int, Task] = {}
         self.later = PendingUpdates(conn)  # held while a suite's answers are verified
 
+    def keyed(self, campaign_id: str, keys: Sequence[str]) -> dict[str, Task]:
+        if not keys:
+            return {}
+        rows = self.c.execute(
+            select(tasks).where(tasks.c.campaign_id == campaign_id, tasks.c.task_key.in_(keys))
+        )
+        return {r.task_key: _task(r._mapping) for r in rows}
+
     def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Insert a chunk of tasks (dicts with campaign_id, external_id, data, gold, prediction)."""
+        """Insert a chunk of tasks (dicts with campaign_id, task_key, external_id, data, gold,
+        prediction)."""
         if rows:
             self.c.execute(
                 insert(tasks),

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from typing import IO
 
-import ijson
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -30,13 +27,12 @@ from earnest.api.schemas import (
 )
 from earnest.domain.errors import InvalidInput
 from earnest.domain.work import CampaignSpec, CampaignStatus, QualityPolicy
-from earnest.services import campaigns, uploads
 from earnest.services.bonuses import ListWorker, PayBonus
 from earnest.services.campaign_settings import CloneCampaign, SetCampaignStatus, UpdateCampaign
 from earnest.services.campaigns import CloseCampaign, CreateCampaign, FundCampaign
-from earnest.services.formats import json_lines, results_csv, results_jsonl, started
+from earnest.services.formats import MEDIA_KINDS
 from earnest.services.templates import TEMPLATES, template_view
-from earnest.services.uploads import TaskLine
+from earnest.services.uploads import UploadTasks
 
 router = APIRouter(tags=["campaigns"])
 SPOOL_IN_MEMORY = 8 << 20  # an upload above 8 MiB is spooled to a temporary file
@@ -148,39 +144,30 @@ def close(campaign_id: str, who: Caller, m: MarketDep) -> CloseOut:
             "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "text/csv": {"schema": {"type": "string"}},
             }
         }
     },
 )
 async def upload(campaign_id: str, request: Request, who: Caller, m: MarketDep) -> UploadOut:
-    """Add tasks: JSON Lines (one {"id", "data", "gold"?} per line) or a JSON array; all or none."""
-    kind = (request.headers.get("content-type") or "").split(";")[0].strip()
-    if kind not in ("application/json", "application/x-ndjson", "application/jsonl"):
+    """Add tasks: JSON Lines (one {"id", "data", "gold"?} per line), a JSON array, or CSV (a
+    header row: `id`, `gold`, `prediction` and the data's fields); all or none. Idempotent:
+    rows the campaign holds already (same `id`, or same data without one) and rows repeating
+    an earlier row are skipped, counted in `skipped` and listed in `duplicates`."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    kind = MEDIA_KINDS.get(media)
+    if kind is None:
         raise InvalidInput(
-            "send tasks as application/x-ndjson (JSON Lines) or application/json (an array)"
+            "send tasks as application/x-ndjson (JSON Lines), application/json (an array) "
+            "or text/csv (a header row, then one task per row)"
         )
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
         async for chunk in request.stream():
             await to_thread.run_sync(spool.write, chunk)
         spool.seek(0)
-        lines = _json_array(spool) if kind == "application/json" else json_lines(spool)
-        limits = uploads.UploadLimits(
-            m.settings.max_tasks_per_upload, m.settings.max_tasks_per_campaign
-        )
-        added = await to_thread.run_sync(
-            lambda: uploads.add_tasks(
-                who, campaign_id, lines, store=m.store, limits=limits, sandbox=m.sandbox.sandbox
-            )
-        )
-    return UploadOut(added=added)
-
-
-def _json_array(stream: IO[bytes]) -> Iterator[TaskLine]:
-    try:
-        for row, value in enumerate(ijson.items(stream, "item", use_float=True), start=1):
-            yield TaskLine(row, value)
-    except ijson.JSONError as exc:
-        raise InvalidInput(f"the body is not a valid JSON array of tasks: {exc}") from exc
+        cmd = UploadTasks(who, campaign_id, spool, kind)
+        report = await to_thread.run_sync(m.tasks.upload, cmd)
+    return UploadOut.of(report)
 
 
 @router.get(
@@ -203,7 +190,5 @@ def results(
     format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
 ) -> StreamingResponse:
     """Resolved tasks with result, confidence and answers, streamed as JSON Lines or CSV."""
-    stream = started(campaigns.results(who, campaign_id, store=m.store))
-    if format == "csv":
-        return StreamingResponse(results_csv(stream), media_type="text/csv")
-    return StreamingResponse(results_jsonl(stream), media_type="application/x-ndjson")
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(m.tasks.export(who, campaign_id, format), media_type=media)

@@ -13,6 +13,7 @@ from earnest.api.schemas.common import Body
 from earnest.domain.bandwidth import DEFAULT_FETCH_BYTES, BandwidthTerms
 from earnest.domain.money import POSITIVE_AMOUNT
 from earnest.domain.work import DEFAULT_MAX_LEASES, Campaign, CampaignSpec, QualityPolicy
+from earnest.services.uploads import UploadReport
 
 Q = QualityPolicy.BOUNDS
 C = CampaignSpec.BOUNDS
@@ -223,7 +224,23 @@ class FundOut(BaseModel):
 
 
 class UploadOut(BaseModel):
+    """What an upload did. `duplicates` lists the first 1,000 skipped rows: `row` (the
+    file's row number; a CSV's header is row 1) and `task_id` (the task the campaign held
+    already) or `same_as_row` (the earlier row of the file it repeats)."""
+
+    rows: int
     added: int
+    skipped: int
+    duplicates: list[dict[str, int]]
+
+    @classmethod
+    def of(cls, report: UploadReport) -> UploadOut:
+        return cls(
+            rows=report.rows,
+            added=report.added,
+            skipped=report.skipped,
+            duplicates=report.duplicates,
+        )
 
 
 class CloseOut(BaseModel):
