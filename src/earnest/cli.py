@@ -89,7 +89,10 @@ def demo(
     ] = False,
     tasks: Annotated[int, typer.Option(min=10, max=100_000)] = 500,
     workers: Annotated[int, typer.Option(min=3, max=5_000)] = 120,
-    data_dir: Annotated[Path | None, typer.Option(help="keep the market's files here")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="keep the market's files here (a scenario's in DATA_DIR/<scenario>)"),
+    ] = None,
     scenario: Annotated[
         str | None,
         typer.Option(help="labeling | bandwidth | local | bugs | field | energy | token2022 | all"),
@@ -99,7 +102,7 @@ def demo(
     from earnest.demo.labeling import DemoOptions, print_summary, run_demo
 
     if scenario is not None:
-        _demo_scenarios(scenario, as_json)
+        _demo_scenarios(scenario, as_json, data_dir)
         return
 
     summary = run_demo(DemoOptions(tasks=tasks, workers=workers, data_dir=data_dir), console)
@@ -108,7 +111,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _demo_scenarios(scenario: str, as_json: bool) -> None:
+def _demo_scenarios(scenario: str, as_json: bool, data_dir: Path | None) -> None:
     from earnest.demo.kinds import SCENARIOS
     from earnest.demo.scenarios import run_scenarios
 
@@ -117,7 +120,7 @@ def _demo_scenarios(scenario: str, as_json: bool) -> None:
     if unknown:
         known = " | ".join([*SCENARIOS, "all"])
         raise typer.BadParameter(f"unknown scenario {unknown[0]!r}; choose {known}")
-    summary = run_scenarios(names, SCENARIOS, console)
+    summary = run_scenarios(names, SCENARIOS, console, data_dir)
     table = Table(title="Earnest scenarios")
     for column in ("scenario", "verified", "rejected", "tokens_paid", "reconciled"):
         table.add_column(column, justify="right")

@@ -19,7 +19,7 @@ DEBUG = {"on": False}  # set by the --debug option before any command runs
 def one_line(exc: BaseException) -> str:
     """The message for an error that ended a command: what went wrong, and what it was about."""
     if isinstance(exc, EarnestError):
-        return exc.detail
+        return exc.detail + _rows(exc)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return f"the market's URL is not valid ({exc}): give it as http://host:port"
     if isinstance(exc, httpx.TransportError):
@@ -35,6 +35,22 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
     return f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+SHOWN_ROWS = 3  # row errors named on the line; the API's answer lists up to 20
+
+
+def _rows(exc: EarnestError) -> str:
+    """The first bad rows of an upload the server refused, on the same line."""
+    problem = getattr(exc, "problem", None)  # an ApiError carries the server's problem JSON
+    errors = (problem or exc.extra).get("errors")
+    if not isinstance(errors, list) or not errors:
+        return ""
+    shown = [
+        f"row {e.get('row')}: {e.get('error')}" for e in errors[:SHOWN_ROWS] if isinstance(e, dict)
+    ]
+    more = f"; and {len(errors) - SHOWN_ROWS} more" if len(errors) > SHOWN_ROWS else ""
+    return " (" + "; ".join(shown) + more + ")"
 
 
 def _url_of(exc: httpx.TransportError) -> str:

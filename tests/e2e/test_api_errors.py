@@ -142,7 +142,7 @@ def test_upload_over_the_limit_is_413_and_adds_nothing(small_upload_url: str) ->
             api.upload_tasks(campaign["id"], (task_row(n) for n in range(1000)))
         assert info.value.status == 413
         assert api.campaign(campaign["id"])["tasks"]["tasks"] == 0
-        assert api.upload_tasks(campaign["id"], (task_row(n) for n in range(5))) == {"added": 5}
+        assert api.upload_tasks(campaign["id"], (task_row(n) for n in range(5)))["added"] == 5
 
 
 def test_someone_elses_campaign_is_404(
@@ -329,7 +329,7 @@ def test_idempotency_key_reused_for_a_different_streamed_upload_is_422(
             yield (json.dumps(task_row(n)) + "\n").encode()
 
     first = http.post(f"/v1/campaigns/{cid}/tasks", content=lines(2), headers=headers)
-    assert first.json() == {"added": 2}
+    assert first.json()["added"] == 2
     time.sleep(0.3)  # let the first answer be recorded
     second = http.post(f"/v1/campaigns/{cid}/tasks", content=lines(5), headers=headers)
     problem_of(second, 422)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,33 @@ def test_help(path: tuple[str, ...]) -> None:
     assert "Usage:" in result.output
 
 
-def test_reconcile_on_a_fresh_data_dir(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["reconcile", "--data-dir", str(tmp_path / "fresh")])
+def test_reconcile_refuses_a_data_dir_without_a_market(tmp_path: Path) -> None:
+    """A mistyped --data-dir is not a new market: nothing is created, and it says so."""
+    result = runner.invoke(app, ["reconcile", "--data-dir", str(tmp_path / "typo")])
+    assert result.exit_code == 1  # CliRunner: the NotFound that main() turns into exit 2
+    assert "holds no market" in str(result.exception)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_reconcile_on_a_fresh_data_dir_with_create(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["reconcile", "--create", "--data-dir", str(tmp_path / "fresh")])
     assert result.exit_code == 0, result.output
     assert "reconciled" in result.output
     assert "MISMATCH" not in result.output
     assert (tmp_path / "fresh" / "market-keypair.json").exists()
+    again = runner.invoke(app, ["reconcile", "--data-dir", str(tmp_path / "fresh")])
+    assert again.exit_code == 0, again.output  # a market now: no --create needed
+
+
+def test_settle_refuses_a_data_dir_without_a_market(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["settle", "--data-dir", str(tmp_path / "typo")])
+    assert "holds no market" in str(result.exception)
+    assert not (tmp_path / "typo").exists()
 
 
 def test_reconcile_json(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["reconcile", "--data-dir", str(tmp_path / "m"), "--json"])
+    args = ["reconcile", "--create", "--data-dir", str(tmp_path / "m"), "--json"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     # A fresh market: nothing deposited, owed or in flight, on either side of the books.
@@ -76,6 +94,7 @@ def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:
             "-c",
             "from earnest.cli import main; main()",
             "reconcile",
+            "--create",
             "--data-dir",
             str(tmp_path / "sub"),
         ],
@@ -96,11 +115,13 @@ def test_no_arguments_shows_help() -> None:
 
 
 def test_demo_scenarios_verify_work_and_catch_planted_bad_work(tmp_path: Path) -> None:
-    """`earnest demo --scenario all --json`: every kind verifies, rejects, pays, reconciles."""
+    """`earnest demo --scenario all --json --data-dir D`: every kind verifies, rejects, pays
+    (in tokens) and reconciles, each in D/<scenario>."""
     src = Path(__file__).resolve().parents[2] / "src"
     env = os.environ | {"PYTHONPATH": str(src), "NO_COLOR": "1", "TMPDIR": str(tmp_path)}
+    home = tmp_path / "demo"
     run = subprocess.run(
-        [*ENTRY, "demo", "--scenario", "all", "--json"],
+        [*ENTRY, "demo", "--scenario", "all", "--json", "--data-dir", str(home)],
         capture_output=True,
         text=True,
         env=env,
@@ -122,7 +143,10 @@ def test_demo_scenarios_verify_work_and_catch_planted_bad_work(tmp_path: Path) -
     }
     for name, done in summary["scenarios"].items():
         assert done["verified"] > 0 and done["rejected"] > 0, name
-        assert done["tokens_paid"] > 0 and done["reconciled"] is True, name
+        assert done["base_units_paid"] > 0 and done["reconciled"] is True, name
+        # the demo mint has 6 decimals: tokens are base units / 10**6, exactly
+        assert Decimal(done["tokens_paid"]) == Decimal(done["base_units_paid"]) / 10**6, name
+        assert any((home / name).rglob("*.sqlite")), f"{name} kept its market elsewhere"
 
 
 def test_demo_refuses_an_unknown_scenario() -> None:

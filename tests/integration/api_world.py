@@ -177,12 +177,12 @@ def _campaign(
         )
     )
     made = m.campaigns.create(campaigns.CreateCampaign(who, spec))
-    rows: list[dict[str, Any]] = [{"data": {"text": text}} for _ in range(tasks)]
+    # Ids of their own: tasks of one text would otherwise be one task (uploads dedupe).
+    rows: list[dict[str, Any]] = [{"id": f"t{n}", "data": {"text": text}} for n in range(tasks)]
     if gold:
         answer = {"label": "even"}
-        rows.append(
-            {"data": {"text": text}, "gold": {"answer": answer, "accept": True} if peer else answer}
-        )
+        gold_answer = {"answer": answer, "accept": True} if peer else answer
+        rows.append({"id": "gold", "data": {"text": text}, "gold": gold_answer})
     lines = [TaskLine(i + 1, row) for i, row in enumerate(rows)]
     uploads.add_tasks(who, made.id, lines, store=m.store)
     amount = fund if fund is not None else 4 * len(rows) * made.unit_cost

@@ -105,7 +105,7 @@ def test_an_escaped_pair_and_an_escaped_backslash_are_accepted(
         headers={"content-type": "application/x-ndjson"},
     )
     assert answer.status_code == 201, answer.text
-    assert answer.json() == {"added": 2}
+    assert answer.json()["added"] == 2
 
 
 def test_a_deep_metering_header_is_a_problem_not_a_500(

@@ -334,10 +334,6 @@ PORT_KEYWORDS = {"store", "chain", "crypto", "clock", "rand"}
 # Still called with their ports (module, enclosing function): uploads and results exports
 # (being routed through bootstrap with idempotent uploads), and cash-out.
 STILL_WITH_PORTS = {
-    ("earnest.api.routes.campaigns", "upload"),
-    ("earnest.api.routes.campaigns", "results"),
-    ("earnest.web.pages_campaign", "_add"),
-    ("earnest.web.pages_campaign", "results"),
     ("earnest.web.pages_worker", "_earnings"),
     ("earnest.web.pages_worker", "cashout_review"),
     ("earnest.web.pages_worker", "cashout_send"),

@@ -263,11 +263,11 @@ def _signed_readings(meter: Wallet, hours: list[str], usage: list[int]) -> list[
     return out
 
 
-def bandwidth(console: Console) -> dict[str, Any]:
+def bandwidth(console: Console, data_dir: Path) -> dict[str, Any]:
     """Nodes fetch a web site for a scrape job; a node that alters pages is caught."""
-    done = run_bandwidth(BandwidthOptions(), console)
-    keys = ("verified", "rejected", "reconciled")
-    return {k: done[k] for k in keys} | {"tokens_paid": done["base_units_paid"]}
+    done = run_bandwidth(BandwidthOptions(data_dir=data_dir), console)
+    keys = ("verified", "rejected", "reconciled", "tokens_paid", "base_units_paid")
+    return {k: done[k] for k in keys}
 
 
 SCENARIOS: dict[str, Runner] = {

@@ -1,10 +1,11 @@
 """`earnest demo --scenario ...`: each kind of labor worked end to end on a fresh market.
 
 Each scenario gets its own market (SQLite file, LocalChain, the API on 127.0.0.1, the
-settler and the quality loop running) and plants bad work among the good: the summary
-says, per scenario, how many answers were verified (accepted) and rejected, and how many
-base units reached workers on chain; `reconciled` is true when every market's vault on
-chain matches its ledger after settlement.
+settler and the quality loop running), in `<data dir>/<name>` when a data dir is given (a
+new temporary directory otherwise), and plants bad work among the good: the summary says,
+per scenario, how many answers were verified (accepted) and rejected, and how many tokens
+reached workers on chain (`tokens_paid`, exact decimal text; `base_units_paid` too);
+`reconciled` is true when every market's vault on chain matches its ledger after settlement.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from earnest.client import Earnest
 from earnest.config import Settings
 from earnest.demo.funds import faucet_deposit
 from earnest.demo.server import BackgroundServer
+from earnest.domain.errors import InvalidInput
+from earnest.domain.money import format_units
 from earnest.services.funds import settlement_stats
 from earnest.services.reconcile import reconcile
 
@@ -94,14 +97,25 @@ class Stage:
 Scenario = Callable[[Stage], list[str]]  # returns the campaigns it ran
 
 
+def scenario_dir(name: str, data_dir: Path | None) -> Path:
+    """Where scenario `name` keeps its market: `<data_dir>/<name>` (which must not hold one
+    already), or a new temporary directory."""
+    if data_dir is None:
+        return Path(tempfile.mkdtemp(prefix=f"earnest-{name}-"))
+    home = data_dir / name
+    if (home / "market-keypair.json").exists() or (home / "market").exists():
+        raise InvalidInput(f"{home} holds a market already: give another --data-dir")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
 def run_scenario(
-    name: str, scenario: Scenario, console: Console, **settings: Any
+    name: str, scenario: Scenario, console: Console, data_dir: Path, **settings: Any
 ) -> dict[str, Any]:
-    """Run one scenario on its own market (`settings` on top of the defaults); its
-    verified/rejected/tokens_paid and reconcile."""
-    data_dir = Path(tempfile.mkdtemp(prefix=f"earnest-{name}-"))
+    """Run one scenario on its own market in `data_dir` (`settings` on top of the
+    defaults); its verified/rejected/tokens_paid and reconcile."""
     repos = data_dir.with_name(data_dir.name + "-repos")  # bounty repositories, not the data
-    repos.mkdir()
+    repos.mkdir(exist_ok=True)
     market = build_market(Settings(data_dir=data_dir, sandbox_repo_dir=str(repos), **settings))
     server = BackgroundServer(market)
     market.start_loops()
@@ -137,20 +151,27 @@ def _summary(market: Market, campaigns: list[str]) -> dict[str, Any]:
     return {
         "verified": sum(c["accepted"] for c in counts),
         "rejected": sum(c["rejected"] for c in counts),
-        "tokens_paid": paid,
         "reconciled": report.ok,
-    }
+    } | paid_in_tokens(paid, market.chain.decimals)
 
 
-Runner = Callable[[Console], dict[str, Any]]  # a whole scenario: its summary
+def paid_in_tokens(base_units: int, decimals: int) -> dict[str, Any]:
+    """What reached workers, in tokens (as a person reads it) and in base units."""
+    return {"tokens_paid": format_units(base_units, decimals), "base_units_paid": base_units}
+
+
+Runner = Callable[[Console, Path], dict[str, Any]]  # a whole scenario in a data dir: its summary
 
 
 def stage_runner(name: str, scenario: Scenario, **settings: Any) -> Runner:
     """A scenario that works on a Stage, as a Runner on its own fresh market."""
-    return lambda console: run_scenario(name, scenario, console, **settings)
+    return lambda console, data_dir: run_scenario(name, scenario, console, data_dir, **settings)
 
 
-def run_scenarios(names: list[str], runners: dict[str, Runner], console: Console) -> dict[str, Any]:
-    """Run the named scenarios; the summary per scenario and `reconciled` over all."""
-    done = {name: runners[name](console) for name in names}
+def run_scenarios(
+    names: list[str], runners: dict[str, Runner], console: Console, data_dir: Path | None = None
+) -> dict[str, Any]:
+    """Run the named scenarios, each in its own directory (scenario_dir); the summary per
+    scenario and `reconciled` over all."""
+    done = {name: runners[name](console, scenario_dir(name, data_dir)) for name in names}
     return {"scenarios": done, "reconciled": all(d["reconciled"] for d in done.values())}
