@@ -44,7 +44,7 @@ def test_uploading_a_file_again_adds_nothing_and_names_each_row(market: Market) 
     rows = [{"id": f"r{n}", "data": {"text": f"item {n}"}} for n in range(3)]
     first = _upload(market, who, cid, rows)
     assert (first.rows, first.added, first.skipped, first.duplicates) == (3, 3, 0, [])
-    again = _upload(market, who, cid, rows + [{"id": "r3", "data": {"text": "item 3"}}])
+    again = _upload(market, who, cid, [*rows, {"id": "r3", "data": {"text": "item 3"}}])
     assert (again.rows, again.added, again.skipped) == (4, 1, 3)
     with market.store.uow(readonly=True) as uow:
         ids = uow.tasks.keyed(cid, [task_key(f"r{n}", None) for n in range(3)])
