@@ -345,7 +345,8 @@ def results_export(
     url: Url = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
 ) -> None:
-    """Export resolved tasks with their results, as JSON Lines or CSV."""
+    """Export resolved tasks with their results: JSON Lines (lossless, every answer) or a flat
+    CSV (one column per data and answer field)."""
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("--format must be jsonl or csv")
     with _client(url, api_key) as api:

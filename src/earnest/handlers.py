@@ -282,10 +282,16 @@ class Tasks:
         )
 
     def export(self, who: Principal, campaign_id: str, fmt: str) -> Iterator[str]:
-        """Resolved tasks as text chunks of `fmt` (formats.EXPORTS); ownership is checked
-        before the first chunk, so a refusal comes before a response starts streaming."""
+        """Resolved tasks as text chunks of `fmt` (formats.EXPORTS: JSON Lines, or a flat CSV
+        of one column per data and answer field); ownership is checked before the first
+        chunk, so a refusal comes before a response starts streaming."""
         rows = formats.started(campaigns.results(who, campaign_id, store=self._p.store))
-        return formats.EXPORTS[fmt](rows)
+        if fmt != "csv":
+            return formats.results_jsonl(rows)
+        spec = campaigns.owned(who, campaign_id, store=self._p.store).spec
+        return formats.results_csv(
+            rows, formats.FlatColumns.of(spec.input_schema, spec.output_schema)
+        )
 
 
 class Work:

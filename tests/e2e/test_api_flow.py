@@ -155,7 +155,19 @@ def test_whole_story(sqlite_market: Market, sign_in: Callable[..., Earnest], bas
         assert len(row["answers"]) == OVERLAP
     table = list(csv.reader(requester.results(cid, "csv")))
     header, body = table[0], [r for r in table[1:] if r]
-    assert header == ["task_id", "external_id", "result", "confidence", "answers", "data"]
+    assert header == [
+        "task_id",
+        "external_id",
+        "data.text",
+        "data.n",
+        "result.label",
+        "confidence",
+        "answers",
+    ]
+    by_id = {int(r[0]): r for r in body}
+    for row in rows:  # one column per field: the JSON Lines' values, flat
+        cells = by_id[row["task_id"]]
+        assert cells[3] == str(row["data"]["n"]) and cells[4] == row["result"]["label"]
     assert len(body) == regular
     assert {int(r[0]) for r in body} == {r["task_id"] for r in rows}
 

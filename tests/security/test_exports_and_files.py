@@ -22,7 +22,7 @@ from earnest.client import Earnest
 from earnest.config import Settings
 from earnest.demo.server import ServerProcess
 from earnest.domain.money import unit_cost
-from earnest.services.formats import results_csv, spreadsheet_safe
+from earnest.services.formats import FlatColumns, results_csv, spreadsheet_safe
 from tests.e2e.helpers import campaign_spec, deposit, truth
 
 # What a stranger puts in a task id; each one a spreadsheet would run.
@@ -47,10 +47,11 @@ def test_every_text_cell_of_the_writer_is_escaped() -> None:
         "result": -1,  # a number answer is JSON text in the CSV: escaped like any text
         "confidence": 0.5,
         "answers": [{}],
-        "data": {"x": "=1"},  # JSON: starts with "{", already inert
+        "data": {"x": "=1"},  # its own column now: escaped as text
     }
-    [_header, line] = list(csv.reader("".join(results_csv(iter([row]))).splitlines()))
-    assert line == ["1", "'\t=1", "'-1", "0.5", "1", '{"x": "=1"}']
+    columns = FlatColumns.of({"properties": {"x": {}}}, {"type": "integer"})
+    [_header, line] = list(csv.reader("".join(results_csv(iter([row]), columns)).splitlines()))
+    assert line == ["1", "'\t=1", "'=1", "'-1", "0.5", "1"]
 
 
 def test_the_served_csv_export_escapes_every_formula(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from earnest.services.formats import csv_lines, json_lines, results_csv, started
+from earnest.services.formats import FlatColumns, csv_lines, json_lines, results_csv, started
 
 SCHEMA = {
     "type": "object",
@@ -53,24 +53,36 @@ def test_json_lines_number_rows_from_one_and_skip_blank_lines() -> None:
     assert [(t.row, t.parse_error is None) for t in lines] == [(1, True), (3, False)]
 
 
-def test_results_csv_has_a_header_and_one_row_per_task() -> None:
-    rows = [
-        {
-            "task_id": 1,
-            "external_id": None,
-            "result": {"label": "x"},
-            "confidence": 0.9,
-            "answers": [1, 2],
-            "data": {"text": "a"},
-        }
-    ]
-    parsed = list(csv.reader(io.StringIO("".join(results_csv(started(iter(rows)))))))
-    assert parsed[0][0] == "task_id" and parsed[1] == [
-        "1",
-        "",
-        '{"label": "x"}',
-        "0.9",
-        "2",
-        '{"text": "a"}',
-    ]
-    assert "".join(results_csv(started(iter([])))).startswith("task_id")
+def _row(**changes: object) -> dict[str, object]:
+    return {
+        "task_id": 1,
+        "external_id": None,
+        "result": {"label": "x"},
+        "confidence": 0.9,
+        "answers": [1, 2],
+        "data": {"text": "a", "n": 3},
+    } | changes
+
+
+LABELS = {"type": "object", "properties": {"label": {"enum": ["x", "y"]}}}
+
+
+def test_results_csv_has_one_column_per_data_and_answer_field() -> None:
+    """The CSV packed JSON into cells; flat, a spreadsheet reads each field as a column."""
+    columns = FlatColumns.of(SCHEMA, LABELS)
+    parsed = list(csv.reader(io.StringIO("".join(results_csv(started(iter([_row()])), columns)))))
+    fields = [f"data.{f}" for f in SCHEMA["properties"]]
+    assert parsed[0] == ["task_id", "external_id", *fields, "result.label", "confidence", "answers"]
+    cells = dict(zip(parsed[0], parsed[1], strict=True))
+    assert (cells["data.text"], cells["data.n"], cells["result.label"]) == ("a", "3", "x")
+    assert (cells["data.score"], cells["confidence"], cells["answers"]) == ("", "0.9", "2")
+    empty = "".join(results_csv(started(iter([])), columns))
+    assert empty.startswith("task_id,external_id,data.text")
+
+
+def test_a_bare_answer_and_nested_values_are_one_cell_each() -> None:
+    columns = FlatColumns.of({"type": "object"}, {"enum": ["x", "y"]})
+    row = _row(result="y", data={"meta": {"a": [1, 2]}})
+    [header, line] = list(csv.reader("".join(results_csv(iter([row]), columns)).splitlines()))
+    assert header == ["task_id", "external_id", "data", "result", "confidence", "answers"]
+    assert line == ["1", "", '{"meta": {"a": [1, 2]}}', "y", "0.9", "2"]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
@@ -23,7 +24,6 @@ MEDIA_KINDS = {
 }
 SUFFIX_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
-RESULT_COLUMNS = ["task_id", "external_id", "result", "confidence", "answers", "data"]
 RESERVED_COLUMNS = ("id", "gold", "prediction")  # CSV columns that are not task data
 
 
@@ -161,26 +161,66 @@ def spreadsheet_safe(cell: str) -> str:
     return cell
 
 
-def results_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """Results as CSV text chunks: one row per resolved task, answers counted; every text
-    cell escaped against formulas (JSON Lines is the lossless export)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(RESULT_COLUMNS)
-    for row in rows:
+@dataclass(frozen=True)
+class FlatColumns:
+    """The columns of a flat results CSV: one per data field and one per answer field, as
+    the campaign's schemas declare them (`data.text`, `result.label`); a schema without
+    properties (a bare answer such as an enum) is one column of JSON text (`data`, `result`)."""
+
+    data: tuple[str, ...]
+    result: tuple[str, ...]
+
+    @classmethod
+    def of(cls, input_schema: dict[str, Any], output_schema: dict[str, Any]) -> FlatColumns:
+        return cls(_fields_of(input_schema), _fields_of(output_schema))
+
+    def header(self) -> list[str]:
+        data = [f"data.{f}" for f in self.data] or ["data"]
+        result = [f"result.{f}" for f in self.result] or ["result"]
+        return ["task_id", "external_id", *data, *result, "confidence", "answers"]
+
+    def cells(self, row: dict[str, Any]) -> list[Any]:
         text = [
             str(row["task_id"]),
             row["external_id"] or "",
-            json.dumps(row["result"]),
+            *_flat(row["data"], self.data),
+            *_flat(row["result"], self.result),
         ]
-        writer.writerow(
-            [
-                *map(spreadsheet_safe, text),
-                row["confidence"],  # numbers the market computed: not a stranger's text
-                len(row["answers"]),
-                spreadsheet_safe(json.dumps(row["data"])),
-            ]
-        )
+        # confidence and the answer count are numbers the market computed: not a stranger's text
+        return [*map(spreadsheet_safe, text), row["confidence"], len(row["answers"])]
+
+
+def _fields_of(schema: dict[str, Any]) -> tuple[str, ...]:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return tuple(props) if isinstance(props, dict) else ()
+
+
+def _flat(value: Any, fields: tuple[str, ...]) -> list[str]:
+    if not fields:
+        return [_cell(value)]
+    found = value if isinstance(value, dict) else {}
+    return [_cell(found.get(f)) for f in fields]
+
+
+def _cell(value: Any) -> str:
+    """A value as a spreadsheet reads it: text as it is, nothing as an empty cell, numbers
+    and booleans in JSON's words, lists and objects as JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def results_csv(rows: Iterator[dict[str, Any]], columns: FlatColumns) -> Iterator[str]:
+    """Results as flat CSV text chunks: one row per resolved task, one column per data and
+    answer field, the answers counted; every text cell escaped against formulas (JSON Lines
+    is the lossless export, with each worker's answer)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns.header())
+    for row in rows:
+        writer.writerow(columns.cells(row))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -207,4 +247,4 @@ def _chain(
         yield from rest
 
 
-EXPORTS = {"jsonl": results_jsonl, "csv": results_csv}  # results as text, by format name
+EXPORTS = ("jsonl", "csv")  # the formats of a results export
