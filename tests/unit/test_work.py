@@ -89,7 +89,7 @@ class Market:
             TaskLine(i + 1, {"id": f"t{i}", "data": {"text": f"item {i}"}} | _gold(i, gold))
             for i in range(tasks)
         ]
-        assert uploads.add_tasks(REQUESTER, made.id, lines, store=self.store) == tasks
+        assert uploads.add_tasks(REQUESTER, made.id, lines, store=self.store).added == tasks
         if fund:
             cmd = campaigns.FundCampaign(REQUESTER, made.id, fund)
             campaigns.fund_campaign(cmd, store=self.store, clock=self.clock, rand=self.rand)

@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from earnest.domain.verification import canonical_json, json_digest
+from earnest.domain.verification import canonical_json
 
 
-def task_key(external_id: str | None, data: Any) -> str:
-    """The key a campaign holds one task of."""
+def task_key(external_id: str | None, data: Any, *, text: str | None = None) -> str:
+    """The key a campaign holds one task of (`text`: the data's canonical JSON, if known)."""
     if external_id is None:
-        return hashlib.sha256(b"data:" + canonical_json(data).encode()).hexdigest()
+        canonical = canonical_json(data) if text is None else text
+        return hashlib.sha256(b"data:" + canonical.encode()).hexdigest()
     return hashlib.sha256(b"id:" + external_id.encode()).hexdigest()
 
 
-def content_digest(data: Any, gold: Any) -> str:
+def content_digest(data: Any, gold: Any, *, text: str | None = None) -> str:
     """Whether two rows of one key say the same thing: the digest of their data and gold.
     Rows of one key that differ are refused, not merged: which one did the requester mean?"""
-    return json_digest({"data": data, "gold": gold})
+    canonical = canonical_json(data) if text is None else text
+    return hashlib.sha256(f"{canonical}\n{canonical_json(gold)}".encode()).hexdigest()

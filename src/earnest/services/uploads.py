@@ -16,6 +16,7 @@ from typing import IO, Any
 from earnest.domain.bandwidth import BandwidthTerms
 from earnest.domain.errors import Conflict, InvalidInput, SchemaViolation
 from earnest.domain.task_keys import content_digest, task_key
+from earnest.domain.verification import canonical_json
 from earnest.domain.work import Campaign, CampaignStatus
 from earnest.quality import SANDBOXED
 from earnest.quality.predictors import Predictor, load_predictor
@@ -283,10 +284,11 @@ def _rows(
             continue
         value = line.value
         external = None if value.get("id") is None else str(value["id"])
+        text = canonical_json(value["data"])  # hashed once for the key and the digest
         yield {
             "row": line.row,
-            "task_key": task_key(external, value["data"]),
-            "digest": content_digest(value["data"], value.get("gold")),
+            "task_key": task_key(external, value["data"], text=text),
+            "digest": content_digest(value["data"], value.get("gold"), text=text),
             "external_id": external,
             "data": value["data"],
             "gold": value.get("gold"),
