@@ -117,12 +117,12 @@ def test_the_migration_keys_old_tasks_and_leaves_old_duplicates_unkeyed(market: 
     who, cid = _setup(market)
     _upload(market, who, cid, [{"data": {"text": "a"}}, {"id": "b", "data": {"text": "b"}}])
     engine = market.store.engine
-    with engine.begin() as conn:  # the database as schema 12 left it, with a double upload
+    with engine.begin() as conn:  # the database as schema 14 left it, with a double upload
         conn.exec_driver_sql("DROP INDEX ux_tasks_key")
         conn.execute(update(tasks).values(task_key=None))
         twin = {"campaign_id": cid, "data": {"text": "a"}, "is_gold": False, "status": "open"}
         conn.execute(insert(tasks).values(twin | {"filled": 0}))
-        conn.execute(schema_version.delete().where(schema_version.c.version == 13))
+        conn.execute(schema_version.delete().where(schema_version.c.version == 15))
     migrate(engine)
     market.store.engine.dispose()
     with engine.connect() as conn:

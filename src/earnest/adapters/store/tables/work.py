@@ -70,7 +70,7 @@ tasks = Table(
     Column("prediction", JSON),  # {"answer", "confidence", "model"}: a model's vote
     Column("uncertainty", Float),  # 1 - confidence so far; routes effort to unsure tasks
     # domain.task_keys: one task per key in a campaign (NULL only for duplicates uploaded
-    # before keys existed, v13)
+    # before keys existed, v15)
     Column("task_key", String(64)),
     Index("ix_tasks_claim", "campaign_id", "status", "is_gold", "id"),
     Index("ux_tasks_key", "campaign_id", "task_key", unique=True),
