@@ -21,10 +21,11 @@ from earnest.adapters.sandbox import BwrapSandbox, RepoPolicy
 from earnest.adapters.store import SqlStore, create_store_engine, migrate
 from earnest.adapters.store.leader import AdvisoryLeader
 from earnest.adapters.system import EnvFaults, SystemClock, SystemRandom
+from earnest.adapters.webhooks import HttpSender
 from earnest.config import Settings
 from earnest.domain.errors import InvalidInput
 from earnest.domain.transfer_fee import TransferFee
-from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Tasks, Work
+from earnest.handlers import Campaigns, Devices, Identity, Money, Reviews, Tasks, Webhooks, Work
 from earnest.services.aggregation import QualityLoop
 from earnest.services.housekeeping import housekeeping_loop
 from earnest.services.identity import SiteIdentity
@@ -32,6 +33,7 @@ from earnest.services.loop import Every
 from earnest.services.ports import Sandbox
 from earnest.services.sandbox_checks import SandboxLoop
 from earnest.services.settler import Settler, SingleProcess
+from earnest.services.webhooks import webhooks_loop
 from earnest.views import Views
 
 # Both chains carry, beyond the port, the helpers the demo and tests use (faucet, submit).
@@ -54,6 +56,8 @@ class Market:
     quality: QualityLoop
     sandbox: SandboxLoop
     housekeeping: Every
+    outbox: Every  # webhook deliveries (services/webhooks.py)
+    sender: HttpSender
     # The use cases, bound to the ports above (earnest.handlers): what callers call.
     money: Money = field(init=False)
     identity: Identity = field(init=False)
@@ -63,12 +67,13 @@ class Market:
     reviews: Reviews = field(init=False)
     views: Views = field(init=False)  # the pages' read models (earnest.views)
     tasks: Tasks = field(init=False)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.money, self.identity, self.devices = Money(self), Identity(self), Devices(self)
         self.campaigns, self.work, self.reviews = Campaigns(self), Work(self), Reviews(self)
         self.views = Views(self)
-        self.tasks = Tasks(self)
+        self.tasks, self.webhooks = Tasks(self), Webhooks(self)
 
     @property
     def runner(self) -> Sandbox | None:
@@ -78,7 +83,7 @@ class Market:
     def start_loops(self) -> None:
         """The background loops a serving market runs: settlement, quality, the sandbox,
         housekeeping."""
-        for loop in (self.settler, self.quality, self.sandbox, self.housekeeping):
+        for loop in (self.settler, self.quality, self.sandbox, self.housekeeping, self.outbox):
             loop.start()
 
     def close(self) -> None:
@@ -86,6 +91,8 @@ class Market:
         self.quality.stop()
         self.sandbox.stop()
         self.housekeeping.stop()
+        self.outbox.stop()
+        self.sender.close()
         self.store.dispose()
         self.chain.close()
 
@@ -134,8 +141,24 @@ def build_market(settings: Settings) -> Market:
     housekeeping = housekeeping_loop(
         store, clock, settings.housekeeping_interval, timedelta(seconds=settings.idempotency_ttl)
     )
+    sender = HttpSender(
+        allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout
+    )
+    outbox = webhooks_loop(store, clock, rand, sender, settings.webhook_interval)
     return Market(
-        settings, store, chain, crypto, clock, rand, site, settler, quality, sandbox, housekeeping
+        settings,
+        store,
+        chain,
+        crypto,
+        clock,
+        rand,
+        site,
+        settler,
+        quality,
+        sandbox,
+        housekeeping,
+        outbox,
+        sender,
     )
 
 

@@ -16,6 +16,7 @@ Errors arrive as `ApiError` (an EarnestError) with the server's problem JSON.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,8 +38,33 @@ from earnest.client_http import (
     result,
     session_body,
 )
+from earnest.domain.webhooks import TOLERANCE_S, SignatureError, verify
 
-__all__ = ["ApiError", "AsyncEarnest", "Earnest", "RetriesExhausted", "Wallet"]
+__all__ = [
+    "ApiError",
+    "AsyncEarnest",
+    "Earnest",
+    "RetriesExhausted",
+    "SignatureError",
+    "Wallet",
+    "verify_webhook",
+]
+
+
+def verify_webhook(
+    body: bytes,
+    signature: str,
+    secret: str,
+    *,
+    tolerance: float = TOLERANCE_S,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The event a webhook delivery carries, once its `Earnest-Signature` header checks out
+    against the raw `body` under the endpoint's `secret`, within `tolerance` seconds of now;
+    `SignatureError` otherwise. Dedupe events by their `id`: a delivery may come twice."""
+    verify(body, signature, secret, now=time.time() if now is None else now, tolerance=tolerance)
+    event: dict[str, Any] = json.loads(body)
+    return event
 
 
 class Earnest(Endpoints):

@@ -117,6 +117,32 @@ class Endpoints(CampaignSettingsEndpoints):
             headers={"content-type": kind},
         )
 
+    # webhooks
+    def create_webhook(
+        self,
+        url: str,
+        *,
+        campaign_id: str | None = None,
+        events: Iterable[str] = ("task.resolved", "campaign.finished"),
+    ) -> Any:
+        """An endpoint for one campaign (or all mine): its `secret` is in this answer only;
+        check each delivery with `earnest.client.verify_webhook`."""
+        body = {"url": url, "campaign_id": campaign_id, "events": list(events)}
+        return self._call("POST", "/v1/webhooks", json_body=body)
+
+    def webhooks(self) -> Any:
+        return self._call("GET", "/v1/webhooks")
+
+    def delete_webhook(self, webhook_id: str) -> Any:
+        return self._call("DELETE", f"/v1/webhooks/{webhook_id}")
+
+    def webhook_deliveries(self, webhook_id: str) -> Any:
+        """The endpoint's last 100 deliveries, newest first (status, attempts, last error)."""
+        return self._call("GET", f"/v1/webhooks/{webhook_id}/deliveries")
+
+    def resend_delivery(self, delivery_id: str) -> Any:
+        return self._call("POST", f"/v1/webhook-deliveries/{delivery_id}/resend")
+
     # work
     def claim(self, campaign_id: str | None = None) -> Any:
         """A leased task, or None when there is no work for you right now."""

@@ -102,6 +102,17 @@ class Settings(BaseSettings):
         le=86_400,
         description="seconds between housekeeping rounds (expired sessions, old idempotency keys)",
     )
+    webhook_interval: float = Field(
+        1.0, gt=0, le=3600, description="seconds between webhook rounds (find events, send)"
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=60, description="seconds a webhook receiver has to answer"
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="let webhooks reach loopback and private addresses (tests, a lab); "
+        "by default only public addresses, through the node's address guard",
+    )
     idempotency_ttl: float = Field(
         86_400.0,
         ge=60,

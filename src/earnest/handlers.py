@@ -35,6 +35,7 @@ from earnest.services import (
     receipts,
     uploads,
     wallet_deposit,
+    webhooks,
     work,
 )
 from earnest.services.answers import SubmitAnswer, SubmitAnswers, SubmitResult
@@ -63,7 +64,9 @@ from earnest.services.ports import (
     AppealRecord,
     BonusRecord,
     Clock,
+    DeliveryRecord,
     DeviceRecord,
+    EndpointRecord,
     PayoutRecord,
     PeerReview,
     Random,
@@ -73,6 +76,7 @@ from earnest.services.ports import (
 from earnest.services.profiles import SetProfile
 from earnest.services.uploads import UploadLimits, UploadReport, UploadTasks
 from earnest.services.wallet_deposit import DepositQuote, WalletDeposit
+from earnest.services.webhooks import CreateWebhook
 from earnest.services.work import Claim, ClaimSuite, ClaimTask, ReleaseLease
 
 
@@ -292,6 +296,29 @@ class Tasks:
         return formats.results_csv(
             rows, formats.FlatColumns.of(spec.input_schema, spec.output_schema)
         )
+
+
+class Webhooks:
+    """A requester's webhook endpoints and their delivery log."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def create(self, cmd: CreateWebhook) -> EndpointRecord:
+        p = self._p
+        return webhooks.create_webhook(cmd, store=p.store, clock=p.clock, rand=p.rand)
+
+    def of(self, who: Principal) -> list[EndpointRecord]:
+        return webhooks.my_webhooks(who, store=self._p.store)
+
+    def delete(self, who: Principal, endpoint_id: str) -> None:
+        webhooks.delete_webhook(who, endpoint_id, store=self._p.store, clock=self._p.clock)
+
+    def deliveries(self, who: Principal, endpoint_id: str) -> list[DeliveryRecord]:
+        return webhooks.deliveries(who, endpoint_id, store=self._p.store)
+
+    def resend(self, who: Principal, delivery_id: str) -> DeliveryRecord:
+        return webhooks.resend(who, delivery_id, store=self._p.store, clock=self._p.clock)
 
 
 class Work:

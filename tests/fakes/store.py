@@ -45,6 +45,7 @@ from tests.fakes.quality import (
     QualityRows,
 )
 from tests.fakes.reports import FakeReports
+from tests.fakes.webhooks import FakeWebhooks, WebhookRows
 from tests.fakes.work import (
     FakeAssignments,
     FakeBodies,
@@ -63,6 +64,7 @@ class Rows:
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     work: WorkRows = field(default_factory=WorkRows)
     quality: QualityRows = field(default_factory=QualityRows)
+    webhooks: WebhookRows = field(default_factory=WebhookRows)
 
 
 class FakeUnit:
@@ -97,6 +99,7 @@ class FakeUnit:
         self.assignments = FakeAssignments(work, self._reserved_elsewhere)
         self.workers = FakeWorkers(work)
         self.bodies = FakeBodies(work)
+        self.webhooks = FakeWebhooks(self.rows.webhooks, work)
         return self
 
     def _reserved_elsewhere(self, campaign_id: str) -> int:

@@ -19,7 +19,9 @@ from earnest.demo.funds import send_deposit
 from earnest.domain.work import CampaignSpec, QualityPolicy
 from earnest.services import appeals, campaigns, funds, identity, peer_review, uploads
 from earnest.services.identity import Principal
+from earnest.services.ports import DeliveryRecord
 from earnest.services.uploads import TaskLine
+from earnest.services.webhooks import CreateWebhook
 from tests.factories import claim, principal, submit
 
 ROLES = ("anonymous", "worker", "other_worker", "requester", "other_requester", "reviewer")
@@ -72,7 +74,31 @@ def build_world(data_dir: Path, **settings: Any) -> World:
     _money(world)
     _work(world)
     _review(world)
+    _webhooks(world)
     return world
+
+
+def _webhooks(world: World) -> None:
+    """The requester's webhook on its campaign, and one delivery in its log."""
+    m, requester = world.market, world.who("requester")
+    url = "https://hooks.example.org/earnest"
+    hook = m.webhooks.create(CreateWebhook(requester, url, world.ids["campaign"]))
+    now = m.clock.now()
+    delivery = DeliveryRecord(
+        id="whd_world",
+        endpoint_id=hook.id,
+        event_id="task.resolved:1",
+        event_type="task.resolved",
+        body="{}",
+        status="delivered",
+        attempts=1,
+        next_at=now,
+        created_at=now,
+    )
+    with m.store.uow() as uow:
+        uow.webhooks.enqueue([delivery])
+        uow.commit()
+    world.ids |= {"webhook": hook.id, "delivery": delivery.id}
 
 
 def session_token(market: Market, wallet: Wallet, kind: str = "person") -> str:

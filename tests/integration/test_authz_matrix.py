@@ -211,6 +211,24 @@ ROWS: dict[tuple[str, str], Row] = {
         "/v1/campaigns/{campaign}/tasks/1/body", 404
     ),
     ("GET", "/v1/operator/reconcile"): Row("/v1/operator/reconcile", 403, {"operator": 200}),
+    # Webhooks: an endpoint on someone else's campaign, their endpoints and deliveries, are
+    # not found; the requester deleting its own would end the world's webhook.
+    ("POST", "/v1/webhooks"): Row(
+        "/v1/webhooks",
+        404,
+        {"requester": 201},
+        {"url": "https://hooks.example.org/more", "campaign_id": "{campaign}"},
+    ),
+    ("GET", "/v1/webhooks"): Row("/v1/webhooks", 200),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): Row(
+        "/v1/webhooks/{webhook}", 404, skip=frozenset({"requester"})
+    ),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Row(
+        "/v1/webhooks/{webhook}/deliveries", 404, {"requester": 200}
+    ),
+    ("POST", "/v1/webhook-deliveries/{delivery_id}/resend"): Row(
+        "/v1/webhook-deliveries/{delivery}/resend", 404, {"requester": 200}
+    ),
 }
 
 

@@ -32,6 +32,7 @@ from earnest.api.routes import (
     payout_cost,
     peer_reviews,
     quality,
+    webhooks,
     work,
 )
 from earnest.bootstrap import Market
@@ -77,6 +78,7 @@ def create_app(market: Market, *, owns_market: bool = False) -> FastAPI:
         peer_reviews,
         bandwidth,
         devices,
+        webhooks,
         operator,
     ):
         v1.include_router(module.router)

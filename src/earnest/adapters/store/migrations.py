@@ -177,6 +177,12 @@ def _v15_task_keys(conn: Connection) -> None:
     _create_indexes(conn, "tasks")
 
 
+def _v16_webhooks(conn: Connection) -> None:
+    """Webhook endpoints and the outbox of their deliveries (services/webhooks.py)."""
+    tables.webhook_endpoints.create(conn, checkfirst=True)
+    tables.webhook_deliveries.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_quality,
@@ -193,6 +199,7 @@ STEPS: list[Callable[[Connection], None]] = [
     _v13_transfer_fees,
     _v14_worker_lists_and_bonuses,
     _v15_task_keys,
+    _v16_webhooks,
 ]
 
 

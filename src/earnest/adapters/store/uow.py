@@ -22,6 +22,7 @@ from earnest.adapters.store.repos_quality import Appeals, Confusions, Limits, Re
 from earnest.adapters.store.repos_reports import Reports
 from earnest.adapters.store.repos_review import Devices, Facts, PeerReviews
 from earnest.adapters.store.repos_tasks import Tasks
+from earnest.adapters.store.repos_webhooks import Webhooks
 from earnest.domain.errors import Conflict, Unavailable
 from earnest.services.ports import HELD, IdempotencyRepo
 
@@ -110,6 +111,7 @@ class SqlUnitOfWork:
         self.devices = Devices(conn)
         self.bodies = Bodies(conn, pg)
         self.reports = Reports(conn)
+        self.webhooks = Webhooks(conn, pg)
 
     def _deferring(self) -> list[Any]:
         """The repositories that hold writes until a flush (and what they read meanwhile)."""

@@ -55,6 +55,13 @@ from earnest.services.ports.quality import (
     SandboxJob,
 )
 from earnest.services.ports.reports import ReportsRepo, ReportsUnit
+from earnest.services.ports.webhooks import (
+    DeliveryRecord,
+    EndpointRecord,
+    Resolution,
+    WebhooksRepo,
+    WebhooksUnit,
+)
 from earnest.services.ports.work import (
     AssignmentsRepo,
     BodiesRepo,
@@ -70,9 +77,12 @@ DevicesStore: TypeAlias = StoreOf[DevicesUnit]
 ReportsStore: TypeAlias = StoreOf[ReportsUnit]
 WorkStore: TypeAlias = StoreOf[WorkUnit]
 QualityStore: TypeAlias = StoreOf[QualityUnit]
+WebhooksStore: TypeAlias = StoreOf[WebhooksUnit]
 
 
-class UnitOfWork(PeopleUnit, MoneyUnit, WorkUnit, QualityUnit, DevicesUnit, ReportsUnit, Protocol):
+class UnitOfWork(
+    PeopleUnit, MoneyUnit, WorkUnit, QualityUnit, DevicesUnit, ReportsUnit, WebhooksUnit, Protocol
+):
     """Every area's repositories in one transaction."""
 
 
@@ -101,11 +111,13 @@ __all__ = [
     "CampaignsRepo",
     "Clock",
     "ConfusionsRepo",
+    "DeliveryRecord",
     "DepositsRepo",
     "DeviceRecord",
     "DevicesRepo",
     "DevicesStore",
     "DevicesUnit",
+    "EndpointRecord",
     "FactsRepo",
     "HeldCommit",
     "IdempotencyRecord",
@@ -133,6 +145,7 @@ __all__ = [
     "ReportsUnit",
     "ReputationRow",
     "ReputationsRepo",
+    "Resolution",
     "Sandbox",
     "SandboxJob",
     "Store",
@@ -140,6 +153,9 @@ __all__ = [
     "TasksRepo",
     "Unit",
     "UnitOfWork",
+    "WebhooksRepo",
+    "WebhooksStore",
+    "WebhooksUnit",
     "WorkStore",
     "WorkUnit",
     "WorkersRepo",

@@ -44,6 +44,7 @@ from earnest.adapters.store.tables.quality import (
     worker_limits,
     worker_stats,
 )
+from earnest.adapters.store.tables.webhooks import webhook_deliveries, webhook_endpoints
 from earnest.adapters.store.tables.work import assignments, campaigns, facts, fetch_bodies, tasks
 
 __all__ = [
@@ -81,6 +82,8 @@ __all__ = [
     "sessions",
     "tasks",
     "upsert",
+    "webhook_deliveries",
+    "webhook_endpoints",
     "worker_limits",
     "worker_lists",
     "worker_stats",
