@@ -15,7 +15,6 @@ Errors arrive as `ApiError` (an EarnestError) with the server's problem JSON.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 
 from earnest.adapters.chain.wallet import Wallet
+from earnest.client_async import AsyncEarnest
 from earnest.client_endpoints import Endpoints
 from earnest.client_http import (
     RETRIES,
@@ -156,66 +156,3 @@ class Earnest(Endpoints):
 
     def __exit__(self, *exc: object) -> None:
         self.close_client()
-
-
-class AsyncEarnest(Endpoints):
-    """Asynchronous client: the same calls, awaited. Pass a shared `httpx.AsyncClient` to pool."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        http: httpx.AsyncClient | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        self.token = token
-        self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
-
-    @classmethod
-    async def sign_in(
-        cls, base_url: str, wallet: Wallet, *, kind: str = "person", **kw: Any
-    ) -> AsyncEarnest:
-        """Sign in with a wallet and return a client holding the session. Pass a shared
-        `http=httpx.AsyncClient(...)` when signing many in: they then share its connections."""
-        client = cls(base_url, **kw)
-        for attempt in range(RETRIES):
-            issued = await client.challenge(wallet.address)
-            try:
-                session = await client._call(
-                    "POST", SESSION, json_body=session_body(wallet, issued, kind)
-                )
-                break
-            except httpx.TransportError:
-                if attempt == RETRIES - 1:
-                    raise
-        client.token = session["token"]
-        return client
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        content: Any = None,
-        headers: dict[str, str] | None = None,
-        params: dict[str, str] | None = None,
-        none_on: str | None = None,
-    ) -> Any:
-        sent = headers_for(self.token, method, headers, path)
-        for attempt in range(RETRIES):
-            try:
-                response = await self.http.request(
-                    method, path, json=json_body, content=content, headers=sent, params=params
-                )
-            except httpx.TransportError:
-                if attempt == RETRIES - 1 or not resend(path, None):
-                    raise
-                await asyncio.sleep(backoff(attempt))
-                continue
-            if not resend(path, response):
-                return result(response, none_on)
-            if attempt < RETRIES - 1:
-                await asyncio.sleep(pause(response, attempt))
-        return result(response, none_on, gave_up_after=RETRIES)

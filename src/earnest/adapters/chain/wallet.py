@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -29,9 +30,9 @@ class Wallet:
         return cls(Keypair())
 
     @classmethod
-    def load(cls, path: Path) -> Wallet:
-        """The wallet stored in a Solana-CLI keypair file."""
-        return cls(read_keypair(path))
+    def load(cls, path: str | os.PathLike[str]) -> Wallet:
+        """The wallet stored in a Solana-CLI keypair file (a path or its name as text)."""
+        return cls(read_keypair(Path(path)))
 
     def save(self, path: Path) -> None:
         """Store the key in a new Solana-CLI keypair file with mode 0600."""
