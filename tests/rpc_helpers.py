@@ -15,7 +15,7 @@ import uvicorn
 from solders.transaction import VersionedTransaction
 from starlette.responses import PlainTextResponse
 
-from earnest.adapters.chain import LocalChain, load_or_create_keypair
+from earnest.adapters.chain import LocalChain, MintSetup, load_or_create_keypair
 from earnest.adapters.chain.rpc_methods import LocalRpc
 from earnest.adapters.chain.rpc_pubsub import PubSub, endpoint
 from earnest.adapters.chain.rpc_server import Handler, Params, create_rpc_app
@@ -79,11 +79,15 @@ def signature_of(params: Params) -> str:
 
 
 @contextmanager
-def running_node(data_dir: Path, slot_seconds: float = 0.0) -> Iterator[Node]:
+def running_node(
+    data_dir: Path, slot_seconds: float = 0.0, mint: MintSetup | None = None
+) -> Iterator[Node]:
     """A LocalChain in `data_dir` (market key `market-keypair.json`) served over JSON-RPC;
-    with `slot_seconds`, transactions land in a block that often, as on a cluster."""
+    with `slot_seconds`, transactions land in a block that often, as on a cluster; its mint
+    as `mint` sets it up (classic SPL Token by default)."""
     keypair_path = data_dir / "market-keypair.json"
-    local = LocalChain.open(data_dir / "node-chain.sqlite", load_or_create_keypair(keypair_path))
+    key = load_or_create_keypair(keypair_path)
+    local = LocalChain.open(data_dir / "node-chain.sqlite", key, mint=mint)
     rpc = LocalRpc(local, slot_seconds=slot_seconds)
     handlers = rpc.handlers()
     node = Node("", local, handlers, keypair_path, rpc)
