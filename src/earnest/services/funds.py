@@ -90,28 +90,20 @@ def withdraw(
         None,
         now,
     )
-    entry = ledger.transfer(
-        f"withdraw:{payout.id}",
-        "withdraw",
-        ledger.requester_available(who.address),
-        payout.account,
-        amount,
-    )
+    source = ledger.requester_available(who.address)
+    moves = (("withdraw", payout.account, amount), ("withdraw-fee", ledger.TRANSFER_FEES, fee))
+    entries = [
+        ledger.transfer(f"{key}:{payout.id}", "withdraw", source, account, n)
+        for key, account, n in moves
+        if n
+    ]
     with store.uow() as uow:
         available = uow.ledger.balance(ledger.requester_available(who.address))
         if available < amount + fee:
             owed = f"{amount} and its transfer fee {fee}" if fee else str(amount)
             raise InsufficientFunds(f"available balance is {available}, less than {owed}")
-        uow.ledger.post(entry, now)
-        if fee:
-            fee_entry = ledger.transfer(
-                f"withdraw-fee:{payout.id}",
-                "withdraw",
-                ledger.requester_available(who.address),
-                ledger.TRANSFER_FEES,
-                fee,
-            )
-            uow.ledger.post(fee_entry, now)
+        for entry in entries:
+            uow.ledger.post(entry, now)
         uow.payouts.add(payout)
         uow.commit()
     return payout

@@ -19,6 +19,7 @@ from spl.token.instructions import (
 )
 from spl.token.models import InitializeMint2Params, MintToCheckedParams, TransferCheckedParams
 
+from earnest.adapters.chain import token2022
 from earnest.domain.errors import InvalidInput
 
 MINT_SIZE = 82  # bytes of an SPL Token mint account
@@ -83,9 +84,13 @@ def transfer(
     amount: int,
     decimals: int,
     program: Pubkey = TOKEN_PROGRAM_ID,
+    fee: int | None = None,
 ) -> Instruction:
-    """A TransferChecked of `amount` base units, authorized by `owner`."""
+    """A TransferChecked of `amount` base units, authorized by `owner`; with `fee`, Token-2022's
+    TransferCheckedWithFee, which fails unless the mint withholds exactly `fee` of it."""
     check_amount(amount, "a transfer amount")
+    if fee is not None:
+        return token2022.transfer_checked_with_fee(source, mint, dest, owner, amount, decimals, fee)
     return transfer_checked(
         TransferCheckedParams(
             program_id=program,

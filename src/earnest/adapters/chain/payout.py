@@ -15,7 +15,7 @@ from solders.transaction import Transaction, VersionedTransaction
 from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from earnest.adapters.chain import instructions, token2022
+from earnest.adapters.chain import instructions
 from earnest.adapters.chain.keys import parse_address
 from earnest.domain.errors import InvalidInput, TransactionTooLarge
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES, SignedTransaction, Transfer
@@ -59,32 +59,18 @@ def payout_instructions(
         if line.memo:
             # Token-2022's MemoTransfer looks only at the instruction just before the transfer.
             ixs.append(instructions.PAYEE_MEMO)
-        dest = ata(line.owner, mint, program)
-        if token.has_fee:
-            instructions.check_amount(line.amount, "a transfer amount")
-            ixs.append(
-                token2022.transfer_checked_with_fee(
-                    source=vault,
-                    mint=mint,
-                    dest=dest,
-                    owner=market,
-                    amount=line.amount,
-                    decimals=token.decimals,
-                    fee=line.fee,
-                )
+        ixs.append(
+            instructions.transfer(
+                source=vault,
+                mint=mint,
+                dest=ata(line.owner, mint, program),
+                owner=market,
+                amount=line.amount,
+                decimals=token.decimals,
+                program=program,
+                fee=line.fee if token.has_fee else None,
             )
-        else:
-            ixs.append(
-                instructions.transfer(
-                    source=vault,
-                    mint=mint,
-                    dest=dest,
-                    owner=market,
-                    amount=line.amount,
-                    decimals=token.decimals,
-                    program=program,
-                )
-            )
+        )
     ixs.append(instructions.memo(market, memo))
     return ixs
 

@@ -175,14 +175,7 @@ def _option(key: Pubkey | None) -> bytes:
 
 
 def transfer_checked_with_fee(
-    *,
-    source: Pubkey,
-    mint: Pubkey,
-    dest: Pubkey,
-    owner: Pubkey,
-    amount: int,
-    decimals: int,
-    fee: int,
+    source: Pubkey, mint: Pubkey, dest: Pubkey, owner: Pubkey, amount: int, decimals: int, fee: int
 ) -> Instruction:
     """TransferCheckedWithFee: it fails unless the mint withholds exactly `fee`."""
     data = struct.pack("<BBQBQ", _TRANSFER_FEE_EXTENSION, 1, amount, decimals, fee)
