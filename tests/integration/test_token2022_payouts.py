@@ -20,6 +20,7 @@ from earnest.domain.errors import InvalidInput
 from earnest.domain.transfer_fee import TransferFee
 from earnest.domain.work import CampaignSpec
 from earnest.services import campaigns
+from earnest.services.bonuses import PayBonus
 from earnest.services.chain_port import MAX_TRANSACTION_BYTES
 from earnest.services.payout_cost import EstimatePayoutCost, estimate_payout_cost
 from earnest.services.reconcile import reconcile
@@ -201,3 +202,20 @@ def test_a_new_fee_mint_payee_account_costs_the_rent_of_its_real_size(fee_market
     assert account is not None
     assert (len(account.data), account.lamports) == (terms.account_size, terms.account_rent)
     assert terms.account_size > 165 and terms.account_rent > 2_039_280
+
+
+def test_a_bonus_in_a_fee_mint_arrives_whole(fee_market: Market) -> None:
+    market = fee_market
+    wallet, requester = funded_requester(market, 20 * unit_cost(market))
+    campaign = labeling_campaign(market, requester, tasks=2, overlap=1)
+    worker = Wallet.generate()
+    for _ in range(2):
+        assert do_unit(market, principal(worker.address), campaign.id).decision.value == "accept"
+    before = ledger_balances(market)[ledger.requester_available(wallet.address)]
+    bonus = PayBonus(requester, campaign.id, worker.address, 5_000, "careful work")
+    record = market.campaigns.bonus(bonus)
+    settle_once(store=market.store, chain=market.chain, clock=market.clock, rand=market.rand)
+    assert token_balance(market, worker.address) == 2 * REWARD + 5_000
+    spent = before - ledger_balances(market)[ledger.requester_available(wallet.address)]
+    assert spent == 5_000 + record.fee + campaign.transfer_fee.on(5_000)
+    assert reconcile(store=market.store, chain=market.chain).ok

@@ -179,15 +179,20 @@ def accept_unit(
     return JournalEntry(key, "accept", tuple(postings))
 
 
-def bonus(key: str, requester: str, worker: str, amount: int, fee: int) -> JournalEntry:
-    """A bonus: the requester's balance pays the worker's payable and the market fee."""
+def bonus(
+    key: str, requester: str, worker: str, amount: int, fee: int, transfer_fee: int = 0
+) -> JournalEntry:
+    """A bonus: the requester's balance pays the worker's payable, the market fee and, in a
+    transfer-fee mint, what sending the bonus whole costs."""
     parse_amount(amount, "bonus", positive=True)
     postings = [
-        _decrease(requester_available(requester), amount + fee),
+        _decrease(requester_available(requester), amount + fee + transfer_fee),
         _increase(worker_payable(worker), amount),
     ]
     if fee:
         postings.append(_increase(FEES, fee))
+    if transfer_fee:
+        postings.append(_increase(TRANSFER_FEES, transfer_fee))
     return JournalEntry(key, "bonus", tuple(postings))
 
 

@@ -74,16 +74,20 @@ def pay_bonus(
         campaign = owned_campaign(uow, cmd.campaign_id, cmd.who.address)
         if not uow.assignments.recent(cmd.worker, campaign.id, 1):
             raise NotFound(f"{cmd.worker} has not answered in this campaign")
+        # In a transfer-fee mint the worker receives the bonus whole, as a reward (money.md).
+        carry = campaign.transfer_fee.on(cmd.amount)
         available = uow.ledger.balance(ledger.requester_available(cmd.who.address))
-        if available < cmd.amount + fee:
+        if available < cmd.amount + fee + carry:
             raise InsufficientFunds(
-                f"available balance is {available}, less than {cmd.amount + fee} "
+                f"available balance is {available}, less than {cmd.amount + fee + carry} "
                 "(the bonus and the market fee)",
                 available=available,
-                needed=cmd.amount + fee,
+                needed=cmd.amount + fee + carry,
             )
         bonus_id, payout_id = new_id("bon", rand), new_id("pay", rand)
-        entry = ledger.bonus(f"bonus:{bonus_id}", cmd.who.address, cmd.worker, cmd.amount, fee)
+        entry = ledger.bonus(
+            f"bonus:{bonus_id}", cmd.who.address, cmd.worker, cmd.amount, fee, carry
+        )
         uow.ledger.post(entry, now)
         payable = ledger.worker_payable(cmd.worker)
         payout = PayoutRecord(
