@@ -102,6 +102,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/campaigns/{campaign_id}/fund"): Row(
         "/v1/campaigns/{campaign}/fund", 404, {"requester": 200}, {"amount": 1}
     ),
+    # An estimate reads the requester's own campaign and moves nothing.
+    ("POST", "/v1/campaigns/{campaign_id}/payout-cost"): Row(
+        "/v1/campaigns/{campaign}/payout-cost", 404, {"requester": 200}, {}
+    ),
     ("PATCH", "/v1/campaigns/{campaign_id}"): Row(
         "/v1/campaigns/{campaign}", 404, {"requester": 200}, {"lease_seconds": 600}
     ),
