@@ -25,6 +25,7 @@ from earnest.services import (
     bonuses,
     campaign_settings,
     campaigns,
+    cashout,
     devices,
     formats,
     funds,
@@ -129,6 +130,16 @@ class Money:
 
     def balances(self, who: Principal) -> Balances:
         return funds.balances(who, store=self._p.store)
+
+    def wallet_balance(self, who: Principal) -> int:
+        """What the worker's own wallet holds of the market's mint (cash-out's source)."""
+        return cashout.wallet_balance(who, chain=self._p.chain)
+
+    def cashout_quote(self, cmd: cashout.CashOut) -> cashout.Quote:
+        return cashout.quote(cmd, chain=self._p.chain, crypto=self._p.crypto)
+
+    def cashout_send(self, cmd: cashout.SendCashOut) -> str:
+        return cashout.send(cmd, chain=self._p.chain, crypto=self._p.crypto)
 
     def payouts(self, who: Principal) -> list[PaidPayout]:
         return funds.my_payouts(who, store=self._p.store)

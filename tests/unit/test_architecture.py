@@ -331,13 +331,6 @@ def test_the_escrow_check_catches_inline_arithmetic(source: str) -> None:
 # Routes and pages parse, call a handler (earnest/handlers.py) or a read model
 # (earnest/views.py), and map the result: they hand no port to a service themselves.
 PORT_KEYWORDS = {"store", "chain", "crypto", "clock", "rand"}
-# Still called with their ports (module, enclosing function): uploads and results exports
-# (being routed through bootstrap with idempotent uploads), and cash-out.
-STILL_WITH_PORTS = {
-    ("earnest.web.pages_worker", "_earnings"),
-    ("earnest.web.pages_worker", "cashout_review"),
-    ("earnest.web.pages_worker", "cashout_send"),
-}
 
 
 def ports_handed_over(modules: list[Module]) -> list[str]:
@@ -349,8 +342,6 @@ def ports_handed_over(modules: list[Module]) -> list[str]:
         if not (m.under("earnest.web") or m.under("earnest.api.routes")):
             continue
         for name, top in _functions(m.tree):
-            if (m.name, name) in STILL_WITH_PORTS:
-                continue
             out += [
                 f"{m.path}:{node.lineno}: {m.name}.{name} passes {kw.arg}= to a service"
                 for node in ast.walk(top)
@@ -374,8 +365,6 @@ def _functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.As
 
 def test_routes_and_pages_hand_no_port_to_a_service() -> None:
     assert ports_handed_over(MODULES) == []
-    found = {m.name for m in MODULES}
-    assert {m for m, _ in STILL_WITH_PORTS} <= found
 
 
 @pytest.mark.parametrize(

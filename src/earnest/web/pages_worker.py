@@ -183,7 +183,7 @@ def _earnings(
     request: Request, who: Principal, m: Market, status: int = 200, **extra: Any
 ) -> Response:
     mine = m.views.earnings(who)
-    wallet = cashout.wallet_balance(who, chain=m.chain)
+    wallet = m.money.wallet_balance(who)
     return page(request, "worker/earnings.html", who, status, earnings=mine, wallet=wallet, **extra)
 
 
@@ -202,7 +202,7 @@ def cashout_review(
 ) -> Response:
     """Check a transfer from the worker's wallet and show it, with its fees, to confirm."""
     try:
-        found = cashout.quote(_cashout(who, m, to, amount), chain=m.chain, crypto=m.crypto)
+        found = m.money.cashout_quote(_cashout(who, m, to, amount))
     except EarnestError as exc:
         return _earnings(request, who, m, 422, error=exc.detail, to=to, amount=amount)
     return page(request, "worker/cashout.html", who, quote=found, amount_text=amount)
@@ -222,11 +222,7 @@ def cashout_send(
     """Send the transfer the worker's key signed in the page; the market pays its fee."""
     try:
         out = _cashout(who, m, to, amount)
-        sent = cashout.send(
-            cashout.SendCashOut(out, create == "1", blockhash, signature),
-            chain=m.chain,
-            crypto=m.crypto,
-        )
+        sent = m.money.cashout_send(cashout.SendCashOut(out, create == "1", blockhash, signature))
     except EarnestError as exc:
         return _earnings(request, who, m, 422, error=exc.detail, to=to, amount=amount)
     return RedirectResponse(f"/work/earnings?done=sent&tx={sent}", status_code=303)
