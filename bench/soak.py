@@ -219,7 +219,7 @@ class Contributor:
 
     wallet: Wallet
     api: Earnest | None = None
-    heard: set[str] = field(default_factory=set)  # assignment ids heard accepted
+    heard: dict[str, str] = field(default_factory=dict)  # accepted assignment: by which key
     unheard: list[tuple[str, list[tuple[str, Any]]]] = field(default_factory=list)  # key, answers
 
 
@@ -382,7 +382,7 @@ class Soak:
             self._error("answers", exc)
             me.unheard.append((key, answers))
             return
-        self._heard(me, answers, results)
+        self._heard(me, key, answers, results)
 
     def _send(self, me: Contributor, key: str, answers: list[tuple[str, Any]]) -> Any:
         assert me.api is not None
@@ -390,10 +390,12 @@ class Soak:
         headers = {"idempotency-key": key}  # the SDK resends under it; so do we, later
         return me.api._call("POST", "/v1/answers", json_body=body, headers=headers)["results"]
 
-    def _heard(self, me: Contributor, answers: list[tuple[str, Any]], results: Any) -> None:
+    def _heard(
+        self, me: Contributor, key: str, answers: list[tuple[str, Any]], results: Any
+    ) -> None:
         for (assignment, _), r in zip(answers, results, strict=True):
             if r["decision"] == "accept":
-                me.heard.add(assignment)
+                me.heard[assignment] = key
             elif r["problem"] is not None:
                 with self.lock:
                     self.errors[f"answer: {r['problem']['code']}"] += 1
@@ -409,7 +411,7 @@ class Soak:
                 try:
                     if me.api is None:
                         raise RuntimeError("never signed in")
-                    self._heard(me, answers, self._send(me, key, answers))
+                    self._heard(me, key, answers, self._send(me, key, answers))
                     out["answered"] += 1
                 except ApiError as exc:
                     out[f"{exc.status} {exc.code}"] += 1
@@ -574,7 +576,7 @@ class Soak:
                 held = market.chain.token_balance(market.chain.token_account(me.wallet.address))
                 lost += max(0, earned[me.wallet.address] - held)
                 double += max(0, held - earned[me.wallet.address])
-                unknown += len(accepted.get(me.wallet.address, set()) - me.heard)
+                unknown += len(accepted.get(me.wallet.address, set()) - set(me.heard))
             stuck = self._stuck(crowd, {r.scope for r in in_progress}, accepted)
         finally:
             market.close()
@@ -607,13 +609,16 @@ class Soak:
         self, crowd: list[Contributor], in_progress: set[str], accepted: dict[str, set[str]]
     ) -> int:
         """Answer requests whose record is still "in progress" although their effect (an
-        accepted answer) committed: the stuck record a crash used to leave."""
+        accepted answer) committed: the stuck record a crash used to leave. An answer
+        accepted through another request does not count: a lease found again with
+        open_leases() after its first request died (leaving no effect) is answered anew."""
         stuck = 0
         for me in crowd:
             mine = accepted.get(me.wallet.address, set())
             for key, answers in me.unheard:
                 slot = hashlib.sha256(f"{me.wallet.address} session\n{key}".encode()).hexdigest()
-                if slot in in_progress and any(a in mine for a, _ in answers):
+                ours = [a for a, _ in answers if a in mine and me.heard.get(a) in (None, key)]
+                if slot in in_progress and ours:
                     stuck += 1
         return stuck
 
