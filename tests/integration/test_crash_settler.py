@@ -8,14 +8,17 @@ The restarted settler must ask the chain first and pay nothing twice.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from earnest.adapters.chain import LocalChain, load_or_create_keypair
 from earnest.adapters.store.tables import batches
@@ -26,6 +29,7 @@ from earnest.services.chain_port import TxState
 from earnest.services.identity import Principal
 from earnest.services.ports import BatchRecord
 from earnest.services.reconcile import reconcile
+from tests.conftest import _drop_pg_database, _fresh_pg_database
 from tests.factories import REWARD, do_unit, funded_requester, labeling_campaign, worker
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -37,10 +41,8 @@ def _settings(data_dir: Path, database_url: str) -> Settings:
     return Settings(data_dir=data_dir, database_url=database_url, port=0)
 
 
-@pytest.fixture
-def prepared(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, list[Principal]]]:
-    """A data dir holding accepted, unpaid work; the market is closed again."""
-    data_dir = tmp_path / "crash-market"
+def _prepare(data_dir: Path, database_url: str) -> list[Principal]:
+    """Fill a new market with accepted, unpaid work (58 units); close it again."""
     market = build_market(_settings(data_dir, database_url))
     try:
         total = sum(UNITS)
@@ -52,7 +54,71 @@ def prepared(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, list[Pri
                 assert do_unit(market, w, campaign.id).decision.value == "accept"
     finally:
         market.close()
-    yield data_dir, crew
+    return crew
+
+
+@dataclass(frozen=True)
+class _Template:
+    data_dir: Path
+    database: str  # a SQLite file, or the name of a PostgreSQL database
+    crew: list[Principal]
+    pg_base: str = ""  # the PostgreSQL server's admin URL (postgres only)
+
+
+@pytest.fixture(scope="module")
+def templates() -> Iterator[dict[str, _Template]]:
+    """The prepared market, built once per backend per module (it is most of each test's time).
+
+    Each test then starts from its own copy: the data dir (chain state, keys) copied, and the
+    database copied (SQLite file) or cloned (PostgreSQL CREATE DATABASE ... TEMPLATE).
+    """
+    built: dict[str, _Template] = {}
+    yield built
+    if "postgres" in built:
+        _drop_pg_database(built["postgres"].pg_base, built["postgres"].database)
+
+
+def _template(built: dict[str, _Template], backend: str, root: Path, pg_base: str) -> _Template:
+    if backend not in built:
+        if backend == "sqlite":
+            database = str(root / "template.sqlite")
+            url = f"sqlite:///{database}"
+        else:
+            url, database = _fresh_pg_database(pg_base)
+        crew = _prepare(root / "crash-market", url)
+        built[backend] = _Template(root / "crash-market", database, crew, pg_base)
+    return built[backend]
+
+
+@pytest.fixture
+def prepared(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    database_url: str,
+    templates: dict[str, _Template],
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[Path, list[Principal]]]:
+    """A data dir (and database_url) holding accepted, unpaid work; the market is closed."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    pg_base = request.getfixturevalue("postgres_url") if backend == "postgres" else ""
+    root = tmp_path_factory.mktemp(f"crash-settler-template-{backend}")
+    template = _template(templates, backend, root, pg_base)
+    data_dir = tmp_path / "crash-market"
+    shutil.copytree(template.data_dir, data_dir)
+    if backend == "sqlite":
+        target = make_url(database_url).database
+        assert target is not None and not Path(template.database + "-wal").exists()
+        shutil.copyfile(template.database, target)
+    else:
+        name = make_url(database_url).database
+        admin = create_engine(pg_base, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        finally:
+            admin.dispose()
+    yield data_dir, list(template.crew)
 
 
 def _settle_process(data_dir: Path, database_url: str, faults: str = "") -> int:
