@@ -14,9 +14,11 @@ again: with both workers killed, nothing answered for 5 s or more. Here:
 
 On SIGTERM or SIGINT the parent passes SIGTERM to the workers, which drain their requests and
 close their markets (cli_serve.run_until_signal), and releases the spare; it exits 0 when
-they all stopped cleanly. A worker that cannot start (exit status STARTUP_FAILURE) stops
-the whole server: the next one would fail the same way. One that dies soon after it started
-is replaced after a growing pause.
+they all stopped cleanly. One of the first workers that cannot start (exit status
+STARTUP_FAILURE) stops the whole server: a bad setting would fail every next one the same
+way. A replacement that cannot start (the chain or the database out of reach at that moment)
+is tried again after a growing pause, as is one that dies soon after it started: stopping
+then would turn a passing outage into a market that stays down.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class _Slot:
     quick_deaths: int = 0
     due: float = 0.0  # when the replacement may start
     pending: bool = False  # dead, its replacement not started yet
+    first: bool = False  # one of the workers forked when the server started
 
 
 class Supervisor:
@@ -93,7 +96,7 @@ class Supervisor:
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
 
-    def _fork(self, *, spare: bool = False) -> _Slot:
+    def _fork(self, *, spare: bool = False, first: bool = False) -> _Slot:
         read, write = os.pipe() if spare else (None, None)
         # A child closes the spare's pipe end it copied (its own too, if it is the spare).
         others = [fd for fd in (self._spare_pipe, write) if fd is not None]
@@ -105,13 +108,13 @@ class Supervisor:
             os.close(read)
             self._spare_pipe = write
         log.info("Started %s process [%s]", "spare" if spare else "worker", process.pid)
-        return _Slot(process, time.monotonic(), go=write)
+        return _Slot(process, time.monotonic(), go=write, first=first)
 
     def run(self) -> int:
         """Serve until a signal; the exit status (0: every worker stopped cleanly)."""
         before = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            slots = [self._fork() for _ in range(self.workers)]
+            slots = [self._fork(first=True) for _ in range(self.workers)]
             spare = self._fork(spare=True)
             while not self.stopping:
                 alive = [s.process.sentinel for s in [*slots, spare] if not s.pending]
@@ -135,12 +138,12 @@ class Supervisor:
             return False
         slot.process.join()
         self._release(slot)
-        if code == STARTUP_FAILURE:
+        if code == STARTUP_FAILURE and slot.first:
             log.error("Worker [%s] could not start; stopping", slot.process.pid)
             self.stopping = self.failed = True
             return False
         now = time.monotonic()
-        young = now - slot.started < QUICK_DEATH
+        young = code == STARTUP_FAILURE or now - slot.started < QUICK_DEATH
         slot.quick_deaths = slot.quick_deaths + 1 if young else 0
         slot.due = now + (min(MAX_PAUSE, 0.1 * 2**slot.quick_deaths) if young else 0.0)
         how = f"signal {-code}" if code < 0 else f"status {code}"
@@ -175,8 +178,11 @@ class Supervisor:
         self._release(spare)  # the spare reads EOF: it closes its market and exits 0
         every = [*slots, spare]
         running = [s.process for s in every if not s.pending and s.process.exitcode is None]
+        # A spare promoted a moment ago still sits in the pending spare slot: it serves, so
+        # it drains on SIGTERM like the others.
+        waiting = None if spare.pending else spare.process
         for process in running:
-            if process.pid is not None and process is not spare.process:
+            if process.pid is not None and process is not waiting:
                 os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_after
         for process in running:
