@@ -17,10 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from earnest.adapters.chain import Wallet
+from earnest.adapters.store.uow import HeldCommit
 from earnest.api import create_app
 from earnest.api.problems import OUTAGE
 from earnest.bootstrap import Market
 from earnest.client import Earnest, RetriesExhausted
+from earnest.domain.errors import Unavailable
 from earnest.services.ports import IDEMPOTENCY_LEASE
 from earnest.services.settler import Settler
 from tests.factories import FakeClock
@@ -90,6 +92,32 @@ def test_a_key_left_in_progress_by_a_dead_request_heals_after_its_lease(market: 
 
 
 @pytest.mark.postgres
+def test_an_outage_met_writing_the_keys_record_answers_503_not_500(
+    market: Market, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The record is written from inside the route's own send: an outage there (the fault
+    soak met it around a PostgreSQL restart) once reached the route's error handling as a
+    response already started, a 500 with a traceback."""
+    client = TestClient(create_app(market))  # a server error would raise here
+    auth = {"authorization": f"Bearer {session_token(market, Wallet.generate())}"}
+
+    def cut(self: HeldCommit, write: object) -> None:
+        raise Unavailable("the database is out of reach; retry shortly")
+
+    monkeypatch.setattr(HeldCommit, "record", cut)
+    with caplog.at_level(logging.INFO):
+        answer = client.post(FUND, json={"amount": 5}, headers=auth | {"idempotency-key": "k"})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "2"
+    assert answer.json()["code"] == "unavailable"
+    assert not any(r.exc_info for r in caplog.records)
+    monkeypatch.undo()
+    # No answer was kept under the key: it stays "in progress" until its lease runs out
+    # (then a retry runs afresh, as the test above shows), never a replayed answer.
+    again = client.post(FUND, json={"amount": 5}, headers=auth | {"idempotency-key": "k"})
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_conflict"
+
+
 def test_an_outage_answers_503_with_retry_after_and_logs_one_line_each_way(
     pg_market: Market, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -254,9 +254,10 @@ class Idempotency:
         start: Message | None = None
         chunks: list[bytes] = []
         saved = False
+        lost: Unavailable | None = None  # the record could not be written: an outage
 
         async def capture(message: Message) -> None:
-            nonlocal status, saved, start
+            nonlocal status, saved, start, lost
             if message["type"] == "http.response.start":
                 start, status = message, message["status"]
                 if any(k.lower() == b"set-cookie" for k, _ in message.get("headers", [])):
@@ -272,7 +273,14 @@ class Idempotency:
             # sees the answer, so an immediate retry is replayed instead of finding the
             # request still "in progress". Should that fail, the client sees the failure
             # (503 in an outage), not an answer that was not recorded.
-            await to_thread.run_sync(self._save, held, slot, status, body)
+            try:
+                await to_thread.run_sync(self._save, held, slot, status, body)
+            except Unavailable as exc:
+                # Raised here, inside the route's own send, the route's error handling
+                # would see a response already started (a 500 and a traceback): it is
+                # raised once the route is done instead, and answers 503 (Outages).
+                lost = exc
+                return
             saved = True
             await send(start)
             await send({"type": "http.response.body", "body": body})
@@ -281,10 +289,12 @@ class Idempotency:
             try:
                 await self.app(scope, receive, capture)
             finally:
-                if not saved:
+                if not saved and lost is None:
                     # In an outage the record stays "in progress" until its lease runs out.
                     with contextlib.suppress(Unavailable):
                         await to_thread.run_sync(self._save, held, slot, status, b"".join(chunks))
+            if lost is not None:
+                raise lost
 
 
 def _sessions_of(scope: Scope) -> SessionCache | None:
